@@ -1,0 +1,12 @@
+//! ONNX at the edge: the protobuf is mapped once here ([`model`]), the
+//! final dense layer located ([`layer`]), and models edited for feature
+//! extraction and patching ([`edit`]). Nothing here knows about solvers,
+//! formulations or file formats of MILPs.
+
+pub mod edit;
+pub mod layer;
+pub mod model;
+pub mod wire;
+
+pub use layer::{locate, Activation, BiasKind, FinalLayer};
+pub use model::Model;
