@@ -1,0 +1,384 @@
+//! Training data from `.npz` files (plain or compressed): inputs, labels or
+//! targets, the task they imply, and the selection of points handed to the
+//! solver. Knows nothing about ONNX or solvers.
+
+use crate::error::{Error, Result};
+use ndarray::{Array2, ArrayD, Axis, IxDyn};
+use ndarray_npy::{NpzReader, ReadNpzError};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// What the final layer is trained for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    /// Real-valued targets, shape [T] or [T, M].
+    Regression,
+    /// Integer class labels (or one-hot rows): argmax of the output.
+    Classification,
+}
+
+/// Labels or targets.
+#[derive(Debug, Clone)]
+pub enum Labels {
+    /// One class index per point.
+    Classes(Vec<usize>),
+    /// Targets, points × outputs.
+    Targets(Array2<f64>),
+}
+
+impl Labels {
+    /// The task these labels imply.
+    pub fn task(&self) -> Task {
+        match self {
+            Labels::Classes(_) => Task::Classification,
+            Labels::Targets(_) => Task::Regression,
+        }
+    }
+
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        match self {
+            Labels::Classes(c) => c.len(),
+            Labels::Targets(t) => t.nrows(),
+        }
+    }
+
+    /// True when there are no points.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A loaded data set.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// The file.
+    pub path: PathBuf,
+    /// Key of the inputs.
+    pub x_key: String,
+    /// Key of the labels.
+    pub y_key: String,
+    /// Inputs, points along axis 0.
+    pub x: ArrayD<f64>,
+    /// Labels or targets.
+    pub y: Labels,
+}
+
+const X_KEYS: &[&str] = &["x", "X", "inputs", "features", "data"];
+const Y_KEYS: &[&str] = &["y", "Y", "labels", "label", "targets", "target"];
+
+enum Raw {
+    Float(ArrayD<f64>),
+    Int(ArrayD<i64>),
+}
+
+fn read_array(npz: &mut NpzReader<std::fs::File>, path: &Path, key: &str) -> Result<Raw> {
+    macro_rules! attempt {
+        ($t:ty, $wrap:expr) => {
+            match npz.by_name::<ndarray::OwnedRepr<$t>, IxDyn>(key) {
+                Ok(a) => return Ok($wrap(a)),
+                Err(ReadNpzError::Npy(ndarray_npy::ReadNpyError::WrongDescriptor(_))) => {}
+                Err(e) => {
+                    return Err(Error::invalid(
+                        path,
+                        format!("array '{key}' cannot be read: {e}"),
+                    ))
+                }
+            }
+        };
+    }
+    attempt!(f64, Raw::Float);
+    attempt!(f32, |a: ArrayD<f32>| Raw::Float(a.mapv(f64::from)));
+    attempt!(i64, Raw::Int);
+    attempt!(i32, |a: ArrayD<i32>| Raw::Int(a.mapv(i64::from)));
+    attempt!(u8, |a: ArrayD<u8>| Raw::Int(a.mapv(i64::from)));
+    attempt!(i8, |a: ArrayD<i8>| Raw::Int(a.mapv(i64::from)));
+    attempt!(u16, |a: ArrayD<u16>| Raw::Int(a.mapv(i64::from)));
+    attempt!(i16, |a: ArrayD<i16>| Raw::Int(a.mapv(i64::from)));
+    attempt!(u32, |a: ArrayD<u32>| Raw::Int(a.mapv(i64::from)));
+    attempt!(bool, |a: ArrayD<bool>| Raw::Int(a.mapv(i64::from)));
+    Err(Error::invalid(
+        path,
+        format!("array '{key}' has a data type gdmilp does not read (use float32/float64 inputs, integer or float labels)"),
+    ))
+}
+
+fn pick_key(
+    path: &Path,
+    names: &[String],
+    given: Option<&str>,
+    defaults: &[&str],
+    what: &str,
+    flag: &str,
+) -> Result<String> {
+    let listing = || {
+        if names.is_empty() {
+            "it holds no arrays".to_string()
+        } else {
+            format!("it holds: {}", names.join(", "))
+        }
+    };
+    match given {
+        Some(k) if names.iter().any(|n| n == k) => Ok(k.to_string()),
+        Some(k) => Err(Error::invalid(
+            path,
+            format!("no array '{k}' ({what}); {}", listing()),
+        )),
+        None => defaults
+            .iter()
+            .find(|d| names.iter().any(|n| n == *d))
+            .map(|d| d.to_string())
+            .ok_or_else(|| {
+                Error::invalid(
+                    path,
+                    format!(
+                        "no {what} array under the usual names ({}); name it with {flag}; {}",
+                        defaults.join(", "),
+                        listing()
+                    ),
+                )
+            }),
+    }
+}
+
+fn first_non_finite<'a>(a: impl IntoIterator<Item = &'a f64>) -> Option<usize> {
+    a.into_iter().position(|v| !v.is_finite())
+}
+
+/// Loads inputs and labels. `task` overrides the task implied by the label
+/// dtype (integer: classification, float: regression).
+pub fn load(
+    path: &Path,
+    x_key: Option<&str>,
+    y_key: Option<&str>,
+    task: Option<Task>,
+) -> Result<Dataset> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, "open the data", e))?;
+    let mut npz = NpzReader::new(file)
+        .map_err(|e| Error::invalid(path, format!("not a readable .npz file: {e}")))?;
+    let names = npz
+        .names()
+        .map_err(|e| Error::invalid(path, format!("not a readable .npz file: {e}")))?;
+    let xk = pick_key(path, &names, x_key, X_KEYS, "inputs", "--x-key")?;
+    let yk = pick_key(path, &names, y_key, Y_KEYS, "labels", "--y-key")?;
+    let x = match read_array(&mut npz, path, &xk)? {
+        Raw::Float(a) => a,
+        Raw::Int(_) => {
+            return Err(Error::invalid(
+                path,
+                format!("inputs '{xk}' are integers; save them as float32 or float64"),
+            ))
+        }
+    };
+    if x.ndim() == 0 || x.shape()[0] == 0 {
+        return Err(Error::invalid(
+            path,
+            format!("inputs '{xk}' hold no points (shape {:?})", x.shape()),
+        ));
+    }
+    if let Some(i) = first_non_finite(x.iter()) {
+        let point = i / (x.len() / x.shape()[0]).max(1);
+        return Err(Error::invalid(
+            path,
+            format!("inputs '{xk}' contain NaN or infinity (point {point})"),
+        ));
+    }
+    let y = labels(path, &yk, read_array(&mut npz, path, &yk)?, task)?;
+    if y.len() != x.shape()[0] {
+        return Err(Error::invalid(
+            path,
+            format!(
+                "'{xk}' has {} points but '{yk}' has {}",
+                x.shape()[0],
+                y.len()
+            ),
+        ));
+    }
+    Ok(Dataset {
+        path: path.to_path_buf(),
+        x_key: xk,
+        y_key: yk,
+        x,
+        y,
+    })
+}
+
+fn labels(path: &Path, key: &str, raw: Raw, task: Option<Task>) -> Result<Labels> {
+    let bad = |m: String| Error::invalid(path, format!("labels '{key}' {m}"));
+    let as_2d = |a: ArrayD<f64>| -> Result<Array2<f64>> {
+        match a.ndim() {
+            1 => Ok(a.insert_axis(Axis(1)).into_dimensionality().expect("2-D")),
+            2 => Ok(a.into_dimensionality().expect("2-D")),
+            _ => Err(bad(format!(
+                "have shape {:?}; expected [points] or [points, outputs]",
+                a.shape()
+            ))),
+        }
+    };
+    let one_hot = |m: &Array2<f64>| -> Option<Vec<usize>> {
+        m.rows()
+            .into_iter()
+            .map(|r| {
+                let ones = r.iter().filter(|&&v| v == 1.0).count();
+                let zeros = r.iter().filter(|&&v| v == 0.0).count();
+                (ones == 1 && ones + zeros == r.len())
+                    .then(|| r.iter().position(|&v| v == 1.0).unwrap())
+            })
+            .collect()
+    };
+    let (values, is_int) = match raw {
+        Raw::Float(a) => (a, false),
+        Raw::Int(a) => (a.mapv(|v| v as f64), true),
+    };
+    if values.ndim() == 0 || values.shape()[0] == 0 {
+        return Err(bad("hold no points".into()));
+    }
+    if let Some(i) = first_non_finite(values.iter()) {
+        let point = i / (values.len() / values.shape()[0]).max(1);
+        return Err(bad(format!("contain NaN or infinity (point {point})")));
+    }
+    let task = task.unwrap_or(if is_int {
+        Task::Classification
+    } else {
+        Task::Regression
+    });
+    let m = as_2d(values)?;
+    match task {
+        Task::Regression => Ok(Labels::Targets(m)),
+        Task::Classification if m.ncols() == 1 => {
+            let mut out = Vec::with_capacity(m.nrows());
+            for (t, &v) in m.column(0).iter().enumerate() {
+                if v < 0.0 || v.fract() != 0.0 {
+                    return Err(bad(format!(
+                        "hold {v} at point {t}; class labels are whole numbers from 0"
+                    )));
+                }
+                out.push(v as usize);
+            }
+            Ok(Labels::Classes(out))
+        }
+        Task::Classification => one_hot(&m).map(Labels::Classes).ok_or_else(|| {
+            bad(format!(
+                "have shape {:?} but are not one-hot rows; give class indices",
+                m.shape()
+            ))
+        }),
+    }
+}
+
+/// How points are chosen for the solver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Select {
+    /// Every point (then `--points` takes the first N).
+    All,
+    /// Points the model gets wrong (classification), a seeded random sample of N.
+    Misclassified,
+    /// A seeded random sample of N points.
+    Random,
+    /// The first N points in file order.
+    First,
+    /// The N points with the largest current loss.
+    Worst,
+}
+
+/// splitmix64: a small, portable, seeded generator (same sample on every
+/// platform and version).
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// `k` of `pool`, sampled without replacement, in file order.
+fn sample(pool: &[usize], k: usize, seed: u64) -> Vec<usize> {
+    let mut v = pool.to_vec();
+    let k = k.min(v.len());
+    let mut rng = SplitMix(seed);
+    for i in 0..k {
+        let j = i + rng.below(v.len() - i);
+        v.swap(i, j);
+    }
+    v.truncate(k);
+    v.sort_unstable();
+    v
+}
+
+/// The indices handed to the solver, ascending. `wrong[t]`: point t is
+/// misclassified now; `loss[t]`: its current loss.
+pub fn select(
+    kind: Select,
+    points: Option<usize>,
+    seed: u64,
+    wrong: Option<&[bool]>,
+    loss: &[f64],
+) -> Result<Vec<usize>> {
+    let t = loss.len();
+    let k = points.unwrap_or(t);
+    let all: Vec<usize> = (0..t).collect();
+    Ok(match kind {
+        Select::All | Select::First => all.into_iter().take(k).collect(),
+        Select::Random => sample(&all, k, seed),
+        Select::Misclassified => {
+            let wrong = wrong.ok_or_else(|| {
+                Error::usage("--select misclassified needs a classification task; use --select worst for regression")
+            })?;
+            let pool: Vec<usize> = all.into_iter().filter(|&i| wrong[i]).collect();
+            sample(&pool, k, seed)
+        }
+        Select::Worst => {
+            let mut order = all;
+            order.sort_by(|&a, &b| loss[b].total_cmp(&loss[a]).then(a.cmp(&b)));
+            order.truncate(k);
+            order.sort_unstable();
+            order
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn misclassified_takes_a_seeded_sample_of_wrong_points() {
+        let wrong: Vec<bool> = (0..100).map(|i| i % 3 == 0).collect();
+        let loss = vec![0.0; 100];
+        let a = select(Select::Misclassified, Some(5), 7, Some(&wrong), &loss).unwrap();
+        let b = select(Select::Misclassified, Some(5), 7, Some(&wrong), &loss).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 5);
+        assert!(a.iter().all(|&i| i % 3 == 0));
+        assert!(a.windows(2).all(|w| w[0] < w[1]));
+        let c = select(Select::Misclassified, Some(5), 8, Some(&wrong), &loss).unwrap();
+        assert_ne!(a, c);
+        // Fewer wrong points than asked for: all of them.
+        let all = select(Select::Misclassified, Some(1000), 7, Some(&wrong), &loss).unwrap();
+        assert_eq!(all.len(), 34);
+    }
+
+    #[test]
+    fn worst_and_first() {
+        let loss = vec![0.1, 5.0, 0.3, 4.0];
+        assert_eq!(
+            select(Select::Worst, Some(2), 0, None, &loss).unwrap(),
+            vec![1, 3]
+        );
+        assert_eq!(
+            select(Select::First, Some(3), 0, None, &loss).unwrap(),
+            vec![0, 1, 2]
+        );
+        assert!(select(Select::Misclassified, Some(3), 0, None, &loss).is_err());
+    }
+}

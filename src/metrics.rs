@@ -1,0 +1,132 @@
+//! Losses and accuracy, on model outputs or on a layer's activations.
+//! Shared by `eval`, point selection, export's incumbent check and apply's
+//! verification, so every number gdmilp reports is computed one way.
+
+use crate::data::Labels;
+use ndarray::{Array2, ArrayView1, ArrayView2};
+use serde::Serialize;
+
+/// Summary metrics of a model on a data set.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Metrics {
+    /// Points evaluated.
+    pub points: usize,
+    /// Classification: points whose argmax is the label.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correct: Option<usize>,
+    /// Classification: correct / points.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<f64>,
+    /// Regression: mean absolute error over all outputs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mae: Option<f64>,
+    /// Regression: mean squared error over all outputs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mse: Option<f64>,
+}
+
+/// Index of the largest value (first on ties).
+pub fn argmax(row: ArrayView1<'_, f64>) -> usize {
+    let mut best = 0;
+    for (k, &v) in row.iter().enumerate() {
+        if v > row[best] {
+            best = k;
+        }
+    }
+    best
+}
+
+/// Per point: misclassified (classification) and loss (L1 for regression,
+/// 0/1 for classification).
+pub fn per_point(out: &Array2<f64>, y: &Labels) -> (Option<Vec<bool>>, Vec<f64>) {
+    match y {
+        Labels::Classes(c) => {
+            let wrong: Vec<bool> = out
+                .rows()
+                .into_iter()
+                .zip(c)
+                .map(|(r, &l)| argmax(r) != l)
+                .collect();
+            let loss = wrong.iter().map(|&w| w as u8 as f64).collect();
+            (Some(wrong), loss)
+        }
+        Labels::Targets(t) => {
+            let loss = out
+                .rows()
+                .into_iter()
+                .zip(t.rows())
+                .map(|(o, y)| o.iter().zip(y.iter()).map(|(a, b)| (a - b).abs()).sum())
+                .collect();
+            (None, loss)
+        }
+    }
+}
+
+/// Metrics of outputs `out` (points × values) against `y`.
+pub fn metrics(out: &Array2<f64>, y: &Labels) -> Metrics {
+    let points = out.nrows();
+    match y {
+        Labels::Classes(c) => {
+            let correct = out
+                .rows()
+                .into_iter()
+                .zip(c)
+                .filter(|(r, &l)| argmax(*r) == l)
+                .count();
+            Metrics {
+                points,
+                correct: Some(correct),
+                accuracy: Some(correct as f64 / points.max(1) as f64),
+                mae: None,
+                mse: None,
+            }
+        }
+        Labels::Targets(t) => {
+            let n = (t.len()).max(1) as f64;
+            let (mut l1, mut l2) = (0.0, 0.0);
+            for (a, b) in out.iter().zip(t.iter()) {
+                l1 += (a - b).abs();
+                l2 += (a - b) * (a - b);
+            }
+            Metrics {
+                points,
+                correct: None,
+                accuracy: None,
+                mae: Some(l1 / n),
+                mse: Some(l2 / n),
+            }
+        }
+    }
+}
+
+/// The formulation's loss (objective + offset) at layer activations `a`
+/// (selected points × M): regression Σ|out − y| with out = a or ReLU(a);
+/// classification −#(points correct with margin ε).
+pub fn formulation_loss(a: ArrayView2<'_, f64>, relu: bool, margin: f64, y: &Labels) -> f64 {
+    match y {
+        Labels::Targets(t) => a
+            .iter()
+            .zip(t.iter())
+            .map(|(&v, &y)| ((if relu { v.max(0.0) } else { v }) - y).abs())
+            .sum(),
+        Labels::Classes(c) => {
+            -(a.rows()
+                .into_iter()
+                .zip(c)
+                .filter(|(r, &l)| {
+                    r.iter()
+                        .enumerate()
+                        .all(|(j, &v)| j == l || r[l] - v >= margin)
+                })
+                .count() as f64)
+        }
+    }
+}
+
+/// Labels restricted to `idx`.
+pub fn subset(y: &Labels, idx: &[usize]) -> Labels {
+    match y {
+        Labels::Classes(c) => Labels::Classes(idx.iter().map(|&i| c[i]).collect()),
+        Labels::Targets(t) => Labels::Targets(t.select(ndarray::Axis(0), idx)),
+    }
+}
