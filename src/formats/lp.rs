@@ -1,0 +1,163 @@
+//! CPLEX LP format: `Minimize`, `Subject To`, `Bounds`, `Binaries`, `End`.
+//! Long expressions are wrapped. Coefficients are written as
+//! `+ 0.5 w_0_1` / `- 0.5 w_0_1`; a row or objective with no terms gets a
+//! single zero term so every reader accepts it.
+
+use super::{Names, Sink};
+use crate::formulation::names::OBJECTIVE;
+use crate::formulation::{Problem, Sense};
+use std::io::{self, Write};
+
+const WRAP: usize = 100;
+
+/// Streams `p` as CPLEX LP into `w`.
+pub fn write<W: Write>(p: &Problem, w: W) -> io::Result<()> {
+    let names = Names::of(p);
+    let mut s = Sink::new(w);
+    s.s("\\ written by gdmilp: see the .gdmilp.json manifest beside this file\nMinimize\n");
+    write_objective(p, &names, &mut s)?;
+    s.s("Subject To\n");
+    write_rows(p, &names, &mut s)?;
+    s.s("Bounds\n");
+    write_bounds(p, &names, &mut s)?;
+    write_binaries(p, &names, &mut s)?;
+    s.s("End\n");
+    s.finish()?;
+    Ok(())
+}
+
+/// Writes ` + c name` terms with wrapping; returns how many were written.
+struct Terms {
+    line_start: usize,
+    count: usize,
+}
+
+impl Terms {
+    fn new<W: Write>(s: &Sink<W>) -> Terms {
+        Terms {
+            line_start: s.buf.len(),
+            count: 0,
+        }
+    }
+
+    fn term<W: Write>(&mut self, s: &mut Sink<W>, v: f64, name: &str) {
+        if s.buf.len() - self.line_start > WRAP {
+            s.s("\n   ");
+            self.line_start = s.buf.len();
+        }
+        s.s(if v < 0.0 { " - " } else { " + " });
+        s.num(v.abs());
+        s.s(" ");
+        s.s(name);
+        self.count += 1;
+    }
+
+    fn end<W: Write>(self, s: &mut Sink<W>, first: &str) {
+        if self.count == 0 {
+            s.s(" 0 ");
+            s.s(first);
+        }
+    }
+}
+
+fn write_objective<W: Write>(p: &Problem, names: &Names, s: &mut Sink<W>) -> io::Result<()> {
+    s.s(" ");
+    s.s(OBJECTIVE);
+    s.s(":");
+    let mut terms = Terms::new(s);
+    for &(c, v) in &p.objective {
+        if v != 0.0 {
+            terms.term(s, v, &names.cols[c]);
+            s.maybe_flush_keep(&mut terms)?;
+        }
+    }
+    terms.end(s, &names.cols[0]);
+    s.s("\n");
+    Ok(())
+}
+
+fn write_rows<W: Write>(p: &Problem, names: &Names, s: &mut Sink<W>) -> io::Result<()> {
+    for (r, row) in p.rows.iter().enumerate() {
+        s.s(" ");
+        s.s(&names.rows[r]);
+        s.s(":");
+        let mut terms = Terms::new(s);
+        p.for_row(r, |c, v| terms.term(s, v, &names.cols[c]));
+        terms.end(s, &names.cols[0]);
+        s.s(match row.sense {
+            Sense::Le => " <= ",
+            Sense::Ge => " >= ",
+            Sense::Eq => " = ",
+        });
+        s.num(row.rhs);
+        s.s("\n");
+        s.maybe_flush()?;
+    }
+    Ok(())
+}
+
+fn write_bounds<W: Write>(p: &Problem, names: &Names, s: &mut Sink<W>) -> io::Result<()> {
+    for (c, col) in p.columns.iter().enumerate() {
+        let name = &names.cols[c];
+        let (lo, up) = (col.lower, col.upper);
+        s.s(" ");
+        if lo == up {
+            s.s(name);
+            s.s(" = ");
+            s.num(lo);
+        } else if lo == f64::NEG_INFINITY && up == f64::INFINITY {
+            s.s(name);
+            s.s(" free");
+        } else {
+            if lo == f64::NEG_INFINITY {
+                s.s("-inf");
+            } else {
+                s.num(lo);
+            }
+            s.s(" <= ");
+            s.s(name);
+            if up != f64::INFINITY {
+                s.s(" <= ");
+                s.num(up);
+            }
+        }
+        s.s("\n");
+        s.maybe_flush()?;
+    }
+    Ok(())
+}
+
+fn write_binaries<W: Write>(p: &Problem, names: &Names, s: &mut Sink<W>) -> io::Result<()> {
+    if !p.columns.iter().any(|c| c.integer) {
+        return Ok(());
+    }
+    s.s("Binaries\n");
+    let mut terms = 0;
+    for (c, col) in p.columns.iter().enumerate() {
+        if col.integer {
+            s.s(" ");
+            s.s(&names.cols[c]);
+            terms += 1;
+            if terms % 10 == 0 {
+                s.s("\n");
+                s.maybe_flush()?;
+            }
+        }
+    }
+    if terms % 10 != 0 {
+        s.s("\n");
+    }
+    Ok(())
+}
+
+impl<W: Write> Sink<W> {
+    /// Flushes mid-expression, keeping the wrap position consistent.
+    fn maybe_flush_keep(&mut self, terms: &mut Terms) -> io::Result<()> {
+        if self.buf.len() >= 1 << 16 {
+            let col = self.buf.len() - terms.line_start;
+            self.maybe_flush()?;
+            terms.line_start = self.buf.len().saturating_sub(col);
+        }
+        Ok(())
+    }
+}

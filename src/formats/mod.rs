@@ -1,0 +1,208 @@
+//! File formats, one module each, reader and writer side by side: MILP
+//! writers ([`mps`], [`lp`]), the MIP start ([`mip_start`]), and solution
+//! readers ([`solution`]). Writers stream a [`Problem`] entry by entry;
+//! they know nothing about ONNX.
+
+pub mod lp;
+pub mod mip_start;
+pub mod mps;
+pub mod num;
+
+use crate::atomic::AtomicFile;
+use crate::error::{Error, IoContext, Result};
+use crate::formulation::Problem;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// A MILP file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Free MPS.
+    Mps,
+    /// CPLEX LP.
+    Lp,
+}
+
+/// A format plus compression, picked from a file name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileKind {
+    /// The format.
+    pub format: Format,
+    /// gzip-compressed.
+    pub gz: bool,
+}
+
+impl FileKind {
+    /// From the extension: `.mps`, `.lp`, optionally followed by `.gz`.
+    pub fn from_path(path: &Path) -> Result<FileKind> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        let (base, gz) = match name.strip_suffix(".gz") {
+            Some(b) => (b.to_string(), true),
+            None => (name.clone(), false),
+        };
+        let format = if base.ends_with(".mps") {
+            Format::Mps
+        } else if base.ends_with(".lp") {
+            Format::Lp
+        } else {
+            return Err(Error::invalid(
+                path,
+                "cannot tell the format from the extension; use .mps, .lp, .mps.gz or .lp.gz",
+            ));
+        };
+        Ok(FileKind { format, gz })
+    }
+}
+
+/// The files written beside a MILP file `layer.mps[.gz]`: the manifest
+/// `layer.gdmilp.json` and the MIP start `layer.mst`.
+pub fn sidecars(model_file: &Path) -> (PathBuf, PathBuf) {
+    let name = model_file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut stem = name.as_str();
+    for ext in [".gz", ".GZ"] {
+        stem = stem.strip_suffix(ext).unwrap_or(stem);
+    }
+    for ext in [".mps", ".lp", ".MPS", ".LP"] {
+        stem = stem.strip_suffix(ext).unwrap_or(stem);
+    }
+    let dir = model_file.parent().unwrap_or(Path::new(""));
+    (
+        dir.join(format!("{stem}.gdmilp.json")),
+        dir.join(format!("{stem}.mst")),
+    )
+}
+
+/// Column and row names, made once per file.
+pub(crate) struct Names {
+    pub cols: Vec<String>,
+    pub rows: Vec<String>,
+}
+
+impl Names {
+    pub fn of(p: &Problem) -> Names {
+        Names {
+            cols: p.columns.iter().map(|c| c.var.to_string()).collect(),
+            rows: p.rows.iter().map(|r| r.name.to_string()).collect(),
+        }
+    }
+}
+
+/// A byte buffer flushed to the writer in large chunks.
+pub(crate) struct Sink<W: Write> {
+    pub buf: Vec<u8>,
+    inner: W,
+}
+
+impl<W: Write> Sink<W> {
+    pub fn new(inner: W) -> Sink<W> {
+        Sink {
+            buf: Vec::with_capacity(1 << 17),
+            inner,
+        }
+    }
+
+    pub fn s(&mut self, s: &str) {
+        self.buf.extend_from_slice(s.as_bytes());
+    }
+
+    pub fn num(&mut self, v: f64) {
+        num::push(&mut self.buf, v);
+    }
+
+    pub fn maybe_flush(&mut self) -> std::io::Result<()> {
+        if self.buf.len() >= 1 << 16 {
+            self.inner.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> std::io::Result<W> {
+        self.inner.write_all(&self.buf)?;
+        self.inner.flush()?;
+        Ok(self.inner)
+    }
+}
+
+/// Checks that every number the file will hold is finite, naming the first
+/// offender. (The features are checked when computed; this is the last
+/// line of defence before a solver sees the file.)
+pub fn check_finite(p: &Problem) -> std::result::Result<(), String> {
+    if let Some(v) = p.features.iter().find(|v| !v.is_finite()) {
+        return Err(format!("a feature value is {v}"));
+    }
+    for c in &p.columns {
+        if c.lower.is_nan()
+            || c.upper.is_nan()
+            || c.lower == f64::INFINITY
+            || c.upper == f64::NEG_INFINITY
+        {
+            return Err(format!(
+                "column {} has bounds [{}, {}]",
+                c.var, c.lower, c.upper
+            ));
+        }
+    }
+    for r in &p.rows {
+        if !r.rhs.is_finite()
+            || r.aux.iter().any(|a| !a.1.is_finite())
+            || r.act.iter().any(|a| !a.1.is_finite())
+        {
+            return Err(format!(
+                "row {} has a non-finite coefficient or right-hand side",
+                r.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Writes `p` to `path` in the format its extension names, atomically.
+/// Returns the number of bytes written (before compression).
+pub fn write_problem(p: &Problem, path: &Path) -> Result<u64> {
+    let kind = FileKind::from_path(path)?;
+    check_finite(p).map_err(|m| Error::invalid(path, format!("cannot write the model: {m}")))?;
+    let mut file = AtomicFile::create(path)?;
+    let counted = {
+        let w: Box<dyn Write + '_> = if kind.gz {
+            Box::new(flate2::write::GzEncoder::new(
+                file.writer(),
+                flate2::Compression::default(),
+            ))
+        } else {
+            Box::new(file.writer())
+        };
+        let mut counter = Counter { inner: w, n: 0 };
+        match kind.format {
+            Format::Mps => mps::write(p, &mut counter),
+            Format::Lp => lp::write(p, &mut counter),
+        }
+        .at(path, "write")?;
+        counter.inner.flush().at(path, "write")?;
+        counter.n
+    };
+    file.commit()?;
+    Ok(counted)
+}
+
+struct Counter<W: Write> {
+    inner: W,
+    n: u64,
+}
+
+impl<W: Write> Write for Counter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let k = self.inner.write(buf)?;
+        self.n += k as u64;
+        Ok(k)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}

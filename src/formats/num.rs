@@ -1,0 +1,59 @@
+//! Every number gdmilp writes to a text file goes through here: shortest
+//! text that reads back to the same f64, integers without `.0`, `-0` as
+//! `0`. Non-finite values are refused by the writers before they get here.
+
+/// Appends the shortest round-trip text of `v` (finite) to `out`.
+pub fn push(out: &mut Vec<u8>, v: f64) {
+    debug_assert!(v.is_finite(), "writers check finiteness first");
+    if v == 0.0 {
+        out.push(b'0');
+        return;
+    }
+    use std::io::Write;
+    let start = out.len();
+    // `{:?}` is Rust's shortest round-trip form, with an exponent for very
+    // large or small magnitudes (1e-7, 1e20).
+    write!(out, "{v:?}").expect("writing to a Vec cannot fail");
+    if out[start..].ends_with(b".0") {
+        out.truncate(out.len() - 2);
+    }
+}
+
+/// The text of `v` as a String (for tests and small files).
+pub fn fmt(v: f64) -> String {
+    let mut b = Vec::new();
+    push(&mut b, v);
+    String::from_utf8(b).expect("ASCII")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shortest_round_trip() {
+        for (v, s) in [
+            (0.0, "0"),
+            (-0.0, "0"),
+            (1.0, "1"),
+            (-3.0, "-3"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (1.0 / 3.0, "0.3333333333333333"),
+            (1e-7, "1e-7"),
+            (1.5e20, "1.5e20"),
+            (123456.0, "123456"),
+        ] {
+            assert_eq!(fmt(v), s);
+        }
+        for v in [
+            0.1 + 0.2,
+            1.0 / 3.0,
+            1e-300,
+            -2.5e-12,
+            f64::MAX,
+            0.007_812_5,
+        ] {
+            assert_eq!(fmt(v).parse::<f64>().unwrap(), v);
+        }
+    }
+}

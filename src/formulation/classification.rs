@@ -1,0 +1,135 @@
+//! Classification: binary c_t = point t correctly classified with margin ε.
+//! For every class j ≠ the label ℓ:
+//!   compact: (w_ℓ − w_j)·h_t + b_ℓ − b_j ≥ ε − M_tj (1 − c_t)
+//!   paper:   a_tℓ − a_tj ≥ ε − M_tj (1 − c_t), with a_tj = w_j·h_t + b_j
+//! where M_tj = ε − min(a_tℓ − a_tj) over the box. Minimise −Σ c_t.
+//! Presolve drops points the box cannot change and rows that cannot bind.
+
+use super::bounds::PointBounds;
+use super::names::{RowName, Var};
+use super::{Form, Input, Options, Problem, Row, Sense};
+
+pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String> {
+    let classes = input.classes.ok_or("classification needs class labels")?;
+    let layer = input.layer;
+    let m = layer.w.nrows();
+    if m < 2 {
+        return Err(format!(
+            "classification needs at least 2 outputs; the layer has {m}"
+        ));
+    }
+    if input.relu {
+        return Err("classification through a Relu after the last layer is not supported (ties at 0 change the argmax)".into());
+    }
+    if !(opts.margin.is_finite() && opts.margin >= 0.0) {
+        return Err(format!(
+            "--margin must be a finite number ≥ 0, not {}",
+            opts.margin
+        ));
+    }
+    let eps = opts.margin;
+    let rb = if layer.bias_vars {
+        opts.bias_radius
+    } else {
+        0.0
+    };
+    let mut p = Problem::new(layer, input.features, input.points, opts);
+    let t_count = p.points.len();
+    p.presolve.points_in = t_count;
+    let mut kept_correct = 0usize;
+    let mut cs = Vec::new();
+    for (pos, &l) in classes.iter().enumerate().take(t_count) {
+        let t = p.points[pos];
+        if l >= m {
+            return Err(format!(
+                "label {l} of point {t} is out of range: the layer has {m} outputs (classes 0..{})",
+                m - 1
+            ));
+        }
+        let pb = PointBounds::new(p.features.row(pos), &layer.w, &layer.b, opts.radius, rb);
+        let margins: Vec<(usize, f64, f64)> = (0..m)
+            .filter(|&j| j != l)
+            .map(|j| {
+                let (lo, hi) = pb.margin(l, j);
+                (j, lo, hi)
+            })
+            .collect();
+        if margins.iter().all(|&(_, lo, _)| lo >= eps) {
+            p.presolve.fixed_correct += 1;
+            continue;
+        }
+        if margins.iter().any(|&(_, _, hi)| hi < eps) {
+            p.presolve.fixed_wrong += 1;
+            continue;
+        }
+        let current = (0..m).all(|j| j == l || pb.a0[l] - pb.a0[j] >= eps);
+        kept_correct += current as usize;
+        let c = p.add_column(Var::C(t), 0.0, 1.0, true, if current { 1.0 } else { 0.0 });
+        p.objective.push((c, -1.0));
+        cs.push(c);
+        let konst = |j: usize| if layer.bias_vars { 0.0 } else { layer.b[j] };
+        let a_cols: Vec<usize> = match opts.form {
+            Form::Compact => Vec::new(),
+            Form::Paper => (0..m)
+                .map(|j| {
+                    let (lo, hi) = pb.activation(j);
+                    let a = p.add_column(Var::A(t, j), lo, hi, false, pb.a0[j]);
+                    // a_tj − w_j·h_t − b_j = 0
+                    p.rows.push(Row {
+                        name: RowName::Act(t, j),
+                        sense: Sense::Eq,
+                        rhs: konst(j),
+                        point: Some(pos),
+                        act: vec![(j, -1.0)],
+                        aux: vec![(a, 1.0)],
+                    });
+                    a
+                })
+                .collect(),
+        };
+        for &(j, lo, _) in &margins {
+            if lo >= eps {
+                p.presolve.rows_dropped += 1;
+                continue;
+            }
+            let big_m = eps - lo;
+            let row = match opts.form {
+                Form::Compact => {
+                    let mut act = vec![(l, 1.0), (j, -1.0)];
+                    act.sort_by_key(|&(k, _)| k);
+                    Row {
+                        name: RowName::Margin(t, j),
+                        sense: Sense::Ge,
+                        rhs: eps - big_m - (konst(l) - konst(j)),
+                        point: Some(pos),
+                        act,
+                        aux: vec![(c, -big_m)],
+                    }
+                }
+                Form::Paper => Row {
+                    name: RowName::Margin(t, j),
+                    sense: Sense::Ge,
+                    rhs: eps - big_m,
+                    point: None,
+                    act: vec![],
+                    aux: vec![(a_cols[l], 1.0), (a_cols[j], -1.0), (c, -big_m)],
+                },
+            };
+            p.rows.push(row);
+        }
+    }
+    p.presolve.points_kept = cs.len();
+    if opts.keep_accuracy && !cs.is_empty() {
+        p.rows.push(Row {
+            name: RowName::Keep,
+            sense: Sense::Ge,
+            rhs: kept_correct as f64,
+            point: None,
+            act: vec![],
+            aux: cs.iter().map(|&c| (c, 1.0)).collect(),
+        });
+    }
+    // Correct points fixed by presolve count toward the loss: −#correct.
+    p.objective_offset = -(p.presolve.fixed_correct as f64);
+    Ok(p)
+}

@@ -1,0 +1,387 @@
+//! The MILP for one final layer, built from numbers only (features,
+//! current weights, labels): it never touches files or ONNX.
+//!
+//! A [`Problem`] stores columns and rows, but not the non-zeros: a row says
+//! which layer activations `a_tj = w_j · h_t + b_j` it reads (with their
+//! coefficients) and which auxiliary columns. Its non-zeros are generated
+//! from the features on demand, row-wise ([`Problem::for_row`]) or
+//! column-wise ([`Problem::for_column`]), so memory is O(T·N) for the
+//! features, never O(non-zeros).
+
+pub mod bounds;
+pub mod classification;
+pub mod names;
+pub mod regression;
+
+use crate::data::Task;
+use names::{RowName, Var};
+use ndarray::{Array1, Array2};
+use serde::{Deserialize, Serialize};
+
+/// Row sense.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sense {
+    /// ≤
+    Le,
+    /// ≥
+    Ge,
+    /// =
+    Eq,
+}
+
+/// A column (variable).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    /// Its name.
+    pub var: Var,
+    /// Lower bound (may be −∞).
+    pub lower: f64,
+    /// Upper bound (may be +∞).
+    pub upper: f64,
+    /// Integer (all of gdmilp's integers are binaries).
+    pub integer: bool,
+    /// Value at the current weights (the MIP start).
+    pub start: f64,
+}
+
+/// A row: `Σ_j coef_j · a_tj + Σ aux  (sense)  rhs`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Its name.
+    pub name: RowName,
+    /// Sense.
+    pub sense: Sense,
+    /// Right-hand side (constants of the activations already moved here).
+    pub rhs: f64,
+    /// Position of the point among the selected points, if the row reads
+    /// activations.
+    pub point: Option<usize>,
+    /// (output j, coefficient) of the activations read, ascending j.
+    pub act: Vec<(usize, f64)>,
+    /// (column, coefficient) of auxiliary columns.
+    pub aux: Vec<(usize, f64)>,
+}
+
+/// Which classification model to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Form {
+    /// Margins written directly on the weights (fewer columns).
+    Compact,
+    /// The paper's explicit activation variables `a_t_j`.
+    Paper,
+}
+
+/// The per-point cap on regression errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Cap {
+    /// No cap (default).
+    None,
+    /// The paper's constraint (6): no point's error may grow.
+    Point,
+}
+
+/// Everything that shapes the formulation besides the numbers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Options {
+    /// Regression or classification.
+    pub task: Task,
+    /// Box radius r of the weights.
+    pub radius: f64,
+    /// Box radius r_b of the biases.
+    pub bias_radius: f64,
+    /// Classification margin ε.
+    pub margin: f64,
+    /// Classification: compact or paper form.
+    pub form: Form,
+    /// Classification: Σ c_t ≥ the current count.
+    pub keep_accuracy: bool,
+    /// Regression: per-point cap.
+    pub cap: Cap,
+}
+
+/// What presolve removed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Presolve {
+    /// Points handed to the formulation.
+    pub points_in: usize,
+    /// Points left in the model.
+    pub points_kept: usize,
+    /// Points correct for every weight in the box (fixed c_t = 1).
+    pub fixed_correct: usize,
+    /// Points wrong for every weight in the box (fixed c_t = 0).
+    pub fixed_wrong: usize,
+    /// Rows that can never bind.
+    pub rows_dropped: usize,
+    /// ReLUs whose sign the box fixes (no binary needed).
+    pub relu_fixed: usize,
+}
+
+/// The layer being re-optimised: current W (M×N), b (M), and whether the
+/// bias is a variable.
+#[derive(Debug, Clone)]
+pub struct LayerData {
+    /// Current effective weights, M×N.
+    pub w: Array2<f64>,
+    /// Current effective bias, M.
+    pub b: Array1<f64>,
+    /// True when `b_j` are variables; otherwise `b` is a constant.
+    pub bias_vars: bool,
+}
+
+/// A MILP over one layer, minimised.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// Features of the selected points, T×N.
+    pub features: Array2<f64>,
+    /// Data-file index of each selected point.
+    pub points: Vec<usize>,
+    /// M.
+    pub n_out: usize,
+    /// N.
+    pub n_in: usize,
+    /// Whether `b_j` columns exist (right after the weights).
+    pub bias_vars: bool,
+    /// All columns: M·N weights (j-major), M biases if any, then auxiliaries.
+    pub columns: Vec<Column>,
+    /// All rows.
+    pub rows: Vec<Row>,
+    /// Objective coefficients (column, coefficient), ascending column.
+    pub objective: Vec<(usize, f64)>,
+    /// Constant added to the objective to get the loss (not in the file).
+    pub objective_offset: f64,
+    /// What presolve removed.
+    pub presolve: Presolve,
+    by_output: Vec<Vec<(u32, f64)>>,
+    by_aux: Vec<Vec<(u32, f64)>>,
+}
+
+impl Problem {
+    /// Starts a problem with the layer's weight (and bias) columns.
+    pub(crate) fn new(
+        layer: &LayerData,
+        features: Array2<f64>,
+        points: Vec<usize>,
+        opts: &Options,
+    ) -> Problem {
+        let (m, n) = layer.w.dim();
+        let mut columns = Vec::with_capacity(m * n + m);
+        for j in 0..m {
+            for i in 0..n {
+                let w = layer.w[[j, i]];
+                columns.push(Column {
+                    var: Var::W(j, i),
+                    lower: w - opts.radius,
+                    upper: w + opts.radius,
+                    integer: false,
+                    start: w,
+                });
+            }
+        }
+        if layer.bias_vars {
+            for j in 0..m {
+                let b = layer.b[j];
+                columns.push(Column {
+                    var: Var::B(j),
+                    lower: b - opts.bias_radius,
+                    upper: b + opts.bias_radius,
+                    integer: false,
+                    start: b,
+                });
+            }
+        }
+        Problem {
+            features,
+            points,
+            n_out: m,
+            n_in: n,
+            bias_vars: layer.bias_vars,
+            columns,
+            rows: Vec::new(),
+            objective: Vec::new(),
+            objective_offset: 0.0,
+            presolve: Presolve::default(),
+            by_output: Vec::new(),
+            by_aux: Vec::new(),
+        }
+    }
+
+    /// Adds an auxiliary column and returns its index.
+    pub(crate) fn add_column(
+        &mut self,
+        var: Var,
+        lower: f64,
+        upper: f64,
+        integer: bool,
+        start: f64,
+    ) -> usize {
+        self.columns.push(Column {
+            var,
+            lower,
+            upper,
+            integer,
+            start,
+        });
+        self.columns.len() - 1
+    }
+
+    /// Builds the column-wise index; call once after the last row.
+    pub(crate) fn finish(mut self) -> Problem {
+        self.objective.sort_by_key(|&(c, _)| c);
+        let mut by_output = vec![Vec::new(); self.n_out];
+        let mut by_aux = vec![Vec::new(); self.columns.len() - self.first_aux()];
+        let first_aux = self.first_aux();
+        for (r, row) in self.rows.iter().enumerate() {
+            for &(j, c) in &row.act {
+                by_output[j].push((r as u32, c));
+            }
+            for &(col, c) in &row.aux {
+                by_aux[col - first_aux].push((r as u32, c));
+            }
+        }
+        self.by_output = by_output;
+        self.by_aux = by_aux;
+        self
+    }
+
+    /// Index of the first auxiliary column.
+    pub fn first_aux(&self) -> usize {
+        self.n_out * self.n_in + if self.bias_vars { self.n_out } else { 0 }
+    }
+
+    /// What column `col` is, for the weights and biases: `W(j, i)`, `B(j)`.
+    pub fn column_var(&self, col: usize) -> Var {
+        self.columns[col].var
+    }
+
+    /// Calls `f(column, coefficient)` for every non-zero of row `r`.
+    pub fn for_row(&self, r: usize, mut f: impl FnMut(usize, f64)) {
+        let row = &self.rows[r];
+        if let Some(p) = row.point {
+            let h = self.features.row(p);
+            for &(j, c) in &row.act {
+                let base = j * self.n_in;
+                for (i, &hv) in h.iter().enumerate() {
+                    if hv != 0.0 {
+                        f(base + i, c * hv);
+                    }
+                }
+                if self.bias_vars {
+                    f(self.n_out * self.n_in + j, c);
+                }
+            }
+        }
+        for &(col, c) in &row.aux {
+            f(col, c);
+        }
+    }
+
+    /// Calls `f(row, coefficient)` for every non-zero of column `col`
+    /// (objective excluded).
+    pub fn for_column(&self, col: usize, mut f: impl FnMut(usize, f64)) {
+        let wn = self.n_out * self.n_in;
+        if col < wn {
+            let (j, i) = (col / self.n_in, col % self.n_in);
+            for &(r, c) in &self.by_output[j] {
+                let p = self.rows[r as usize]
+                    .point
+                    .expect("activation rows have a point");
+                let hv = self.features[[p, i]];
+                if hv != 0.0 {
+                    f(r as usize, c * hv);
+                }
+            }
+        } else if col < self.first_aux() {
+            for &(r, c) in &self.by_output[col - wn] {
+                f(r as usize, c);
+            }
+        } else {
+            for &(r, c) in &self.by_aux[col - self.first_aux()] {
+                f(r as usize, c);
+            }
+        }
+    }
+
+    /// Number of structural non-zeros (objective excluded).
+    pub fn nonzeros(&self) -> usize {
+        (0..self.columns.len())
+            .map(|c| {
+                let mut k = 0;
+                self.for_column(c, |_, _| k += 1);
+                k
+            })
+            .sum()
+    }
+
+    /// Number of integer columns.
+    pub fn binaries(&self) -> usize {
+        self.columns.iter().filter(|c| c.integer).count()
+    }
+
+    /// Objective value (as the file states it, without the offset) at `x`.
+    pub fn objective_at(&self, x: &[f64]) -> f64 {
+        self.objective.iter().map(|&(c, v)| v * x[c]).sum()
+    }
+
+    /// The largest violation of any row or bound at `x`.
+    pub fn max_violation(&self, x: &[f64]) -> f64 {
+        let mut worst: f64 = 0.0;
+        for (c, col) in self.columns.iter().enumerate() {
+            worst = worst.max(col.lower - x[c]).max(x[c] - col.upper);
+        }
+        for (r, row) in self.rows.iter().enumerate() {
+            let mut lhs = 0.0;
+            self.for_row(r, |c, v| lhs += v * x[c]);
+            let v = match row.sense {
+                Sense::Le => lhs - row.rhs,
+                Sense::Ge => row.rhs - lhs,
+                Sense::Eq => (lhs - row.rhs).abs(),
+            };
+            worst = worst.max(v);
+        }
+        worst
+    }
+
+    /// The MIP start: every column's value at the current weights.
+    pub fn start(&self) -> Vec<f64> {
+        self.columns.iter().map(|c| c.start).collect()
+    }
+}
+
+/// The problem's task-specific data for building it.
+pub struct Input<'a> {
+    /// The layer.
+    pub layer: &'a LayerData,
+    /// Features of the selected points, T×N.
+    pub features: Array2<f64>,
+    /// Data-file indices of the selected points.
+    pub points: Vec<usize>,
+    /// The model's activation after the layer.
+    pub relu: bool,
+    /// Classification labels of the selected points.
+    pub classes: Option<&'a [usize]>,
+    /// Regression targets of the selected points, T×M.
+    pub targets: Option<&'a Array2<f64>>,
+}
+
+/// Builds the formulation `opts` asks for.
+pub fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String> {
+    if !(opts.radius.is_finite() && opts.radius >= 0.0) {
+        return Err(format!(
+            "--radius must be a finite number ≥ 0, not {}",
+            opts.radius
+        ));
+    }
+    if !(opts.bias_radius.is_finite() && opts.bias_radius >= 0.0) {
+        return Err(format!(
+            "--bias-radius must be a finite number ≥ 0, not {}",
+            opts.bias_radius
+        ));
+    }
+    let p = match opts.task {
+        Task::Regression => regression::build(input, opts)?,
+        Task::Classification => classification::build(input, opts)?,
+    };
+    Ok(p.finish())
+}

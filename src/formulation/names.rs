@@ -1,0 +1,199 @@
+//! The naming scheme of every variable and row gdmilp writes, in one place
+//! that both formats and parses names. Names are legal in MPS and CPLEX LP
+//! by construction: lower-case letters, digits and `_`, never starting with
+//! a digit, `.` or `e` (an LP reader would take `e1` for an exponent).
+//!
+//! `t` is always the point's index in the data file, `j` an output of the
+//! layer (0..M), `i` an input (0..N).
+
+use std::fmt;
+
+/// A variable of the formulation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Var {
+    /// `w_j_i`: weight from input i to output j (W is M×N).
+    W(usize, usize),
+    /// `b_j`: bias of output j.
+    B(usize),
+    /// `dev_t_j`: |output − target| of point t, output j (regression).
+    Dev(usize, usize),
+    /// `c_t`: 1 when point t is classified correctly (classification).
+    C(usize),
+    /// `o_t_j`: ReLU output of point t, output j.
+    O(usize, usize),
+    /// `z_t_j`: 1 when that ReLU is active.
+    Z(usize, usize),
+    /// `a_t_j`: the layer's activation (the paper's explicit variables).
+    A(usize, usize),
+}
+
+/// A row (constraint) of the formulation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RowName {
+    /// `pos_t_j`: dev ≥ output − target.
+    Pos(usize, usize),
+    /// `neg_t_j`: dev ≥ target − output.
+    Neg(usize, usize),
+    /// `mg_t_j`: point t beats class j by the margin when c_t = 1.
+    Margin(usize, usize),
+    /// `keep`: Σ c_t ≥ the number correct now.
+    Keep,
+    /// `rlo_t_j`: o ≥ a.
+    ReluLo(usize, usize),
+    /// `rhi_t_j`: o ≤ a − L(1 − z).
+    ReluHi(usize, usize),
+    /// `ron_t_j`: o ≤ U z.
+    ReluOn(usize, usize),
+    /// `act_t_j`: a_t_j = w_j · h_t + b_j (paper form).
+    Act(usize, usize),
+}
+
+/// The objective row's name in files.
+pub const OBJECTIVE: &str = "obj";
+
+impl fmt::Display for Var {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Var::W(j, i) => write!(f, "w_{j}_{i}"),
+            Var::B(j) => write!(f, "b_{j}"),
+            Var::Dev(t, j) => write!(f, "dev_{t}_{j}"),
+            Var::C(t) => write!(f, "c_{t}"),
+            Var::O(t, j) => write!(f, "o_{t}_{j}"),
+            Var::Z(t, j) => write!(f, "z_{t}_{j}"),
+            Var::A(t, j) => write!(f, "a_{t}_{j}"),
+        }
+    }
+}
+
+impl fmt::Display for RowName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            RowName::Pos(t, j) => write!(f, "pos_{t}_{j}"),
+            RowName::Neg(t, j) => write!(f, "neg_{t}_{j}"),
+            RowName::Margin(t, j) => write!(f, "mg_{t}_{j}"),
+            RowName::Keep => f.write_str("keep"),
+            RowName::ReluLo(t, j) => write!(f, "rlo_{t}_{j}"),
+            RowName::ReluHi(t, j) => write!(f, "rhi_{t}_{j}"),
+            RowName::ReluOn(t, j) => write!(f, "ron_{t}_{j}"),
+            RowName::Act(t, j) => write!(f, "act_{t}_{j}"),
+        }
+    }
+}
+
+fn nums<const K: usize>(rest: &str) -> Option<[usize; K]> {
+    let mut out = [0usize; K];
+    let mut parts = rest.split('_');
+    for o in out.iter_mut() {
+        let p = parts.next()?;
+        // Canonical decimal only: no sign, no leading zeros.
+        if p.is_empty()
+            || (p.len() > 1 && p.starts_with('0'))
+            || !p.bytes().all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        *o = p.parse().ok()?;
+    }
+    parts.next().is_none().then_some(out)
+}
+
+impl Var {
+    /// Parses a name written by [`Var`]'s `Display`; `None` for any other.
+    pub fn parse(name: &str) -> Option<Var> {
+        let (prefix, rest) = name.split_once('_')?;
+        Some(match prefix {
+            "w" => nums::<2>(rest).map(|[j, i]| Var::W(j, i))?,
+            "b" => nums::<1>(rest).map(|[j]| Var::B(j))?,
+            "dev" => nums::<2>(rest).map(|[t, j]| Var::Dev(t, j))?,
+            "c" => nums::<1>(rest).map(|[t]| Var::C(t))?,
+            "o" => nums::<2>(rest).map(|[t, j]| Var::O(t, j))?,
+            "z" => nums::<2>(rest).map(|[t, j]| Var::Z(t, j))?,
+            "a" => nums::<2>(rest).map(|[t, j]| Var::A(t, j))?,
+            _ => return None,
+        })
+    }
+
+    /// True for the layer's own parameters (`w_j_i`, `b_j`).
+    pub fn is_parameter(&self) -> bool {
+        matches!(self, Var::W(..) | Var::B(_))
+    }
+}
+
+/// The naming scheme as documented in the manifest.
+pub fn scheme() -> Vec<(&'static str, &'static str)> {
+    vec![
+        (
+            "w_j_i",
+            "weight from input i to output j (W is M x N, whatever the ONNX layout)",
+        ),
+        (
+            "b_j",
+            "bias of output j (absent when the layer has no per-output bias)",
+        ),
+        (
+            "dev_t_j",
+            "regression: |output j - target| of point t (t = index in the data file)",
+        ),
+        (
+            "c_t",
+            "classification: 1 when point t is correct with the margin",
+        ),
+        ("o_t_j", "ReLU output of point t, output j"),
+        ("z_t_j", "1 when the ReLU of point t, output j is active"),
+        ("a_t_j", "paper form: activation of output j at point t"),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn legal_lp_name(s: &str) -> bool {
+        let first = s.chars().next().unwrap();
+        first.is_ascii_alphabetic()
+            && !matches!(first, 'e' | 'E')
+            && s.len() <= 255
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    }
+
+    #[test]
+    fn every_name_is_legal_and_parses_back() {
+        let vars = [
+            Var::W(3, 17),
+            Var::B(0),
+            Var::Dev(120, 2),
+            Var::C(9),
+            Var::O(1, 1),
+            Var::Z(4, 0),
+            Var::A(0, 9),
+        ];
+        for v in vars {
+            let s = v.to_string();
+            assert!(legal_lp_name(&s), "{s}");
+            assert_eq!(Var::parse(&s), Some(v), "{s}");
+        }
+        let rows = [
+            RowName::Pos(1, 2),
+            RowName::Neg(1, 2),
+            RowName::Margin(5, 3),
+            RowName::Keep,
+            RowName::ReluLo(0, 0),
+            RowName::ReluHi(0, 0),
+            RowName::ReluOn(0, 0),
+            RowName::Act(2, 1),
+        ];
+        for r in rows {
+            assert!(legal_lp_name(&r.to_string()), "{r}");
+        }
+        assert!(legal_lp_name(OBJECTIVE));
+    }
+
+    #[test]
+    fn foreign_or_malformed_names_do_not_parse() {
+        for s in [
+            "w_1", "w_1_2_3", "w_01_2", "w_-1_2", "x_1", "w__1", "b_", "W_1_2", "w_1_2 ",
+        ] {
+            assert_eq!(Var::parse(s), None, "{s}");
+        }
+    }
+}
