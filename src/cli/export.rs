@@ -1,0 +1,92 @@
+//! `gdmilp export MODEL DATA -o layer.mps`: the MILP, its manifest and MIP
+//! start, and a short summary.
+
+use super::{DataArgs, FormArgs};
+use crate::error::{Error, Result};
+use crate::formats::FileKind;
+use crate::pipeline;
+use clap::Args;
+use std::path::PathBuf;
+
+/// Arguments of `export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The ONNX model.
+    pub model: PathBuf,
+    /// The training data (.npz).
+    pub data: PathBuf,
+    /// The MILP file to write; its extension picks the format: .mps, .lp,
+    /// .mps.gz or .lp.gz. The manifest (NAME.gdmilp.json) and MIP start
+    /// (NAME.mst) go beside it.
+    #[arg(short, long, value_name = "FILE")]
+    pub output_file: PathBuf,
+    #[command(flatten)]
+    pub data_args: DataArgs,
+    #[command(flatten)]
+    pub form: FormArgs,
+}
+
+pub(super) fn run(a: ExportArgs) -> Result<u8> {
+    FileKind::from_path(&a.output_file)?;
+    a.form.validate()?;
+    if a.output_file.is_dir() {
+        return Err(Error::invalid(
+            &a.output_file,
+            "is a directory; give a file name for the output",
+        ));
+    }
+    let loaded = pipeline::load(
+        &a.model,
+        a.data_args.output.as_deref(),
+        &a.data_args.spec(a.data.clone()),
+    )?;
+    let task = loaded.data.y.task();
+    let opts = a.form.options(task);
+    let sel = a.form.selection();
+    let built = pipeline::build(&loaded, &sel, &opts)?;
+    let written = pipeline::write_files(&loaded, &sel, &opts, &built, &a.output_file)?;
+    let p = &built.problem;
+    let pre = &p.presolve;
+    eprintln!(
+        "layer    {} {}×{} ({} after), task {}",
+        loaded.layer.op_summary(),
+        loaded.layer.n_out,
+        loaded.layer.n_in,
+        loaded.layer.activation.name(),
+        serde_json::to_value(task)
+            .expect("json")
+            .as_str()
+            .unwrap_or("")
+    );
+    eprintln!("model    {}", super::describe(&loaded.metrics()));
+    eprintln!(
+        "points   {} selected, {} kept, {} fixed correct, {} fixed wrong; {} rows dropped by presolve",
+        pre.points_in, pre.points_kept, pre.fixed_correct, pre.fixed_wrong, pre.rows_dropped
+    );
+    eprintln!(
+        "model    {} columns ({} binary), {} rows, {} non-zeros",
+        p.columns.len(),
+        p.binaries(),
+        p.rows.len(),
+        p.nonzeros()
+    );
+    eprintln!(
+        "incumbent objective {} (loss on the selected points {})",
+        crate::formats::num::fmt(built.incumbent),
+        crate::formats::num::fmt(built.incumbent + p.objective_offset)
+    );
+    let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    eprintln!(
+        "wrote    {} ({} bytes{}), {} , {}",
+        a.output_file.display(),
+        size(&a.output_file),
+        if written.milp_bytes != size(&a.output_file) {
+            format!(", {} uncompressed", written.milp_bytes)
+        } else {
+            String::new()
+        },
+        written.start.display(),
+        written.manifest.display()
+    );
+    Ok(0)
+}

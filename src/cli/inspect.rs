@@ -1,0 +1,75 @@
+//! `gdmilp inspect MODEL`: the final dense layer, for a person or (--json)
+//! a script.
+
+use crate::error::Result;
+use crate::onnx::{self, Model};
+use clap::Args;
+use std::path::PathBuf;
+
+/// Arguments of `inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The ONNX model.
+    pub model: PathBuf,
+    /// Model output to follow (default: the first float output).
+    #[arg(long, value_name = "NAME")]
+    pub output: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub(super) fn run(a: InspectArgs) -> Result<u8> {
+    let model = Model::load(&a.model)?;
+    let layer = onnx::locate(&model, a.output.as_deref())?;
+    if a.json {
+        let mut v = serde_json::to_value(&layer).expect("layer serializes");
+        v["sha256"] = model.sha256.clone().into();
+        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+        return Ok(0);
+    }
+    let storage = |p: &onnx::layer::Param| match &p.source {
+        onnx::layer::Source::Initializer { external: true, .. } => {
+            "initializer, external data".to_string()
+        }
+        onnx::layer::Source::Initializer { .. } => "initializer".to_string(),
+        onnx::layer::Source::Constant { node } => format!("Constant node '{node}'"),
+    };
+    println!("model        {}", a.model.display());
+    println!(
+        "layer        {} ({})",
+        layer.op_summary(),
+        layer.nodes.join(", ")
+    );
+    println!(
+        "weight       '{}' {:?} {} ({})",
+        layer.weight.name,
+        layer.weight.dims,
+        layer.weight.dtype,
+        storage(&layer.weight)
+    );
+    match &layer.bias {
+        Some(b) => println!(
+            "bias         '{}' {:?} {} ({}){}",
+            b.name,
+            b.dims,
+            b.dtype,
+            storage(b),
+            if layer.has_bias_vars() {
+                ""
+            } else {
+                ", scalar: kept fixed"
+            }
+        ),
+        None => println!("bias         none (no b_j variables)"),
+    }
+    println!("inputs N     {}", layer.n_in);
+    println!("outputs M    {}", layer.n_out);
+    println!("penultimate  '{}'", layer.input);
+    println!("activation   {}", layer.activation.name());
+    if !layer.after.is_empty() {
+        println!("after layer  {}", layer.after.join(" → "));
+    }
+    println!("output       '{}'", layer.model_output);
+    Ok(0)
+}

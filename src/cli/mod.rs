@@ -1,0 +1,177 @@
+//! The command line: clap structs, one file per subcommand. Each file turns
+//! its arguments into library calls and prints; no logic lives here that a
+//! library caller would need.
+
+mod eval;
+mod export;
+mod inspect;
+
+use crate::data::{Select, Task};
+use crate::error::Result;
+use crate::formulation::{Cap, Form, Options};
+use crate::pipeline::{DataSpec, SelectSpec};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Compile the final layer of a trained network into a MILP any solver can
+/// run, and put the solver's answer back into the network.
+#[derive(Debug, Parser)]
+#[command(name = "gdmilp", version, about, long_about = None)]
+pub struct Cli {
+    /// ONNX Runtime library (libonnxruntime.so). Default: ORT_DYLIB_PATH,
+    /// then a .venv made by scripts/setup, then python3's onnxruntime.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub ort_lib: Option<PathBuf>,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the final dense layer gdmilp would re-optimise.
+    Inspect(inspect::InspectArgs),
+    /// Loss / accuracy of a model on data.
+    Eval(eval::EvalArgs),
+    /// Write the final layer's MILP (.mps, .lp, .gz), a manifest and a MIP start.
+    Export(export::ExportArgs),
+}
+
+/// Runs a parsed command line; returns the exit code on success.
+pub fn run(cli: Cli) -> Result<u8> {
+    crate::runtime::set_library(cli.ort_lib);
+    match cli.command {
+        Command::Inspect(a) => inspect::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Export(a) => export::run(a),
+    }
+}
+
+/// Model and data options shared by eval, export and tune.
+#[derive(Debug, Args, Clone)]
+pub struct DataArgs {
+    /// Model output to follow when the model has several (default: the
+    /// first float output).
+    #[arg(long, value_name = "NAME")]
+    pub output: Option<String>,
+    /// Key of the inputs in the .npz (default: x, X, inputs, features or data).
+    #[arg(long, value_name = "KEY")]
+    pub x_key: Option<String>,
+    /// Key of the labels in the .npz (default: y, Y, labels, label, targets or target).
+    #[arg(long, value_name = "KEY")]
+    pub y_key: Option<String>,
+    /// Task (default: classification for integer labels, regression for float targets).
+    #[arg(long, value_enum)]
+    pub task: Option<Task>,
+    /// Points per ONNX Runtime call (a fixed batch dimension in the model wins).
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    pub batch_size: usize,
+}
+
+impl DataArgs {
+    pub(crate) fn spec(&self, data: PathBuf) -> DataSpec {
+        DataSpec {
+            path: data,
+            x_key: self.x_key.clone(),
+            y_key: self.y_key.clone(),
+            task: self.task,
+            batch_size: self.batch_size,
+        }
+    }
+}
+
+/// Formulation and selection options shared by export and tune.
+#[derive(Debug, Args, Clone)]
+pub struct FormArgs {
+    /// Which points go to the solver: all, misclassified (a seeded sample of
+    /// wrong points), random, first, or worst (largest current loss).
+    #[arg(long, value_enum, default_value_t = Select::All)]
+    pub select: Select,
+    /// How many points to select (default: all that the rule picks).
+    #[arg(long, value_name = "N")]
+    pub points: Option<usize>,
+    /// Seed for --select random / misclassified.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Box radius r: every weight may move by at most r from its current value.
+    #[arg(long, default_value_t = 0.05, value_name = "R")]
+    pub radius: f64,
+    /// Box radius of the biases (default: the same as --radius).
+    #[arg(long, value_name = "R")]
+    pub bias_radius: Option<f64>,
+    /// Classification margin ε: a point counts as correct when its label's
+    /// output beats every other by at least ε.
+    #[arg(long, default_value_t = 1e-3, value_name = "EPS")]
+    pub margin: f64,
+    /// Classification model: compact (margins on the weights) or paper
+    /// (explicit activation variables a_t_j).
+    #[arg(long, value_enum, default_value_t = Form::Compact)]
+    pub formulation: Form,
+    /// Classification: require at least as many correct points as now
+    /// (the paper's lower bound).
+    #[arg(long)]
+    pub keep_accuracy: bool,
+    /// Regression: `point` caps each point's error at its current value
+    /// (the paper's constraint 6; pins the weights when points ≫ features).
+    #[arg(long, value_enum, default_value_t = Cap::None)]
+    pub cap: Cap,
+}
+
+impl FormArgs {
+    pub(crate) fn options(&self, task: Task) -> Options {
+        Options {
+            task,
+            radius: self.radius,
+            bias_radius: self.bias_radius.unwrap_or(self.radius),
+            margin: self.margin,
+            form: self.formulation,
+            keep_accuracy: self.keep_accuracy,
+            cap: self.cap,
+        }
+    }
+
+    pub(crate) fn selection(&self) -> SelectSpec {
+        SelectSpec {
+            select: self.select,
+            points: self.points,
+            seed: self.seed,
+        }
+    }
+
+    /// Checks values before any work is done.
+    pub(crate) fn validate(&self) -> Result<()> {
+        let finite_nonneg = |name: &str, v: f64| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                Err(crate::Error::usage(format!(
+                    "{name} must be a finite number ≥ 0, not {v}"
+                )))
+            }
+        };
+        finite_nonneg("--radius", self.radius)?;
+        if let Some(r) = self.bias_radius {
+            finite_nonneg("--bias-radius", r)?;
+        }
+        finite_nonneg("--margin", self.margin)?;
+        if self.points == Some(0) {
+            return Err(crate::Error::usage("--points must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// Formats a metrics line for people.
+pub(crate) fn describe(m: &crate::metrics::Metrics) -> String {
+    match (m.accuracy, m.mae, m.mse) {
+        (Some(acc), _, _) => format!(
+            "accuracy {:.4} ({} of {} correct)",
+            acc,
+            m.correct.unwrap_or(0),
+            m.points
+        ),
+        (_, Some(mae), Some(mse)) => format!("MAE {mae:.6}, MSE {mse:.6} over {} points", m.points),
+        _ => String::new(),
+    }
+}

@@ -1,0 +1,25 @@
+//! gdmilp: compile the final layer of a trained network (ONNX) into a MILP
+//! that any solver can run, and put the solver's answer back into the
+//! network.
+//!
+//! The data flows one way: model + data → [`features`] → [`formulation`] →
+//! [`formats`] (MPS/LP); solution ([`formats::solution`]) → weights →
+//! [`onnx::edit::patch`] → verification. Every failure is an
+//! [`error::Error`] naming the file and the problem.
+
+#![warn(missing_docs)]
+
+pub mod atomic;
+pub mod cli;
+pub mod data;
+pub mod error;
+pub mod features;
+pub mod formats;
+pub mod formulation;
+pub mod manifest;
+pub mod metrics;
+pub mod onnx;
+pub mod pipeline;
+pub mod runtime;
+
+pub use error::{Error, Result};

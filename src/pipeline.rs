@@ -1,0 +1,294 @@
+//! The export pipeline as library calls, shared by `export` and `tune`:
+//! model + data → features → point selection → formulation → files.
+
+use crate::data::{self, Dataset, Labels, Select, Task};
+use crate::error::{Error, Result};
+use crate::features::{self, Features};
+use crate::formats;
+use crate::formulation::{self, names, Input, LayerData, Options, Problem};
+use crate::manifest::{self, Counts, DataRef, LayerRef, Manifest, ModelRef, Selection};
+use crate::metrics::{self, Metrics};
+use crate::onnx::{Activation, FinalLayer, Model};
+use std::path::{Path, PathBuf};
+
+/// Where the data comes from and how to read it.
+#[derive(Debug, Clone)]
+pub struct DataSpec {
+    /// The .npz file.
+    pub path: PathBuf,
+    /// `--x-key`.
+    pub x_key: Option<String>,
+    /// `--y-key`.
+    pub y_key: Option<String>,
+    /// `--task`.
+    pub task: Option<Task>,
+    /// `--batch-size`.
+    pub batch_size: usize,
+}
+
+/// A model and data, loaded and run once.
+pub struct Loaded {
+    /// The model.
+    pub model: Model,
+    /// Its final layer.
+    pub layer: FinalLayer,
+    /// The data.
+    pub data: Dataset,
+    /// The model run on all the data.
+    pub features: Features,
+}
+
+/// Loads model and data, locates the layer and runs the model.
+pub fn load(model_path: &Path, output: Option<&str>, spec: &DataSpec) -> Result<Loaded> {
+    let model = Model::load(model_path)?;
+    let layer = crate::onnx::locate(&model, output)?;
+    let data = data::load(
+        &spec.path,
+        spec.x_key.as_deref(),
+        spec.y_key.as_deref(),
+        spec.task,
+    )?;
+    check_task(&model, &layer, &data)?;
+    let features = features::compute(&model, &layer, &data.x, &data.path, spec.batch_size)?;
+    check_labels(&layer, &data, &features)?;
+    Ok(Loaded {
+        model,
+        layer,
+        data,
+        features,
+    })
+}
+
+fn check_task(model: &Model, layer: &FinalLayer, data: &Dataset) -> Result<()> {
+    match (data.y.task(), &layer.activation) {
+        (Task::Regression, Activation::Softmax | Activation::LogSoftmax | Activation::Monotone(_)) => Err(Error::invalid(
+            &model.path,
+            format!(
+                "the last layer is followed by {}, which a regression formulation cannot model (it is not piecewise linear); use float targets only with an identity or Relu output, or --task classification",
+                layer.activation.name()
+            ),
+        )),
+        (Task::Classification, Activation::Relu) => Err(Error::invalid(
+            &model.path,
+            "the last layer is followed by Relu; classification through a Relu is not supported (ties at 0 change the argmax)",
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn check_labels(layer: &FinalLayer, data: &Dataset, f: &Features) -> Result<()> {
+    let m = layer.n_out;
+    match &data.y {
+        Labels::Classes(c) => {
+            if let Some((t, &l)) = c.iter().enumerate().find(|(_, &l)| l >= m) {
+                return Err(Error::invalid(
+                    &data.path,
+                    format!(
+                        "label {l} of point {t} is out of range: the model has {m} classes (0..{})",
+                        m - 1
+                    ),
+                ));
+            }
+        }
+        Labels::Targets(t) => {
+            if t.ncols() != m || f.out.ncols() != m {
+                return Err(Error::invalid(
+                    &data.path,
+                    format!(
+                        "targets '{}' have {} values per point but the model's layer has {m} outputs",
+                        data.y_key,
+                        t.ncols()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Loaded {
+    /// Metrics of the model on all the data.
+    pub fn metrics(&self) -> Metrics {
+        metrics::metrics(&self.features.out, &self.data.y)
+    }
+
+    /// The layer's current parameters for the formulation.
+    pub fn layer_data(&self) -> LayerData {
+        LayerData {
+            w: self.layer.w.clone(),
+            b: self.layer.b.clone(),
+            bias_vars: self.layer.has_bias_vars(),
+        }
+    }
+}
+
+/// Point selection options.
+#[derive(Debug, Clone)]
+pub struct SelectSpec {
+    /// The rule.
+    pub select: Select,
+    /// How many.
+    pub points: Option<usize>,
+    /// Seed for random rules.
+    pub seed: u64,
+}
+
+/// A built formulation with what export records about it.
+pub struct Built {
+    /// The problem.
+    pub problem: Problem,
+    /// Selected data-file indices.
+    pub indices: Vec<usize>,
+    /// Objective at the current weights.
+    pub incumbent: f64,
+}
+
+/// Selects points and builds the formulation.
+pub fn build(loaded: &Loaded, sel: &SelectSpec, opts: &Options) -> Result<Built> {
+    let (wrong, loss) = metrics::per_point(&loaded.features.out, &loaded.data.y);
+    let indices = data::select(sel.select, sel.points, sel.seed, wrong.as_deref(), &loss)?;
+    if indices.is_empty() {
+        return Err(Error::invalid(
+            &loaded.data.path,
+            format!(
+                "--select {:?} chose no points (no point is misclassified?)",
+                sel.select
+            )
+            .to_lowercase(),
+        ));
+    }
+    let features = loaded.features.h.select(ndarray::Axis(0), &indices);
+    let labels = metrics::subset(&loaded.data.y, &indices);
+    let layer_data = loaded.layer_data();
+    let (classes, targets) = match &labels {
+        Labels::Classes(c) => (Some(c.as_slice()), None),
+        Labels::Targets(t) => (None, Some(t)),
+    };
+    let input = Input {
+        layer: &layer_data,
+        features,
+        points: indices.clone(),
+        relu: loaded.layer.activation == Activation::Relu,
+        classes,
+        targets,
+    };
+    let problem =
+        formulation::build(input, opts).map_err(|m| Error::invalid(&loaded.data.path, m))?;
+    let start = problem.start();
+    let incumbent = problem.objective_at(&start);
+    // The current weights must be feasible and score what the model scores.
+    let violation = problem.max_violation(&start);
+    let a_sel = loaded.features.a.select(ndarray::Axis(0), &indices);
+    let recomputed = metrics::formulation_loss(
+        a_sel.view(),
+        loaded.layer.activation == Activation::Relu,
+        opts.margin,
+        &labels,
+    );
+    let total = incumbent + problem.objective_offset;
+    let scale = 1.0 + total.abs();
+    if violation > 1e-6 * scale || (recomputed - total).abs() > 1e-4 * scale {
+        return Err(Error::invalid(
+            &loaded.model.path,
+            format!(
+                "internal check failed: at the current weights the formulation has violation {violation:e} and loss {total} where the model gives {recomputed}; please report this with the model"
+            ),
+        ));
+    }
+    Ok(Built {
+        problem,
+        indices,
+        incumbent,
+    })
+}
+
+/// Builds the manifest for `built`.
+pub fn manifest(
+    loaded: &Loaded,
+    sel: &SelectSpec,
+    opts: &Options,
+    built: &Built,
+    milp: &Path,
+    start: &Path,
+) -> Manifest {
+    let p = &built.problem;
+    Manifest {
+        tool: format!("gdmilp {}", env!("CARGO_PKG_VERSION")),
+        format_version: manifest::FORMAT_VERSION,
+        model: ModelRef {
+            path: loaded.model.path.clone(),
+            sha256: loaded.model.sha256.clone(),
+        },
+        layer: LayerRef::of(&loaded.layer),
+        data: DataRef {
+            path: loaded.data.path.clone(),
+            x_key: loaded.data.x_key.clone(),
+            y_key: loaded.data.y_key.clone(),
+            points: loaded.data.y.len(),
+        },
+        task: opts.task,
+        options: opts.clone(),
+        selection: Selection {
+            select: sel.select,
+            points: sel.points,
+            seed: sel.seed,
+            indices: built.indices.clone(),
+        },
+        incumbent_objective: built.incumbent,
+        objective_offset: p.objective_offset,
+        presolve: p.presolve.clone(),
+        counts: Counts {
+            columns: p.columns.len(),
+            binaries: p.binaries(),
+            rows: p.rows.len(),
+            nonzeros: p.nonzeros(),
+        },
+        columns: p.columns.iter().map(|c| c.var.to_string()).collect(),
+        files: manifest::Files {
+            milp: milp.to_path_buf(),
+            start: start.to_path_buf(),
+        },
+        naming: names::scheme()
+            .into_iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect(),
+    }
+}
+
+/// Sizes of the files written by [`write_files`].
+pub struct Written {
+    /// MILP bytes (uncompressed).
+    pub milp_bytes: u64,
+    /// Manifest path.
+    pub manifest: PathBuf,
+    /// Start path.
+    pub start: PathBuf,
+}
+
+/// Writes MILP, MIP start and manifest, each atomically. If any fails, the
+/// ones already written are removed, so export leaves all or nothing.
+pub fn write_files(
+    loaded: &Loaded,
+    sel: &SelectSpec,
+    opts: &Options,
+    built: &Built,
+    milp: &Path,
+) -> Result<Written> {
+    let (manifest_path, start_path) = formats::sidecars(milp);
+    let m = manifest(loaded, sel, opts, built, milp, &start_path);
+    let mut start_text = Vec::new();
+    formats::mip_start::write(&built.problem, &mut start_text).expect("writing to memory");
+    let milp_bytes = formats::write_problem(&built.problem, milp)?;
+    let rest = crate::atomic::write_all(&start_path, &start_text)
+        .and_then(|_| crate::atomic::write_all(&manifest_path, m.to_json().as_bytes()));
+    if let Err(e) = rest {
+        let _ = std::fs::remove_file(milp);
+        let _ = std::fs::remove_file(&start_path);
+        return Err(e);
+    }
+    Ok(Written {
+        milp_bytes,
+        manifest: manifest_path,
+        start: start_path,
+    })
+}
