@@ -7,6 +7,7 @@ pub mod lp;
 pub mod mip_start;
 pub mod mps;
 pub mod num;
+pub mod solution;
 
 use crate::atomic::AtomicFile;
 use crate::error::{Error, IoContext, Result};
