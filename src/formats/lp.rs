@@ -1,7 +1,7 @@
 //! CPLEX LP format: `Minimize`, `Subject To`, `Bounds`, `Binaries`, `End`.
 //! Long expressions are wrapped. Coefficients are written as
-//! `+ 0.5 w_0_1` / `- 0.5 w_0_1`; a row or objective with no terms gets a
-//! single zero term so every reader accepts it.
+//! `+ 0.5 w_0_1` / `- 0.5 w_0_1`; a row with no terms gets a single zero
+//! term so every reader accepts it. The objective names every column.
 
 use super::{Names, Sink};
 use crate::formulation::names::OBJECTIVE;
@@ -64,12 +64,24 @@ fn write_objective<W: Write>(p: &Problem, names: &Names, s: &mut Sink<W>) -> io:
     s.s(" ");
     s.s(OBJECTIVE);
     s.s(":");
+    // Every column appears here, in file order (zero coefficients too):
+    // readers that number columns by first appearance (GLPK's `-w`) then
+    // number them as the manifest does.
     let mut terms = Terms::new(s);
-    for &(c, v) in &p.objective {
-        if v != 0.0 {
-            terms.term(s, v, &names.cols[c]);
-            s.maybe_flush_keep(&mut terms)?;
+    let mut obj = p.objective.iter().peekable();
+    for (c, name) in names.cols.iter().enumerate() {
+        let mut v = 0.0;
+        while let Some(&&(oc, ov)) = obj.peek() {
+            if oc > c {
+                break;
+            }
+            obj.next();
+            if oc == c {
+                v += ov;
+            }
         }
+        terms.term(s, v, name);
+        s.maybe_flush_keep(&mut terms)?;
     }
     terms.end(s, &names.cols[0]);
     s.s("\n");
