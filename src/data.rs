@@ -63,6 +63,8 @@ pub struct Dataset {
     pub x: ArrayD<f64>,
     /// Labels or targets.
     pub y: Labels,
+    /// SHA-256 of the file.
+    pub sha256: String,
 }
 
 const X_KEYS: &[&str] = &["x", "X", "inputs", "features", "data"];
@@ -73,7 +75,11 @@ enum Raw {
     Int(ArrayD<i64>),
 }
 
-fn read_array(npz: &mut NpzReader<std::fs::File>, path: &Path, key: &str) -> Result<Raw> {
+fn read_array(
+    npz: &mut NpzReader<std::io::Cursor<Vec<u8>>>,
+    path: &Path,
+    key: &str,
+) -> Result<Raw> {
     macro_rules! attempt {
         ($t:ty, $wrap:expr) => {
             match npz.by_name::<ndarray::OwnedRepr<$t>, IxDyn>(key) {
@@ -154,8 +160,9 @@ pub fn load(
     y_key: Option<&str>,
     task: Option<Task>,
 ) -> Result<Dataset> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, "open the data", e))?;
-    let mut npz = NpzReader::new(file)
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, "read the data", e))?;
+    let sha256 = crate::onnx::model::sha256_hex(&bytes);
+    let mut npz = NpzReader::new(std::io::Cursor::new(bytes))
         .map_err(|e| Error::invalid(path, format!("not a readable .npz file: {e}")))?;
     let names = npz
         .names()
@@ -201,6 +208,7 @@ pub fn load(
         y_key: yk,
         x,
         y,
+        sha256,
     })
 }
 

@@ -9,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+pub mod apply;
 pub mod atomic;
 pub mod cli;
 pub mod data;

@@ -74,6 +74,8 @@ pub struct DataRef {
     pub y_key: String,
     /// Points in the file.
     pub points: usize,
+    /// SHA-256 of the data file (apply verifies on the same data).
+    pub sha256: String,
 }
 
 /// How the points were chosen.

@@ -225,6 +225,7 @@ pub fn manifest(
             x_key: loaded.data.x_key.clone(),
             y_key: loaded.data.y_key.clone(),
             points: loaded.data.y.len(),
+            sha256: loaded.data.sha256.clone(),
         },
         task: opts.task,
         options: opts.clone(),

@@ -2,6 +2,7 @@
 //! its arguments into library calls and prints; no logic lives here that a
 //! library caller would need.
 
+mod apply;
 mod eval;
 mod export;
 mod inspect;
@@ -36,6 +37,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Write the final layer's MILP (.mps, .lp, .gz), a manifest and a MIP start.
     Export(export::ExportArgs),
+    /// Patch the model with a solver's solution, re-run it and report before/after.
+    Apply(apply::ApplyArgs),
 }
 
 /// Runs a parsed command line; returns the exit code on success.
@@ -45,6 +48,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Inspect(a) => inspect::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Export(a) => export::run(a),
+        Command::Apply(a) => apply::run(a),
     }
 }
 

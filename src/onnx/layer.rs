@@ -284,14 +284,16 @@ pub fn locate(model: &Model, output: Option<&str>) -> Result<FinalLayer> {
             "LogSoftmax" => Activation::LogSoftmax,
             other => Activation::Monotone(other.to_string()),
         },
-        many => return Err(err(format!(
+        many => {
+            return Err(err(format!(
             "the last dense layer is followed by {} activations ({}); gdmilp models at most one",
             many.len(),
             many.iter()
                 .map(|s| s.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
-        ))),
+        )))
+        }
     };
     let layer_output = tensor;
 

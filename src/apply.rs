@@ -1,0 +1,388 @@
+//! From a solution to a patched model: map the solution's values to W and
+//! b by name, check them against the export's box, patch the ONNX
+//! initializers, re-run the patched model and compare what it computes with
+//! what the solver said. Nothing is written until everything checked out.
+
+use crate::data::{self, Dataset};
+use crate::error::{Error, Result};
+use crate::features::{self, Features};
+use crate::formats::solution::{Solution, Values};
+use crate::formulation::names::Var;
+use crate::manifest::Manifest;
+use crate::metrics;
+use crate::onnx::{edit, Activation, FinalLayer, Model};
+use ndarray::{Array1, Array2};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// New effective parameters of the layer.
+#[derive(Debug, Clone)]
+pub struct Weights {
+    /// W, M×N.
+    pub w: Array2<f64>,
+    /// b, M (the current bias when it is not a variable).
+    pub b: Array1<f64>,
+}
+
+/// Maps a solution's values into W and b. With a manifest, names must be
+/// ones the export wrote and values must lie in its box (within solver
+/// tolerance; they are clamped into it).
+pub fn map(
+    sol: &Solution,
+    path: &Path,
+    layer: &FinalLayer,
+    manifest: Option<&Manifest>,
+) -> Result<Weights> {
+    let named: Vec<(String, f64, usize)> = match &sol.values {
+        Values::ByName(v) => v.clone(),
+        Values::ByIndex(v) => {
+            let m = manifest.ok_or_else(|| {
+                Error::invalid(path, format!("{} numbers columns instead of naming them; gdmilp needs the export's manifest (--manifest) to map them", sol.format.name()))
+            })?;
+            v.iter()
+                .map(|&(k, val, line)| {
+                    m.columns
+                        .get(k)
+                        .map(|n| (n.clone(), val, line))
+                        .ok_or_else(|| Error::invalid(path, format!("line {line}: column {} does not exist: the export wrote {} columns (a solution of another model?)", k + 1, m.columns.len())))
+                })
+                .collect::<Result<_>>()?
+        }
+    };
+    let known: Option<HashSet<&str>> =
+        manifest.map(|m| m.columns.iter().map(String::as_str).collect());
+    let (m, n) = layer.w.dim();
+    let bias_vars = layer.has_bias_vars();
+    let mut w: Array2<Option<f64>> = Array2::from_elem((m, n), None);
+    let mut b: Vec<Option<f64>> = vec![None; m];
+    let mut seen = HashSet::new();
+    for (name, v, line) in &named {
+        let at = |msg: String| Error::invalid(path, format!("line {line}: {msg}"));
+        if !seen.insert(name.as_str()) {
+            return Err(at(format!("variable '{name}' appears twice")));
+        }
+        if !v.is_finite() {
+            return Err(at(format!("variable '{name}' has the value {v}")));
+        }
+        let var =
+            Var::parse(name).filter(|_| known.as_ref().is_none_or(|k| k.contains(name.as_str())));
+        let Some(var) = var else {
+            return Err(at(format!(
+                "variable '{name}' was not written by this export (a solution of another model?)"
+            )));
+        };
+        match var {
+            Var::W(j, i) if j < m && i < n => w[[j, i]] = Some(*v),
+            Var::B(j) if j < m && bias_vars => b[j] = Some(*v),
+            Var::W(..) | Var::B(_) => {
+                return Err(at(format!(
+                    "variable '{name}' does not fit the layer ({m} outputs × {n} inputs{}): a solution for another layer shape",
+                    if bias_vars { "" } else { ", no bias variables" }
+                )))
+            }
+            _ => {}
+        }
+    }
+    let every = sol.format.lists_every_column();
+    let missing = |name: String| {
+        Error::invalid(
+            path,
+            format!("variable '{name}' is missing; {} solutions list every column, so the file is incomplete", sol.format.name()),
+        )
+    };
+    let mut out_w = Array2::zeros((m, n));
+    for ((j, i), v) in w.indexed_iter() {
+        out_w[[j, i]] = match v {
+            Some(v) => *v,
+            None if every => return Err(missing(Var::W(j, i).to_string())),
+            None => 0.0,
+        };
+    }
+    let out_b = if bias_vars {
+        let mut out = Array1::zeros(m);
+        for (j, v) in b.iter().enumerate() {
+            out[j] = match v {
+                Some(v) => *v,
+                None if every => return Err(missing(Var::B(j).to_string())),
+                None => 0.0,
+            };
+        }
+        out
+    } else {
+        layer.b.clone()
+    };
+    let mut weights = Weights { w: out_w, b: out_b };
+    if let Some(man) = manifest {
+        clamp_to_box(path, layer, man, &mut weights)?;
+    }
+    Ok(weights)
+}
+
+/// Values may exceed the box by a solver's feasibility tolerance (and by
+/// the digits a solver prints): within 1e-6 (relative) they are clamped,
+/// beyond it they are refused.
+fn clamp_to_box(path: &Path, layer: &FinalLayer, man: &Manifest, wts: &mut Weights) -> Result<()> {
+    let check = |name: String, v: &mut f64, center: f64, r: f64| -> Result<()> {
+        let (lo, hi) = (center - r, center + r);
+        let tol = 1e-6 * (1.0 + center.abs() + r);
+        if *v < lo - tol || *v > hi + tol {
+            return Err(Error::invalid(
+                path,
+                format!("{name} = {v} lies outside the box [{lo}, {hi}] the export allowed (radius {r})"),
+            ));
+        }
+        *v = v.clamp(lo, hi);
+        Ok(())
+    };
+    for ((j, i), v) in wts.w.indexed_iter_mut() {
+        check(
+            Var::W(j, i).to_string(),
+            v,
+            layer.w[[j, i]],
+            man.options.radius,
+        )?;
+    }
+    if layer.has_bias_vars() {
+        for (j, v) in wts.b.iter_mut().enumerate() {
+            check(
+                Var::B(j).to_string(),
+                v,
+                layer.b[j],
+                man.options.bias_radius,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The layer as the patched file will hold it: weights rounded to the
+/// initializers' dtype.
+pub fn as_stored(layer: &FinalLayer, wts: &Weights) -> FinalLayer {
+    let round = |v: f64, f64_type: bool| if f64_type { v } else { v as f32 as f64 };
+    let mut l = layer.clone();
+    let wf = layer.weight.dtype == "float64";
+    let stored = layer.stored_weight(&wts.w);
+    let back: Vec<f64> = stored.iter().map(|&v| round(v, wf)).collect();
+    // Undo the layout and scale exactly as `locate` does.
+    let (m, n) = layer.w.dim();
+    l.w = match &layer.op {
+        crate::onnx::layer::LayerOp::Gemm {
+            trans_b: true,
+            alpha,
+            ..
+        } => Array2::from_shape_vec((m, n), back)
+            .expect("shape")
+            .mapv(|x| x * alpha),
+        crate::onnx::layer::LayerOp::Gemm { alpha, .. } => Array2::from_shape_vec((n, m), back)
+            .expect("shape")
+            .reversed_axes()
+            .as_standard_layout()
+            .mapv(|x| x * alpha),
+        crate::onnx::layer::LayerOp::MatMulAdd => Array2::from_shape_vec((n, m), back)
+            .expect("shape")
+            .reversed_axes()
+            .as_standard_layout()
+            .to_owned(),
+    };
+    if layer.has_bias_vars() {
+        let bf = layer.bias.as_ref().is_some_and(|p| p.dtype == "float64");
+        let beta = match &layer.op {
+            crate::onnx::layer::LayerOp::Gemm { beta, .. } => *beta,
+            _ => 1.0,
+        };
+        l.b = Array1::from_vec(
+            layer
+                .stored_bias(&wts.b)
+                .iter()
+                .map(|&v| round(v, bf) * beta)
+                .collect(),
+        );
+    }
+    l
+}
+
+/// Runs the model patched with `wts` (in memory) on `x`; checks that the
+/// patched layer computes with the weights written.
+pub fn run_patched(
+    model: &Model,
+    layer: &FinalLayer,
+    wts: &Weights,
+    data: &Dataset,
+    batch: usize,
+) -> Result<Features> {
+    let inlined = edit::with_outputs(model, &[])?;
+    let inlined = Model::from_bytes(&model.path, inlined)?;
+    let patched = edit::patch(&inlined, layer, &wts.w, &wts.b, "unused.data")?;
+    let patched = Model::from_bytes(&model.path, patched.model)?;
+    features::compute(&patched, &as_stored(layer, wts), &data.x, &data.path, batch)
+}
+
+/// Writes the patched model to `out` (and its external data file beside it
+/// when the input keeps weights in one), atomically.
+pub fn write(
+    model: &Model,
+    layer: &FinalLayer,
+    wts: &Weights,
+    out: &Path,
+) -> Result<Option<PathBuf>> {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let data_name = format!("{name}.data");
+    let patched = edit::patch(model, layer, &wts.w, &wts.b, &data_name)?;
+    let mut data_path = None;
+    if let Some(d) = &patched.data {
+        let target = out.with_file_name(&d.name);
+        let mut bytes = std::fs::read(&d.source)
+            .map_err(|e| Error::io(&d.source, "read the external data", e))?;
+        for (offset, chunk) in &d.writes {
+            let o = *offset as usize;
+            bytes[o..o + chunk.len()].copy_from_slice(chunk);
+        }
+        crate::atomic::write_all(&target, &bytes)?;
+        data_path = Some(target);
+    }
+    if let Err(e) = crate::atomic::write_all(out, &patched.model) {
+        if let Some(p) = &data_path {
+            let _ = std::fs::remove_file(p);
+        }
+        return Err(e);
+    }
+    Ok(data_path)
+}
+
+/// What verification found.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Verification {
+    /// Loss on the exported points at the current weights.
+    pub incumbent_loss: f64,
+    /// Loss the solver reported (objective + offset), if it did.
+    pub solver_loss: Option<f64>,
+    /// Loss recomputed on the patched model in ONNX Runtime.
+    pub recomputed_loss: f64,
+    /// Metrics on the whole data file, before.
+    pub before: metrics::Metrics,
+    /// Metrics on the whole data file, after.
+    pub after: metrics::Metrics,
+}
+
+impl Verification {
+    /// Recomputed within 1e-6 (relative) of the solver's report.
+    pub fn matches_solver(&self) -> bool {
+        self.solver_loss
+            .is_none_or(|s| (self.recomputed_loss - s).abs() <= 1e-6 * s.abs().max(1.0))
+    }
+
+    /// The patched model is worse than the incumbent on the exported points.
+    pub fn worse_than_incumbent(&self) -> bool {
+        self.recomputed_loss > self.incumbent_loss + 1e-9 * self.incumbent_loss.abs().max(1.0)
+    }
+}
+
+/// Loss on `indices` at activations `a` of the whole data set. A margin
+/// met to within 1e-6 counts (float32 weights round the solver's margins).
+pub fn loss_on(
+    man: &Manifest,
+    relu: bool,
+    a: &Array2<f64>,
+    y: &data::Labels,
+    indices: &[usize],
+) -> f64 {
+    let a_sel = a.select(ndarray::Axis(0), indices);
+    let y_sel = metrics::subset(y, indices);
+    metrics::formulation_loss(
+        a_sel.view(),
+        relu,
+        (man.options.margin - 1e-6).max(0.0),
+        &y_sel,
+    )
+}
+
+/// Compares before, the solver's report, and the patched model.
+pub fn verify(
+    man: &Manifest,
+    layer: &FinalLayer,
+    sol: &Solution,
+    data: &Dataset,
+    before: &Features,
+    after: &Features,
+) -> Verification {
+    let relu = layer.activation == Activation::Relu;
+    let idx = &man.selection.indices;
+    Verification {
+        incumbent_loss: man.incumbent_objective + man.objective_offset,
+        solver_loss: sol.objective.map(|o| o + man.objective_offset),
+        recomputed_loss: loss_on(man, relu, &after.a, &data.y, idx),
+        before: metrics::metrics(&before.out, &data.y),
+        after: metrics::metrics(&after.out, &data.y),
+    }
+}
+
+/// Finds the manifest: `explicit`, else a `*.gdmilp.json` beside the
+/// solution or in the working directory whose model hash is `sha256`.
+pub fn find_manifest(
+    explicit: Option<&Path>,
+    solution: &Path,
+    sha256: &str,
+    model: &Path,
+) -> Result<Option<(PathBuf, Manifest)>> {
+    if let Some(p) = explicit {
+        let m = Manifest::load(p)?;
+        if m.model.sha256 != sha256 {
+            return Err(Error::invalid(
+                p,
+                format!("was exported from a different model than {} (SHA-256 differs); the solution does not belong to this model", model.display()),
+            ));
+        }
+        return Ok(Some((p.to_path_buf(), m)));
+    }
+    let mut dirs = vec![solution
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf()];
+    dirs.push(PathBuf::from("."));
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut candidates: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.to_string_lossy().ends_with(".gdmilp.json"))
+            .collect();
+        candidates.sort();
+        for c in candidates {
+            if let Ok(m) = Manifest::load(&c) {
+                if m.model.sha256 == sha256 {
+                    return Ok(Some((c, m)));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The data file a manifest names: as recorded, else relative to the
+/// manifest's directory. Must have the recorded hash.
+pub fn manifest_data(man_path: &Path, man: &Manifest) -> Result<PathBuf> {
+    let rec = &man.data.path;
+    let candidates = [
+        rec.clone(),
+        man_path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(rec.file_name().unwrap_or_default()),
+    ];
+    let found = candidates.iter().find(|p| p.is_file()).ok_or_else(|| {
+        Error::invalid(
+            man_path,
+            format!(
+                "names the data file {}, which is not there; verification needs it",
+                rec.display()
+            ),
+        )
+    })?;
+    Ok(found.clone())
+}

@@ -1,0 +1,162 @@
+//! `gdmilp apply SOLUTION MODEL`: patch the final layer with a solver's
+//! answer, re-run the model, report before/after. Exit codes: 0 written and
+//! verified; 1 refused (no usable solution, or worse than the current
+//! weights without --force); 3 written with a caveat (verification skipped
+//! or not matching the solver, or forced).
+
+use crate::apply::{self, Verification};
+use crate::data;
+use crate::error::{Error, Result};
+use crate::features;
+use crate::formats::num::fmt;
+use crate::formats::solution::{self, SolutionFormat, Status};
+use crate::onnx::{self, Model};
+use clap::Args;
+use std::path::{Path, PathBuf};
+
+/// Arguments of `apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The solver's solution file (HiGHS, Gurobi, CPLEX XML, CBC, SCIP or GLPK -w).
+    pub solution: PathBuf,
+    /// The ONNX model that was exported.
+    pub model: PathBuf,
+    /// The patched model to write (default: MODEL's name with .patched.onnx,
+    /// beside it). The input is overwritten only when this names it.
+    #[arg(short, long, value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
+    /// The export's manifest (default: a *.gdmilp.json beside the solution
+    /// or in the working directory whose model hash matches MODEL).
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// Read the solution as this format instead of detecting it.
+    #[arg(long, value_enum)]
+    pub solution_format: Option<SolutionFormat>,
+    /// Write the model even when the patched model is worse than the
+    /// current weights on the exported points.
+    #[arg(long)]
+    pub force: bool,
+    /// Points per ONNX Runtime call.
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    pub batch_size: usize,
+}
+
+/// `model.onnx` → `model.patched.onnx`, beside it.
+pub(crate) fn default_output(model: &Path) -> PathBuf {
+    let stem = model
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into());
+    model.with_file_name(format!("{stem}.patched.onnx"))
+}
+
+pub(super) fn run(a: ApplyArgs) -> Result<u8> {
+    let model = Model::load(&a.model)?;
+    let sol = solution::read(&a.solution, a.solution_format)?;
+    if let Status::NoSolution(why) = &sol.status {
+        return Err(Error::Rejected(format!(
+            "{}: the solver reports '{why}' and gives no usable solution; nothing written",
+            a.solution.display()
+        )));
+    }
+    let found = apply::find_manifest(a.manifest.as_deref(), &a.solution, &model.sha256, &a.model)?;
+    let output_name = found.as_ref().map(|(_, m)| m.layer.model_output.clone());
+    let layer = onnx::locate(&model, output_name.as_deref())?;
+    if let Some((p, m)) = &found {
+        if m.layer.n_in != layer.n_in
+            || m.layer.n_out != layer.n_out
+            || m.layer.weight != layer.weight.name
+        {
+            return Err(Error::invalid(
+                p,
+                "describes a different layer than the model's; re-export",
+            ));
+        }
+    }
+    let wts = apply::map(&sol, &a.solution, &layer, found.as_ref().map(|(_, m)| m))?;
+    let out = a
+        .output_file
+        .clone()
+        .unwrap_or_else(|| default_output(&a.model));
+    let status = match &sol.status {
+        Status::Optimal => "optimal".to_string(),
+        Status::Feasible(s) => format!("feasible, not proven optimal: {s}"),
+        Status::NoSolution(s) => s.clone(),
+    };
+    println!(
+        "solution   {} ({}, {status})",
+        a.solution.display(),
+        sol.format.name()
+    );
+    if sol.format == SolutionFormat::HighsPretty {
+        eprintln!("note: HiGHS's pretty style rounds values to 6 digits; the raw style is exact");
+    }
+    let Some((man_path, man)) = found else {
+        apply::write(&model, &layer, &wts, &out)?;
+        println!("wrote      {}", out.display());
+        println!(
+            "verification skipped: no manifest of this model's export was found (give --manifest)"
+        );
+        return Ok(3);
+    };
+    let data_path = apply::manifest_data(&man_path, &man)?;
+    let data = data::load(
+        &data_path,
+        Some(&man.data.x_key),
+        Some(&man.data.y_key),
+        Some(man.task),
+    )?;
+    if data.sha256 != man.data.sha256 {
+        return Err(Error::invalid(
+            &data_path,
+            format!(
+                "has changed since the export recorded in {}; verification needs the same data",
+                man_path.display()
+            ),
+        ));
+    }
+    let before = features::compute(&model, &layer, &data.x, &data.path, a.batch_size)?;
+    let after = apply::run_patched(&model, &layer, &wts, &data, a.batch_size)?;
+    let v = apply::verify(&man, &layer, &sol, &data, &before, &after);
+    report(&v, &data_path);
+    let worse = v.worse_than_incumbent();
+    if worse && !a.force {
+        return Err(Error::Rejected(format!(
+            "the patched model is worse than the current weights on the exported points ({} > {}); nothing written (--force writes it anyway)",
+            fmt(v.recomputed_loss),
+            fmt(v.incumbent_loss)
+        )));
+    }
+    let data_file = apply::write(&model, &layer, &wts, &out)?;
+    println!(
+        "wrote      {}{}",
+        out.display(),
+        data_file
+            .map(|d| format!(" (weights in {})", d.display()))
+            .unwrap_or_default()
+    );
+    Ok(if worse || !v.matches_solver() { 3 } else { 0 })
+}
+
+/// Prints the before / solver / after report.
+pub(crate) fn report(v: &Verification, data_path: &Path) {
+    println!(
+        "objective  before {}   solver {}   patched model {}",
+        fmt(v.incumbent_loss),
+        v.solver_loss
+            .map(fmt)
+            .unwrap_or_else(|| "not reported".into()),
+        fmt(v.recomputed_loss)
+    );
+    if v.matches_solver() {
+        println!("verified   the patched model computes the solver's objective (within 1e-6)");
+    } else {
+        println!("warning    the patched model's objective differs from the solver's by more than 1e-6 (relative)");
+    }
+    println!(
+        "data       {}: before {} | after {}",
+        data_path.display(),
+        super::describe(&v.before),
+        super::describe(&v.after)
+    );
+}
