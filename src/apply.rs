@@ -210,11 +210,24 @@ pub fn run_patched(
     data: &Dataset,
     batch: usize,
 ) -> Result<Features> {
+    let (patched, stored) = patched_in_memory(model, layer, wts)?;
+    features::compute(&patched, &stored, &data.x, &data.path, batch)
+}
+
+/// The model patched with `wts`, in memory (external data inlined), and
+/// its layer as stored there.
+pub fn patched_in_memory(
+    model: &Model,
+    layer: &FinalLayer,
+    wts: &Weights,
+) -> Result<(Model, FinalLayer)> {
     let inlined = edit::with_outputs(model, &[])?;
     let inlined = Model::from_bytes(&model.path, inlined)?;
     let patched = edit::patch(&inlined, layer, &wts.w, &wts.b, "unused.data")?;
-    let patched = Model::from_bytes(&model.path, patched.model)?;
-    features::compute(&patched, &as_stored(layer, wts), &data.x, &data.path, batch)
+    Ok((
+        Model::from_bytes(&model.path, patched.model)?,
+        as_stored(layer, wts),
+    ))
 }
 
 /// Writes the patched model to `out` (and its external data file beside it
@@ -303,7 +316,7 @@ pub fn loss_on(
 pub fn verify(
     man: &Manifest,
     layer: &FinalLayer,
-    sol: &Solution,
+    solver_objective: Option<f64>,
     data: &Dataset,
     before: &Features,
     after: &Features,
@@ -312,7 +325,7 @@ pub fn verify(
     let idx = &man.selection.indices;
     Verification {
         incumbent_loss: man.incumbent_objective + man.objective_offset,
-        solver_loss: sol.objective.map(|o| o + man.objective_offset),
+        solver_loss: solver_objective.map(|o| o + man.objective_offset),
         recomputed_loss: loss_on(man, relu, &after.a, &data.y, idx),
         before: metrics::metrics(&before.out, &data.y),
         after: metrics::metrics(&after.out, &data.y),

@@ -14,24 +14,30 @@ pub struct AtomicFile {
     file: Option<BufWriter<File>>,
 }
 
+/// A temporary path beside `target` (same directory, so a rename is
+/// atomic), after checking that `target` can be a file.
+pub fn temp_path(target: &Path) -> Result<PathBuf> {
+    if target.is_dir() {
+        return Err(Error::invalid(
+            target,
+            "is a directory; give a file name for the output",
+        ));
+    }
+    let name = target
+        .file_name()
+        .ok_or_else(|| Error::invalid(target, "is not a file name"))?
+        .to_string_lossy();
+    let dir = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Ok(dir.join(format!(".{name}.{}.gdmilp-tmp", std::process::id())))
+}
+
 impl AtomicFile {
     /// Starts writing `target`.
     pub fn create(target: &Path) -> Result<AtomicFile> {
-        if target.is_dir() {
-            return Err(Error::invalid(
-                target,
-                "is a directory; give a file name for the output",
-            ));
-        }
-        let name = target
-            .file_name()
-            .ok_or_else(|| Error::invalid(target, "is not a file name"))?
-            .to_string_lossy();
-        let dir = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let tmp = dir.join(format!(".{name}.{}.gdmilp-tmp", std::process::id()));
+        let tmp = temp_path(target)?;
         let file = File::create(&tmp).map_err(|e| Error::io(target, "create", e))?;
         Ok(AtomicFile {
             target: target.to_path_buf(),

@@ -22,5 +22,9 @@ pub mod metrics;
 pub mod onnx;
 pub mod pipeline;
 pub mod runtime;
+#[cfg(feature = "highs")]
+pub mod solve;
+#[cfg(feature = "highs")]
+pub mod tune;
 
 pub use error::{Error, Result};

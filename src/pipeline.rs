@@ -48,15 +48,7 @@ pub fn load(model_path: &Path, output: Option<&str>, spec: &DataSpec) -> Result<
         spec.y_key.as_deref(),
         spec.task,
     )?;
-    check_task(&model, &layer, &data)?;
-    let features = features::compute(&model, &layer, &data.x, &data.path, spec.batch_size)?;
-    check_labels(&layer, &data, &features)?;
-    Ok(Loaded {
-        model,
-        layer,
-        data,
-        features,
-    })
+    Loaded::from_parts(model, layer, data, spec.batch_size)
 }
 
 fn check_task(model: &Model, layer: &FinalLayer, data: &Dataset) -> Result<()> {
@@ -107,6 +99,24 @@ fn check_labels(layer: &FinalLayer, data: &Dataset, f: &Features) -> Result<()> 
 }
 
 impl Loaded {
+    /// Checks that model and data fit, then runs the model on the data.
+    pub fn from_parts(
+        model: Model,
+        layer: FinalLayer,
+        data: Dataset,
+        batch_size: usize,
+    ) -> Result<Loaded> {
+        check_task(&model, &layer, &data)?;
+        let features = features::compute(&model, &layer, &data.x, &data.path, batch_size)?;
+        check_labels(&layer, &data, &features)?;
+        Ok(Loaded {
+            model,
+            layer,
+            data,
+            features,
+        })
+    }
+
     /// Metrics of the model on all the data.
     pub fn metrics(&self) -> Metrics {
         metrics::metrics(&self.features.out, &self.data.y)

@@ -117,7 +117,7 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
     }
     let before = features::compute(&model, &layer, &data.x, &data.path, a.batch_size)?;
     let after = apply::run_patched(&model, &layer, &wts, &data, a.batch_size)?;
-    let v = apply::verify(&man, &layer, &sol, &data, &before, &after);
+    let v = apply::verify(&man, &layer, sol.objective, &data, &before, &after);
     report(&v, &data_path);
     let worse = v.worse_than_incumbent();
     if worse && !a.force {

@@ -6,6 +6,10 @@ mod apply;
 mod eval;
 mod export;
 mod inspect;
+#[cfg(feature = "highs")]
+mod solve;
+#[cfg(feature = "highs")]
+mod tune;
 
 use crate::data::{Select, Task};
 use crate::error::Result;
@@ -39,6 +43,12 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Patch the model with a solver's solution, re-run it and report before/after.
     Apply(apply::ApplyArgs),
+    /// Solve an exported MILP with the embedded HiGHS.
+    #[cfg(feature = "highs")]
+    Solve(solve::SolveArgs),
+    /// Export → embedded HiGHS → apply in one step, for one or more sweeps.
+    #[cfg(feature = "highs")]
+    Tune(tune::TuneArgs),
 }
 
 /// Runs a parsed command line; returns the exit code on success.
@@ -49,6 +59,10 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Eval(a) => eval::run(a),
         Command::Export(a) => export::run(a),
         Command::Apply(a) => apply::run(a),
+        #[cfg(feature = "highs")]
+        Command::Solve(a) => solve::run(a),
+        #[cfg(feature = "highs")]
+        Command::Tune(a) => tune::run(a),
     }
 }
 

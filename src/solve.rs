@@ -1,0 +1,345 @@
+//! The embedded solver: HiGHS, compiled from source by `highs-sys`, used
+//! through its C API (the safe `highs` crate cannot read a model file,
+//! write HiGHS's solution file or forward the log, all of which `solve`
+//! needs). Reads MPS/LP files or takes a [`Problem`] directly, uses a MIP
+//! start, honours time limit / threads / gap, and logs to stderr.
+
+use crate::error::{Error, Result};
+use crate::formulation::{Problem, Sense};
+use highs_sys as hs;
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::path::Path;
+
+/// Solver settings.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// Seconds, or none.
+    pub time_limit: Option<f64>,
+    /// Threads, or HiGHS's default.
+    pub threads: Option<u32>,
+    /// Relative MIP gap at which to stop.
+    pub gap: Option<f64>,
+    /// No log.
+    pub quiet: bool,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// HiGHS's model status, as text.
+    pub status: String,
+    /// Proven optimal.
+    pub optimal: bool,
+    /// A feasible primal solution is available.
+    pub has_solution: bool,
+    /// Objective of that solution.
+    pub objective: f64,
+    /// Best bound (MIP), or the objective (LP).
+    pub bound: f64,
+    /// Column values.
+    pub values: Vec<f64>,
+}
+
+/// A HiGHS instance.
+pub struct Highs {
+    ptr: *mut c_void,
+}
+
+unsafe extern "C" fn log_to_stderr(
+    kind: c_int,
+    message: *const c_char,
+    _out: *const hs::HighsCallbackDataOut,
+    _in: *mut hs::HighsCallbackDataIn,
+    _user: *mut c_void,
+) {
+    if kind == hs::kHighsCallbackLogging as c_int && !message.is_null() {
+        // SAFETY: HiGHS passes a NUL-terminated message valid for the call.
+        let msg = unsafe { CStr::from_ptr(message) };
+        eprint!("{}", msg.to_string_lossy());
+    }
+}
+
+fn status_text(s: hs::HighsInt) -> &'static str {
+    match s {
+        hs::kHighsModelStatusOptimal => "Optimal",
+        hs::kHighsModelStatusInfeasible => "Infeasible",
+        hs::kHighsModelStatusUnboundedOrInfeasible => "Primal infeasible or unbounded",
+        hs::kHighsModelStatusUnbounded => "Unbounded",
+        hs::kHighsModelStatusTimeLimit => "Time limit reached",
+        hs::kHighsModelStatusIterationLimit => "Iteration limit reached",
+        hs::kHighsModelStatusSolutionLimit => "Solution limit reached",
+        hs::kHighsModelStatusInterrupt | hs::kHighsModelStatusHighsInterrupt => "Interrupted",
+        hs::kHighsModelStatusModelEmpty => "Empty",
+        hs::kHighsModelStatusMemoryLimit => "Memory limit reached",
+        _ => "Unknown",
+    }
+}
+
+impl Highs {
+    /// A new instance with `settings` applied.
+    pub fn new(settings: &Settings) -> Result<Highs> {
+        // SAFETY: Highs_create returns a fresh instance owned by `Highs`.
+        let ptr = unsafe { hs::Highs_create() };
+        if ptr.is_null() {
+            return Err(Error::usage("HiGHS could not be created"));
+        }
+        let mut h = Highs { ptr };
+        h.set_bool("log_to_console", false)?;
+        if settings.quiet {
+            h.set_bool("output_flag", false)?;
+        } else {
+            // SAFETY: the callback is a plain function; no user data.
+            unsafe {
+                hs::Highs_setCallback(h.ptr, Some(log_to_stderr), std::ptr::null_mut());
+                hs::Highs_startCallback(h.ptr, hs::kHighsCallbackLogging as c_int);
+            }
+        }
+        if let Some(t) = settings.time_limit {
+            if !(t.is_finite() && t > 0.0) {
+                return Err(Error::usage(format!(
+                    "--time-limit must be a positive number of seconds, not {t}"
+                )));
+            }
+            h.set_double("time_limit", t)?;
+        }
+        if let Some(t) = settings.threads {
+            h.set_int("threads", t as i32)?;
+        }
+        if let Some(g) = settings.gap {
+            if !(g.is_finite() && g >= 0.0) {
+                return Err(Error::usage(format!("--gap must be a number ≥ 0, not {g}")));
+            }
+            h.set_double("mip_rel_gap", g)?;
+        }
+        Ok(h)
+    }
+
+    fn check(&self, status: hs::HighsInt, what: &str) -> Result<()> {
+        if status == hs::kHighsStatusError {
+            Err(Error::usage(format!("HiGHS: {what} failed")))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn set_bool(&mut self, name: &str, v: bool) -> Result<()> {
+        let n = CString::new(name).expect("option names have no NUL");
+        // SAFETY: valid instance and NUL-terminated name.
+        let s = unsafe { hs::Highs_setBoolOptionValue(self.ptr, n.as_ptr(), v as hs::HighsInt) };
+        self.check(s, name)
+    }
+
+    fn set_int(&mut self, name: &str, v: i32) -> Result<()> {
+        let n = CString::new(name).expect("option names have no NUL");
+        // SAFETY: as above.
+        let s = unsafe { hs::Highs_setIntOptionValue(self.ptr, n.as_ptr(), v as hs::HighsInt) };
+        self.check(s, name)
+    }
+
+    fn set_double(&mut self, name: &str, v: f64) -> Result<()> {
+        let n = CString::new(name).expect("option names have no NUL");
+        // SAFETY: as above.
+        let s = unsafe { hs::Highs_setDoubleOptionValue(self.ptr, n.as_ptr(), v) };
+        self.check(s, name)
+    }
+
+    /// Reads an MPS or LP file (HiGHS picks the reader from the extension).
+    pub fn read(&mut self, path: &Path) -> Result<()> {
+        let c = CString::new(path.to_string_lossy().as_bytes())
+            .map_err(|_| Error::invalid(path, "the path contains a NUL byte"))?;
+        // SAFETY: valid instance and NUL-terminated path.
+        let s = unsafe { hs::Highs_readModel(self.ptr, c.as_ptr()) };
+        if s == hs::kHighsStatusError {
+            return Err(Error::invalid(
+                path,
+                "HiGHS cannot read this file as an MPS or LP model",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Loads `p` directly (column-wise), with its names.
+    pub fn pass(&mut self, p: &Problem) -> Result<()> {
+        let nc = p.columns.len();
+        let mut cost = vec![0.0; nc];
+        for &(c, v) in &p.objective {
+            cost[c] += v;
+        }
+        let lower: Vec<f64> = p.columns.iter().map(|c| c.lower).collect();
+        let upper: Vec<f64> = p.columns.iter().map(|c| c.upper).collect();
+        let integrality: Vec<hs::HighsInt> = p
+            .columns
+            .iter()
+            .map(|c| {
+                if c.integer {
+                    hs::kHighsVarTypeInteger
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let (rl, ru): (Vec<f64>, Vec<f64>) = p
+            .rows
+            .iter()
+            .map(|r| match r.sense {
+                Sense::Le => (f64::NEG_INFINITY, r.rhs),
+                Sense::Ge => (r.rhs, f64::INFINITY),
+                Sense::Eq => (r.rhs, r.rhs),
+            })
+            .unzip();
+        let mut start = Vec::with_capacity(nc + 1);
+        let mut index = Vec::new();
+        let mut value = Vec::new();
+        for c in 0..nc {
+            start.push(index.len() as hs::HighsInt);
+            p.for_column(c, |r, v| {
+                index.push(r as hs::HighsInt);
+                value.push(v);
+            });
+        }
+        // SAFETY: every array has the length HiGHS expects for these counts.
+        let s = unsafe {
+            hs::Highs_passMip(
+                self.ptr,
+                nc as hs::HighsInt,
+                p.rows.len() as hs::HighsInt,
+                index.len() as hs::HighsInt,
+                hs::kHighsMatrixFormatColwise,
+                hs::kHighsObjSenseMinimize,
+                0.0,
+                cost.as_ptr(),
+                lower.as_ptr(),
+                upper.as_ptr(),
+                rl.as_ptr(),
+                ru.as_ptr(),
+                start.as_ptr(),
+                index.as_ptr(),
+                value.as_ptr(),
+                integrality.as_ptr(),
+            )
+        };
+        self.check(s, "passing the model")?;
+        for (c, col) in p.columns.iter().enumerate() {
+            let n = CString::new(col.var.to_string()).expect("names have no NUL");
+            // SAFETY: valid column index and NUL-terminated name.
+            unsafe { hs::Highs_passColName(self.ptr, c as hs::HighsInt, n.as_ptr()) };
+        }
+        for (r, row) in p.rows.iter().enumerate() {
+            let n = CString::new(row.name.to_string()).expect("names have no NUL");
+            // SAFETY: valid row index and NUL-terminated name.
+            unsafe { hs::Highs_passRowName(self.ptr, r as hs::HighsInt, n.as_ptr()) };
+        }
+        Ok(())
+    }
+
+    /// Number of columns.
+    pub fn num_cols(&self) -> usize {
+        // SAFETY: valid instance.
+        unsafe { hs::Highs_getNumCol(self.ptr) as usize }
+    }
+
+    /// Column names.
+    pub fn col_names(&self) -> Vec<String> {
+        (0..self.num_cols())
+            .map(|c| {
+                let mut buf = vec![0 as c_char; 1024];
+                // SAFETY: the buffer is larger than HiGHS's maximum name length.
+                unsafe { hs::Highs_getColName(self.ptr, c as hs::HighsInt, buf.as_mut_ptr()) };
+                // SAFETY: HiGHS wrote a NUL-terminated string into buf.
+                unsafe { CStr::from_ptr(buf.as_ptr()) }
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect()
+    }
+
+    /// Gives HiGHS a starting solution (one value per column).
+    pub fn set_start(&mut self, values: &[f64]) -> Result<()> {
+        if values.len() != self.num_cols() {
+            return Err(Error::usage("internal: start has the wrong length"));
+        }
+        // SAFETY: col_value has num_cols entries; the others may be null.
+        let s = unsafe {
+            hs::Highs_setSolution(
+                self.ptr,
+                values.as_ptr(),
+                std::ptr::null(),
+                std::ptr::null(),
+                std::ptr::null(),
+            )
+        };
+        self.check(s, "setting the MIP start")
+    }
+
+    /// Solves.
+    pub fn run(&mut self) -> Result<Outcome> {
+        // SAFETY: valid instance.
+        let s = unsafe { hs::Highs_run(self.ptr) };
+        self.check(s, "solving")?;
+        // SAFETY: valid instance; info names are NUL-terminated literals.
+        let (status, primal, objective, bound) = unsafe {
+            let status = hs::Highs_getModelStatus(self.ptr);
+            let mut primal: hs::HighsInt = 0;
+            hs::Highs_getIntInfoValue(self.ptr, c"primal_solution_status".as_ptr(), &mut primal);
+            let objective = hs::Highs_getObjectiveValue(self.ptr);
+            // An LP has no MIP bound (its node count is -1): the bound is
+            // the objective.
+            let mut nodes: i64 = -1;
+            hs::Highs_getInt64InfoValue(self.ptr, c"mip_node_count".as_ptr(), &mut nodes);
+            let mut bound = objective;
+            if nodes >= 0 {
+                hs::Highs_getDoubleInfoValue(self.ptr, c"mip_dual_bound".as_ptr(), &mut bound);
+            }
+            (status, primal, objective, bound)
+        };
+        let has_solution = primal == hs::kHighsSolutionStatusFeasible;
+        let mut values = vec![0.0; self.num_cols()];
+        if has_solution {
+            // SAFETY: col_value has num_cols entries; the others may be null.
+            unsafe {
+                hs::Highs_getSolution(
+                    self.ptr,
+                    values.as_mut_ptr(),
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                )
+            };
+        }
+        Ok(Outcome {
+            status: status_text(status).to_string(),
+            optimal: status == hs::kHighsModelStatusOptimal,
+            has_solution,
+            objective,
+            bound: if bound.is_finite() { bound } else { objective },
+            values,
+        })
+    }
+
+    /// Writes HiGHS's own (raw) solution file, atomically.
+    pub fn write_solution(&self, path: &Path) -> Result<()> {
+        let tmp = crate::atomic::temp_path(path)?;
+        let c = CString::new(tmp.to_string_lossy().as_bytes())
+            .map_err(|_| Error::invalid(path, "the path contains a NUL byte"))?;
+        // SAFETY: valid instance and NUL-terminated path.
+        let s = unsafe { hs::Highs_writeSolution(self.ptr, c.as_ptr()) };
+        if s == hs::kHighsStatusError || !tmp.is_file() {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(Error::invalid(
+                path,
+                "HiGHS could not write the solution here",
+            ));
+        }
+        std::fs::rename(&tmp, path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::io(path, "write", e)
+        })
+    }
+}
+
+impl Drop for Highs {
+    fn drop(&mut self) {
+        // SAFETY: the instance was created by Highs_create and is dropped once.
+        unsafe { hs::Highs_destroy(self.ptr) }
+    }
+}

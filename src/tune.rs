@@ -1,0 +1,215 @@
+//! One GDSolver solver step, repeated: export → embedded HiGHS → apply, in
+//! one process and without files, each sweep starting from the weights the
+//! previous one kept. A sweep is kept only when the patched model, re-run
+//! in ONNX Runtime, is strictly better on the sweep's points; the loop
+//! stops at the first sweep that is not.
+
+use crate::apply::{self, Weights};
+use crate::error::{Error, Result};
+use crate::formats;
+use crate::formulation::{names::Var, Options};
+use crate::metrics::{self, Metrics};
+use crate::onnx::Activation;
+use crate::pipeline::{self, Loaded, SelectSpec};
+use crate::solve::{Highs, Settings};
+use ndarray::{Array1, Array2};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// What one sweep did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sweep {
+    /// 1-based.
+    pub sweep: usize,
+    /// Points handed to the solver.
+    pub points: usize,
+    /// HiGHS's status.
+    pub status: String,
+    /// Proven optimal.
+    pub optimal: bool,
+    /// Loss on the sweep's points before.
+    pub loss_before: f64,
+    /// Loss HiGHS reported.
+    pub loss_solver: f64,
+    /// Best bound HiGHS proved (as a loss).
+    pub loss_bound: f64,
+    /// Loss recomputed on the patched model.
+    pub loss_after: f64,
+    /// Whether the sweep's weights were kept.
+    pub kept: bool,
+    /// Metrics on all the training data after the sweep (or unchanged).
+    pub train: Metrics,
+    /// Seconds for the sweep.
+    pub seconds: f64,
+}
+
+/// The result of [`tune`].
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Metrics on all the training data before.
+    pub train_before: Metrics,
+    /// Metrics on all the training data after.
+    pub train_after: Metrics,
+    /// Every sweep run.
+    pub sweeps: Vec<Sweep>,
+    /// Why the loop ended.
+    pub stopped: String,
+}
+
+/// How to run the sweeps.
+pub struct Plan<'a> {
+    /// Point selection (re-drawn each sweep; seeds advance).
+    pub selection: SelectSpec,
+    /// Formulation options.
+    pub options: Options,
+    /// HiGHS settings (time limit per sweep).
+    pub settings: Settings,
+    /// Maximum sweeps.
+    pub sweeps: usize,
+    /// Keep each sweep's MILP, start, manifest and solution in this folder.
+    pub keep: Option<&'a Path>,
+    /// Points per ONNX Runtime call.
+    pub batch_size: usize,
+}
+
+/// The weights a HiGHS solution gives, clamped into the box.
+fn weights_of(
+    loaded: &Loaded,
+    values: &[f64],
+    opts: &Options,
+    problem: &crate::formulation::Problem,
+) -> Weights {
+    let layer = &loaded.layer;
+    let (m, n) = layer.w.dim();
+    let mut w = Array2::zeros((m, n));
+    let mut b: Array1<f64> = layer.b.clone();
+    for (c, col) in problem.columns.iter().enumerate().take(problem.first_aux()) {
+        match col.var {
+            Var::W(j, i) => {
+                w[[j, i]] =
+                    values[c].clamp(layer.w[[j, i]] - opts.radius, layer.w[[j, i]] + opts.radius)
+            }
+            Var::B(j) => {
+                b[j] = values[c].clamp(layer.b[j] - opts.bias_radius, layer.b[j] + opts.bias_radius)
+            }
+            _ => unreachable!("the first columns are the layer's parameters"),
+        }
+    }
+    Weights { w, b }
+}
+
+/// Runs up to `plan.sweeps` sweeps from `start`; returns the final weights
+/// (in the original layer's terms) and the report.
+pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
+    let train_before = start.metrics();
+    let mut current = start;
+    let mut best = Weights {
+        w: current.layer.w.clone(),
+        b: current.layer.b.clone(),
+    };
+    let mut sweeps = Vec::new();
+    let mut stopped = format!("ran {} sweeps", plan.sweeps);
+    let relu = current.layer.activation == Activation::Relu;
+    for k in 1..=plan.sweeps {
+        let clock = Instant::now();
+        let mut sel = plan.selection.clone();
+        sel.seed = sel.seed.wrapping_add(k as u64 - 1);
+        let built = pipeline::build(&current, &sel, &plan.options)?;
+        let p = &built.problem;
+        eprintln!(
+            "sweep {k}: {} points ({} kept by presolve), {} columns ({} binary), {} rows",
+            p.presolve.points_in,
+            p.presolve.points_kept,
+            p.columns.len(),
+            p.binaries(),
+            p.rows.len()
+        );
+        if let Some(dir) = plan.keep {
+            let milp = dir.join(format!("sweep{k}.mps"));
+            pipeline::write_files(&current, &sel, &plan.options, &built, &milp)?;
+        }
+        let mut highs = Highs::new(&plan.settings)?;
+        highs.pass(p)?;
+        highs.set_start(&p.start())?;
+        let out = highs.run()?;
+        if let Some(dir) = plan.keep {
+            highs.write_solution(&dir.join(format!("sweep{k}.sol")))?;
+        }
+        if !out.has_solution {
+            return Err(Error::Rejected(format!(
+                "sweep {k}: HiGHS ended with '{}' and no solution",
+                out.status
+            )));
+        }
+        let wts = weights_of(&current, &out.values, &plan.options, p);
+        let (model, layer) = apply::patched_in_memory(&current.model, &current.layer, &wts)?;
+        let next = Loaded::from_parts(model, layer, current.data.clone(), plan.batch_size)?;
+        let before = built.incumbent + p.objective_offset;
+        let a_sel = next.features.a.select(ndarray::Axis(0), &built.indices);
+        let y_sel = metrics::subset(&next.data.y, &built.indices);
+        let after = metrics::formulation_loss(
+            a_sel.view(),
+            relu,
+            (plan.options.margin - 1e-6).max(0.0),
+            &y_sel,
+        );
+        let kept = after < before - 1e-9 * before.abs().max(1.0);
+        let train = if kept {
+            next.metrics()
+        } else {
+            current.metrics()
+        };
+        eprintln!(
+            "sweep {k}: {} — loss on its points {} → {} (solver {}, bound {}){}",
+            out.status,
+            formats::num::fmt(before),
+            formats::num::fmt(after),
+            formats::num::fmt(out.objective + p.objective_offset),
+            formats::num::fmt(out.bound + p.objective_offset),
+            if kept { "" } else { ": not better, not kept" }
+        );
+        sweeps.push(Sweep {
+            sweep: k,
+            points: built.indices.len(),
+            status: out.status.clone(),
+            optimal: out.optimal,
+            loss_before: before,
+            loss_solver: out.objective + p.objective_offset,
+            loss_bound: out.bound + p.objective_offset,
+            loss_after: after,
+            kept,
+            train,
+            seconds: clock.elapsed().as_secs_f64(),
+        });
+        if !kept {
+            stopped = format!("sweep {k} found no improvement");
+            break;
+        }
+        best = Weights {
+            w: next.layer.w.clone(),
+            b: next.layer.b.clone(),
+        };
+        current = next;
+    }
+    let train_after = current.metrics();
+    Ok((
+        best,
+        Report {
+            train_before,
+            train_after,
+            sweeps,
+            stopped,
+        },
+    ))
+}
+
+/// Writes `report` as JSON to `path`, atomically.
+pub fn write_report(report: &Report, path: &PathBuf) -> Result<()> {
+    crate::atomic::write_all(
+        path,
+        serde_json::to_string_pretty(report)
+            .expect("json")
+            .as_bytes(),
+    )
+}
