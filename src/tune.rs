@@ -14,7 +14,7 @@ use crate::pipeline::{self, Loaded, SelectSpec};
 use crate::solve::{Highs, Settings};
 use ndarray::{Array1, Array2};
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 /// What one sweep did.
@@ -205,7 +205,7 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
 }
 
 /// Writes `report` as JSON to `path`, atomically.
-pub fn write_report(report: &Report, path: &PathBuf) -> Result<()> {
+pub fn write_report(report: &Report, path: &Path) -> Result<()> {
     crate::atomic::write_all(
         path,
         serde_json::to_string_pretty(report)
