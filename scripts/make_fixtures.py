@@ -6,7 +6,8 @@ Run from the repository root with a Python that has torch, onnx, onnxruntime,
 scikit-learn and skl2onnx (torch is a large install, so the outputs are
 committed and CI does not run this):
 
-    python scripts/make_fixtures.py
+    python scripts/make_fixtures.py            # all of them
+    python scripts/make_fixtures.py bad_models # one generator
 
 Every fixture is checked here with onnxruntime before it is written: the model
 runs on its data and gives what the training code computed.
@@ -318,7 +319,53 @@ def tiny():
     save(d, g, x, y, (np.maximum(x, 0) @ w2.T + b2))
 
 
+def bad_models():
+    """Models gdmilp must refuse with a clear message (fixtures/bad/)."""
+    d = os.path.join(ROOT, "bad")
+    os.makedirs(d, exist_ok=True)
+    rng = np.random.default_rng(5)
+    w = rng.normal(size=(4, 3)).astype(np.float32)
+    b = np.zeros(4, dtype=np.float32)
+
+    def write(name, nodes, inits, out_shape):
+        g = helper.make_graph(
+            nodes,
+            name,
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)],
+            inits,
+        )
+        m = helper.make_model(g, opset_imports=OPSET, producer_name="gdmilp-fixtures")
+        m.ir_version = 8
+        onnx.checker.check_model(m)
+        onnx.save(m, os.path.join(d, name + ".onnx"))
+
+    # The output comes from Mul, not a dense layer.
+    write("no_dense", [helper.make_node("Gemm", ["x", "W", "B"], ["a"], transB=1),
+                       helper.make_node("Mul", ["a", "a"], ["y"])],
+          [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B")], ["batch", 4])
+    # The final layer's weight is also read by another node.
+    write("shared_weight", [helper.make_node("Gemm", ["x", "W", "B"], ["a"], transB=1),
+                            helper.make_node("Gemm", ["a", "W2", "B2"], ["y"], transB=1),
+                            helper.make_node("ReduceSum", ["W2"], ["s"], keepdims=1),
+                            helper.make_node("Identity", ["s"], ["w2_sum"])],
+          [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B"),
+           numpy_helper.from_array(rng.normal(size=(2, 4)).astype(np.float32), "W2"),
+           numpy_helper.from_array(np.zeros(2, np.float32), "B2")], ["batch", 2])
+    # A Sigmoid head: fine for classification, not for regression.
+    write("sigmoid_head", [helper.make_node("Gemm", ["x", "W", "B"], ["a"], transB=1),
+                           helper.make_node("Sigmoid", ["a"], ["y"])],
+          [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B")], ["batch", 4])
+
+
+ALL = [bad_models, tiny, regression, digits_softmax, matmul_add, gemm_alpha_beta, relu_output, no_bias, convnet, torch_export, sklearn_models]
+
 if __name__ == "__main__":
-    for f in [tiny, regression, digits_softmax, matmul_add, gemm_alpha_beta, relu_output, no_bias, convnet, torch_export, sklearn_models]:
-        f()
-        print("made", f.__name__)
+    import sys
+
+    # `make_fixtures.py NAME...` remakes only those generators.
+    wanted = set(sys.argv[1:])
+    for f in ALL:
+        if not wanted or f.__name__ in wanted:
+            f()
+            print("made", f.__name__)

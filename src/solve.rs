@@ -43,19 +43,36 @@ pub struct Outcome {
 /// A HiGHS instance.
 pub struct Highs {
     ptr: *mut c_void,
+    log: Box<LogState>,
 }
 
-unsafe extern "C" fn log_to_stderr(
+/// Where HiGHS's log goes: stderr when `echo`, and its ERROR lines are
+/// kept so a failure can be reported in gdmilp's one error line.
+struct LogState {
+    echo: std::cell::Cell<bool>,
+    errors: std::cell::RefCell<Vec<String>>,
+}
+
+unsafe extern "C" fn log_callback(
     kind: c_int,
     message: *const c_char,
     _out: *const hs::HighsCallbackDataOut,
     _in: *mut hs::HighsCallbackDataIn,
-    _user: *mut c_void,
+    user: *mut c_void,
 ) {
-    if kind == hs::kHighsCallbackLogging as c_int && !message.is_null() {
-        // SAFETY: HiGHS passes a NUL-terminated message valid for the call.
-        let msg = unsafe { CStr::from_ptr(message) };
-        eprint!("{}", msg.to_string_lossy());
+    if kind != hs::kHighsCallbackLogging as c_int || message.is_null() || user.is_null() {
+        return;
+    }
+    // SAFETY: `user` is the LogState boxed in `Highs`, alive as long as the
+    // instance; HiGHS calls back on the thread that called into it.
+    let state = unsafe { &*(user as *const LogState) };
+    // SAFETY: HiGHS passes a NUL-terminated message valid for the call.
+    let msg = unsafe { CStr::from_ptr(message) }.to_string_lossy();
+    if let Some(e) = msg.trim().strip_prefix("ERROR:") {
+        state.errors.borrow_mut().push(e.trim().to_string());
+    }
+    if state.echo.get() {
+        eprint!("{msg}");
     }
 }
 
@@ -83,16 +100,18 @@ impl Highs {
         if ptr.is_null() {
             return Err(Error::usage("HiGHS could not be created"));
         }
-        let mut h = Highs { ptr };
+        let log = Box::new(LogState {
+            echo: std::cell::Cell::new(!settings.quiet),
+            errors: std::cell::RefCell::new(Vec::new()),
+        });
+        let mut h = Highs { ptr, log };
         h.set_bool("log_to_console", false)?;
-        if settings.quiet {
-            h.set_bool("output_flag", false)?;
-        } else {
-            // SAFETY: the callback is a plain function; no user data.
-            unsafe {
-                hs::Highs_setCallback(h.ptr, Some(log_to_stderr), std::ptr::null_mut());
-                hs::Highs_startCallback(h.ptr, hs::kHighsCallbackLogging as c_int);
-            }
+        let user = &*h.log as *const LogState as *mut c_void;
+        // SAFETY: the callback reads `user` as the LogState, which lives
+        // (boxed, never moved) as long as the instance.
+        unsafe {
+            hs::Highs_setCallback(h.ptr, Some(log_callback), user);
+            hs::Highs_startCallback(h.ptr, hs::kHighsCallbackLogging as c_int);
         }
         if let Some(t) = settings.time_limit {
             if !(t.is_finite() && t > 0.0) {
@@ -147,12 +166,29 @@ impl Highs {
     pub fn read(&mut self, path: &Path) -> Result<()> {
         let c = CString::new(path.to_string_lossy().as_bytes())
             .map_err(|_| Error::invalid(path, "the path contains a NUL byte"))?;
+        let echo = self.log.echo.replace(false);
+        self.log.errors.borrow_mut().clear();
         // SAFETY: valid instance and NUL-terminated path.
         let s = unsafe { hs::Highs_readModel(self.ptr, c.as_ptr()) };
+        self.log.echo.set(echo);
         if s == hs::kHighsStatusError {
+            let first = self
+                .log
+                .errors
+                .borrow()
+                .first()
+                .cloned()
+                .unwrap_or_default();
+            let why = first.replace(&*path.to_string_lossy(), "");
+            let why = why.trim();
+            let why = if why.is_empty() {
+                String::new()
+            } else {
+                format!(" ({why})")
+            };
             return Err(Error::invalid(
                 path,
-                "HiGHS cannot read this file as an MPS or LP model",
+                format!("HiGHS cannot read this file as an MPS or LP model{why}"),
             ));
         }
         Ok(())
@@ -321,8 +357,11 @@ impl Highs {
         let tmp = crate::atomic::temp_path(path)?;
         let c = CString::new(tmp.to_string_lossy().as_bytes())
             .map_err(|_| Error::invalid(path, "the path contains a NUL byte"))?;
+        // HiGHS would log the temporary file's name.
+        let echo = self.log.echo.replace(false);
         // SAFETY: valid instance and NUL-terminated path.
         let s = unsafe { hs::Highs_writeSolution(self.ptr, c.as_ptr()) };
+        self.log.echo.set(echo);
         if s == hs::kHighsStatusError || !tmp.is_file() {
             let _ = std::fs::remove_file(&tmp);
             return Err(Error::invalid(

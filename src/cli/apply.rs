@@ -39,6 +39,9 @@ pub struct ApplyArgs {
     /// Points per ONNX Runtime call.
     #[arg(long, default_value_t = 1024, value_name = "N")]
     pub batch_size: usize,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `model.onnx` → `model.patched.onnx`, beside it.
@@ -83,20 +86,25 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
         Status::Feasible(s) => format!("feasible, not proven optimal: {s}"),
         Status::NoSolution(s) => s.clone(),
     };
-    println!(
-        "solution   {} ({}, {status})",
-        a.solution.display(),
-        sol.format.name()
-    );
+    if !a.json {
+        println!(
+            "solution   {} ({}, {status})",
+            a.solution.display(),
+            sol.format.name()
+        );
+    }
     if sol.format == SolutionFormat::HighsPretty {
         eprintln!("note: HiGHS's pretty style rounds values to 6 digits; the raw style is exact");
     }
     let Some((man_path, man)) = found else {
         apply::write(&model, &layer, &wts, &out)?;
-        println!("wrote      {}", out.display());
-        println!(
-            "verification skipped: no manifest of this model's export was found (give --manifest)"
-        );
+        if a.json {
+            let j = serde_json::json!({"status": status, "format": sol.format.name(), "verified": false, "written": out});
+            println!("{j}");
+        } else {
+            println!("wrote      {}", out.display());
+            println!("verification skipped: no manifest of this model's export was found (give --manifest)");
+        }
         return Ok(3);
     };
     let data_path = apply::manifest_data(&man_path, &man)?;
@@ -118,7 +126,9 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
     let before = features::compute(&model, &layer, &data.x, &data.path, a.batch_size)?;
     let after = apply::run_patched(&model, &layer, &wts, &data, a.batch_size)?;
     let v = apply::verify(&man, &layer, sol.objective, &data, &before, &after);
-    report(&v, &data_path);
+    if !a.json {
+        report(&v, &data_path);
+    }
     let worse = v.worse_than_incumbent();
     if worse && !a.force {
         return Err(Error::Rejected(format!(
@@ -128,13 +138,16 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
         )));
     }
     let data_file = apply::write(&model, &layer, &wts, &out)?;
-    println!(
-        "wrote      {}{}",
-        out.display(),
-        data_file
-            .map(|d| format!(" (weights in {})", d.display()))
-            .unwrap_or_default()
-    );
+    if a.json {
+        let j = serde_json::json!({
+            "status": status, "format": sol.format.name(), "verified": v.matches_solver(),
+            "worse_than_incumbent": worse, "verification": v, "written": out, "data_file": data_file,
+        });
+        println!("{j}");
+    } else {
+        let extra = data_file.map(|d| format!(" (weights in {})", d.display()));
+        println!("wrote      {}{}", out.display(), extra.unwrap_or_default());
+    }
     Ok(if worse || !v.matches_solver() { 3 } else { 0 })
 }
 

@@ -107,9 +107,10 @@ pub(super) fn run(a: SolveArgs) -> Result<u8> {
         .as_ref()
         .map_or(a.model.as_path(), |t| t.0.as_path());
     let mut highs = Highs::new(&a.solver.settings())?;
-    highs
-        .read(read_path)
-        .map_err(|_| Error::invalid(&a.model, "HiGHS cannot read this file as a model"))?;
+    highs.read(read_path).map_err(|e| match e {
+        Error::Invalid { msg, .. } => Error::invalid(&a.model, msg),
+        other => other,
+    })?;
     let start_path = match (&a.start, a.no_start) {
         (_, true) => None,
         (Some(p), _) => Some(p.clone()),

@@ -1,1 +1,10 @@
+//! Integration tests: the real binary on committed fixtures, checked by
+//! real solvers (HiGHS via highspy and embedded, CBC, GLPK, SCIP).
 
+mod util;
+
+mod apply;
+mod bad_inputs;
+mod export;
+mod golden;
+mod solve_tune;

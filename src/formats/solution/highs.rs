@@ -173,7 +173,7 @@ mod tests {
         assert_eq!(s.objective, Some(-3.0));
         assert_eq!(
             s.values,
-            Values::ByName(vec![("w_0_0".into(), 1e-3, 7), ("c_1".into(), 1.0, 8)])
+            Values::ByName(vec![("w_0_0".into(), 1e-3, 8), ("c_1".into(), 1.0, 9)])
         );
     }
 

@@ -1,0 +1,692 @@
+//! Bad input of every kind, one table: each case must fail with one line
+//! on stderr naming the file and the problem, the documented exit code, no
+//! file left behind, and its inputs unchanged. A new case is one new row.
+
+use crate::apply::solution_from_start;
+use crate::util::*;
+use ndarray::{Array1, Array2, ArrayD};
+use ndarray_npy::NpzWriter;
+use std::collections::BTreeMap;
+
+fn npz(dir: &Dir, name: &str, arrays: Vec<(&str, Arr)>) -> String {
+    let path = dir.path.join(name);
+    let mut w = NpzWriter::new(std::fs::File::create(&path).unwrap());
+    for (k, a) in arrays {
+        match a {
+            Arr::F32(a) => w.add_array(k, &a).unwrap(),
+            Arr::I64(a) => w.add_array(k, &a).unwrap(),
+        }
+    }
+    w.finish().unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+enum Arr {
+    F32(ArrayD<f32>),
+    I64(ArrayD<i64>),
+}
+
+fn f32s(rows: usize, cols: usize, v: f32) -> Arr {
+    Arr::F32(Array2::from_elem((rows, cols), v).into_dyn())
+}
+
+fn ints(v: Vec<i64>) -> Arr {
+    Arr::I64(Array1::from(v).into_dyn())
+}
+
+fn digits_x(rows: usize) -> Arr {
+    f32s(rows, 64, 0.5)
+}
+
+/// Exports regression into `dir` (layer.mps, .mst, .gdmilp.json).
+fn exported(dir: &Dir) {
+    dir.run(&[
+        "export",
+        &model("regression"),
+        &data("regression"),
+        "-o",
+        &dir.p("layer.mps"),
+    ])
+    .ok();
+}
+
+fn write(dir: &Dir, name: &str, text: &str) -> String {
+    std::fs::write(dir.path.join(name), text).unwrap();
+    dir.p(name)
+}
+
+struct Case {
+    name: &'static str,
+    /// Builds the inputs in the directory; returns the arguments.
+    setup: fn(&Dir) -> Vec<String>,
+    code: i32,
+    /// Every one of these must appear in the error line.
+    needles: &'static [&'static str],
+}
+
+fn s(v: &[&str]) -> Vec<String> {
+    v.iter().map(|x| x.to_string()).collect()
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            name: "truncated_onnx",
+            code: 2,
+            needles: &["bad.onnx", "not a valid ONNX model"],
+            setup: |d| {
+                let b = std::fs::read(root().join(model("digits"))).unwrap();
+                std::fs::write(d.path.join("bad.onnx"), &b[..b.len() / 2]).unwrap();
+                s(&["inspect", &d.p("bad.onnx")])
+            },
+        },
+        Case {
+            name: "empty_onnx",
+            code: 2,
+            needles: &["bad.onnx", "empty"],
+            setup: |d| {
+                write(d, "bad.onnx", "");
+                s(&["inspect", &d.p("bad.onnx")])
+            },
+        },
+        Case {
+            name: "text_as_onnx",
+            code: 2,
+            needles: &["bad.onnx", "not a valid ONNX model"],
+            setup: |d| {
+                write(d, "bad.onnx", "this is not a model\n");
+                s(&["inspect", &d.p("bad.onnx")])
+            },
+        },
+        Case {
+            name: "missing_model",
+            code: 2,
+            needles: &["nope.onnx", "cannot read the model"],
+            setup: |d| s(&["inspect", &d.p("nope.onnx")]),
+        },
+        Case {
+            name: "last_layer_not_dense",
+            code: 2,
+            needles: &["no_dense.onnx", "Mul node", "after the last dense layer"],
+            setup: |_| s(&["inspect", "fixtures/bad/no_dense.onnx"]),
+        },
+        Case {
+            name: "final_weight_shared",
+            code: 2,
+            needles: &["shared_weight.onnx", "also read by"],
+            setup: |_| s(&["inspect", "fixtures/bad/shared_weight.onnx"]),
+        },
+        Case {
+            name: "sigmoid_regression",
+            code: 2,
+            needles: &["sigmoid_head.onnx", "Sigmoid", "cannot model"],
+            setup: |d| {
+                let y = f32s(5, 4, 0.1);
+                s(&[
+                    "export",
+                    "fixtures/bad/sigmoid_head.onnx",
+                    &npz(d, "d.npz", vec![("x", f32s(5, 3, 1.0)), ("y", y)]),
+                    "-o",
+                    &d.p("o.mps"),
+                ])
+            },
+        },
+        Case {
+            name: "external_data_missing",
+            code: 2,
+            needles: &["model.onnx", "model.onnx.data", "cannot be read"],
+            setup: |d| {
+                std::fs::copy(
+                    root().join(model("torch_export")),
+                    d.path.join("model.onnx"),
+                )
+                .unwrap();
+                s(&["inspect", &d.p("model.onnx")])
+            },
+        },
+        Case {
+            name: "external_data_truncated",
+            code: 2,
+            needles: &["model.onnx.data", "does not fit"],
+            setup: |d| {
+                std::fs::copy(
+                    root().join(model("torch_export")),
+                    d.path.join("model.onnx"),
+                )
+                .unwrap();
+                write(d, "model.onnx.data", "short");
+                s(&["inspect", &d.p("model.onnx")])
+            },
+        },
+        Case {
+            name: "npz_key_missing",
+            code: 2,
+            needles: &["d.npz", "no array 'nope'", "it holds: x, y"],
+            setup: |d| {
+                let p = npz(
+                    d,
+                    "d.npz",
+                    vec![("x", digits_x(3)), ("y", ints(vec![0, 1, 2]))],
+                );
+                s(&["eval", &model("digits"), &p, "--x-key", "nope"])
+            },
+        },
+        Case {
+            name: "npz_no_usual_keys",
+            code: 2,
+            needles: &["d.npz", "--x-key", "it holds: a, b"],
+            setup: |d| {
+                let p = npz(
+                    d,
+                    "d.npz",
+                    vec![("a", digits_x(3)), ("b", ints(vec![0, 1, 2]))],
+                );
+                s(&["eval", &model("digits"), &p])
+            },
+        },
+        Case {
+            name: "integer_inputs",
+            code: 2,
+            needles: &["d.npz", "integers"],
+            setup: |d| {
+                let p = npz(
+                    d,
+                    "d.npz",
+                    vec![
+                        ("x", Arr::I64(Array2::<i64>::zeros((3, 64)).into_dyn())),
+                        ("y", ints(vec![0, 1, 2])),
+                    ],
+                );
+                s(&["eval", &model("digits"), &p])
+            },
+        },
+        Case {
+            name: "wrong_input_shape",
+            code: 2,
+            needles: &["d.npz", "[3, 5]", "expects input 'x'"],
+            setup: |d| {
+                let p = npz(
+                    d,
+                    "d.npz",
+                    vec![("x", f32s(3, 5, 0.0)), ("y", f32s(3, 2, 0.0))],
+                );
+                s(&["eval", &model("regression"), &p])
+            },
+        },
+        Case {
+            name: "nan_inputs",
+            code: 2,
+            needles: &["d.npz", "NaN or infinity", "point 1"],
+            setup: |d| {
+                let mut x = Array2::<f32>::zeros((3, 3));
+                x[[1, 2]] = f32::NAN;
+                let p = npz(
+                    d,
+                    "d.npz",
+                    vec![("x", Arr::F32(x.into_dyn())), ("y", f32s(3, 2, 0.0))],
+                );
+                s(&["export", &model("regression"), &p, "-o", &d.p("o.mps")])
+            },
+        },
+        Case {
+            name: "infinite_targets",
+            code: 2,
+            needles: &["d.npz", "labels 'y'", "NaN or infinity"],
+            setup: |d| {
+                let mut y = Array2::<f32>::zeros((3, 2));
+                y[[2, 0]] = f32::INFINITY;
+                let p = npz(
+                    d,
+                    "d.npz",
+                    vec![("x", f32s(3, 3, 0.0)), ("y", Arr::F32(y.into_dyn()))],
+                );
+                s(&["export", &model("regression"), &p, "-o", &d.p("o.mps")])
+            },
+        },
+        Case {
+            name: "zero_points",
+            code: 2,
+            needles: &["d.npz", "no points"],
+            setup: |d| {
+                let p = npz(
+                    d,
+                    "d.npz",
+                    vec![("x", f32s(0, 3, 0.0)), ("y", f32s(0, 2, 0.0))],
+                );
+                s(&["export", &model("regression"), &p, "-o", &d.p("o.mps")])
+            },
+        },
+        Case {
+            name: "label_out_of_range",
+            code: 2,
+            needles: &["d.npz", "label 12", "out of range"],
+            setup: |d| {
+                let p = npz(
+                    d,
+                    "d.npz",
+                    vec![("x", digits_x(3)), ("y", ints(vec![0, 12, 2]))],
+                );
+                s(&["export", &model("digits"), &p, "-o", &d.p("o.mps")])
+            },
+        },
+        Case {
+            name: "negative_label",
+            code: 2,
+            needles: &["d.npz", "whole numbers"],
+            setup: |d| {
+                let p = npz(
+                    d,
+                    "d.npz",
+                    vec![("x", digits_x(3)), ("y", ints(vec![0, -1, 2]))],
+                );
+                s(&["export", &model("digits"), &p, "-o", &d.p("o.mps")])
+            },
+        },
+        Case {
+            name: "length_mismatch",
+            code: 2,
+            needles: &["d.npz", "3 points", "4"],
+            setup: |d| {
+                let p = npz(
+                    d,
+                    "d.npz",
+                    vec![("x", digits_x(3)), ("y", ints(vec![0, 1, 2, 3]))],
+                );
+                s(&["eval", &model("digits"), &p])
+            },
+        },
+        Case {
+            name: "text_as_npz",
+            code: 2,
+            needles: &["d.npz", "not a readable .npz"],
+            setup: |d| s(&["eval", &model("digits"), &write(d, "d.npz", "hello")]),
+        },
+        Case {
+            name: "negative_radius",
+            code: 2,
+            needles: &["--radius", "-0.1"],
+            setup: |d| {
+                s(&[
+                    "export",
+                    &model("regression"),
+                    &data("regression"),
+                    "-o",
+                    &d.p("o.mps"),
+                    "--radius=-0.1",
+                ])
+            },
+        },
+        Case {
+            name: "nan_radius",
+            code: 2,
+            needles: &["--radius", "NaN"],
+            setup: |d| {
+                s(&[
+                    "export",
+                    &model("regression"),
+                    &data("regression"),
+                    "-o",
+                    &d.p("o.mps"),
+                    "--radius",
+                    "NaN",
+                ])
+            },
+        },
+        Case {
+            name: "zero_points_option",
+            code: 2,
+            needles: &["--points"],
+            setup: |d| {
+                s(&[
+                    "export",
+                    &model("regression"),
+                    &data("regression"),
+                    "-o",
+                    &d.p("o.mps"),
+                    "--points",
+                    "0",
+                ])
+            },
+        },
+        Case {
+            name: "misclassified_for_regression",
+            code: 2,
+            needles: &["misclassified", "classification"],
+            setup: |d| {
+                s(&[
+                    "export",
+                    &model("regression"),
+                    &data("regression"),
+                    "-o",
+                    &d.p("o.mps"),
+                    "--select",
+                    "misclassified",
+                ])
+            },
+        },
+        Case {
+            name: "output_dir_missing",
+            code: 2,
+            needles: &["nope/o.mps", "cannot create"],
+            setup: |d| {
+                s(&[
+                    "export",
+                    &model("regression"),
+                    &data("regression"),
+                    "-o",
+                    &d.p("nope/o.mps"),
+                ])
+            },
+        },
+        Case {
+            name: "output_is_a_directory",
+            code: 2,
+            needles: &["sub.mps", "is a directory"],
+            setup: |d| {
+                std::fs::create_dir(d.path.join("sub.mps")).unwrap();
+                s(&[
+                    "export",
+                    &model("regression"),
+                    &data("regression"),
+                    "-o",
+                    &d.p("sub.mps"),
+                ])
+            },
+        },
+        Case {
+            name: "unknown_extension",
+            code: 2,
+            needles: &["o.txt", "cannot tell the format"],
+            setup: |d| {
+                s(&[
+                    "export",
+                    &model("regression"),
+                    &data("regression"),
+                    "-o",
+                    &d.p("o.txt"),
+                ])
+            },
+        },
+        Case {
+            name: "empty_solution",
+            code: 2,
+            needles: &["s.sol", "empty"],
+            setup: |d| {
+                exported(d);
+                s(&[
+                    "apply",
+                    &write(d, "s.sol", ""),
+                    &model("regression"),
+                    "-o",
+                    &d.p("p.onnx"),
+                ])
+            },
+        },
+        Case {
+            name: "truncated_highs_solution",
+            code: 2,
+            needles: &["s.sol", "truncated"],
+            setup: |d| {
+                exported(d);
+                let p = write(d, "s.sol", "Model status\nOptimal\n\n# Primal solution values\nFeasible\nObjective 1\n# Columns 300\nw_0_0 0.1\n");
+                s(&["apply", &p, &model("regression"), "-o", &d.p("p.onnx")])
+            },
+        },
+        Case {
+            name: "infeasible_status",
+            code: 1,
+            needles: &["s.sol", "Infeasible", "no usable solution"],
+            setup: |d| {
+                exported(d);
+                let p = write(
+                    d,
+                    "s.sol",
+                    "Model status\nInfeasible\n\n# Primal solution values\nNone\n",
+                );
+                s(&["apply", &p, &model("regression"), "-o", &d.p("p.onnx")])
+            },
+        },
+        Case {
+            name: "cbc_no_solution",
+            code: 1,
+            needles: &["s.sol", "no usable solution"],
+            setup: |d| {
+                exported(d);
+                let p = write(d, "s.sol", "Infeasible - objective value 0.00000000\n");
+                s(&["apply", &p, &model("regression"), "-o", &d.p("p.onnx")])
+            },
+        },
+        Case {
+            name: "nan_value",
+            code: 2,
+            needles: &["s.sol", "w_0_1", "NaN"],
+            setup: |d| {
+                exported(d);
+                let sol = solution_from_start(d, |n, v| {
+                    Some((n.into(), if n == "w_0_1" { f64::NAN } else { v }))
+                });
+                s(&[
+                    "apply",
+                    &write(d, "s.sol", &sol),
+                    &model("regression"),
+                    "-o",
+                    &d.p("p.onnx"),
+                ])
+            },
+        },
+        Case {
+            name: "foreign_name",
+            code: 2,
+            needles: &["s.sol", "'x17'", "not written by this export"],
+            setup: |d| {
+                exported(d);
+                let sol = solution_from_start(d, |n, v| {
+                    Some((if n == "w_0_1" { "x17".into() } else { n.into() }, v))
+                });
+                s(&[
+                    "apply",
+                    &write(d, "s.sol", &sol),
+                    &model("regression"),
+                    "-o",
+                    &d.p("p.onnx"),
+                ])
+            },
+        },
+        Case {
+            name: "other_layer_shape",
+            code: 2,
+            needles: &["s.sol", "w_5_0", "another layer shape"],
+            setup: |d| {
+                let sol = "# Solution for model x\n# Objective value = 1\nw_0_0 0.1\nw_5_0 0.2\n";
+                s(&[
+                    "apply",
+                    &write(d, "s.sol", sol),
+                    &model("regression"),
+                    "-o",
+                    &d.p("p.onnx"),
+                ])
+            },
+        },
+        Case {
+            name: "duplicate_name",
+            code: 2,
+            needles: &["s.sol", "appears twice"],
+            setup: |d| {
+                exported(d);
+                let mut sol = solution_from_start(d, |n, v| Some((n.into(), v)));
+                sol.push_str("w_0_0 0.1\n");
+                s(&[
+                    "apply",
+                    &write(d, "s.sol", &sol),
+                    &model("regression"),
+                    "-o",
+                    &d.p("p.onnx"),
+                ])
+            },
+        },
+        Case {
+            name: "outside_the_box",
+            code: 2,
+            needles: &["s.sol", "w_1_3", "outside the box"],
+            setup: |d| {
+                exported(d);
+                let sol = solution_from_start(d, |n, v| {
+                    Some((n.into(), if n == "w_1_3" { v + 1.0 } else { v }))
+                });
+                s(&[
+                    "apply",
+                    &write(d, "s.sol", &sol),
+                    &model("regression"),
+                    "-o",
+                    &d.p("p.onnx"),
+                ])
+            },
+        },
+        Case {
+            name: "missing_column",
+            code: 2,
+            needles: &["s.sol", "'b_1' is missing"],
+            setup: |d| {
+                exported(d);
+                let sol = solution_from_start(d, |n, v| (n != "b_1").then(|| (n.to_string(), v)));
+                s(&[
+                    "apply",
+                    &write(d, "s.sol", &sol),
+                    &model("regression"),
+                    "-o",
+                    &d.p("p.onnx"),
+                ])
+            },
+        },
+        Case {
+            name: "unrecognised_solution",
+            code: 2,
+            needles: &["s.sol", "not a solution file"],
+            setup: |d| {
+                s(&[
+                    "apply",
+                    &write(d, "s.sol", "hello world\n"),
+                    &model("regression"),
+                    "-o",
+                    &d.p("p.onnx"),
+                ])
+            },
+        },
+        Case {
+            name: "manifest_of_another_model",
+            code: 2,
+            needles: &["layer.gdmilp.json", "different model"],
+            setup: |d| {
+                exported(d);
+                let sol = solution_from_start(d, |n, v| Some((n.into(), v)));
+                s(&[
+                    "apply",
+                    &write(d, "s.sol", &sol),
+                    &model("no_bias"),
+                    "--manifest",
+                    &d.p("layer.gdmilp.json"),
+                    "-o",
+                    &d.p("p.onnx"),
+                ])
+            },
+        },
+        Case {
+            name: "corrupt_gzip",
+            code: 2,
+            needles: &["l.mps.gz", "gzip"],
+            setup: |d| {
+                s(&[
+                    "solve",
+                    &write(d, "l.mps.gz", "not gzip at all"),
+                    "-o",
+                    &d.p("s.sol"),
+                ])
+            },
+        },
+        Case {
+            name: "solve_unreadable_model",
+            code: 2,
+            needles: &["l.mps", "cannot read"],
+            setup: |d| {
+                s(&[
+                    "solve",
+                    &write(d, "l.mps", "garbage\n"),
+                    "-o",
+                    &d.p("s.sol"),
+                ])
+            },
+        },
+    ]
+}
+
+fn snapshot(dir: &Dir) -> BTreeMap<String, Vec<u8>> {
+    let mut m = BTreeMap::new();
+    for n in dir.listing() {
+        let p = dir.path.join(&n);
+        if p.is_file() {
+            m.insert(n, std::fs::read(p).unwrap());
+        }
+    }
+    m
+}
+
+#[test]
+fn every_bad_input_fails_cleanly() {
+    let fixture_before = snapshot(&Dir {
+        path: root().join("fixtures/regression"),
+    });
+    let table = cases();
+    assert!(table.len() >= 30);
+    let mut failures = Vec::new();
+    for case in &table {
+        let dir = Dir::new(&format!("bad-{}", case.name));
+        let args = (case.setup)(&dir);
+        let before = snapshot(&dir);
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = dir.run(&argv);
+        let err = r.stderr();
+        let lines: Vec<&str> = err.lines().collect();
+        let after = snapshot(&dir);
+        let mut why = Vec::new();
+        if r.code() != case.code {
+            why.push(format!("exit {} (want {})", r.code(), case.code));
+        }
+        if lines.len() != 1 || !lines[0].starts_with("gdmilp: ") {
+            why.push(format!("stderr is not one 'gdmilp: ' line: {err:?}"));
+        }
+        for n in case.needles {
+            if !err.contains(n) {
+                why.push(format!("stderr lacks {n:?}"));
+            }
+        }
+        if before != after {
+            why.push(format!(
+                "files changed: {:?} → {:?}",
+                before.keys().collect::<Vec<_>>(),
+                after.keys().collect::<Vec<_>>()
+            ));
+        }
+        if !why.is_empty() {
+            failures.push(format!(
+                "{}: {}\n    stderr: {}",
+                case.name,
+                why.join("; "),
+                err.trim()
+            ));
+        }
+    }
+    assert_eq!(
+        fixture_before,
+        snapshot(&Dir {
+            path: root().join("fixtures/regression")
+        }),
+        "a fixture was modified"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} bad inputs misbehaved:\n{}",
+        failures.len(),
+        table.len(),
+        failures.join("\n")
+    );
+}

@@ -1,0 +1,207 @@
+//! Every fixture exports to MPS, LP and gzip; highspy reads each file and,
+//! with the weights fixed at the MIP start, finds exactly the manifest's
+//! incumbent objective; solved freely it finds at least as good.
+
+use crate::util::*;
+
+fn highspy(file: &str, start: &str, free: bool) -> f64 {
+    let script = root().join("tests/interop/highspy_check.py");
+    let mut args = vec![script.to_str().unwrap(), file, start];
+    if free {
+        args.push("--free");
+    }
+    let out = std::process::Command::new(python())
+        .args(&args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "highspy failed on {file}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = text
+        .lines()
+        .rfind(|l| l.starts_with("objective "))
+        .unwrap_or_else(|| panic!("no objective in {text}"));
+    let toks: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(toks[3], "Optimal", "{file}: {line}");
+    toks[1].parse().unwrap()
+}
+
+#[test]
+fn every_fixture_exports_files_highspy_reads_at_the_incumbent() {
+    for case in fixtures() {
+        let dir = Dir::new(&format!("export-{case}"));
+        for ext in ["mps", "lp", "mps.gz"] {
+            let out = dir.p(&format!("layer.{ext}"));
+            let r = dir
+                .run(&[
+                    "export",
+                    &model(&case),
+                    &data(&case),
+                    "-o",
+                    &out,
+                    "--select",
+                    "first",
+                    "--points",
+                    "40",
+                ])
+                .ok();
+            let man = read_json(&dir.path.join("layer.gdmilp.json"));
+            let inc = man["incumbent_objective"].as_f64().unwrap();
+            let fixed = highspy(&out, &dir.p("layer.mst"), false);
+            r.check(
+                close(fixed, inc, 1e-9),
+                &format!("{case}.{ext}: fixed-weight objective {fixed} != incumbent {inc}"),
+            );
+            let free = highspy(&out, &dir.p("layer.mst"), true);
+            r.check(
+                free <= inc + 1e-9 * inc.abs().max(1.0),
+                &format!("{case}.{ext}: optimum {free} worse than incumbent {inc}"),
+            );
+            r.check(
+                r.stderr().contains("incumbent objective"),
+                "summary printed",
+            );
+        }
+        assert_eq!(
+            dir.listing(),
+            vec![
+                "layer.gdmilp.json",
+                "layer.lp",
+                "layer.mps",
+                "layer.mps.gz",
+                "layer.mst"
+            ]
+        );
+    }
+}
+
+#[test]
+fn inspect_describes_each_layer_form() {
+    let dir = Dir::new("inspect");
+    let cases = [
+        ("regression", "Gemm", "identity", 8, 2, "per_output"),
+        ("gemm_alpha_beta", "Gemm", "identity", 6, 2, "per_output"),
+        ("matmul_add", "MatMulAdd", "identity", 6, 3, "per_output"),
+        ("no_bias", "Gemm", "identity", 5, 2, "none"),
+        ("relu_output", "Gemm", "relu", 8, 2, "per_output"),
+        ("digits", "Gemm", "softmax", 16, 10, "per_output"),
+        ("convnet", "Gemm", "identity", 108, 10, "per_output"),
+        ("torch_export", "Gemm", "identity", 12, 10, "per_output"),
+        ("sk_classifier", "MatMulAdd", "softmax", 6, 3, "per_output"),
+        ("sk_regressor", "MatMulAdd", "identity", 8, 1, "per_output"),
+    ];
+    for (case, op, act, n, m, bias) in cases {
+        let r = dir.run(&["inspect", &model(case), "--json"]).ok();
+        let j = r.json();
+        r.check(
+            j["op"] == op
+                && j["activation"] == act
+                && j["n_in"] == n
+                && j["n_out"] == m
+                && j["bias_kind"] == bias,
+            case,
+        );
+    }
+    let r = dir
+        .run(&["inspect", &model("gemm_alpha_beta"), "--json"])
+        .ok();
+    let j = r.json();
+    r.check(
+        j["trans_b"] == false && j["alpha"] == 0.5 && j["beta"] == 2.0,
+        "Gemm attributes",
+    );
+    let r = dir.run(&["inspect", &model("torch_export"), "--json"]).ok();
+    r.check(
+        r.json()["weight"]["source"]["initializer"]["external"] == true,
+        "external data seen",
+    );
+    let r = dir.run(&["inspect", &model("digits")]).ok();
+    r.check(
+        r.stdout().contains("penultimate  'h'"),
+        "text output names the penultimate tensor",
+    );
+}
+
+#[test]
+fn eval_reports_accuracy_and_losses() {
+    let dir = Dir::new("eval");
+    let r = dir
+        .run(&["eval", &model("digits"), &data("digits"), "--json"])
+        .ok();
+    let j = r.json();
+    r.check(
+        j["points"] == 300 && j["correct"] == 249,
+        "digits accuracy as trained",
+    );
+    let r = dir
+        .run(&["eval", &model("regression"), &data("regression"), "--json"])
+        .ok();
+    let j = r.json();
+    r.check(
+        j["mae"].as_f64().unwrap() > 0.0 && j["mse"].as_f64().unwrap() > 0.0,
+        "regression losses",
+    );
+}
+
+#[test]
+fn misclassified_selection_takes_exactly_the_asked_number_of_wrong_points() {
+    let dir = Dir::new("select-misclassified");
+    let out = dir.p("layer.lp");
+    dir.run(&[
+        "export",
+        &model("digits"),
+        &data("digits"),
+        "-o",
+        &out,
+        "--select",
+        "misclassified",
+        "--points",
+        "32",
+        "--seed",
+        "3",
+    ])
+    .ok();
+    let man = read_json(&dir.path.join("layer.gdmilp.json"));
+    let idx: Vec<usize> = man["selection"]["indices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as usize)
+        .collect();
+    assert_eq!(idx.len(), 32);
+    // Every selected point is wrong now: the incumbent gets none of them right
+    // (loss = objective + offset = 0).
+    let loss =
+        man["incumbent_objective"].as_f64().unwrap() + man["objective_offset"].as_f64().unwrap();
+    assert_eq!(loss, 0.0);
+}
+
+#[test]
+fn paper_form_and_keep_accuracy_have_the_same_optimum_as_compact() {
+    let dir = Dir::new("paper-form");
+    let common = ["--select", "first", "--points", "40"];
+    let mut opt = Vec::new();
+    for extra in [
+        &["--formulation", "compact"][..],
+        &["--formulation", "paper"][..],
+        &["--keep-accuracy"][..],
+    ] {
+        let out = dir.p("layer.mps");
+        let mut args = vec![
+            "export",
+            "fixtures/digits/model.onnx",
+            "fixtures/digits/data.npz",
+            "-o",
+            out.as_str(),
+        ];
+        args.extend(common);
+        args.extend(extra);
+        dir.run(&args).ok();
+        opt.push(highspy(&out, &dir.p("layer.mst"), true));
+    }
+    assert_eq!(opt[0], opt[1]);
+    assert_eq!(opt[0], opt[2]);
+}

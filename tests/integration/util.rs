@@ -1,0 +1,164 @@
+//! The harness: every test gets a fresh directory, runs the real `gdmilp`
+//! binary from the repository root (so `fixtures/...` paths work), and a
+//! failure prints the command, its stdout and stderr, and the directory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fresh, empty directory for one test.
+pub struct Dir {
+    pub path: PathBuf,
+}
+
+impl Dir {
+    pub fn new(name: &str) -> Dir {
+        let path = root().join("target").join("it").join(name);
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        Dir { path }
+    }
+
+    /// A path inside the directory, as a String for argument lists.
+    pub fn p(&self, rel: &str) -> String {
+        self.path.join(rel).to_string_lossy().into_owned()
+    }
+
+    /// File names in the directory, sorted.
+    pub fn listing(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&self.path)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Runs gdmilp with `args` from the repository root.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_gdmilp"))
+            .args(args)
+            .current_dir(root())
+            .output()
+            .expect("gdmilp runs");
+        Run {
+            cmd: format!("gdmilp {}", args.join(" ")),
+            out,
+            listing: self.listing(),
+        }
+    }
+
+    /// Runs any program (a solver) in the test directory.
+    pub fn tool(&self, program: &str, args: &[&str]) -> Run {
+        let out = Command::new(program)
+            .args(args)
+            .current_dir(&self.path)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {program} (scripts/setup installs it): {e}"));
+        Run {
+            cmd: format!("{program} {}", args.join(" ")),
+            out,
+            listing: self.listing(),
+        }
+    }
+}
+
+/// A finished command.
+pub struct Run {
+    pub cmd: String,
+    pub out: Output,
+    pub listing: Vec<String>,
+}
+
+impl Run {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+
+    pub fn code(&self) -> i32 {
+        self.out.status.code().unwrap_or(-1)
+    }
+
+    fn context(&self) -> String {
+        format!(
+            "\ncommand: {}\nexit: {:?}\n--- stdout\n{}\n--- stderr\n{}\n--- dir\n{:?}\n",
+            self.cmd,
+            self.out.status.code(),
+            self.stdout(),
+            self.stderr(),
+            self.listing
+        )
+    }
+
+    /// Asserts exit code 0.
+    pub fn ok(self) -> Run {
+        assert!(
+            self.out.status.success(),
+            "expected success{}",
+            self.context()
+        );
+        self
+    }
+
+    /// Asserts the exit code.
+    pub fn code_is(self, code: i32) -> Run {
+        assert_eq!(self.code(), code, "unexpected exit code{}", self.context());
+        self
+    }
+
+    /// Asserts a condition with the command's context on failure.
+    pub fn check(&self, cond: bool, what: &str) {
+        assert!(cond, "{what}{}", self.context());
+    }
+
+    /// stdout parsed as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(self.stdout().trim())
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}){}", self.context()))
+    }
+}
+
+/// The Python of the project's .venv (made by scripts/setup).
+pub fn python() -> String {
+    let p = root().join(".venv/bin/python");
+    assert!(p.is_file(), "{} is missing: run scripts/setup", p.display());
+    p.to_string_lossy().into_owned()
+}
+
+/// Every fixture case (a folder with model.onnx and data.npz).
+pub fn fixtures() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(root().join("fixtures"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("model.onnx").is_file() && p.join("data.npz").is_file())
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn model(case: &str) -> String {
+    format!("fixtures/{case}/model.onnx")
+}
+
+pub fn data(case: &str) -> String {
+    format!("fixtures/{case}/data.npz")
+}
+
+/// Reads a JSON file.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Relative closeness.
+pub fn close(a: f64, b: f64, rel: f64) -> bool {
+    (a - b).abs() <= rel * a.abs().max(b.abs()).max(1.0)
+}
