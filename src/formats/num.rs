@@ -9,14 +9,12 @@ pub fn push(out: &mut Vec<u8>, v: f64) {
         out.push(b'0');
         return;
     }
-    use std::io::Write;
-    let start = out.len();
-    // `{:?}` is Rust's shortest round-trip form, with an exponent for very
-    // large or small magnitudes (1e-7, 1e20).
-    write!(out, "{v:?}").expect("writing to a Vec cannot fail");
-    if out[start..].ends_with(b".0") {
-        out.truncate(out.len() - 2);
-    }
+    // ryu gives the shortest text that reads back to the same f64, with an
+    // exponent for very large or small magnitudes (1e-7, 1.5e20); three
+    // times faster here than going through `fmt` (README, benchmarks).
+    let mut buf = ryu::Buffer::new();
+    let s = buf.format_finite(v).as_bytes();
+    out.extend_from_slice(s.strip_suffix(b".0").unwrap_or(s));
 }
 
 /// The text of `v` as a String (for tests and small files).
