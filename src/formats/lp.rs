@@ -3,7 +3,7 @@
 //! `+ 0.5 w_0_1` / `- 0.5 w_0_1`; a row with no terms gets a single zero
 //! term so every reader accepts it. The objective names every column.
 
-use super::{Names, Sink};
+use super::{pipelined, Names, Sink};
 use crate::formulation::names::OBJECTIVE;
 use crate::formulation::{Problem, Sense};
 use std::io::{self, Write};
@@ -11,19 +11,19 @@ use std::io::{self, Write};
 const WRAP: usize = 100;
 
 /// Streams `p` as CPLEX LP into `w`.
-pub fn write<W: Write>(p: &Problem, w: W) -> io::Result<()> {
+pub fn write<W: Write + Send>(p: &Problem, w: W) -> io::Result<()> {
     let names = Names::of(p);
-    let mut s = Sink::new(w);
-    s.s("\\ written by gdmilp: see the .gdmilp.json manifest beside this file\nMinimize\n");
-    write_objective(p, &names, &mut s)?;
-    s.s("Subject To\n");
-    write_rows(p, &names, &mut s)?;
-    s.s("Bounds\n");
-    write_bounds(p, &names, &mut s)?;
-    write_binaries(p, &names, &mut s)?;
-    s.s("End\n");
-    s.finish()?;
-    Ok(())
+    pipelined(w, |s| {
+        s.s("\\ written by gdmilp: see the .gdmilp.json manifest beside this file\nMinimize\n");
+        write_objective(p, &names, s)?;
+        s.s("Subject To\n");
+        write_rows(p, &names, s)?;
+        s.s("Bounds\n");
+        write_bounds(p, &names, s)?;
+        write_binaries(p, &names, s)?;
+        s.s("End\n");
+        Ok(())
+    })
 }
 
 /// Writes ` + c name` terms with wrapping; returns how many were written.
@@ -33,14 +33,14 @@ struct Terms {
 }
 
 impl Terms {
-    fn new<W: Write>(s: &Sink<W>) -> Terms {
+    fn new(s: &Sink) -> Terms {
         Terms {
             line_start: s.buf.len(),
             count: 0,
         }
     }
 
-    fn term<W: Write>(&mut self, s: &mut Sink<W>, v: f64, name: &str) {
+    fn term(&mut self, s: &mut Sink, v: f64, name: &str) {
         if s.buf.len() - self.line_start > WRAP {
             s.s("\n   ");
             self.line_start = s.buf.len();
@@ -52,7 +52,7 @@ impl Terms {
         self.count += 1;
     }
 
-    fn end<W: Write>(self, s: &mut Sink<W>, first: &str) {
+    fn end(self, s: &mut Sink, first: &str) {
         if self.count == 0 {
             s.s(" 0 ");
             s.s(first);
@@ -60,7 +60,7 @@ impl Terms {
     }
 }
 
-fn write_objective<W: Write>(p: &Problem, names: &Names, s: &mut Sink<W>) -> io::Result<()> {
+fn write_objective(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
     s.s(" ");
     s.s(OBJECTIVE);
     s.s(":");
@@ -88,7 +88,7 @@ fn write_objective<W: Write>(p: &Problem, names: &Names, s: &mut Sink<W>) -> io:
     Ok(())
 }
 
-fn write_rows<W: Write>(p: &Problem, names: &Names, s: &mut Sink<W>) -> io::Result<()> {
+fn write_rows(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
     for (r, row) in p.rows.iter().enumerate() {
         s.s(" ");
         s.s(&names.rows[r]);
@@ -108,7 +108,7 @@ fn write_rows<W: Write>(p: &Problem, names: &Names, s: &mut Sink<W>) -> io::Resu
     Ok(())
 }
 
-fn write_bounds<W: Write>(p: &Problem, names: &Names, s: &mut Sink<W>) -> io::Result<()> {
+fn write_bounds(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
     for (c, col) in p.columns.iter().enumerate() {
         let name = &names.cols[c];
         let (lo, up) = (col.lower, col.upper);
@@ -139,7 +139,7 @@ fn write_bounds<W: Write>(p: &Problem, names: &Names, s: &mut Sink<W>) -> io::Re
     Ok(())
 }
 
-fn write_binaries<W: Write>(p: &Problem, names: &Names, s: &mut Sink<W>) -> io::Result<()> {
+fn write_binaries(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
     if !p.columns.iter().any(|c| c.integer) {
         return Ok(());
     }
@@ -162,7 +162,7 @@ fn write_binaries<W: Write>(p: &Problem, names: &Names, s: &mut Sink<W>) -> io::
     Ok(())
 }
 
-impl<W: Write> Sink<W> {
+impl Sink {
     /// Flushes mid-expression, keeping the wrap position consistent.
     fn maybe_flush_keep(&mut self, terms: &mut Terms) -> io::Result<()> {
         if self.buf.len() >= 1 << 16 {

@@ -94,20 +94,19 @@ impl Names {
     }
 }
 
-/// A byte buffer flushed to the writer in large chunks.
-pub(crate) struct Sink<W: Write> {
+/// Bytes per chunk handed to the writer thread.
+const CHUNK: usize = 1 << 18;
+
+/// The text being written: a buffer that writers fill and, every
+/// [`CHUNK`] bytes, hand to a writer thread, so formatting (this thread)
+/// and output (compression, the file system) run on two cores.
+pub(crate) struct Sink {
     pub buf: Vec<u8>,
-    inner: W,
+    tx: std::sync::mpsc::SyncSender<Vec<u8>>,
+    back: std::sync::mpsc::Receiver<Vec<u8>>,
 }
 
-impl<W: Write> Sink<W> {
-    pub fn new(inner: W) -> Sink<W> {
-        Sink {
-            buf: Vec::with_capacity(1 << 17),
-            inner,
-        }
-    }
-
+impl Sink {
     pub fn s(&mut self, s: &str) {
         self.buf.extend_from_slice(s.as_bytes());
     }
@@ -117,18 +116,53 @@ impl<W: Write> Sink<W> {
     }
 
     pub fn maybe_flush(&mut self) -> std::io::Result<()> {
-        if self.buf.len() >= 1 << 16 {
-            self.inner.write_all(&self.buf)?;
-            self.buf.clear();
+        if self.buf.len() >= CHUNK {
+            let fresh = self
+                .back
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(CHUNK + 4096));
+            let full = std::mem::replace(&mut self.buf, fresh);
+            self.tx
+                .send(full)
+                .map_err(|_| std::io::Error::other("the writer thread stopped"))?;
         }
         Ok(())
     }
+}
 
-    pub fn finish(mut self) -> std::io::Result<W> {
-        self.inner.write_all(&self.buf)?;
-        self.inner.flush()?;
-        Ok(self.inner)
-    }
+/// Runs `body` with a [`Sink`] whose chunks a second thread writes to `w`.
+/// The writer's own error (disk full, ...) wins over the body's.
+pub(crate) fn pipelined<W: Write + Send>(
+    w: W,
+    body: impl FnOnce(&mut Sink) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+    let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(move || -> std::io::Result<()> {
+            let mut w = w;
+            for mut chunk in rx {
+                w.write_all(&chunk)?;
+                chunk.clear();
+                let _ = back_tx.send(chunk);
+            }
+            w.flush()
+        });
+        let mut sink = Sink {
+            buf: Vec::with_capacity(CHUNK + 4096),
+            tx,
+            back: back_rx,
+        };
+        let body_result = body(&mut sink).and_then(|_| {
+            let last = std::mem::take(&mut sink.buf);
+            sink.tx
+                .send(last)
+                .map_err(|_| std::io::Error::other("the writer thread stopped"))
+        });
+        drop(sink);
+        let write_result = writer.join().expect("the writer thread does not panic");
+        write_result.and(body_result)
+    })
 }
 
 /// Checks that every number the file will hold is finite, naming the first
@@ -171,7 +205,7 @@ pub fn write_problem(p: &Problem, path: &Path) -> Result<u64> {
     check_finite(p).map_err(|m| Error::invalid(path, format!("cannot write the model: {m}")))?;
     let mut file = AtomicFile::create(path)?;
     let counted = {
-        let w: Box<dyn Write + '_> = if kind.gz {
+        let w: Box<dyn Write + Send + '_> = if kind.gz {
             Box::new(flate2::write::GzEncoder::new(
                 file.writer(),
                 flate2::Compression::default(),

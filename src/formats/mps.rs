@@ -6,26 +6,26 @@
 //!
 //! Bound types used: LO lower, UP upper, FX fixed, MI lower = −∞, FR free.
 
-use super::{Names, Sink};
+use super::{pipelined, Names, Sink};
 use crate::formulation::names::OBJECTIVE;
 use crate::formulation::{Problem, Sense};
 use std::io::{self, Write};
 
 /// Streams `p` as free MPS into `w`.
-pub fn write<W: Write>(p: &Problem, w: W) -> io::Result<()> {
+pub fn write<W: Write + Send>(p: &Problem, w: W) -> io::Result<()> {
     let names = Names::of(p);
-    let mut s = Sink::new(w);
-    s.s("NAME gdmilp\n");
-    write_rows(p, &names, &mut s)?;
-    write_columns(p, &names, &mut s)?;
-    write_rhs(p, &names, &mut s)?;
-    write_bounds(p, &names, &mut s)?;
-    s.s("ENDATA\n");
-    s.finish()?;
-    Ok(())
+    pipelined(w, |s| {
+        s.s("NAME gdmilp\n");
+        write_rows(p, &names, s)?;
+        write_columns(p, &names, s)?;
+        write_rhs(p, &names, s)?;
+        write_bounds(p, &names, s)?;
+        s.s("ENDATA\n");
+        Ok(())
+    })
 }
 
-fn write_rows<W: Write>(p: &Problem, names: &Names, s: &mut Sink<W>) -> io::Result<()> {
+fn write_rows(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
     s.s("ROWS\n N ");
     s.s(OBJECTIVE);
     s.s("\n");
@@ -42,7 +42,47 @@ fn write_rows<W: Write>(p: &Problem, names: &Names, s: &mut Sink<W>) -> io::Resu
     Ok(())
 }
 
-fn write_columns<W: Write>(p: &Problem, names: &Names, s: &mut Sink<W>) -> io::Result<()> {
+/// One COLUMNS line holds up to two (row, value) entries of a column.
+struct Entries<'a> {
+    name: &'a str,
+    open: bool,
+    any: bool,
+}
+
+impl Entries<'_> {
+    fn push(&mut self, s: &mut Sink, row: &str, v: f64) {
+        if self.open {
+            s.s("   ");
+        } else {
+            s.s("    ");
+            s.s(self.name);
+            s.s(" ");
+        }
+        s.s(row);
+        s.s(" ");
+        s.num(v);
+        if self.open {
+            s.s("\n");
+        }
+        self.open = !self.open;
+        self.any = true;
+    }
+
+    fn end(self, s: &mut Sink) {
+        if self.open {
+            s.s("\n");
+        } else if !self.any {
+            // A column with no entries would not exist for the reader.
+            s.s("    ");
+            s.s(self.name);
+            s.s(" ");
+            s.s(OBJECTIVE);
+            s.s(" 0\n");
+        }
+    }
+}
+
+fn write_columns(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
     s.s("COLUMNS\n");
     let mut obj = p.objective.iter().peekable();
     let mut in_int = false;
@@ -55,42 +95,26 @@ fn write_columns<W: Write>(p: &Problem, names: &Names, s: &mut Sink<W>) -> io::R
             });
             in_int = col.integer;
         }
-        let name = &names.cols[c];
-        let mut any = false;
+        let mut e = Entries {
+            name: &names.cols[c],
+            open: false,
+            any: false,
+        };
+        let mut cost = 0.0;
         while let Some(&&(oc, v)) = obj.peek() {
             if oc > c {
                 break;
             }
             obj.next();
-            if oc == c && v != 0.0 {
-                s.s("    ");
-                s.s(name);
-                s.s(" ");
-                s.s(OBJECTIVE);
-                s.s(" ");
-                s.num(v);
-                s.s("\n");
-                any = true;
+            if oc == c {
+                cost += v;
             }
         }
-        p.for_column(c, |r, v| {
-            s.s("    ");
-            s.s(name);
-            s.s(" ");
-            s.s(&names.rows[r]);
-            s.s(" ");
-            s.num(v);
-            s.s("\n");
-            any = true;
-        });
-        if !any {
-            // A column with no entries would not exist for the reader.
-            s.s("    ");
-            s.s(name);
-            s.s(" ");
-            s.s(OBJECTIVE);
-            s.s(" 0\n");
+        if cost != 0.0 {
+            e.push(s, OBJECTIVE, cost);
         }
+        p.for_column(c, |r, v| e.push(s, &names.rows[r], v));
+        e.end(s);
         s.maybe_flush()?;
     }
     if in_int {
@@ -99,7 +123,7 @@ fn write_columns<W: Write>(p: &Problem, names: &Names, s: &mut Sink<W>) -> io::R
     Ok(())
 }
 
-fn write_rhs<W: Write>(p: &Problem, names: &Names, s: &mut Sink<W>) -> io::Result<()> {
+fn write_rhs(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
     s.s("RHS\n");
     for (r, row) in p.rows.iter().enumerate() {
         if row.rhs != 0.0 {
@@ -114,11 +138,11 @@ fn write_rhs<W: Write>(p: &Problem, names: &Names, s: &mut Sink<W>) -> io::Resul
     Ok(())
 }
 
-fn write_bounds<W: Write>(p: &Problem, names: &Names, s: &mut Sink<W>) -> io::Result<()> {
+fn write_bounds(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
     s.s("BOUNDS\n");
     for (c, col) in p.columns.iter().enumerate() {
         let name = &names.cols[c];
-        let line = |s: &mut Sink<W>, kind: &str, v: Option<f64>| {
+        let line = |s: &mut Sink, kind: &str, v: Option<f64>| {
             s.s(kind);
             s.s(" bnd ");
             s.s(name);

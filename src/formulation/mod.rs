@@ -153,7 +153,8 @@ pub struct Problem {
     pub objective_offset: f64,
     /// What presolve removed.
     pub presolve: Presolve,
-    by_output: Vec<Vec<(u32, f64)>>,
+    /// Per output j: (row, point, coefficient) of the rows reading a_tj.
+    by_output: Vec<Vec<(u32, u32, f64)>>,
     by_aux: Vec<Vec<(u32, f64)>>,
 }
 
@@ -192,7 +193,7 @@ impl Problem {
             }
         }
         Problem {
-            features,
+            features: features.as_standard_layout().into_owned(),
             points,
             n_out: m,
             n_in: n,
@@ -234,7 +235,8 @@ impl Problem {
         let first_aux = self.first_aux();
         for (r, row) in self.rows.iter().enumerate() {
             for &(j, c) in &row.act {
-                by_output[j].push((r as u32, c));
+                let point = row.point.expect("activation rows have a point");
+                by_output[j].push((r as u32, point as u32, c));
             }
             for &(col, c) in &row.aux {
                 by_aux[col - first_aux].push((r as u32, c));
@@ -283,17 +285,18 @@ impl Problem {
         let wn = self.n_out * self.n_in;
         if col < wn {
             let (j, i) = (col / self.n_in, col % self.n_in);
-            for &(r, c) in &self.by_output[j] {
-                let p = self.rows[r as usize]
-                    .point
-                    .expect("activation rows have a point");
-                let hv = self.features[[p, i]];
+            let h = self
+                .features
+                .as_slice()
+                .expect("features are stored row-major");
+            for &(r, p, c) in &self.by_output[j] {
+                let hv = h[p as usize * self.n_in + i];
                 if hv != 0.0 {
                     f(r as usize, c * hv);
                 }
             }
         } else if col < self.first_aux() {
-            for &(r, c) in &self.by_output[col - wn] {
+            for &(r, _, c) in &self.by_output[col - wn] {
                 f(r as usize, c);
             }
         } else {

@@ -6,21 +6,14 @@ ROWS
  L pos_2_0
  G neg_2_0
 COLUMNS
-    w_0_0 neg_0_0 1
-    w_0_0 pos_1_0 2
-    w_0_1 neg_0_0 2
-    w_0_1 pos_2_0 4
+    w_0_0 neg_0_0 1   pos_1_0 2
+    w_0_1 neg_0_0 2   pos_2_0 4
     w_0_1 neg_2_0 4
-    b_0 neg_0_0 1
-    b_0 pos_1_0 1
-    b_0 pos_2_0 1
-    b_0 neg_2_0 1
-    dev_0_0 obj 1
-    dev_0_0 neg_0_0 1
-    dev_1_0 obj 1
-    dev_1_0 pos_1_0 -1
-    dev_2_0 obj 1
-    dev_2_0 pos_2_0 -1
+    b_0 neg_0_0 1   pos_1_0 1
+    b_0 pos_2_0 1   neg_2_0 1
+    dev_0_0 obj 1   neg_0_0 1
+    dev_1_0 obj 1   pos_1_0 -1
+    dev_2_0 obj 1   pos_2_0 -1
     dev_2_0 neg_2_0 1
 RHS
     rhs neg_0_0 1
