@@ -4,23 +4,11 @@
 //! against a plain copy of the same bytes. `cargo bench --bench writer`
 //! prints a table (medians of 5 runs); pass `T N M` to change the size.
 
-use gdmilp::data::Task;
-use gdmilp::formulation::{self, Cap, Form, Input, LayerData, Options};
-use ndarray::{Array1, Array2};
+#[path = "common.rs"]
+mod common;
+
 use std::io::Write;
 use std::time::Instant;
-
-struct Rng(u64);
-
-impl Rng {
-    fn uniform(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -49,45 +37,10 @@ fn main() {
         [t, n, m] => (*t, *n, *m),
         _ => (1000, 128, 10),
     };
-    let mut rng = Rng(1);
-    // Dense positive features (post-ReLU-like, no zeros) and a random layer;
-    // a radius large enough that presolve keeps every point and row.
-    let h = Array2::from_shape_fn((t, n), |_| 0.01 + rng.uniform());
-    let w = Array2::from_shape_fn((m, n), |_| rng.uniform() - 0.5);
-    let b = Array1::from_shape_fn(m, |_| rng.uniform() - 0.5);
-    let labels: Vec<usize> = (0..t).map(|i| i % m).collect();
-    let layer = LayerData {
-        w,
-        b,
-        bias_vars: true,
-    };
-    let opts = Options {
-        task: Task::Classification,
-        radius: 10.0,
-        bias_radius: 10.0,
-        margin: 1e-3,
-        form: Form::Compact,
-        keep_accuracy: false,
-        cap: Cap::None,
-    };
-    let build = || {
-        formulation::build(
-            Input {
-                layer: &layer,
-                features: h.clone(),
-                points: (0..t).collect(),
-                relu: false,
-                classes: Some(&labels),
-                targets: None,
-            },
-            &opts,
-        )
-        .expect("builds")
-    };
     let t_build = time(5, || {
-        build();
+        common::problem(t, n, m);
     });
-    let p = build();
+    let p = common::problem(t, n, m);
     let nnz = p.nonzeros() as f64;
     let dir = std::env::temp_dir().join(format!("gdmilp-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -121,7 +74,11 @@ fn main() {
         )
         .unwrap();
     };
-    row(&mut out, "build formulation (no non-zeros stored)", t_build);
+    row(
+        &mut out,
+        "build formulation (features copied, no non-zeros stored)",
+        t_build,
+    );
     row(&mut out, "write MPS to file", t_mps);
     row(&mut out, "write MPS to a sink (formatting only)", t_sink);
     row(&mut out, "write LP to file", t_lp);

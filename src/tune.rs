@@ -109,7 +109,11 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
         b: current.layer.b.clone(),
     };
     let mut sweeps = Vec::new();
-    let mut stopped = format!("ran {} sweeps", plan.sweeps);
+    let mut stopped = format!(
+        "ran {} sweep{}",
+        plan.sweeps,
+        if plan.sweeps == 1 { "" } else { "s" }
+    );
     let relu = current.layer.activation == Activation::Relu;
     for k in 1..=plan.sweeps {
         let clock = Instant::now();

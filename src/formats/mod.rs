@@ -95,7 +95,7 @@ impl Names {
 }
 
 /// Bytes per chunk handed to the writer thread.
-const CHUNK: usize = 1 << 18;
+const CHUNK: usize = 1 << 20;
 
 /// The text being written: a buffer that writers fill and, every
 /// [`CHUNK`] bytes, hand to a writer thread, so formatting (this thread)
