@@ -107,6 +107,12 @@ impl Loaded {
         batch_size: usize,
     ) -> Result<Loaded> {
         check_task(&model, &layer, &data)?;
+        crate::error::progress(format_args!(
+            "running {} on {} points of {}…",
+            model.path.display(),
+            data.y.len(),
+            data.path.display()
+        ));
         let features = features::compute(&model, &layer, &data.x, &data.path, batch_size)?;
         check_labels(&layer, &data, &features)?;
         Ok(Loaded {
@@ -289,6 +295,11 @@ pub fn write_files(
     let m = manifest(loaded, sel, opts, built, milp, &start_path);
     let mut start_text = Vec::new();
     formats::mip_start::write(&built.problem, &mut start_text).expect("writing to memory");
+    crate::error::progress(format_args!(
+        "writing {} ({} non-zeros)…",
+        milp.display(),
+        built.problem.nonzeros()
+    ));
     let milp_bytes = formats::write_problem(&built.problem, milp)?;
     let rest = crate::atomic::write_all(&start_path, &start_text)
         .and_then(|_| crate::atomic::write_all(&manifest_path, m.to_json().as_bytes()));

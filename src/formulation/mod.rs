@@ -156,6 +156,7 @@ pub struct Problem {
     /// Per output j: (row, point, coefficient) of the rows reading a_tj.
     by_output: Vec<Vec<(u32, u32, f64)>>,
     by_aux: Vec<Vec<(u32, f64)>>,
+    nnz: usize,
 }
 
 impl Problem {
@@ -205,6 +206,7 @@ impl Problem {
             presolve: Presolve::default(),
             by_output: Vec::new(),
             by_aux: Vec::new(),
+            nnz: 0,
         }
     }
 
@@ -244,6 +246,13 @@ impl Problem {
         }
         self.by_output = by_output;
         self.by_aux = by_aux;
+        self.nnz = (0..self.columns.len())
+            .map(|c| {
+                let mut k = 0;
+                self.for_column(c, |_, _| k += 1);
+                k
+            })
+            .sum();
         self
     }
 
@@ -308,13 +317,7 @@ impl Problem {
 
     /// Number of structural non-zeros (objective excluded).
     pub fn nonzeros(&self) -> usize {
-        (0..self.columns.len())
-            .map(|c| {
-                let mut k = 0;
-                self.for_column(c, |_, _| k += 1);
-                k
-            })
-            .sum()
+        self.nnz
     }
 
     /// Number of integer columns.
