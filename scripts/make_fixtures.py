@@ -269,6 +269,38 @@ def torch_export():
     np.savez_compressed(os.path.join(d, "data.npz"), x=x, y=y)
 
 
+def fixed_batch():
+    """The regression MLP with a fixed batch dimension of 16 (50 points: the
+    last batch must be padded), as exporters write without dynamic axes."""
+    d = out_dir("fixed_batch")
+    x, y = paper_regression_data(50, 6)
+    net = train(MLP(3, 6, 2), x, y, torch.nn.functional.mse_loss, 40, lr=0.01)
+    w1, b1, w2, b2 = (arr(p) for p in net.parameters())
+    g = mlp_graph(w1, b1, w2, b2, gemm_head, "fixed_batch", fixed_batch=16)
+    model = helper.make_model(g, opset_imports=OPSET, producer_name="gdmilp-fixtures")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path = os.path.join(d, "model.onnx")
+    onnx.save(model, path)
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    got = np.concatenate([sess.run(None, {"x": x[i:i + 16]})[0] for i in range(0, 48, 16)])
+    assert np.allclose(got, arr(net(torch.tensor(x[:48]))), atol=1e-4)
+    np.savez_compressed(os.path.join(d, "data.npz"), x=x, y=y)
+
+
+def torchscript_export():
+    """torch.onnx.export with dynamo=False (the TorchScript-based exporter)."""
+    d = out_dir("torchscript_export")
+    x, y = digits_data(120)
+    net = train(MLP(64, 10, 10), x, y, torch.nn.functional.cross_entropy, 30, lr=0.05)
+    net.eval()
+    path = os.path.join(d, "model.onnx")
+    torch.onnx.export(net, (torch.tensor(x[:2]),), path, dynamo=False,
+                      input_names=["x"], output_names=["logits"], dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}})
+    check(path, x, arr(net(torch.tensor(x))))
+    np.savez_compressed(os.path.join(d, "data.npz"), x=x, y=y)
+
+
 def sklearn_models():
     """skl2onnx exports of MLPClassifier (iris) and MLPRegressor (diabetes)."""
     from skl2onnx import to_onnx
@@ -358,7 +390,7 @@ def bad_models():
           [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B")], ["batch", 4])
 
 
-ALL = [bad_models, tiny, regression, digits_softmax, matmul_add, gemm_alpha_beta, relu_output, no_bias, convnet, torch_export, sklearn_models]
+ALL = [bad_models, tiny, regression, digits_softmax, matmul_add, gemm_alpha_beta, relu_output, no_bias, convnet, torch_export, torchscript_export, fixed_batch, sklearn_models]
 
 if __name__ == "__main__":
     import sys
