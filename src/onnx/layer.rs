@@ -258,6 +258,19 @@ pub fn locate(model: &Model, output: Option<&str>) -> Result<FinalLayer> {
                 node.domain
             )));
         }
+        // Arity as the ONNX operator requires; a malformed node is an error,
+        // never an index out of bounds below.
+        let need = match op {
+            "Gemm" | "MatMul" | "Add" => 2,
+            _ => 1,
+        };
+        if node.inputs.iter().filter(|i| !i.is_empty()).count() < need {
+            return Err(err(format!(
+                "{} has {} inputs; the operator needs at least {need}",
+                node.describe(),
+                node.inputs.len()
+            )));
+        }
         if PASS_THROUGH.contains(&op) || ACTIVATIONS.contains(&op) {
             after.push(op.to_string());
             tensor = node.inputs[0].clone();
@@ -338,6 +351,12 @@ pub fn locate(model: &Model, output: Option<&str>) -> Result<FinalLayer> {
             } else {
                 (node, None)
             };
+            if matmul.inputs.len() < 2 || matmul.inputs.iter().any(|i| i.is_empty()) {
+                return Err(err(format!(
+                    "{} does not have two inputs",
+                    matmul.describe()
+                )));
+            }
             if model.initializer(&matmul.inputs[0]).is_some() {
                 return Err(err(format!(
                     "{} multiplies a stored matrix by the features (W·X); gdmilp handles X·W",

@@ -103,7 +103,11 @@ pub struct Tensor {
 impl Tensor {
     /// Number of elements.
     pub fn len(&self) -> usize {
-        self.dims.iter().map(|&d| d.max(0) as usize).product()
+        // Saturating: dims come from the file and may be absurd; every use
+        // compares this count with data actually present.
+        self.dims
+            .iter()
+            .fold(1usize, |n, &d| n.saturating_mul(d.max(0) as usize))
     }
 
     /// True when the tensor has no elements.

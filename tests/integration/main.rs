@@ -6,5 +6,6 @@ mod util;
 mod apply;
 mod bad_inputs;
 mod export;
+mod fuzz;
 mod golden;
 mod solve_tune;

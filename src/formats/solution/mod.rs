@@ -127,7 +127,13 @@ pub fn read(path: &Path, format: Option<SolutionFormat>) -> Result<Solution> {
             "is empty; the solver wrote no solution",
         ));
     }
-    let format = match format.or_else(|| detect(&text)) {
+    parse(path, &text, format)
+}
+
+/// Parses solution `text` (named `path` in errors): `format` forces a
+/// format, else it is detected.
+pub fn parse(path: &Path, text: &str, format: Option<SolutionFormat>) -> Result<Solution> {
+    let format = match format.or_else(|| detect(text)) {
         Some(f) => f,
         None => {
             return Err(Error::invalid(
@@ -136,16 +142,15 @@ pub fn read(path: &Path, format: Option<SolutionFormat>) -> Result<Solution> {
             ))
         }
     };
-    let sol = match format {
-        SolutionFormat::Highs => highs::parse_raw(path, &text),
-        SolutionFormat::HighsPretty => highs::parse_pretty(path, &text),
-        SolutionFormat::Gurobi => gurobi::parse(path, &text),
-        SolutionFormat::Cplex => cplex::parse(path, &text),
-        SolutionFormat::Cbc => cbc::parse(path, &text),
-        SolutionFormat::Scip => scip::parse(path, &text),
-        SolutionFormat::Glpk => glpk::parse(path, &text),
-    }?;
-    Ok(sol)
+    match format {
+        SolutionFormat::Highs => highs::parse_raw(path, text),
+        SolutionFormat::HighsPretty => highs::parse_pretty(path, text),
+        SolutionFormat::Gurobi => gurobi::parse(path, text),
+        SolutionFormat::Cplex => cplex::parse(path, text),
+        SolutionFormat::Cbc => cbc::parse(path, text),
+        SolutionFormat::Scip => scip::parse(path, text),
+        SolutionFormat::Glpk => glpk::parse(path, text),
+    }
 }
 
 /// Parses a number token of line `k` (1-based).
