@@ -89,6 +89,13 @@ fn write_objective(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
 }
 
 fn write_rows(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
+    if p.rows.is_empty() {
+        // Presolve decided every point. `Subject To` must hold a
+        // constraint for LP readers (GLPK), so an always-true one stands in.
+        s.s(" norows: 0 ");
+        s.s(&names.cols[0]);
+        s.s(" >= 0\n");
+    }
     for (r, row) in p.rows.iter().enumerate() {
         s.s(" ");
         s.s(&names.rows[r]);
@@ -110,6 +117,11 @@ fn write_rows(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
 
 fn write_bounds(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
     for (c, col) in p.columns.iter().enumerate() {
+        if col.integer && col.lower == 0.0 && col.upper == 1.0 {
+            // `Binaries` gives [0, 1]; writing it here too makes readers
+            // (GLPK) warn that the bounds are redefined.
+            continue;
+        }
         let name = &names.cols[c];
         let (lo, up) = (col.lower, col.upper);
         s.s(" ");

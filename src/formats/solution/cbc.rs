@@ -28,6 +28,7 @@ fn is_row_name(name: &str) -> bool {
         .iter()
         .any(|p| name.starts_with(p))
         || name == "keep"
+        || name == "norows"
 }
 
 pub(super) fn parse(path: &Path, text: &str) -> Result<Solution> {
