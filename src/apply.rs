@@ -293,8 +293,8 @@ impl Verification {
     }
 }
 
-/// Loss on `indices` at activations `a` of the whole data set. A margin
-/// met to within 1e-6 counts (float32 weights round the solver's margins).
+/// Loss on `indices` at activations `a` (from the float32 model) of the
+/// whole data set; margins are checked as [`metrics::MarginCheck::Float32`].
 pub fn loss_on(
     man: &Manifest,
     relu: bool,
@@ -307,7 +307,8 @@ pub fn loss_on(
     metrics::formulation_loss(
         a_sel.view(),
         relu,
-        (man.options.margin - 1e-6).max(0.0),
+        man.options.margin,
+        metrics::MarginCheck::Float32,
         &y_sel,
     )
 }

@@ -99,10 +99,28 @@ pub fn metrics(out: &Array2<f64>, y: &Labels) -> Metrics {
     }
 }
 
+/// How exactly [`formulation_loss`] checks classification margins.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MarginCheck {
+    /// Exactly (activations computed in f64 from the formulation's data).
+    Exact,
+    /// Activations from a float32 model: a margin counts when it is within
+    /// 1e-5 · (1 + |a_ℓ| + |a_j|) of ε (float32 weights and arithmetic move
+    /// a margin the solver left at exactly ε by about that much), but never
+    /// less than ε/2, so a point is never counted at zero margin.
+    Float32,
+}
+
 /// The formulation's loss (objective + offset) at layer activations `a`
 /// (selected points × M): regression Σ|out − y| with out = a or ReLU(a);
 /// classification −#(points correct with margin ε).
-pub fn formulation_loss(a: ArrayView2<'_, f64>, relu: bool, margin: f64, y: &Labels) -> f64 {
+pub fn formulation_loss(
+    a: ArrayView2<'_, f64>,
+    relu: bool,
+    margin: f64,
+    check: MarginCheck,
+    y: &Labels,
+) -> f64 {
     match y {
         Labels::Targets(t) => a
             .iter()
@@ -110,13 +128,19 @@ pub fn formulation_loss(a: ArrayView2<'_, f64>, relu: bool, margin: f64, y: &Lab
             .map(|(&v, &y)| ((if relu { v.max(0.0) } else { v }) - y).abs())
             .sum(),
         Labels::Classes(c) => {
+            let needed = |al: f64, aj: f64| match check {
+                MarginCheck::Exact => margin,
+                MarginCheck::Float32 => {
+                    margin - (1e-5 * (1.0 + al.abs() + aj.abs())).min(margin / 2.0)
+                }
+            };
             -(a.rows()
                 .into_iter()
                 .zip(c)
                 .filter(|(r, &l)| {
                     r.iter()
                         .enumerate()
-                        .all(|(j, &v)| j == l || r[l] - v >= margin)
+                        .all(|(j, &v)| j == l || r[l] - v >= needed(r[l], v))
                 })
                 .count() as f64)
         }

@@ -194,11 +194,15 @@ pub fn build(loaded: &Loaded, sel: &SelectSpec, opts: &Options) -> Result<Built>
     let incumbent = problem.objective_at(&start);
     // The current weights must be feasible and score what the model scores.
     let violation = problem.max_violation(&start);
-    let a_sel = loaded.features.a.select(ndarray::Axis(0), &indices);
+    // Independently of the formulation's code, in f64 from the features
+    // (features::compute checked h·Wᵀ + b against ONNX Runtime's output).
+    let h_sel = loaded.features.h.select(ndarray::Axis(0), &indices);
+    let a_sel = h_sel.dot(&loaded.layer.w.t()) + &loaded.layer.b;
     let recomputed = metrics::formulation_loss(
         a_sel.view(),
         loaded.layer.activation == Activation::Relu,
         opts.margin,
+        metrics::MarginCheck::Exact,
         &labels,
     );
     let total = incumbent + problem.objective_offset;

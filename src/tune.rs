@@ -155,7 +155,8 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
         let after = metrics::formulation_loss(
             a_sel.view(),
             relu,
-            (plan.options.margin - 1e-6).max(0.0),
+            plan.options.margin,
+            metrics::MarginCheck::Float32,
             &y_sel,
         );
         let kept = after < before - 1e-9 * before.abs().max(1.0);
