@@ -166,17 +166,23 @@ pub fn run(
             chunk = ndarray::concatenate(Axis(0), &[chunk.view(), pad.view()])
                 .expect("same trailing shape");
         }
-        let out = if as_f64 {
-            let t = TensorRef::from_array_view(chunk.view()).map_err(rt)?;
-            session
-                .run(ort::inputs![input.name.as_str() => t])
-                .map_err(rt)?
-        } else {
-            let c32 = chunk.mapv(|v| v as f32);
-            let t = TensorRef::from_array_view(c32.view()).map_err(rt)?;
-            session
-                .run(ort::inputs![input.name.as_str() => t])
-                .map_err(rt)?
+        // The input buffer must outlive the outputs: when an output is the
+        // graph input itself (a layer reading the model's input directly),
+        // ONNX Runtime returns that very buffer, not a copy.
+        let c32 = (!as_f64).then(|| chunk.mapv(|v| v as f32));
+        let out = match &c32 {
+            None => {
+                let t = TensorRef::from_array_view(chunk.view()).map_err(rt)?;
+                session
+                    .run(ort::inputs![input.name.as_str() => t])
+                    .map_err(rt)?
+            }
+            Some(c) => {
+                let t = TensorRef::from_array_view(c.view()).map_err(rt)?;
+                session
+                    .run(ort::inputs![input.name.as_str() => t])
+                    .map_err(rt)?
+            }
         };
         for (k, name) in outputs.iter().enumerate() {
             let v = out.get(name.as_str()).ok_or_else(|| {

@@ -92,6 +92,16 @@ fn inspect_describes_each_layer_form() {
         ("torch_export", "Gemm", "identity", 12, 10, "per_output"),
         ("sk_classifier", "MatMulAdd", "softmax", 6, 3, "per_output"),
         ("sk_regressor", "MatMulAdd", "identity", 8, 1, "per_output"),
+        ("sk_zipmap", "MatMulAdd", "softmax", 6, 3, "per_output"),
+        ("fixed_batch", "Gemm", "identity", 6, 2, "per_output"),
+        (
+            "torchscript_export",
+            "Gemm",
+            "identity",
+            10,
+            10,
+            "per_output",
+        ),
     ];
     for (case, op, act, n, m, bias) in cases {
         let r = dir.run(&["inspect", &model(case), "--json"]).ok();
@@ -117,6 +127,12 @@ fn inspect_describes_each_layer_form() {
     r.check(
         r.json()["weight"]["source"]["initializer"]["external"] == true,
         "external data seen",
+    );
+    // skl2onnx's default output is a ZipMap: followed back to its tensor.
+    let r = dir.run(&["inspect", &model("sk_zipmap"), "--json"]).ok();
+    r.check(
+        r.json()["after"].as_array().unwrap().last().unwrap() == "ZipMap",
+        "ZipMap followed",
     );
     let r = dir.run(&["inspect", &model("digits")]).ok();
     r.check(
@@ -204,4 +220,35 @@ fn paper_form_and_keep_accuracy_have_the_same_optimum_as_compact() {
     }
     assert_eq!(opt[0], opt[1]);
     assert_eq!(opt[0], opt[2]);
+}
+
+#[test]
+fn a_layer_reading_the_model_input_directly_gets_real_features() {
+    // Regression: when the penultimate tensor is the graph input, ONNX
+    // Runtime returns the input buffer itself; it was freed before being
+    // read, and export saw garbage features (its self-check refused).
+    let dir = Dir::new("input-as-features");
+    let x: Vec<f32> = (0..30).map(|k| (k as f32 * 0.37).sin()).collect();
+    let path = dir.path.join("d.npz");
+    let mut w = ndarray_npy::NpzWriter::new(std::fs::File::create(&path).unwrap());
+    w.add_array("x", &ndarray::Array2::from_shape_vec((10, 3), x).unwrap())
+        .unwrap();
+    w.add_array("y", &ndarray::Array2::<f32>::from_elem((10, 4), 0.1))
+        .unwrap();
+    w.finish().unwrap();
+    let out = dir.p("layer.mps");
+    for _ in 0..3 {
+        dir.run(&[
+            "export",
+            "fixtures/bad/constant_weight.onnx",
+            path.to_str().unwrap(),
+            "-o",
+            &out,
+        ])
+        .ok();
+        let inc = read_json(&dir.path.join("layer.gdmilp.json"))["incumbent_objective"]
+            .as_f64()
+            .unwrap();
+        assert!(close(highspy(&out, &dir.p("layer.mst"), false), inc, 1e-9));
+    }
 }
