@@ -329,6 +329,25 @@ def sklearn_models():
     np.savez_compressed(os.path.join(d, "data.npz"), x=x, y=y)
 
 
+def sk_zipmap():
+    """skl2onnx's default export of MLPClassifier: probabilities leave through
+    a ZipMap (a sequence of maps), which gdmilp follows back to its tensor."""
+    from skl2onnx import to_onnx
+    from sklearn.neural_network import MLPClassifier
+
+    d = out_dir("sk_zipmap")
+    ir = load_iris()
+    x = ((ir.data - ir.data.mean(0)) / ir.data.std(0)).astype(np.float32)
+    y = ir.target.astype(np.int64)
+    clf = MLPClassifier(hidden_layer_sizes=(6,), max_iter=400, random_state=1).fit(x, y)
+    onx = to_onnx(clf, x[:1])
+    assert onx.graph.output[1].type.WhichOneof("value") == "sequence_type", "expected a ZipMap output"
+    path = os.path.join(d, "model.onnx")
+    onnx.save(onx, path)
+    check(path, x, clf.predict(x), output=0)
+    np.savez_compressed(os.path.join(d, "data.npz"), x=x, y=y)
+
+
 def tiny():
     """Two hand-written 2-feature problems for the golden files: every number
     in their MPS/LP can be checked by hand."""
@@ -384,13 +403,17 @@ def bad_models():
           [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B"),
            numpy_helper.from_array(rng.normal(size=(2, 4)).astype(np.float32), "W2"),
            numpy_helper.from_array(np.zeros(2, np.float32), "B2")], ["batch", 2])
+    # The final weight held by a Constant node: read by export, not patched.
+    write("constant_weight", [helper.make_node("Constant", [], ["W"], value=numpy_helper.from_array(w, "Wc")),
+                              helper.make_node("Gemm", ["x", "W", "B"], ["y"], transB=1)],
+          [numpy_helper.from_array(b, "B")], ["batch", 4])
     # A Sigmoid head: fine for classification, not for regression.
     write("sigmoid_head", [helper.make_node("Gemm", ["x", "W", "B"], ["a"], transB=1),
                            helper.make_node("Sigmoid", ["a"], ["y"])],
           [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B")], ["batch", 4])
 
 
-ALL = [bad_models, tiny, regression, digits_softmax, matmul_add, gemm_alpha_beta, relu_output, no_bias, convnet, torch_export, torchscript_export, fixed_batch, sklearn_models]
+ALL = [bad_models, tiny, regression, digits_softmax, matmul_add, gemm_alpha_beta, relu_output, no_bias, convnet, torch_export, torchscript_export, fixed_batch, sklearn_models, sk_zipmap]
 
 if __name__ == "__main__":
     import sys

@@ -71,12 +71,12 @@ pub fn compute(
     let names = vec![
         layer.input.clone(),
         layer.output.clone(),
-        layer.model_output.clone(),
+        layer.evaluated.clone(),
     ];
-    let bytes = edit::with_outputs(
-        model,
-        &[(names[0].as_str(), elem), (names[1].as_str(), elem)],
-    )?;
+    // The followed output is usually a graph output already (with_outputs
+    // leaves those alone); after a ZipMap it is the tensor feeding it.
+    let extra: Vec<(&str, i32)> = names.iter().map(|n| (n.as_str(), elem)).collect();
+    let bytes = edit::with_outputs(model, &extra)?;
     let mut got = runtime::run(&model.path, &bytes, &input, x, &names, batch_size)?;
     let out = got.pop().expect("three outputs");
     let a = got.pop().expect("three outputs");

@@ -120,8 +120,11 @@ pub struct FinalLayer {
     pub input: String,
     /// The layer's output, before any activation.
     pub output: String,
-    /// The model output this layer leads to.
+    /// The model output this layer leads to (a graph output).
     pub model_output: String,
+    /// The tensor read to evaluate the model: `model_output`, or the
+    /// probabilities feeding a ZipMap output.
+    pub evaluated: String,
     /// Ops between the layer and the model output, in order.
     pub after: Vec<String>,
     /// The activation among them.
@@ -242,8 +245,18 @@ fn param(model: &Model, name: &str, role: &str, node: &Node) -> Result<(Param, T
 pub fn locate(model: &Model, output: Option<&str>) -> Result<FinalLayer> {
     let model_output = choose_output(model, output)?;
     let err = |msg: String| Error::invalid(&model.path, msg);
-    let mut tensor = model_output.clone();
     let mut after = Vec::new();
+    let mut evaluated = model_output.clone();
+    // skl2onnx's default classifier output is a ZipMap of the probabilities
+    // (a sequence of maps, not a tensor): follow the probabilities instead.
+    if let Some(z) = model
+        .producer(&model_output)
+        .filter(|n| n.op_type == "ZipMap" && n.domain == "ai.onnx.ml" && !n.inputs.is_empty())
+    {
+        after.push("ZipMap".to_string());
+        evaluated = z.inputs[0].clone();
+    }
+    let mut tensor = evaluated.clone();
     let node = loop {
         let Some(node) = model.producer(&tensor) else {
             return Err(err(format!(
@@ -284,7 +297,13 @@ pub fn locate(model: &Model, output: Option<&str>) -> Result<FinalLayer> {
             node.describe()
         )));
     };
+    // Ops were collected output-first; a ZipMap, if any, stays last.
+    let zipmap = after.first().is_some_and(|a| a == "ZipMap");
+    after.retain(|a| a != "ZipMap");
     after.reverse();
+    if zipmap {
+        after.push("ZipMap".to_string());
+    }
     let acts: Vec<&String> = after
         .iter()
         .filter(|a| ACTIVATIONS.contains(&a.as_str()))
@@ -454,6 +473,7 @@ pub fn locate(model: &Model, output: Option<&str>) -> Result<FinalLayer> {
         input,
         output: layer_output,
         model_output,
+        evaluated,
         after,
         activation,
         n_in: n,
