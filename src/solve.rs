@@ -197,10 +197,7 @@ impl Highs {
     /// Loads `p` directly (column-wise), with its names.
     pub fn pass(&mut self, p: &Problem) -> Result<()> {
         let nc = p.columns.len();
-        let mut cost = vec![0.0; nc];
-        for &(c, v) in &p.objective {
-            cost[c] += v;
-        }
+        let cost = p.costs();
         let lower: Vec<f64> = p.columns.iter().map(|c| c.lower).collect();
         let upper: Vec<f64> = p.columns.iter().map(|c| c.upper).collect();
         let integrality: Vec<hs::HighsInt> = p

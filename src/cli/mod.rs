@@ -159,20 +159,10 @@ impl FormArgs {
 
     /// Checks values before any work is done.
     pub(crate) fn validate(&self) -> Result<()> {
-        let finite_nonneg = |name: &str, v: f64| {
-            if v.is_finite() && v >= 0.0 {
-                Ok(())
-            } else {
-                Err(crate::Error::usage(format!(
-                    "{name} must be a finite number ≥ 0, not {v}"
-                )))
-            }
-        };
-        finite_nonneg("--radius", self.radius)?;
-        if let Some(r) = self.bias_radius {
-            finite_nonneg("--bias-radius", r)?;
-        }
-        finite_nonneg("--margin", self.margin)?;
+        // The task does not matter for these checks.
+        self.options(Task::Regression)
+            .validate()
+            .map_err(crate::Error::usage)?;
         if self.points == Some(0) {
             return Err(crate::Error::usage("--points must be at least 1"));
         }

@@ -68,18 +68,8 @@ fn write_objective(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
     // readers that number columns by first appearance (GLPK's `-w`) then
     // number them as the manifest does.
     let mut terms = Terms::new(s);
-    let mut obj = p.objective.iter().peekable();
-    for (c, name) in names.cols.iter().enumerate() {
-        let mut v = 0.0;
-        while let Some(&&(oc, ov)) = obj.peek() {
-            if oc > c {
-                break;
-            }
-            obj.next();
-            if oc == c {
-                v += ov;
-            }
-        }
+    let costs = p.costs();
+    for (name, &v) in names.cols.iter().zip(&costs) {
         terms.term(s, v, name);
         s.maybe_flush_keep(&mut terms)?;
     }

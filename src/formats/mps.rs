@@ -84,7 +84,7 @@ impl Entries<'_> {
 
 fn write_columns(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
     s.s("COLUMNS\n");
-    let mut obj = p.objective.iter().peekable();
+    let costs = p.costs();
     let mut in_int = false;
     for (c, col) in p.columns.iter().enumerate() {
         if col.integer != in_int {
@@ -100,16 +100,7 @@ fn write_columns(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
             open: false,
             any: false,
         };
-        let mut cost = 0.0;
-        while let Some(&&(oc, v)) = obj.peek() {
-            if oc > c {
-                break;
-            }
-            obj.next();
-            if oc == c {
-                cost += v;
-            }
-        }
+        let cost = costs[c];
         if cost != 0.0 {
             e.push(s, OBJECTIVE, cost);
         }

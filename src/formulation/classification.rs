@@ -21,18 +21,8 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
     if input.relu {
         return Err("classification through a Relu after the last layer is not supported (ties at 0 change the argmax)".into());
     }
-    if !(opts.margin.is_finite() && opts.margin >= 0.0) {
-        return Err(format!(
-            "--margin must be a finite number ≥ 0, not {}",
-            opts.margin
-        ));
-    }
     let eps = opts.margin;
-    let rb = if layer.bias_vars {
-        opts.bias_radius
-    } else {
-        0.0
-    };
+    let rb = opts.bias_reach(layer);
     let mut p = Problem::new(layer, input.features, input.points, opts);
     let t_count = p.points.len();
     p.presolve.points_in = t_count;

@@ -101,6 +101,32 @@ pub struct Options {
     pub cap: Cap,
 }
 
+impl Options {
+    /// Checks the numbers: radii and margin finite and ≥ 0. The message
+    /// names the command-line option.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, v) in [
+            ("--radius", self.radius),
+            ("--bias-radius", self.bias_radius),
+            ("--margin", self.margin),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!("{name} must be a finite number ≥ 0, not {v}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// How far the bias may move: r_b when the bias is a variable, else 0.
+    pub fn bias_reach(&self, layer: &LayerData) -> f64 {
+        if layer.bias_vars {
+            self.bias_radius
+        } else {
+            0.0
+        }
+    }
+}
+
 /// What presolve removed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Presolve {
@@ -325,6 +351,15 @@ impl Problem {
         self.columns.iter().filter(|c| c.integer).count()
     }
 
+    /// Objective coefficient of every column (dense, in column order).
+    pub fn costs(&self) -> Vec<f64> {
+        let mut cost = vec![0.0; self.columns.len()];
+        for &(c, v) in &self.objective {
+            cost[c] += v;
+        }
+        cost
+    }
+
     /// Objective value (as the file states it, without the offset) at `x`.
     pub fn objective_at(&self, x: &[f64]) -> f64 {
         self.objective.iter().map(|&(c, v)| v * x[c]).sum()
@@ -373,18 +408,7 @@ pub struct Input<'a> {
 
 /// Builds the formulation `opts` asks for.
 pub fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String> {
-    if !(opts.radius.is_finite() && opts.radius >= 0.0) {
-        return Err(format!(
-            "--radius must be a finite number ≥ 0, not {}",
-            opts.radius
-        ));
-    }
-    if !(opts.bias_radius.is_finite() && opts.bias_radius >= 0.0) {
-        return Err(format!(
-            "--bias-radius must be a finite number ≥ 0, not {}",
-            opts.bias_radius
-        ));
-    }
+    opts.validate()?;
     let p = match opts.task {
         Task::Regression => regression::build(input, opts)?,
         Task::Classification => classification::build(input, opts)?,

@@ -26,11 +26,7 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
             targets.ncols()
         ));
     }
-    let rb = if layer.bias_vars {
-        opts.bias_radius
-    } else {
-        0.0
-    };
+    let rb = opts.bias_reach(layer);
     let mut p = Problem::new(layer, input.features, input.points, opts);
     let t_count = p.points.len();
     p.presolve.points_in = t_count;
