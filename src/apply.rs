@@ -155,52 +155,6 @@ fn clamp_to_box(path: &Path, layer: &FinalLayer, man: &Manifest, wts: &mut Weigh
     Ok(())
 }
 
-/// The layer as the patched file will hold it: weights rounded to the
-/// initializers' dtype.
-pub fn as_stored(layer: &FinalLayer, wts: &Weights) -> FinalLayer {
-    let round = |v: f64, f64_type: bool| if f64_type { v } else { v as f32 as f64 };
-    let mut l = layer.clone();
-    let wf = layer.weight.dtype == "float64";
-    let stored = layer.stored_weight(&wts.w);
-    let back: Vec<f64> = stored.iter().map(|&v| round(v, wf)).collect();
-    // Undo the layout and scale exactly as `locate` does.
-    let (m, n) = layer.w.dim();
-    l.w = match &layer.op {
-        crate::onnx::layer::LayerOp::Gemm {
-            trans_b: true,
-            alpha,
-            ..
-        } => Array2::from_shape_vec((m, n), back)
-            .expect("shape")
-            .mapv(|x| x * alpha),
-        crate::onnx::layer::LayerOp::Gemm { alpha, .. } => Array2::from_shape_vec((n, m), back)
-            .expect("shape")
-            .reversed_axes()
-            .as_standard_layout()
-            .mapv(|x| x * alpha),
-        crate::onnx::layer::LayerOp::MatMulAdd => Array2::from_shape_vec((n, m), back)
-            .expect("shape")
-            .reversed_axes()
-            .as_standard_layout()
-            .to_owned(),
-    };
-    if layer.has_bias_vars() {
-        let bf = layer.bias.as_ref().is_some_and(|p| p.dtype == "float64");
-        let beta = match &layer.op {
-            crate::onnx::layer::LayerOp::Gemm { beta, .. } => *beta,
-            _ => 1.0,
-        };
-        l.b = Array1::from_vec(
-            layer
-                .stored_bias(&wts.b)
-                .iter()
-                .map(|&v| round(v, bf) * beta)
-                .collect(),
-        );
-    }
-    l
-}
-
 /// Runs the model patched with `wts` (in memory) on `x`; checks that the
 /// patched layer computes with the weights written.
 pub fn run_patched(
@@ -226,7 +180,7 @@ pub fn patched_in_memory(
     let patched = edit::patch(&inlined, layer, &wts.w, &wts.b, "unused.data")?;
     Ok((
         Model::from_bytes(&model.path, patched.model)?,
-        as_stored(layer, wts),
+        layer.as_stored(&wts.w, &wts.b),
     ))
 }
 

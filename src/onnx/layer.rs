@@ -157,6 +157,20 @@ const PASS_THROUGH: &[&str] = &[
 ];
 const ACTIVATIONS: &[&str] = &["Relu", "Softmax", "LogSoftmax", "Sigmoid", "Tanh"];
 
+/// The stored weight tensor (its own shape) → effective W (M×N).
+fn effective_weight(op: &LayerOp, stored: Array2<f64>) -> Array2<f64> {
+    let (w, scale) = match op {
+        LayerOp::Gemm {
+            trans_b: true,
+            alpha,
+            ..
+        } => (stored, *alpha),
+        LayerOp::Gemm { alpha, .. } => (stored.reversed_axes(), *alpha),
+        LayerOp::MatMulAdd => (stored.reversed_axes(), 1.0),
+    };
+    w.as_standard_layout().mapv(|x| x * scale)
+}
+
 /// Chooses the output to follow: `name`, or the first float output.
 pub fn choose_output(model: &Model, name: Option<&str>) -> Result<String> {
     let outputs = &model.graph.outputs;
@@ -420,16 +434,7 @@ pub fn locate(model: &Model, output: Option<&str>) -> Result<FinalLayer> {
     }
     let (r, c) = (wt.dims[0] as usize, wt.dims[1] as usize);
     let stored = Array2::from_shape_vec((r, c), wv).expect("length checked by float_values");
-    let (w, scale) = match &op {
-        LayerOp::Gemm {
-            trans_b: true,
-            alpha,
-            ..
-        } => (stored, *alpha),
-        LayerOp::Gemm { alpha, .. } => (stored.reversed_axes(), *alpha),
-        LayerOp::MatMulAdd => (stored.reversed_axes(), 1.0),
-    };
-    let w = w.as_standard_layout().mapv(|x| x * scale);
+    let w = effective_weight(&op, stored);
     let (m, n) = w.dim();
     if m == 0 || n == 0 {
         return Err(err(format!("the weight '{}' is empty", weight.name)));
@@ -513,6 +518,40 @@ impl FinalLayer {
             LayerOp::MatMulAdd => 1.0,
         };
         b.iter().map(|x| x / beta).collect()
+    }
+
+    /// The layer as a patched file holds it: `w` and `b` written in the
+    /// initializers' dtype (float32 rounds) and read back.
+    pub fn as_stored(&self, w: &Array2<f64>, b: &Array1<f64>) -> FinalLayer {
+        let round = |v: f64, dtype: &str| {
+            if dtype == "float64" {
+                v
+            } else {
+                v as f32 as f64
+            }
+        };
+        let mut l = self.clone();
+        let stored: Vec<f64> = self
+            .stored_weight(w)
+            .iter()
+            .map(|&v| round(v, self.weight.dtype))
+            .collect();
+        let shape = (self.weight.dims[0] as usize, self.weight.dims[1] as usize);
+        let stored =
+            Array2::from_shape_vec(shape, stored).expect("stored_weight keeps the stored shape");
+        l.w = effective_weight(&self.op, stored);
+        if let (true, Some(p)) = (self.has_bias_vars(), &self.bias) {
+            let beta = match &self.op {
+                LayerOp::Gemm { beta, .. } => *beta,
+                LayerOp::MatMulAdd => 1.0,
+            };
+            l.b = self
+                .stored_bias(b)
+                .iter()
+                .map(|&v| round(v, p.dtype) * beta)
+                .collect();
+        }
+        l
     }
 
     /// Whether the penultimate features come transposed (Gemm transA).
