@@ -44,6 +44,9 @@ pub struct Outcome {
 pub struct Highs {
     ptr: *mut c_void,
     log: Box<LogState>,
+    /// Set just before solving: HiGHS applies `time_limit` to reading a
+    /// file too, and a large model can take longer to read than that.
+    time_limit: Option<f64>,
 }
 
 /// Where HiGHS's log goes: stderr when `echo`, and its ERROR lines are
@@ -104,7 +107,11 @@ impl Highs {
             echo: std::cell::Cell::new(!settings.quiet),
             errors: std::cell::RefCell::new(Vec::new()),
         });
-        let mut h = Highs { ptr, log };
+        let mut h = Highs {
+            ptr,
+            log,
+            time_limit: settings.time_limit,
+        };
         h.set_bool("log_to_console", false)?;
         let user = &*h.log as *const LogState as *mut c_void;
         // SAFETY: the callback reads `user` as the LogState, which lives
@@ -119,7 +126,6 @@ impl Highs {
                     "--time-limit must be a positive number of seconds, not {t}"
                 )));
             }
-            h.set_double("time_limit", t)?;
         }
         if let Some(t) = settings.threads {
             h.set_int("threads", t as i32)?;
@@ -306,6 +312,9 @@ impl Highs {
 
     /// Solves.
     pub fn run(&mut self) -> Result<Outcome> {
+        if let Some(t) = self.time_limit {
+            self.set_double("time_limit", t)?;
+        }
         // SAFETY: valid instance.
         let s = unsafe { hs::Highs_run(self.ptr) };
         self.check(s, "solving")?;

@@ -5,7 +5,7 @@
 //! stops at the first sweep that is not.
 
 use crate::apply::{self, Weights};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::formats;
 use crate::formulation::{names::Var, Options};
 use crate::metrics::{self, Metrics};
@@ -32,8 +32,8 @@ pub struct Sweep {
     pub loss_before: f64,
     /// Loss HiGHS reported.
     pub loss_solver: f64,
-    /// Best bound HiGHS proved (as a loss).
-    pub loss_bound: f64,
+    /// Best bound HiGHS proved (as a loss), when it has one.
+    pub loss_bound: Option<f64>,
     /// Loss recomputed on the patched model.
     pub loss_after: f64,
     /// Whether the sweep's weights were kept.
@@ -140,16 +140,33 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
         if let Some(dir) = plan.keep {
             highs.write_solution(&dir.join(format!("sweep{k}.sol")))?;
         }
+        let before = built.incumbent + p.objective_offset;
         if !out.has_solution {
-            return Err(Error::Rejected(format!(
-                "sweep {k}: HiGHS ended with '{}' and no solution",
+            // The current weights stand (HiGHS stopped before even taking
+            // the MIP start, e.g. a very short time limit).
+            eprintln!(
+                "sweep {k}: HiGHS ended with '{}' and no solution; the weights stay",
                 out.status
-            )));
+            );
+            sweeps.push(Sweep {
+                sweep: k,
+                points: built.indices.len(),
+                status: out.status.clone(),
+                optimal: false,
+                loss_before: before,
+                loss_solver: before,
+                loss_bound: None,
+                loss_after: before,
+                kept: false,
+                train: current.metrics(),
+                seconds: clock.elapsed().as_secs_f64(),
+            });
+            stopped = format!("sweep {k}: HiGHS found no solution ({})", out.status);
+            break;
         }
         let wts = weights_of(&current, &out.values, &plan.options, p);
         let (model, layer) = apply::patched_in_memory(&current.model, &current.layer, &wts)?;
         let next = Loaded::from_parts(model, layer, current.data.clone(), plan.batch_size)?;
-        let before = built.incumbent + p.objective_offset;
         let a_sel = next.features.a.select(ndarray::Axis(0), &built.indices);
         let y_sel = metrics::subset(&next.data.y, &built.indices);
         let after = metrics::formulation_loss(
@@ -181,7 +198,7 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
             optimal: out.optimal,
             loss_before: before,
             loss_solver: out.objective + p.objective_offset,
-            loss_bound: out.bound + p.objective_offset,
+            loss_bound: Some(out.bound + p.objective_offset),
             loss_after: after,
             kept,
             train,
