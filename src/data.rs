@@ -377,6 +377,36 @@ mod tests {
     }
 
     #[test]
+    fn one_hot_rows_become_class_indices() {
+        let p = Path::new("d.npz");
+        let one_hot = ndarray::array![[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]].into_dyn();
+        match labels(
+            p,
+            "y",
+            Raw::Float(one_hot.clone()),
+            Some(Task::Classification),
+        )
+        .unwrap()
+        {
+            Labels::Classes(c) => assert_eq!(c, vec![1, 0]),
+            other => panic!("{other:?}"),
+        }
+        match labels(p, "y", Raw::Int(one_hot.mapv(|v| v as i64)), None).unwrap() {
+            Labels::Classes(c) => assert_eq!(c, vec![1, 0]),
+            other => panic!("{other:?}"),
+        }
+        // Float rows without a task are regression targets; rows that are not
+        // one-hot are refused for classification.
+        assert!(matches!(
+            labels(p, "y", Raw::Float(one_hot), None).unwrap(),
+            Labels::Targets(_)
+        ));
+        let soft = ndarray::array![[0.5, 0.5, 0.0]].into_dyn();
+        let e = labels(p, "y", Raw::Float(soft), Some(Task::Classification)).unwrap_err();
+        assert!(e.to_string().contains("not one-hot"), "{e}");
+    }
+
+    #[test]
     fn worst_and_first() {
         let loss = vec![0.1, 5.0, 0.3, 4.0];
         assert_eq!(
