@@ -203,3 +203,42 @@ fn a_time_limit_still_yields_a_verified_incumbent() {
         "no worse",
     );
 }
+
+#[test]
+fn tune_keep_leaves_each_sweeps_files_and_the_first_applies_to_the_input() {
+    let dir = Dir::new("tune-keep");
+    let keep = dir.p("kept");
+    tune_report(&dir, "regression", &["--sweeps", "2", "--keep", &keep]);
+    let mut files: Vec<String> = std::fs::read_dir(&keep)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "sweep1.gdmilp.json",
+            "sweep1.mps",
+            "sweep1.mst",
+            "sweep1.sol",
+            "sweep2.gdmilp.json",
+            "sweep2.mps",
+            "sweep2.mst",
+            "sweep2.sol"
+        ]
+    );
+    // Sweep 1 was exported from the input model, so its solution applies to it.
+    let r = dir
+        .run(&[
+            "apply",
+            &format!("{keep}/sweep1.sol"),
+            &model("regression"),
+            "--manifest",
+            &format!("{keep}/sweep1.gdmilp.json"),
+            "-o",
+            &dir.p("p.onnx"),
+            "--json",
+        ])
+        .code_is(0);
+    r.check(r.json()["verified"] == true, "kept sweep verifies");
+}
