@@ -4,7 +4,7 @@
 //! ≈ 2.33 M non-zeros).
 
 use gdmilp::data::Task;
-use gdmilp::formulation::{self, Cap, Form, Input, LayerData, Options, Problem};
+use gdmilp::formulation::{self, Cap, Form, Input, LayerData, Loss, Options, Problem};
 use ndarray::{Array1, Array2};
 
 struct Rng(u64);
@@ -33,6 +33,7 @@ pub fn problem(t: usize, n: usize, m: usize) -> Problem {
     };
     let opts = Options {
         task: Task::Classification,
+        loss: Loss::ZeroOne,
         radius: 10.0,
         bias_radius: 10.0,
         margin: 1e-3,

@@ -261,7 +261,7 @@ pub fn loss_on(
     metrics::formulation_loss(
         a_sel.view(),
         relu,
-        man.options.margin,
+        &man.options,
         metrics::MarginCheck::Float32,
         &y_sel,
     )
@@ -282,8 +282,8 @@ pub fn verify(
         incumbent_loss: man.incumbent_objective + man.objective_offset,
         solver_loss: solver_objective.map(|o| o + man.objective_offset),
         recomputed_loss: loss_on(man, relu, &after.a, &data.y, idx),
-        before: metrics::metrics(&before.out, &data.y),
-        after: metrics::metrics(&after.out, &data.y),
+        before: metrics::metrics(&before.out, &before.a, &data.y),
+        after: metrics::metrics(&after.out, &after.a, &data.y),
     }
 }
 

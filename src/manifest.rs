@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Version of the manifest layout.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The model the file was exported from.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -153,17 +153,20 @@ impl Manifest {
     pub fn load(path: &Path) -> Result<Manifest> {
         let text =
             std::fs::read_to_string(path).map_err(|e| Error::io(path, "read the manifest", e))?;
-        let m: Manifest = serde_json::from_str(&text)
+        let value: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| Error::invalid(path, format!("not a gdmilp manifest: {e}")))?;
-        if m.format_version != FORMAT_VERSION {
+        let version = value.get("format_version").and_then(|v| v.as_u64());
+        if version != Some(u64::from(FORMAT_VERSION)) {
             return Err(Error::invalid(
                 path,
                 format!(
-                    "manifest format {} is not the one this gdmilp reads ({FORMAT_VERSION})",
-                    m.format_version
+                    "manifest format {} is not the one this gdmilp reads ({FORMAT_VERSION}); export again",
+                    version.map_or("unknown".to_string(), |v| v.to_string())
                 ),
             ));
         }
+        let m: Manifest = serde_json::from_value(value)
+            .map_err(|e| Error::invalid(path, format!("not a gdmilp manifest: {e}")))?;
         Ok(m)
     }
 

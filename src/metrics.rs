@@ -3,6 +3,7 @@
 //! verification, so every number gdmilp reports is computed one way.
 
 use crate::data::Labels;
+use crate::formulation::{Loss, Options};
 use ndarray::{Array2, ArrayView1, ArrayView2};
 use serde::Serialize;
 
@@ -23,6 +24,13 @@ pub struct Metrics {
     /// Regression: mean squared error over all outputs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mse: Option<f64>,
+    /// Regression: the largest absolute error (the linf loss).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_abs_error: Option<f64>,
+    /// Classification: mean multiclass hinge loss with margin 1, on the
+    /// final layer's activations (before Softmax and the like).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hinge: Option<f64>,
 }
 
 /// Index of the largest value (first on ties).
@@ -62,8 +70,10 @@ pub fn per_point(out: &Array2<f64>, y: &Labels) -> (Option<Vec<bool>>, Vec<f64>)
     }
 }
 
-/// Metrics of outputs `out` (points × values) against `y`.
-pub fn metrics(out: &Array2<f64>, y: &Labels) -> Metrics {
+/// Metrics of model outputs `out` (points × values) against `y`; the hinge
+/// loss is taken on the layer's activations `a` (points × M), where the
+/// formulation defines it.
+pub fn metrics(out: &Array2<f64>, a: &Array2<f64>, y: &Labels) -> Metrics {
     let points = out.nrows();
     match y {
         Labels::Classes(c) => {
@@ -73,20 +83,35 @@ pub fn metrics(out: &Array2<f64>, y: &Labels) -> Metrics {
                 .zip(c)
                 .filter(|(r, &l)| argmax(*r) == l)
                 .count();
+            let hinge: f64 = a
+                .rows()
+                .into_iter()
+                .zip(c)
+                .map(|(r, &l)| {
+                    r.iter()
+                        .enumerate()
+                        .filter(|&(j, _)| j != l)
+                        .map(|(_, &v)| 1.0 - (r[l] - v))
+                        .fold(0.0, f64::max)
+                })
+                .sum();
             Metrics {
                 points,
                 correct: Some(correct),
                 accuracy: Some(correct as f64 / points.max(1) as f64),
                 mae: None,
                 mse: None,
+                max_abs_error: None,
+                hinge: Some(hinge / points.max(1) as f64),
             }
         }
         Labels::Targets(t) => {
             let n = (t.len()).max(1) as f64;
-            let (mut l1, mut l2) = (0.0, 0.0);
+            let (mut l1, mut l2, mut linf) = (0.0, 0.0, 0.0f64);
             for (a, b) in out.iter().zip(t.iter()) {
                 l1 += (a - b).abs();
                 l2 += (a - b) * (a - b);
+                linf = linf.max((a - b).abs());
             }
             Metrics {
                 points,
@@ -94,6 +119,8 @@ pub fn metrics(out: &Array2<f64>, y: &Labels) -> Metrics {
                 accuracy: None,
                 mae: Some(l1 / n),
                 mse: Some(l2 / n),
+                max_abs_error: Some(linf),
+                hinge: None,
             }
         }
     }
@@ -112,22 +139,42 @@ pub enum MarginCheck {
 }
 
 /// The formulation's loss (objective + offset) at layer activations `a`
-/// (selected points × M): regression Σ|out − y| with out = a or ReLU(a);
-/// classification −#(points correct with margin ε).
+/// (selected points × M), for the loss `opts` names: l1 Σ|out − y| and linf
+/// max|out − y| with out = a or ReLU(a); zero-one −#(points correct with
+/// margin ε); hinge Σ_t max(0, max_j δ − (a_tℓ − a_tj)).
 pub fn formulation_loss(
     a: ArrayView2<'_, f64>,
     relu: bool,
-    margin: f64,
+    opts: &Options,
     check: MarginCheck,
     y: &Labels,
 ) -> f64 {
-    match y {
-        Labels::Targets(t) => a
+    let margin = opts.margin;
+    let out = |v: f64| if relu { v.max(0.0) } else { v };
+    match (y, opts.loss) {
+        (Labels::Targets(t), Loss::Linf) => a
             .iter()
             .zip(t.iter())
-            .map(|(&v, &y)| ((if relu { v.max(0.0) } else { v }) - y).abs())
+            .map(|(&v, &y)| (out(v) - y).abs())
+            .fold(0.0, f64::max),
+        (Labels::Targets(t), _) => a
+            .iter()
+            .zip(t.iter())
+            .map(|(&v, &y)| (out(v) - y).abs())
             .sum(),
-        Labels::Classes(c) => {
+        (Labels::Classes(c), Loss::Hinge) => a
+            .rows()
+            .into_iter()
+            .zip(c)
+            .map(|(r, &l)| {
+                r.iter()
+                    .enumerate()
+                    .filter(|&(j, _)| j != l)
+                    .map(|(_, &v)| margin - (r[l] - v))
+                    .fold(0.0, f64::max)
+            })
+            .sum(),
+        (Labels::Classes(c), _) => {
             let needed = |al: f64, aj: f64| match check {
                 MarginCheck::Exact => margin,
                 MarginCheck::Float32 => {

@@ -125,7 +125,7 @@ impl Loaded {
 
     /// Metrics of the model on all the data.
     pub fn metrics(&self) -> Metrics {
-        metrics::metrics(&self.features.out, &self.data.y)
+        metrics::metrics(&self.features.out, &self.features.a, &self.data.y)
     }
 
     /// The layer's current parameters for the formulation.
@@ -201,7 +201,7 @@ pub fn build(loaded: &Loaded, sel: &SelectSpec, opts: &Options) -> Result<Built>
     let recomputed = metrics::formulation_loss(
         a_sel.view(),
         loaded.layer.activation == Activation::Relu,
-        opts.margin,
+        opts,
         metrics::MarginCheck::Exact,
         &labels,
     );

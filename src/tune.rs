@@ -172,7 +172,7 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
         let after = metrics::formulation_loss(
             a_sel.view(),
             relu,
-            plan.options.margin,
+            &plan.options,
             metrics::MarginCheck::Float32,
             &y_sel,
         );

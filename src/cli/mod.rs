@@ -13,7 +13,7 @@ mod tune;
 
 use crate::data::{Select, Task};
 use crate::error::Result;
-use crate::formulation::{Cap, Form, Options};
+use crate::formulation::{Cap, Form, Loss, Options};
 use crate::pipeline::{DataSpec, SelectSpec};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -118,10 +118,17 @@ pub struct FormArgs {
     /// Box radius of the biases (default: the same as --radius).
     #[arg(long, value_name = "R")]
     pub bias_radius: Option<f64>,
-    /// Classification margin ε: a point counts as correct when its label's
-    /// output beats every other by at least ε.
-    #[arg(long, default_value_t = 1e-3, value_name = "EPS")]
-    pub margin: f64,
+    /// The loss the solver minimises: l1 or linf (regression; default l1),
+    /// zero-one or hinge (classification; default zero-one). zero-one is
+    /// the paper's MILP; hinge is an LP, far faster, that every solver
+    /// reads; l1 and linf are LPs unless a ReLU follows the layer.
+    #[arg(long, value_enum)]
+    pub loss: Option<Loss>,
+    /// Classification margin: zero-one counts a point correct when its
+    /// label's output beats every other by at least this (default 1e-3);
+    /// hinge charges max(0, margin − difference) (default 1).
+    #[arg(long, value_name = "M")]
+    pub margin: Option<f64>,
     /// Classification model: compact (margins on the weights) or paper
     /// (explicit activation variables a_t_j).
     #[arg(long, value_enum, default_value_t = Form::Compact)]
@@ -138,11 +145,13 @@ pub struct FormArgs {
 
 impl FormArgs {
     pub(crate) fn options(&self, task: Task) -> Options {
+        let loss = self.loss.unwrap_or(Loss::default_for(task));
         Options {
             task,
+            loss,
             radius: self.radius,
             bias_radius: self.bias_radius.unwrap_or(self.radius),
-            margin: self.margin,
+            margin: self.margin.unwrap_or(loss.default_margin()),
             form: self.formulation,
             keep_accuracy: self.keep_accuracy,
             cap: self.cap,
@@ -159,10 +168,10 @@ impl FormArgs {
 
     /// Checks values before any work is done.
     pub(crate) fn validate(&self) -> Result<()> {
-        // The task does not matter for these checks.
-        self.options(Task::Regression)
-            .validate()
-            .map_err(crate::Error::usage)?;
+        // The data (and so the task) is not read yet: check the numbers, and
+        // the flags against the loss's own task.
+        let task = self.loss.map_or(Task::Regression, Loss::task);
+        self.options(task).validate().map_err(crate::Error::usage)?;
         if self.points == Some(0) {
             return Err(crate::Error::usage("--points must be at least 1"));
         }
@@ -174,12 +183,17 @@ impl FormArgs {
 pub(crate) fn describe(m: &crate::metrics::Metrics) -> String {
     match (m.accuracy, m.mae, m.mse) {
         (Some(acc), _, _) => format!(
-            "accuracy {:.4} ({} of {} correct)",
+            "accuracy {:.4} ({} of {} correct), hinge {:.4}",
             acc,
             m.correct.unwrap_or(0),
+            m.points,
+            m.hinge.unwrap_or(0.0)
+        ),
+        (_, Some(mae), Some(mse)) => format!(
+            "MAE {mae:.6}, MSE {mse:.6}, max error {:.6} over {} points",
+            m.max_abs_error.unwrap_or(0.0),
             m.points
         ),
-        (_, Some(mae), Some(mse)) => format!("MAE {mae:.6}, MSE {mse:.6} over {} points", m.points),
         _ => String::new(),
     }
 }

@@ -7,7 +7,7 @@
 
 use super::bounds::PointBounds;
 use super::names::{RowName, Var};
-use super::{Form, Input, Options, Problem, Row, Sense};
+use super::{Form, Input, Loss, Options, Problem, Row, Sense};
 
 pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String> {
     let classes = input.classes.ok_or("classification needs class labels")?;
@@ -45,7 +45,42 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
             })
             .collect();
         if margins.iter().all(|&(_, lo, _)| lo >= eps) {
+            // Correct with margin (zero-one), or zero hinge loss, everywhere
+            // in the box.
             p.presolve.fixed_correct += 1;
+            continue;
+        }
+        let konst = |j: usize| if layer.bias_vars { 0.0 } else { layer.b[j] };
+        if opts.loss == Loss::Hinge {
+            // ξ_t ≥ δ − (a_tℓ − a_tj) for every j whose margin can fall
+            // below δ; ξ_t ≥ 0 by its bound.
+            let upper = margins
+                .iter()
+                .map(|&(_, lo, _)| eps - lo)
+                .fold(0.0, f64::max);
+            let start = margins
+                .iter()
+                .map(|&(j, _, _)| eps - (pb.a0[l] - pb.a0[j]))
+                .fold(0.0, f64::max);
+            let xi = p.add_column(Var::Xi(t), 0.0, upper, false, start);
+            p.objective.push((xi, 1.0));
+            cs.push(xi);
+            for &(j, lo, _) in &margins {
+                if lo >= eps {
+                    p.presolve.rows_dropped += 1;
+                    continue;
+                }
+                let mut act = vec![(l, 1.0), (j, -1.0)];
+                act.sort_by_key(|&(k, _)| k);
+                p.rows.push(Row {
+                    name: RowName::Hinge(t, j),
+                    sense: Sense::Ge,
+                    rhs: eps - (konst(l) - konst(j)),
+                    point: Some(pos),
+                    act,
+                    aux: vec![(xi, 1.0)],
+                });
+            }
             continue;
         }
         if margins.iter().any(|&(_, _, hi)| hi < eps) {
@@ -57,7 +92,6 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
         let c = p.add_column(Var::C(t), 0.0, 1.0, true, if current { 1.0 } else { 0.0 });
         p.objective.push((c, -1.0));
         cs.push(c);
-        let konst = |j: usize| if layer.bias_vars { 0.0 } else { layer.b[j] };
         let a_cols: Vec<usize> = match opts.form {
             Form::Compact => Vec::new(),
             Form::Paper => (0..m)
@@ -119,7 +153,10 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
             aux: cs.iter().map(|&c| (c, 1.0)).collect(),
         });
     }
-    // Correct points fixed by presolve count toward the loss: −#correct.
-    p.objective_offset = -(p.presolve.fixed_correct as f64);
+    // Correct points fixed by presolve count toward the zero-one loss:
+    // −#correct. (Their hinge loss is 0.)
+    if opts.loss == Loss::ZeroOne {
+        p.objective_offset = -(p.presolve.fixed_correct as f64);
+    }
     Ok(p)
 }

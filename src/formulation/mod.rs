@@ -82,11 +82,65 @@ pub enum Cap {
     Point,
 }
 
+/// The loss the solver minimises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Loss {
+    /// Regression: Σ |output − target| (an LP; a MILP after a ReLU).
+    L1,
+    /// Regression: max |output − target| (an LP; a MILP after a ReLU).
+    Linf,
+    /// Classification: maximise the number of points correct with margin
+    /// ε (a MILP; the paper's).
+    ZeroOne,
+    /// Classification: Σ_t max(0, max_j δ − (a_tℓ − a_tj)), the multiclass
+    /// hinge with δ = the margin (an LP: fast, read by every solver).
+    Hinge,
+}
+
+impl Loss {
+    /// The default loss of a task.
+    pub fn default_for(task: Task) -> Loss {
+        match task {
+            Task::Regression => Loss::L1,
+            Task::Classification => Loss::ZeroOne,
+        }
+    }
+
+    /// The task the loss belongs to.
+    pub fn task(self) -> Task {
+        match self {
+            Loss::L1 | Loss::Linf => Task::Regression,
+            Loss::ZeroOne | Loss::Hinge => Task::Classification,
+        }
+    }
+
+    /// The default margin: ε = 1e-3 for zero-one, δ = 1 for hinge.
+    pub fn default_margin(self) -> f64 {
+        match self {
+            Loss::Hinge => 1.0,
+            _ => 1e-3,
+        }
+    }
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Loss::L1 => "l1",
+            Loss::Linf => "linf",
+            Loss::ZeroOne => "zero-one",
+            Loss::Hinge => "hinge",
+        }
+    }
+}
+
 /// Everything that shapes the formulation besides the numbers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Options {
     /// Regression or classification.
     pub task: Task,
+    /// The loss minimised.
+    pub loss: Loss,
     /// Box radius r of the weights.
     pub radius: f64,
     /// Box radius r_b of the biases.
@@ -113,6 +167,26 @@ impl Options {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(format!("{name} must be a finite number ≥ 0, not {v}"));
             }
+        }
+        let task = |t: Task| {
+            serde_json::to_value(t)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default()
+        };
+        if self.loss.task() != self.task {
+            return Err(format!(
+                "--loss {} is for {}, but the task is {}",
+                self.loss.name(),
+                task(self.loss.task()),
+                task(self.task)
+            ));
+        }
+        if self.cap == Cap::Point && self.loss != Loss::L1 {
+            return Err("--cap point goes with --loss l1".into());
+        }
+        if self.loss == Loss::Hinge && (self.keep_accuracy || self.form == Form::Paper) {
+            return Err("--keep-accuracy and --formulation paper go with --loss zero-one".into());
         }
         Ok(())
     }

@@ -25,6 +25,10 @@ pub enum Var {
     Z(usize, usize),
     /// `a_t_j`: the layer's activation (the paper's explicit variables).
     A(usize, usize),
+    /// `maxdev`: the largest |output − target| (linf loss).
+    MaxDev,
+    /// `xi_t`: the multiclass hinge loss of point t.
+    Xi(usize),
 }
 
 /// A row (constraint) of the formulation.
@@ -46,6 +50,8 @@ pub enum RowName {
     ReluOn(usize, usize),
     /// `act_t_j`: a_t_j = w_j · h_t + b_j (paper form).
     Act(usize, usize),
+    /// `hg_t_j`: ξ_t ≥ δ − (a_tℓ − a_tj) (hinge loss).
+    Hinge(usize, usize),
 }
 
 /// The objective row's name in files.
@@ -61,6 +67,8 @@ impl fmt::Display for Var {
             Var::O(t, j) => write!(f, "o_{t}_{j}"),
             Var::Z(t, j) => write!(f, "z_{t}_{j}"),
             Var::A(t, j) => write!(f, "a_{t}_{j}"),
+            Var::MaxDev => f.write_str("maxdev"),
+            Var::Xi(t) => write!(f, "xi_{t}"),
         }
     }
 }
@@ -76,6 +84,7 @@ impl fmt::Display for RowName {
             RowName::ReluHi(t, j) => write!(f, "rhi_{t}_{j}"),
             RowName::ReluOn(t, j) => write!(f, "ron_{t}_{j}"),
             RowName::Act(t, j) => write!(f, "act_{t}_{j}"),
+            RowName::Hinge(t, j) => write!(f, "hg_{t}_{j}"),
         }
     }
 }
@@ -100,6 +109,9 @@ fn nums<const K: usize>(rest: &str) -> Option<[usize; K]> {
 impl Var {
     /// Parses a name written by [`Var`]'s `Display`; `None` for any other.
     pub fn parse(name: &str) -> Option<Var> {
+        if name == "maxdev" {
+            return Some(Var::MaxDev);
+        }
         let (prefix, rest) = name.split_once('_')?;
         Some(match prefix {
             "w" => nums::<2>(rest).map(|[j, i]| Var::W(j, i))?,
@@ -109,6 +121,7 @@ impl Var {
             "o" => nums::<2>(rest).map(|[t, j]| Var::O(t, j))?,
             "z" => nums::<2>(rest).map(|[t, j]| Var::Z(t, j))?,
             "a" => nums::<2>(rest).map(|[t, j]| Var::A(t, j))?,
+            "xi" => nums::<1>(rest).map(|[t]| Var::Xi(t))?,
             _ => return None,
         })
     }
@@ -141,6 +154,8 @@ pub fn scheme() -> Vec<(&'static str, &'static str)> {
         ("o_t_j", "ReLU output of point t, output j"),
         ("z_t_j", "1 when the ReLU of point t, output j is active"),
         ("a_t_j", "paper form: activation of output j at point t"),
+        ("maxdev", "linf loss: the largest |output - target|"),
+        ("xi_t", "hinge loss of point t"),
     ]
 }
 
@@ -166,6 +181,8 @@ mod tests {
             Var::O(1, 1),
             Var::Z(4, 0),
             Var::A(0, 9),
+            Var::MaxDev,
+            Var::Xi(12),
         ];
         for v in vars {
             let s = v.to_string();
@@ -181,6 +198,7 @@ mod tests {
             RowName::ReluHi(0, 0),
             RowName::ReluOn(0, 0),
             RowName::Act(2, 1),
+            RowName::Hinge(3, 0),
         ];
         for r in rows {
             assert!(legal_lp_name(&r.to_string()), "{r}");

@@ -5,7 +5,7 @@
 
 use super::bounds::PointBounds;
 use super::names::{RowName, Var};
-use super::{Cap, Input, Options, Problem, Row, Sense};
+use super::{Cap, Input, Loss, Options, Problem, Row, Sense};
 
 /// What a point's output is in the model: the activation itself, or a
 /// ReLU output column.
@@ -31,6 +31,10 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
     let t_count = p.points.len();
     p.presolve.points_in = t_count;
     p.presolve.points_kept = t_count;
+    // linf: one column for every point's deviation; its bounds and start
+    // are set once every point is seen.
+    let maxdev = (opts.loss == Loss::Linf).then(|| p.add_column(Var::MaxDev, 0.0, 0.0, false, 0.0));
+    let (mut max_lower, mut max_upper, mut max_start) = (0.0f64, 0.0f64, 0.0f64);
     for pos in 0..t_count {
         let t = p.points[pos];
         let pb = PointBounds::new(p.features.row(pos), &layer.w, &layer.b, opts.radius, rb);
@@ -40,8 +44,14 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
             let (lo, hi) = pb.activation(j);
             let a0 = pb.a0[j];
             let (out, out_lo, out_hi, out0) = if input.relu && hi <= 0.0 {
-                // Dead for every weight in the box: the error is a constant.
-                p.objective_offset += y.abs();
+                // Dead for every weight in the box: the error is a constant
+                // (added for l1; a floor on the largest deviation for linf).
+                if maxdev.is_some() {
+                    max_lower = max_lower.max(y.abs());
+                    max_start = max_start.max(y.abs());
+                } else {
+                    p.objective_offset += y.abs();
+                }
                 p.presolve.relu_fixed += 1;
                 continue;
             } else if input.relu && lo < 0.0 {
@@ -93,8 +103,18 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
                 Cap::None => dev_max,
                 Cap::Point => start,
             };
-            let d = p.add_column(Var::Dev(t, j), 0.0, upper, false, start);
-            p.objective.push((d, 1.0));
+            let d = match maxdev {
+                Some(m) => {
+                    max_upper = max_upper.max(dev_max);
+                    max_start = max_start.max(start);
+                    m
+                }
+                None => {
+                    let d = p.add_column(Var::Dev(t, j), 0.0, upper, false, start);
+                    p.objective.push((d, 1.0));
+                    d
+                }
+            };
             let (act, rhs_shift, out_aux) = match out {
                 Out::Act => (vec![(j, 1.0)], konst, vec![]),
                 Out::Col(o) => (vec![], 0.0, vec![(o, 1.0)]),
@@ -131,6 +151,13 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
                 p.presolve.rows_dropped += 1;
             }
         }
+    }
+    if let Some(m) = maxdev {
+        let col = &mut p.columns[m];
+        col.lower = max_lower;
+        col.upper = max_upper.max(max_lower);
+        col.start = max_start;
+        p.objective.push((m, 1.0));
     }
     Ok(p)
 }
