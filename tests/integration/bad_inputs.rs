@@ -382,6 +382,39 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            name: "loss_of_the_other_task",
+            code: 2,
+            needles: &["data.npz", "--loss hinge is for classification"],
+            setup: |d| {
+                s(&[
+                    "export",
+                    &model("regression"),
+                    &data("regression"),
+                    "-o",
+                    &d.p("o.mps"),
+                    "--loss",
+                    "hinge",
+                ])
+            },
+        },
+        Case {
+            name: "flag_that_does_not_fit_the_loss",
+            code: 2,
+            needles: &["--keep-accuracy", "zero-one"],
+            setup: |d| {
+                s(&[
+                    "export",
+                    &model("digits"),
+                    &data("digits"),
+                    "-o",
+                    &d.p("o.mps"),
+                    "--loss",
+                    "hinge",
+                    "--keep-accuracy",
+                ])
+            },
+        },
+        Case {
             name: "misclassified_for_regression",
             code: 2,
             needles: &["misclassified", "classification"],

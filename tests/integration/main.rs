@@ -8,4 +8,5 @@ mod bad_inputs;
 mod export;
 mod fuzz;
 mod golden;
+mod losses;
 mod solve_tune;
