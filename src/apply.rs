@@ -257,7 +257,7 @@ pub fn loss_on(
     indices: &[usize],
 ) -> f64 {
     let a_sel = a.select(ndarray::Axis(0), indices);
-    let y_sel = metrics::subset(y, indices);
+    let y_sel = y.subset(indices);
     metrics::formulation_loss(
         a_sel.view(),
         relu,

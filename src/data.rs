@@ -48,6 +48,40 @@ impl Labels {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The labels of points `idx`, in that order.
+    pub fn subset(&self, idx: &[usize]) -> Labels {
+        match self {
+            Labels::Classes(c) => Labels::Classes(idx.iter().map(|&i| c[i]).collect()),
+            Labels::Targets(t) => Labels::Targets(t.select(Axis(0), idx)),
+        }
+    }
+}
+
+impl Dataset {
+    /// Points `idx` of the data set (same file, keys and hash).
+    pub fn subset(&self, idx: &[usize]) -> Dataset {
+        Dataset {
+            x: self.x.select(Axis(0), idx),
+            y: self.y.subset(idx),
+            ..self.clone()
+        }
+    }
+
+    /// Splits off a seeded random fraction `frac` (0 < frac < 1) of the
+    /// points: (the rest, the split-off part).
+    pub fn split(&self, frac: f64, seed: u64) -> Result<(Dataset, Dataset)> {
+        let n = self.y.len();
+        let k = (frac * n as f64).round() as usize;
+        if !(frac > 0.0 && frac < 1.0) || k == 0 || k == n {
+            return Err(Error::usage(format!(
+                "--val-split {frac} leaves no training or no validation points of {n}; use a fraction strictly between 0 and 1"
+            )));
+        }
+        let held = sample(&(0..n).collect::<Vec<_>>(), k, seed ^ 0x5EED_5EED);
+        let rest: Vec<usize> = (0..n).filter(|i| held.binary_search(i).is_err()).collect();
+        Ok((self.subset(&rest), self.subset(&held)))
+    }
 }
 
 /// A loaded data set.

@@ -193,11 +193,3 @@ pub fn formulation_loss(
         }
     }
 }
-
-/// Labels restricted to `idx`.
-pub fn subset(y: &Labels, idx: &[usize]) -> Labels {
-    match y {
-        Labels::Classes(c) => Labels::Classes(idx.iter().map(|&i| c[i]).collect()),
-        Labels::Targets(t) => Labels::Targets(t.select(ndarray::Axis(0), idx)),
-    }
-}

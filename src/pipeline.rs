@@ -174,7 +174,7 @@ pub fn build(loaded: &Loaded, sel: &SelectSpec, opts: &Options) -> Result<Built>
         ));
     }
     let features = loaded.features.h.select(ndarray::Axis(0), &indices);
-    let labels = metrics::subset(&loaded.data.y, &indices);
+    let labels = loaded.data.y.subset(&indices);
     let layer_data = loaded.layer_data();
     let (classes, targets) = match &labels {
         Labels::Classes(c) => (Some(c.as_slice()), None),
