@@ -5,9 +5,10 @@
 //! stops at the first sweep that is not.
 
 use crate::apply::{self, Weights};
+use crate::data::Dataset;
 use crate::error::Result;
 use crate::formats;
-use crate::formulation::{names::Var, Options};
+use crate::formulation::{names::Var, Loss, Options};
 use crate::metrics::{self, Metrics};
 use crate::onnx::Activation;
 use crate::pipeline::{self, Loaded, SelectSpec};
@@ -40,6 +41,11 @@ pub struct Sweep {
     pub kept: bool,
     /// Metrics on all the training data after the sweep (or unchanged).
     pub train: Metrics,
+    /// Metrics on the validation data after the sweep, with --val.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub val: Option<Metrics>,
+    /// The sweep improved its points but made validation worse.
+    pub rejected_by_validation: bool,
     /// Seconds for the sweep.
     pub seconds: f64,
 }
@@ -51,6 +57,12 @@ pub struct Report {
     pub train_before: Metrics,
     /// Metrics on all the training data after.
     pub train_after: Metrics,
+    /// Metrics on the validation data before, with --val.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub val_before: Option<Metrics>,
+    /// Metrics on the validation data after, with --val.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub val_after: Option<Metrics>,
     /// Every sweep run.
     pub sweeps: Vec<Sweep>,
     /// Why the loop ended.
@@ -71,6 +83,27 @@ pub struct Plan<'a> {
     pub keep: Option<&'a Path>,
     /// Points per ONNX Runtime call.
     pub batch_size: usize,
+    /// Validation data: a sweep is kept only when its metric does not get
+    /// worse here.
+    pub val: Option<&'a Dataset>,
+}
+
+/// The validation score of a loss's metric, lower is better: −accuracy
+/// (zero-one), mean hinge, MAE (l1), largest error (linf).
+fn score(m: &Metrics, loss: Loss) -> f64 {
+    let v = match loss {
+        Loss::ZeroOne => m.accuracy.map(|a| -a),
+        Loss::Hinge => m.hinge,
+        Loss::L1 => m.mae,
+        Loss::Linf => m.max_abs_error,
+    };
+    v.expect("metrics carry the loss's metric for its task")
+}
+
+/// Metrics of `loaded`'s model on `val`.
+fn val_metrics(loaded: &Loaded, val: &Dataset, batch: usize) -> Result<Metrics> {
+    let f = crate::features::compute(&loaded.model, &loaded.layer, &val.x, &val.path, batch)?;
+    Ok(metrics::metrics(&f.out, &f.a, &val.y))
 }
 
 /// The weights a HiGHS solution gives, clamped into the box.
@@ -103,6 +136,11 @@ fn weights_of(
 /// (in the original layer's terms) and the report.
 pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
     let train_before = start.metrics();
+    let val_before = match plan.val {
+        Some(v) => Some(val_metrics(&start, v, plan.batch_size)?),
+        None => None,
+    };
+    let mut val_current = val_before.clone();
     let mut current = start;
     let mut best = Weights {
         w: current.layer.w.clone(),
@@ -159,6 +197,8 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
                 loss_after: before,
                 kept: false,
                 train: current.metrics(),
+                val: val_current.clone(),
+                rejected_by_validation: false,
                 seconds: clock.elapsed().as_secs_f64(),
             });
             stopped = format!("sweep {k}: HiGHS found no solution ({})", out.status);
@@ -168,7 +208,7 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
         let (model, layer) = apply::patched_in_memory(&current.model, &current.layer, &wts)?;
         let next = Loaded::from_parts(model, layer, current.data.clone(), plan.batch_size)?;
         let a_sel = next.features.a.select(ndarray::Axis(0), &built.indices);
-        let y_sel = metrics::subset(&next.data.y, &built.indices);
+        let y_sel = next.data.y.subset(&built.indices);
         let after = metrics::formulation_loss(
             a_sel.view(),
             relu,
@@ -176,12 +216,27 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
             metrics::MarginCheck::Float32,
             &y_sel,
         );
-        let kept = after < before - 1e-9 * before.abs().max(1.0);
+        let improved = after < before - 1e-9 * before.abs().max(1.0);
+        // With validation data, an improvement on the sweep's points counts
+        // only if the validation metric of the loss does not get worse.
+        let val_next = match (plan.val, improved) {
+            (Some(v), true) => Some(val_metrics(&next, v, plan.batch_size)?),
+            _ => None,
+        };
+        let rejected_by_validation = match (&val_next, &val_current) {
+            (Some(n), Some(c)) => {
+                let (sn, sc) = (score(n, plan.options.loss), score(c, plan.options.loss));
+                sn > sc + 1e-12 * sc.abs().max(1.0)
+            }
+            _ => false,
+        };
+        let kept = improved && !rejected_by_validation;
         let train = if kept {
             next.metrics()
         } else {
             current.metrics()
         };
+        let val = if kept { val_next } else { val_current.clone() };
         eprintln!(
             "sweep {k}: {} — loss on its points {} → {} (solver {}, bound {}){}",
             out.status,
@@ -189,7 +244,13 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
             formats::num::fmt(after),
             formats::num::fmt(out.objective + p.objective_offset),
             formats::num::fmt(out.bound + p.objective_offset),
-            if kept { "" } else { ": not better, not kept" }
+            if kept {
+                ""
+            } else if rejected_by_validation {
+                ": validation got worse, not kept"
+            } else {
+                ": not better, not kept"
+            }
         );
         sweeps.push(Sweep {
             sweep: k,
@@ -202,12 +263,21 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
             loss_after: after,
             kept,
             train,
+            val: val.clone(),
+            rejected_by_validation,
             seconds: clock.elapsed().as_secs_f64(),
         });
         if !kept {
-            stopped = format!("sweep {k} found no improvement");
+            stopped = if rejected_by_validation {
+                format!(
+                    "sweep {k} improved its points but made the validation data worse; not kept"
+                )
+            } else {
+                format!("sweep {k} found no improvement")
+            };
             break;
         }
+        val_current = val;
         best = Weights {
             w: next.layer.w.clone(),
             b: next.layer.b.clone(),
@@ -220,6 +290,8 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
         Report {
             train_before,
             train_after,
+            val_before,
+            val_after: val_current,
             sweeps,
             stopped,
         },

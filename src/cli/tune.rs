@@ -5,6 +5,7 @@
 use super::solve::SolverArgs;
 use super::{DataArgs, FormArgs};
 use crate::apply;
+use crate::data;
 use crate::error::{Error, Result};
 use crate::pipeline;
 use crate::tune::{self, Plan};
@@ -37,6 +38,15 @@ pub struct TuneArgs {
     pub data_args: DataArgs,
     #[command(flatten)]
     pub form: FormArgs,
+    /// Validation data (.npz, same keys as DATA): a sweep is kept only when
+    /// the loss's metric on it does not get worse (accuracy for zero-one,
+    /// mean hinge, MAE for l1, largest error for linf).
+    #[arg(long, value_name = "FILE", conflicts_with = "val_split")]
+    pub val: Option<PathBuf>,
+    /// Hold out this fraction of DATA (seeded by --seed) as validation data
+    /// instead of --val; the sweeps see the rest.
+    #[arg(long, value_name = "F")]
+    pub val_split: Option<f64>,
     #[command(flatten)]
     pub solver: SolverArgs,
 }
@@ -50,11 +60,28 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
     if let Some(dir) = &a.keep {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create", e))?;
     }
-    let loaded = pipeline::load(
-        &a.model,
-        a.data_args.output.as_deref(),
-        &a.data_args.spec(a.data.clone()),
+    let model = crate::onnx::Model::load(&a.model)?;
+    let layer = crate::onnx::locate(&model, a.data_args.output.as_deref())?;
+    let spec = a.data_args.spec(a.data.clone());
+    let data = data::load(
+        &spec.path,
+        spec.x_key.as_deref(),
+        spec.y_key.as_deref(),
+        spec.task,
     )?;
+    let (train, val) = match (&a.val, a.val_split) {
+        (Some(p), _) => {
+            let task = Some(data.y.task());
+            let v = data::load(p, Some(&data.x_key), Some(&data.y_key), task)?;
+            (data, Some(v))
+        }
+        (None, Some(f)) => {
+            let (t, v) = data.split(f, a.form.seed)?;
+            (t, Some(v))
+        }
+        (None, None) => (data, None),
+    };
+    let loaded = pipeline::Loaded::from_parts(model, layer, train, a.data_args.batch_size)?;
     let original = loaded.model.clone();
     let layer = loaded.layer.clone();
     let plan = Plan {
@@ -64,6 +91,7 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
         sweeps: a.sweeps,
         keep: a.keep.as_deref(),
         batch_size: a.data_args.batch_size,
+        val: val.as_ref(),
     };
     let (wts, report) = tune::tune(loaded, &plan)?;
     let data_file = apply::write(&original, &layer, &wts, &a.output_file)?;
@@ -82,15 +110,37 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
             },
             crate::formats::num::fmt(s.loss_before),
             crate::formats::num::fmt(s.loss_after),
-            if s.kept { "" } else { "  (not kept)" }
+            if s.kept {
+                ""
+            } else if s.rejected_by_validation {
+                "  (not kept: validation got worse)"
+            } else {
+                "  (not kept)"
+            }
         );
     }
     println!(
-        "data       {}: before {} | after {}",
+        "train      {}{}: before {} | after {}",
         a.data.display(),
+        if a.val_split.is_some() {
+            " (without the held-out part)"
+        } else {
+            ""
+        },
         super::describe(&report.train_before),
         super::describe(&report.train_after)
     );
+    if let (Some(b), Some(after)) = (&report.val_before, &report.val_after) {
+        let name = a
+            .val
+            .as_ref()
+            .map_or("held-out part".to_string(), |p| p.display().to_string());
+        println!(
+            "validation {name}: before {} | after {}",
+            super::describe(b),
+            super::describe(after)
+        );
+    }
     println!("stopped    {}", report.stopped);
     println!(
         "wrote      {}{}",

@@ -112,3 +112,136 @@ fn tune_with_hinge_lowers_the_hinge_loss_and_eval_reports_it() {
     let e = dir.run(&["eval", &out, &data("digits"), "--json"]).ok();
     assert_eq!(e.json()["hinge"], r["train_after"]["hinge"]);
 }
+
+/// Writes the first or last 150 digits points to `name` in `dir`.
+fn digits_half(dir: &Dir, name: &str, first: bool) -> String {
+    use ndarray::{s, Array1, Array2};
+    let mut r =
+        ndarray_npy::NpzReader::new(std::fs::File::open(root().join(data("digits"))).unwrap())
+            .unwrap();
+    let x: Array2<f32> = r.by_name("x").unwrap();
+    let y: Array1<i64> = r.by_name("y").unwrap();
+    let (x, y) = if first {
+        (
+            x.slice(s![..150, ..]).to_owned(),
+            y.slice(s![..150]).to_owned(),
+        )
+    } else {
+        (
+            x.slice(s![150.., ..]).to_owned(),
+            y.slice(s![150..]).to_owned(),
+        )
+    };
+    let path = dir.path.join(name);
+    let mut w = ndarray_npy::NpzWriter::new(std::fs::File::create(&path).unwrap());
+    w.add_array("x", &x).unwrap();
+    w.add_array("y", &y).unwrap();
+    w.finish().unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn validation_gating_rejects_the_sweep_that_hurts_held_out_data() {
+    let dir = Dir::new("val-gate");
+    let (train, val) = (
+        digits_half(&dir, "train.npz", true),
+        digits_half(&dir, "val.npz", false),
+    );
+    let m = model("digits");
+    let sweeps = [
+        "--select",
+        "misclassified",
+        "--points",
+        "32",
+        "--sweeps",
+        "3",
+        "-q",
+    ];
+    let acc = |r: &Run| r.json()["accuracy"].as_f64().unwrap();
+    let before = acc(&dir.run(&["eval", &m, &val, "--json"]).ok());
+    // Ungated: the paper's small batches, three sweeps.
+    let mut ungated = vec!["tune", m.as_str(), train.as_str(), "-o"];
+    let u = dir.p("ungated.onnx");
+    ungated.push(&u);
+    ungated.extend(sweeps);
+    dir.run(&ungated).ok();
+    let after_ungated = acc(&dir.run(&["eval", &u, &val, "--json"]).ok());
+    // Gated on the same held-out half.
+    let g = dir.p("gated.onnx");
+    let rep = dir.p("gated.json");
+    let mut gated = vec![
+        "tune",
+        m.as_str(),
+        train.as_str(),
+        "-o",
+        g.as_str(),
+        "--val",
+        val.as_str(),
+        "--report",
+        rep.as_str(),
+    ];
+    gated.extend(sweeps);
+    dir.run(&gated).ok();
+    let report = read_json(std::path::Path::new(&rep));
+    let after_gated = acc(&dir.run(&["eval", &g, &val, "--json"]).ok());
+    let rejected: Vec<&serde_json::Value> = report["sweeps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["rejected_by_validation"] == true)
+        .collect();
+    assert_eq!(rejected.len(), 1, "one sweep rejected: {report}");
+    assert!(
+        report["stopped"].as_str().unwrap().contains("validation"),
+        "{report}"
+    );
+    assert!(
+        after_gated >= before,
+        "gated: validation accuracy {before} → {after_gated}"
+    );
+    assert!(
+        after_ungated < after_gated,
+        "the rejected sweep would have hurt: ungated {after_ungated} vs gated {after_gated}"
+    );
+    assert_eq!(
+        report["val_after"]["accuracy"].as_f64().unwrap(),
+        after_gated
+    );
+}
+
+#[test]
+fn val_split_holds_out_part_of_the_data() {
+    let dir = Dir::new("val-split");
+    let rep = dir.p("r.json");
+    dir.run(&[
+        "tune",
+        &model("digits"),
+        &data("digits"),
+        "-o",
+        &dir.p("t.onnx"),
+        "--val-split",
+        "0.5",
+        "-q",
+        "--report",
+        &rep,
+    ])
+    .ok();
+    let r = read_json(std::path::Path::new(&rep));
+    assert_eq!(r["train_before"]["points"], 150);
+    assert_eq!(r["val_before"]["points"], 150);
+    let bad = dir
+        .run(&[
+            "tune",
+            &model("digits"),
+            &data("digits"),
+            "-o",
+            &dir.p("u.onnx"),
+            "--val-split",
+            "1.5",
+        ])
+        .code_is(2);
+    bad.check(
+        bad.stderr().contains("--val-split"),
+        "a bad fraction is named",
+    );
+}
