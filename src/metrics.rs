@@ -33,6 +33,22 @@ pub struct Metrics {
     pub hinge: Option<f64>,
 }
 
+/// Σ_t max(0, max_{j ≠ ℓ_t} δ − (a_tℓ − a_tj)): the multiclass hinge loss
+/// at activations `a` (points × M).
+fn hinge_sum(a: ArrayView2<'_, f64>, classes: &[usize], delta: f64) -> f64 {
+    a.rows()
+        .into_iter()
+        .zip(classes)
+        .map(|(r, &l)| {
+            r.iter()
+                .enumerate()
+                .filter(|&(j, _)| j != l)
+                .map(|(_, &v)| delta - (r[l] - v))
+                .fold(0.0, f64::max)
+        })
+        .sum()
+}
+
 /// Index of the largest value (first on ties).
 pub fn argmax(row: ArrayView1<'_, f64>) -> usize {
     let mut best = 0;
@@ -83,18 +99,7 @@ pub fn metrics(out: &Array2<f64>, a: &Array2<f64>, y: &Labels) -> Metrics {
                 .zip(c)
                 .filter(|(r, &l)| argmax(*r) == l)
                 .count();
-            let hinge: f64 = a
-                .rows()
-                .into_iter()
-                .zip(c)
-                .map(|(r, &l)| {
-                    r.iter()
-                        .enumerate()
-                        .filter(|&(j, _)| j != l)
-                        .map(|(_, &v)| 1.0 - (r[l] - v))
-                        .fold(0.0, f64::max)
-                })
-                .sum();
+            let hinge = hinge_sum(a.view(), c, 1.0);
             Metrics {
                 points,
                 correct: Some(correct),
@@ -162,18 +167,7 @@ pub fn formulation_loss(
             .zip(t.iter())
             .map(|(&v, &y)| (out(v) - y).abs())
             .sum(),
-        (Labels::Classes(c), Loss::Hinge) => a
-            .rows()
-            .into_iter()
-            .zip(c)
-            .map(|(r, &l)| {
-                r.iter()
-                    .enumerate()
-                    .filter(|&(j, _)| j != l)
-                    .map(|(_, &v)| margin - (r[l] - v))
-                    .fold(0.0, f64::max)
-            })
-            .sum(),
+        (Labels::Classes(c), Loss::Hinge) => hinge_sum(a, c, margin),
         (Labels::Classes(c), _) => {
             let needed = |al: f64, aj: f64| match check {
                 MarginCheck::Exact => margin,

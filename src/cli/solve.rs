@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Args, Clone)]
 pub struct SolverArgs {
     /// Stop after this many seconds (per sweep for tune) and use the best
-    /// solution found.
+    /// solution found (default: no limit).
     #[arg(long, value_name = "SECONDS")]
     pub time_limit: Option<f64>,
     /// Threads HiGHS may use (default: HiGHS's choice).
