@@ -40,6 +40,17 @@ pub struct Loaded {
 
 /// Loads model and data, locates the layer and runs the model.
 pub fn load(model_path: &Path, output: Option<&str>, spec: &DataSpec) -> Result<Loaded> {
+    let (model, layer, data) = load_parts(model_path, output, spec)?;
+    Loaded::from_parts(model, layer, data, spec.batch_size)
+}
+
+/// Loads the model and the data and locates the layer, without running
+/// the model (for callers that split the data first).
+pub fn load_parts(
+    model_path: &Path,
+    output: Option<&str>,
+    spec: &DataSpec,
+) -> Result<(Model, FinalLayer, Dataset)> {
     let model = Model::load(model_path)?;
     let layer = crate::onnx::locate(&model, output)?;
     let data = data::load(
@@ -48,7 +59,7 @@ pub fn load(model_path: &Path, output: Option<&str>, spec: &DataSpec) -> Result<
         spec.y_key.as_deref(),
         spec.task,
     )?;
-    Loaded::from_parts(model, layer, data, spec.batch_size)
+    Ok((model, layer, data))
 }
 
 fn check_task(model: &Model, layer: &FinalLayer, data: &Dataset) -> Result<()> {

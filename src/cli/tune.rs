@@ -60,15 +60,9 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
     if let Some(dir) = &a.keep {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create", e))?;
     }
-    let model = crate::onnx::Model::load(&a.model)?;
-    let layer = crate::onnx::locate(&model, a.data_args.output.as_deref())?;
     let spec = a.data_args.spec(a.data.clone());
-    let data = data::load(
-        &spec.path,
-        spec.x_key.as_deref(),
-        spec.y_key.as_deref(),
-        spec.task,
-    )?;
+    let (model, layer, data) =
+        pipeline::load_parts(&a.model, a.data_args.output.as_deref(), &spec)?;
     let (train, val) = match (&a.val, a.val_split) {
         (Some(p), _) => {
             let task = Some(data.y.task());
