@@ -3,25 +3,13 @@
 //! presolve keeps every point and row (T = 1,000, N = 128, M = 10 gives
 //! ≈ 2.33 M non-zeros).
 
-use gdmilp::data::Task;
+use gdmilp::data::{SplitMix, Task};
 use gdmilp::formulation::{self, Cap, Form, Input, LayerData, Loss, Options, Problem};
 use ndarray::{Array1, Array2};
 
-struct Rng(u64);
-
-impl Rng {
-    fn uniform(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 /// Builds the problem.
 pub fn problem(t: usize, n: usize, m: usize) -> Problem {
-    let mut rng = Rng(1);
+    let mut rng = SplitMix(1);
     let h = Array2::from_shape_fn((t, n), |_| 0.01 + rng.uniform());
     let w = Array2::from_shape_fn((m, n), |_| rng.uniform() - 0.5);
     let b = Array1::from_shape_fn(m, |_| rng.uniform() - 0.5);
