@@ -2,7 +2,7 @@
 //! start, and a short summary.
 
 use super::{DataArgs, FormArgs};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::formats::FileKind;
 use crate::pipeline;
 use clap::Args;
@@ -29,12 +29,7 @@ pub struct ExportArgs {
 pub(super) fn run(a: ExportArgs) -> Result<u8> {
     FileKind::from_path(&a.output_file)?;
     a.form.validate()?;
-    if a.output_file.is_dir() {
-        return Err(Error::invalid(
-            &a.output_file,
-            "is a directory; give a file name for the output",
-        ));
-    }
+    crate::atomic::temp_path(&a.output_file)?;
     let loaded = pipeline::load(
         &a.model,
         a.data_args.output.as_deref(),
