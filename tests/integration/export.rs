@@ -230,12 +230,8 @@ fn a_layer_reading_the_model_input_directly_gets_real_features() {
     let dir = Dir::new("input-as-features");
     let x: Vec<f32> = (0..30).map(|k| (k as f32 * 0.37).sin()).collect();
     let path = dir.path.join("d.npz");
-    let mut w = ndarray_npy::NpzWriter::new(std::fs::File::create(&path).unwrap());
-    w.add_array("x", &ndarray::Array2::from_shape_vec((10, 3), x).unwrap())
-        .unwrap();
-    w.add_array("y", &ndarray::Array2::<f32>::from_elem((10, 4), 0.1))
-        .unwrap();
-    w.finish().unwrap();
+    let x = ndarray::Array2::from_shape_vec((10, 3), x).unwrap();
+    write_xy(&path, &x, &ndarray::Array2::<f32>::from_elem((10, 4), 0.1));
     let out = dir.p("layer.mps");
     for _ in 0..3 {
         dir.run(&[

@@ -132,12 +132,7 @@ fn digits_half(dir: &Dir, name: &str, first: bool) -> String {
             y.slice(s![150..]).to_owned(),
         )
     };
-    let path = dir.path.join(name);
-    let mut w = ndarray_npy::NpzWriter::new(std::fs::File::create(&path).unwrap());
-    w.add_array("x", &x).unwrap();
-    w.add_array("y", &y).unwrap();
-    w.finish().unwrap();
-    path.to_string_lossy().into_owned()
+    write_xy(&dir.path.join(name), &x, &y)
 }
 
 #[test]

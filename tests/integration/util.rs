@@ -162,3 +162,21 @@ pub fn read_json(path: &Path) -> serde_json::Value {
 pub fn close(a: f64, b: f64, rel: f64) -> bool {
     (a - b).abs() <= rel * a.abs().max(b.abs()).max(1.0)
 }
+
+/// Writes `x` and `y` as the arrays `x` and `y` of a new .npz at `path`.
+pub fn write_xy<
+    X: ndarray_npy::WritableElement,
+    Y: ndarray_npy::WritableElement,
+    D: ndarray::Dimension,
+    E: ndarray::Dimension,
+>(
+    path: &Path,
+    x: &ndarray::Array<X, D>,
+    y: &ndarray::Array<Y, E>,
+) -> String {
+    let mut w = ndarray_npy::NpzWriter::new(std::fs::File::create(path).unwrap());
+    w.add_array("x", x).unwrap();
+    w.add_array("y", y).unwrap();
+    w.finish().unwrap();
+    path.to_string_lossy().into_owned()
+}
