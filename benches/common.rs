@@ -4,7 +4,7 @@
 //! ≈ 2.33 M non-zeros).
 
 use gdmilp::data::{SplitMix, Task};
-use gdmilp::formulation::{self, Cap, Form, Input, LayerData, Loss, Options, Problem};
+use gdmilp::formulation::{self, Cap, Form, Input, LayerData, Loss, MseForm, Options, Problem};
 use ndarray::{Array1, Array2};
 
 /// Builds the problem.
@@ -28,6 +28,7 @@ pub fn problem(t: usize, n: usize, m: usize) -> Problem {
         form: Form::Compact,
         keep_accuracy: false,
         cap: Cap::None,
+        mse_form: MseForm::Tangents,
     };
     let input = Input {
         layer: &layer,

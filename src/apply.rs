@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::features::{self, Features};
 use crate::formats::solution::{Solution, Values};
 use crate::formulation::names::Var;
+use crate::formulation::TangentBound;
 use crate::manifest::Manifest;
 use crate::metrics;
 use crate::onnx::{edit, Activation, FinalLayer, Model};
@@ -228,6 +229,12 @@ pub struct Verification {
     pub solver_loss: Option<f64>,
     /// Loss recomputed on the patched model in ONNX Runtime.
     pub recomputed_loss: f64,
+    /// mse in tangent form: the file's objective f̃ is within this bound of
+    /// Σ r² (see [`TangentBound`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tangent_bound: Option<TangentBound>,
+    /// The constant part of the loss (not in the file's objective).
+    pub objective_offset: f64,
     /// Metrics on the whole data file, before.
     pub before: metrics::Metrics,
     /// Metrics on the whole data file, after.
@@ -235,10 +242,26 @@ pub struct Verification {
 }
 
 impl Verification {
-    /// Recomputed within 1e-6 (relative) of the solver's report.
+    /// Recomputed within 1e-6 (relative) of the solver's report; for mse in
+    /// tangent form, no larger than the most Σ r² the solver's objective
+    /// allows (the objective is then a lower estimate).
     pub fn matches_solver(&self) -> bool {
-        self.solver_loss
-            .is_none_or(|s| (self.recomputed_loss - s).abs() <= 1e-6 * s.abs().max(1.0))
+        self.solver_loss.is_none_or(|s| {
+            let tol = 1e-6 * s.abs().max(1.0);
+            match self.tangent_bound {
+                None => (self.recomputed_loss - s).abs() <= tol,
+                Some(_) => self.recomputed_loss <= self.solver_allows(s) + tol,
+            }
+        })
+    }
+
+    /// The largest loss the solver's reported loss `s` allows: `s` itself,
+    /// or with tangents (f̃ + δ)/(1 − ε) plus the offset.
+    pub fn solver_allows(&self, s: f64) -> f64 {
+        match self.tangent_bound {
+            None => s,
+            Some(b) => b.upper(s - self.objective_offset) + self.objective_offset,
+        }
     }
 
     /// The patched model is worse than the incumbent on the exported points.
@@ -282,6 +305,8 @@ pub fn verify(
         incumbent_loss: man.incumbent_objective + man.objective_offset,
         solver_loss: solver_objective.map(|o| o + man.objective_offset),
         recomputed_loss: loss_on(man, relu, &after.a, &data.y, idx),
+        tangent_bound: man.tangent_bound,
+        objective_offset: man.objective_offset,
         before: metrics::metrics(&before.out, &before.a, &data.y),
         after: metrics::metrics(&after.out, &after.a, &data.y),
     }
@@ -321,11 +346,35 @@ pub fn find_manifest(
             .filter(|p| p.to_string_lossy().ends_with(".gdmilp.json"))
             .collect();
         candidates.sort();
-        for c in candidates {
-            if let Ok(m) = Manifest::load(&c) {
-                if m.model.sha256 == sha256 {
-                    return Ok(Some((c, m)));
-                }
+        let matching: Vec<(PathBuf, Manifest)> = candidates
+            .into_iter()
+            .filter_map(|c| Manifest::load(&c).ok().map(|m| (c, m)))
+            .filter(|(_, m)| m.model.sha256 == sha256)
+            .collect();
+        // Several exports of one model side by side: the one named like
+        // the solution (layer.sol ↔ layer.gdmilp.json), else ask.
+        let stem = |p: &Path| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            name.split('.').next().unwrap_or_default().to_string()
+        };
+        let sol_stem = stem(solution);
+        if let Some(i) = matching.iter().position(|(c, _)| stem(c) == sol_stem) {
+            return Ok(matching.into_iter().nth(i));
+        }
+        match matching.len() {
+            0 => continue,
+            1 => return Ok(matching.into_iter().next()),
+            _ => {
+                let names: Vec<String> = matching
+                    .iter()
+                    .map(|(c, _)| c.display().to_string())
+                    .collect();
+                return Err(Error::usage(format!(
+                    "{} manifests of this model's exports are here ({}) and none is named like {}; give --manifest",
+                    names.len(),
+                    names.join(", "),
+                    solution.display()
+                )));
             }
         }
     }

@@ -3,13 +3,13 @@
 
 use crate::data::{Select, Task};
 use crate::error::{Error, Result};
-use crate::formulation::{Options, Presolve};
+use crate::formulation::{Options, Presolve, TangentBound};
 use crate::onnx::FinalLayer;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Version of the manifest layout.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The model the file was exported from.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -125,6 +125,9 @@ pub struct Manifest {
     pub selection: Selection,
     /// Objective of the file at the current weights (the MIP start).
     pub incumbent_objective: f64,
+    /// mse in tangent form: how far the file's objective may be below Σ r².
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tangent_bound: Option<TangentBound>,
     /// Add to a solver's objective to get the loss on the selected points.
     pub objective_offset: f64,
     /// Presolve counts.

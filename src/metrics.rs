@@ -144,9 +144,9 @@ pub enum MarginCheck {
 }
 
 /// The formulation's loss (objective + offset) at layer activations `a`
-/// (selected points × M), for the loss `opts` names: l1 Σ|out − y| and linf
-/// max|out − y| with out = a or ReLU(a); zero-one −#(points correct with
-/// margin ε); hinge Σ_t max(0, max_j δ − (a_tℓ − a_tj)).
+/// (selected points × M), for the loss `opts` names: mse Σ(out − y)², l1
+/// Σ|out − y| and linf max|out − y| with out = a or ReLU(a); zero-one
+/// −#(points correct with margin ε); hinge Σ_t max(0, max_j δ − (a_tℓ − a_tj)).
 pub fn formulation_loss(
     a: ArrayView2<'_, f64>,
     relu: bool,
@@ -162,6 +162,11 @@ pub fn formulation_loss(
             .zip(t.iter())
             .map(|(&v, &y)| (out(v) - y).abs())
             .fold(0.0, f64::max),
+        (Labels::Targets(t), Loss::Mse) => a
+            .iter()
+            .zip(t.iter())
+            .map(|(&v, &y)| (out(v) - y).powi(2))
+            .sum(),
         (Labels::Targets(t), _) => a
             .iter()
             .zip(t.iter())

@@ -268,6 +268,7 @@ pub fn manifest(
         },
         incumbent_objective: built.incumbent,
         objective_offset: p.objective_offset,
+        tangent_bound: p.tangent_bound,
         presolve: p.presolve.clone(),
         counts: Counts {
             columns: p.columns.len(),

@@ -237,27 +237,91 @@ impl Highs {
             });
         }
         // SAFETY: every array has the length HiGHS expects for these counts.
-        let s = unsafe {
-            hs::Highs_passMip(
-                self.ptr,
-                nc as hs::HighsInt,
-                p.rows.len() as hs::HighsInt,
-                index.len() as hs::HighsInt,
-                hs::kHighsMatrixFormatColwise,
-                hs::kHighsObjSenseMinimize,
-                0.0,
-                cost.as_ptr(),
-                lower.as_ptr(),
-                upper.as_ptr(),
-                rl.as_ptr(),
-                ru.as_ptr(),
-                start.as_ptr(),
-                index.as_ptr(),
-                value.as_ptr(),
-                integrality.as_ptr(),
-            )
+        let s = if p.binaries() == 0 {
+            // An LP or QP: HiGHS treats any integrality vector as a MIP.
+            unsafe {
+                hs::Highs_passLp(
+                    self.ptr,
+                    nc as hs::HighsInt,
+                    p.rows.len() as hs::HighsInt,
+                    index.len() as hs::HighsInt,
+                    hs::kHighsMatrixFormatColwise,
+                    hs::kHighsObjSenseMinimize,
+                    0.0,
+                    cost.as_ptr(),
+                    lower.as_ptr(),
+                    upper.as_ptr(),
+                    rl.as_ptr(),
+                    ru.as_ptr(),
+                    start.as_ptr(),
+                    index.as_ptr(),
+                    value.as_ptr(),
+                )
+            }
+        } else {
+            unsafe {
+                hs::Highs_passMip(
+                    self.ptr,
+                    nc as hs::HighsInt,
+                    p.rows.len() as hs::HighsInt,
+                    index.len() as hs::HighsInt,
+                    hs::kHighsMatrixFormatColwise,
+                    hs::kHighsObjSenseMinimize,
+                    0.0,
+                    cost.as_ptr(),
+                    lower.as_ptr(),
+                    upper.as_ptr(),
+                    rl.as_ptr(),
+                    ru.as_ptr(),
+                    start.as_ptr(),
+                    index.as_ptr(),
+                    value.as_ptr(),
+                    integrality.as_ptr(),
+                )
+            }
         };
         self.check(s, "passing the model")?;
+        if !p.quadratic.is_empty() {
+            if p.binaries() > 0 {
+                return Err(Error::usage(
+                    "HiGHS cannot solve a mixed-integer QP (mse with a quadratic objective \
+                     after a ReLU); use --mse-form tangents",
+                ));
+            }
+            // Lower triangle, column-wise: our Hessian is diagonal, 2q per
+            // column for q·x² (HiGHS minimises cᵀx + ½ xᵀQx).
+            let mut q_start = Vec::with_capacity(nc);
+            let (mut q_index, mut q_value) = (Vec::new(), Vec::new());
+            let mut terms = p.quadratic.iter().peekable();
+            for c in 0..nc {
+                q_start.push(q_index.len() as hs::HighsInt);
+                let mut v = 0.0;
+                while let Some(&&(qc, q)) = terms.peek() {
+                    if qc != c {
+                        break;
+                    }
+                    v += 2.0 * q;
+                    terms.next();
+                }
+                if v != 0.0 {
+                    q_index.push(c as hs::HighsInt);
+                    q_value.push(v);
+                }
+            }
+            // SAFETY: q_start has nc entries, q_index/q_value q_value.len().
+            let s = unsafe {
+                hs::Highs_passHessian(
+                    self.ptr,
+                    nc as hs::HighsInt,
+                    q_value.len() as hs::HighsInt,
+                    hs::kHighsHessianFormatTriangular,
+                    q_start.as_ptr(),
+                    q_index.as_ptr(),
+                    q_value.as_ptr(),
+                )
+            };
+            self.check(s, "passing the quadratic objective")?;
+        }
         for (c, col) in p.columns.iter().enumerate() {
             let n = CString::new(col.var.to_string()).expect("names have no NUL");
             // SAFETY: valid column index and NUL-terminated name.

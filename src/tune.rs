@@ -94,6 +94,7 @@ fn score(m: &Metrics, loss: Loss) -> f64 {
     let v = match loss {
         Loss::ZeroOne => m.accuracy.map(|a| -a),
         Loss::Hinge => m.hinge,
+        Loss::Mse => m.mse,
         Loss::L1 => m.mae,
         Loss::Linf => m.max_abs_error,
     };

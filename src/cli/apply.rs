@@ -161,10 +161,21 @@ pub(crate) fn report(v: &Verification, data_path: &Path) {
             .unwrap_or_else(|| "not reported".into()),
         fmt(v.recomputed_loss)
     );
-    if v.matches_solver() {
-        println!("verified   the patched model computes the solver's objective (within 1e-6)");
-    } else {
-        println!("warning    the patched model's objective differs from the solver's by more than 1e-6 (relative)");
+    match (v.matches_solver(), v.tangent_bound, v.solver_loss) {
+        (true, Some(_), Some(s)) => println!(
+            "verified   the patched model's squared error is within the tangent lines' bound of the solver's objective (≤ {})",
+            fmt(v.solver_allows(s))
+        ),
+        (false, Some(_), Some(s)) => println!(
+            "warning    the patched model's squared error is above what the solver's objective allows (≤ {}): the solution is not the file's",
+            fmt(v.solver_allows(s))
+        ),
+        (true, _, _) => {
+            println!("verified   the patched model computes the solver's objective (within 1e-6)")
+        }
+        (false, _, _) => println!(
+            "warning    the patched model's objective differs from the solver's by more than 1e-6 (relative)"
+        ),
     }
     println!(
         "data       {}: before {} | after {}",

@@ -70,6 +70,14 @@ pub(super) fn run(a: ExportArgs) -> Result<u8> {
         crate::formats::num::fmt(built.incumbent),
         crate::formats::num::fmt(built.incumbent + p.objective_offset)
     );
+    if let Some(b) = p.tangent_bound {
+        eprintln!(
+            "mse      {} tangent lines: any optimum x of this file has Σ r² ≤ (f* + {}) / (1 − {}), f* the exact least-squares optimum; its objective is a lower bound on f*",
+            b.tangents,
+            crate::formats::num::fmt(b.absolute),
+            crate::formats::num::fmt(b.relative)
+        );
+    }
     let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     eprintln!(
         "wrote    {} ({} bytes{}), {}, {}",

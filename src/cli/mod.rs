@@ -13,7 +13,7 @@ mod tune;
 
 use crate::data::{Select, Task};
 use crate::error::Result;
-use crate::formulation::{Cap, Form, Loss, Options};
+use crate::formulation::{Cap, Form, Loss, MseForm, Options};
 use crate::pipeline::{DataSpec, SelectSpec};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -118,10 +118,12 @@ pub struct FormArgs {
     /// Box radius of the biases (default: the same as --radius).
     #[arg(long, value_name = "R")]
     pub bias_radius: Option<f64>,
-    /// The loss the solver minimises: l1 or linf (regression; default l1),
-    /// zero-one or hinge (classification; default zero-one). zero-one is
-    /// the paper's MILP; hinge is an LP, far faster, that every solver
-    /// reads; l1 and linf are LPs unless a ReLU follows the layer.
+    /// The loss the solver minimises. Regression: mse (default), l1, linf.
+    /// Classification: zero-one (default; the paper's MILP, exact, slow) or
+    /// hinge (an LP: fast, often as good on unseen data). l1, linf, hinge
+    /// and mse with --mse-form tangents are LPs that every solver reads
+    /// (HiGHS, CBC, GLPK, SCIP, Gurobi, CPLEX, …); after a ReLU they are
+    /// MILPs.
     #[arg(long, value_enum)]
     pub loss: Option<Loss>,
     /// Classification margin: zero-one counts a point correct when its
@@ -141,6 +143,14 @@ pub struct FormArgs {
     /// (the paper's constraint 6; pins the weights when points ≫ features).
     #[arg(long, value_enum, default_value_t = Cap::None)]
     pub cap: Cap,
+    /// How mse is written: tangents (an LP of tangent lines of r², within
+    /// 0.03 % + a stated small amount of the exact optimum; every solver
+    /// reads it) or quadratic (the exact objective Σ r², a convex QP:
+    /// HiGHS, SCIP, Gurobi, CPLEX; not CBC or GLPK; a MIQP after a ReLU,
+    /// which HiGHS cannot solve). Default: tangents for export; for tune,
+    /// quadratic unless a ReLU follows the layer.
+    #[arg(long, value_enum, value_name = "FORM")]
+    pub mse_form: Option<MseForm>,
 }
 
 impl FormArgs {
@@ -155,6 +165,7 @@ impl FormArgs {
             form: self.formulation,
             keep_accuracy: self.keep_accuracy,
             cap: self.cap,
+            mse_form: self.mse_form.unwrap_or(MseForm::Tangents),
         }
     }
 

@@ -7,6 +7,8 @@ use super::{DataArgs, FormArgs};
 use crate::apply;
 use crate::data;
 use crate::error::{Error, Result};
+use crate::formulation::{Loss, MseForm};
+use crate::onnx::layer::Activation;
 use crate::pipeline;
 use crate::tune::{self, Plan};
 use clap::Args;
@@ -39,8 +41,8 @@ pub struct TuneArgs {
     #[command(flatten)]
     pub form: FormArgs,
     /// Validation data (.npz, same keys as DATA): a sweep is kept only when
-    /// the loss's metric on it does not get worse (accuracy for zero-one,
-    /// mean hinge, MAE for l1, largest error for linf).
+    /// the loss's metric on it does not get worse (MSE for mse, MAE for l1,
+    /// largest error for linf, accuracy for zero-one, mean hinge for hinge).
     #[arg(long, value_name = "FILE", conflicts_with = "val_split")]
     pub val: Option<PathBuf>,
     /// Hold out this fraction of DATA (seeded by --seed) as validation data
@@ -78,9 +80,27 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
     let loaded = pipeline::Loaded::from_parts(model, layer, train, a.data_args.batch_size)?;
     let original = loaded.model.clone();
     let layer = loaded.layer.clone();
+    let mut options = a.form.options(loaded.data.y.task());
+    if options.loss == Loss::Mse {
+        let relu = loaded.layer.activation == Activation::Relu;
+        match (a.form.mse_form, relu) {
+            (None, false) => options.mse_form = MseForm::Quadratic,
+            (None, true) => eprintln!(
+                "note     mse after a ReLU is a mixed-integer QP, which HiGHS cannot solve: \
+                 using tangent lines (each sweep states its bound)"
+            ),
+            (Some(MseForm::Quadratic), true) => {
+                return Err(Error::usage(
+                    "--mse-form quadratic after a ReLU is a mixed-integer QP, which the \
+                     embedded HiGHS cannot solve; use --mse-form tangents",
+                ))
+            }
+            (Some(_), _) => {}
+        }
+    }
     let plan = Plan {
         selection: a.form.selection(),
-        options: a.form.options(loaded.data.y.task()),
+        options,
         settings: a.solver.settings(),
         sweeps: a.sweeps,
         keep: a.keep.as_deref(),

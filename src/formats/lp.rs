@@ -1,7 +1,9 @@
 //! CPLEX LP format: `Minimize`, `Subject To`, `Bounds`, `Binaries`, `End`.
 //! Long expressions are wrapped. Coefficients are written as
 //! `+ 0.5 w_0_1` / `- 0.5 w_0_1`; a row with no terms gets a single zero
-//! term so every reader accepts it. The objective names every column.
+//! term so every reader accepts it. The objective names every column; a
+//! quadratic objective (mse, exact form) follows the linear terms as
+//! `+ [ 2 r_0_0^2 + … ] / 2` (SCIP refuses `x ^ 2` with spaces).
 
 use super::{pipelined, Names, Sink};
 use crate::formulation::names::OBJECTIVE;
@@ -41,18 +43,28 @@ impl Terms {
     }
 
     fn term(&mut self, s: &mut Sink, v: f64, name: &str) {
+        self.signed_term(s, v, name, true);
+    }
+
+    /// A term; `sign` false writes a non-negative `v` without its `+` (the
+    /// first term inside `[ ]`, where SCIP refuses a sign).
+    fn signed_term(&mut self, s: &mut Sink, v: f64, name: &str, sign: bool) {
         if s.buf.len() - self.line_start > WRAP {
             s.s("\n   ");
             self.line_start = s.buf.len();
         }
-        s.s(if v < 0.0 { " - " } else { " + " });
+        s.s(match (sign, v < 0.0) {
+            (_, true) => " - ",
+            (true, false) => " + ",
+            (false, false) => " ",
+        });
         s.num(v.abs());
         s.s(" ");
         s.s(name);
         self.count += 1;
     }
 
-    fn end(self, s: &mut Sink, first: &str) {
+    fn end(&self, s: &mut Sink, first: &str) {
         if self.count == 0 {
             s.s(" 0 ");
             s.s(first);
@@ -74,6 +86,15 @@ fn write_objective(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
         s.maybe_flush_keep(&mut terms)?;
     }
     terms.end(s, &names.cols[0]);
+    if !p.quadratic.is_empty() {
+        s.s(" + [");
+        for (k, &(c, q)) in p.quadratic.iter().enumerate() {
+            terms.signed_term(s, 2.0 * q, &names.cols[c], k > 0);
+            s.s("^2");
+            s.maybe_flush_keep(&mut terms)?;
+        }
+        s.s(" ] / 2");
+    }
     s.s("\n");
     Ok(())
 }

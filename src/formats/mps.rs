@@ -5,6 +5,10 @@
 //! manifest carries it.
 //!
 //! Bound types used: LO lower, UP upper, FX fixed, MI lower = −∞, FR free.
+//!
+//! A quadratic objective (mse, exact form) goes in a `QUADOBJ` section:
+//! the objective is cᵀx + ½ xᵀQx and each line gives one entry of Q's lower
+//! triangle (ours are diagonal, so `r_t_j r_t_j 2` for r_t_j²).
 
 use super::{pipelined, Names, Sink};
 use crate::formulation::names::OBJECTIVE;
@@ -20,6 +24,7 @@ pub fn write<W: Write + Send>(p: &Problem, w: W) -> io::Result<()> {
         write_columns(p, &names, s)?;
         write_rhs(p, &names, s)?;
         write_bounds(p, &names, s)?;
+        write_quadobj(p, &names, s)?;
         s.s("ENDATA\n");
         Ok(())
     })
@@ -158,6 +163,25 @@ fn write_bounds(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
                 line(s, " UP", Some(up));
             }
         }
+        s.maybe_flush()?;
+    }
+    Ok(())
+}
+
+fn write_quadobj(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
+    if p.quadratic.is_empty() {
+        return Ok(());
+    }
+    s.s("QUADOBJ\n");
+    for &(c, q) in &p.quadratic {
+        let name = &names.cols[c];
+        s.s("    ");
+        s.s(name);
+        s.s(" ");
+        s.s(name);
+        s.s(" ");
+        s.num(2.0 * q);
+        s.s("\n");
         s.maybe_flush()?;
     }
     Ok(())

@@ -86,6 +86,10 @@ pub enum Cap {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Loss {
+    /// Regression: Σ (output − target)², the loss regressors train with
+    /// (tangent lines: an LP; or the exact quadratic objective: a QP; a MILP
+    /// or MIQP after a ReLU).
+    Mse,
     /// Regression: Σ |output − target| (an LP; a MILP after a ReLU).
     L1,
     /// Regression: max |output − target| (an LP; a MILP after a ReLU).
@@ -102,7 +106,7 @@ impl Loss {
     /// The default loss of a task.
     pub fn default_for(task: Task) -> Loss {
         match task {
-            Task::Regression => Loss::L1,
+            Task::Regression => Loss::Mse,
             Task::Classification => Loss::ZeroOne,
         }
     }
@@ -110,7 +114,7 @@ impl Loss {
     /// The task the loss belongs to.
     pub fn task(self) -> Task {
         match self {
-            Loss::L1 | Loss::Linf => Task::Regression,
+            Loss::Mse | Loss::L1 | Loss::Linf => Task::Regression,
             Loss::ZeroOne | Loss::Hinge => Task::Classification,
         }
     }
@@ -126,11 +130,57 @@ impl Loss {
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
         match self {
+            Loss::Mse => "mse",
             Loss::L1 => "l1",
             Loss::Linf => "linf",
             Loss::ZeroOne => "zero-one",
             Loss::Hinge => "hinge",
         }
+    }
+}
+
+/// How the mse loss is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum MseForm {
+    /// Tangent lines of r² under a linear objective: an LP (a MILP after a
+    /// ReLU) that every solver reads, optimal to within the bound
+    /// [`TangentBound`] states.
+    Tangents,
+    /// The exact quadratic objective Σ r²: a convex QP (MIQP after a ReLU),
+    /// for solvers that take one.
+    Quadratic,
+}
+
+/// Per-term relative accuracy of the tangent form: wherever |r| ≥ the
+/// smallest tangent point, the tangents are within this fraction of r².
+pub const TANGENT_RELATIVE: f64 = 3e-4;
+
+/// The absolute part of the tangent form's error, as a fraction of the
+/// loss at the current weights: residuals smaller than the first tangent
+/// point may be under-estimated by up to this much in total.
+pub const TANGENT_ABSOLUTE: f64 = 2e-4;
+
+/// What the tangent form guarantees: at every feasible point
+/// `f̃ ≤ Σ r² ≤ (f̃ + absolute) / (1 − relative)`, where `f̃` is the file's
+/// objective (the offset excluded). So an optimum of the file has Σ r² ≤
+/// (f* + absolute) / (1 − relative), f* the least-squares optimum, and the
+/// file's optimal value is a lower bound on f*.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TangentBound {
+    /// ε: the per-term relative gap.
+    pub relative: f64,
+    /// δ: the total absolute gap of small residuals.
+    pub absolute: f64,
+    /// Tangent rows written.
+    pub tangents: usize,
+}
+
+impl TangentBound {
+    /// The largest Σ r² (offset excluded) a point whose objective is `value`
+    /// can have.
+    pub fn upper(&self, value: f64) -> f64 {
+        (value + self.absolute) / (1.0 - self.relative)
     }
 }
 
@@ -153,6 +203,8 @@ pub struct Options {
     pub keep_accuracy: bool,
     /// Regression: per-point cap.
     pub cap: Cap,
+    /// mse: tangent lines or the exact quadratic objective.
+    pub mse_form: MseForm,
 }
 
 impl Options {
@@ -182,8 +234,8 @@ impl Options {
                 task(self.task)
             ));
         }
-        if self.cap == Cap::Point && self.loss != Loss::L1 {
-            return Err("--cap point goes with --loss l1".into());
+        if self.cap == Cap::Point && !matches!(self.loss, Loss::L1 | Loss::Mse) {
+            return Err("--cap point goes with --loss mse or l1".into());
         }
         if self.loss == Loss::Hinge && (self.keep_accuracy || self.form == Form::Paper) {
             return Err("--keep-accuracy and --formulation paper go with --loss zero-one".into());
@@ -251,6 +303,11 @@ pub struct Problem {
     pub objective: Vec<(usize, f64)>,
     /// Constant added to the objective to get the loss (not in the file).
     pub objective_offset: f64,
+    /// Diagonal quadratic objective terms (column, q): the objective adds
+    /// Σ q·x², ascending column.
+    pub quadratic: Vec<(usize, f64)>,
+    /// The tangent form's accuracy (mse with tangents only).
+    pub tangent_bound: Option<TangentBound>,
     /// What presolve removed.
     pub presolve: Presolve,
     /// Per output j: (row, point, coefficient) of the rows reading a_tj.
@@ -303,6 +360,8 @@ impl Problem {
             rows: Vec::new(),
             objective: Vec::new(),
             objective_offset: 0.0,
+            quadratic: Vec::new(),
+            tangent_bound: None,
             presolve: Presolve::default(),
             by_output: Vec::new(),
             by_aux: Vec::new(),
@@ -332,6 +391,7 @@ impl Problem {
     /// Builds the column-wise index; call once after the last row.
     pub(crate) fn finish(mut self) -> Problem {
         self.objective.sort_by_key(|&(c, _)| c);
+        self.quadratic.sort_by_key(|&(c, _)| c);
         let mut by_output = vec![Vec::new(); self.n_out];
         let mut by_aux = vec![Vec::new(); self.columns.len() - self.first_aux()];
         let first_aux = self.first_aux();
@@ -436,7 +496,9 @@ impl Problem {
 
     /// Objective value (as the file states it, without the offset) at `x`.
     pub fn objective_at(&self, x: &[f64]) -> f64 {
-        self.objective.iter().map(|&(c, v)| v * x[c]).sum()
+        let linear: f64 = self.objective.iter().map(|&(c, v)| v * x[c]).sum();
+        let quadratic: f64 = self.quadratic.iter().map(|&(c, q)| q * x[c] * x[c]).sum();
+        linear + quadratic
     }
 
     /// The largest violation of any row or bound at `x`.

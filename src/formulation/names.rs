@@ -29,6 +29,10 @@ pub enum Var {
     MaxDev,
     /// `xi_t`: the multiclass hinge loss of point t.
     Xi(usize),
+    /// `r_t_j`: the residual output − target of point t, output j (mse).
+    R(usize, usize),
+    /// `sq_t_j`: the tangent-line estimate of r_t_j² (mse, tangent form).
+    Sq(usize, usize),
 }
 
 /// A row (constraint) of the formulation.
@@ -52,6 +56,10 @@ pub enum RowName {
     Act(usize, usize),
     /// `hg_t_j`: ξ_t ≥ δ − (a_tℓ − a_tj) (hinge loss).
     Hinge(usize, usize),
+    /// `res_t_j`: r_t_j = output − target (mse).
+    Residual(usize, usize),
+    /// `tg_t_j_k`: sq_t_j ≥ 2 p_k r_t_j − p_k², the k-th tangent of r² (mse).
+    Tangent(usize, usize, usize),
 }
 
 /// The objective row's name in files.
@@ -69,6 +77,8 @@ impl fmt::Display for Var {
             Var::A(t, j) => write!(f, "a_{t}_{j}"),
             Var::MaxDev => f.write_str("maxdev"),
             Var::Xi(t) => write!(f, "xi_{t}"),
+            Var::R(t, j) => write!(f, "r_{t}_{j}"),
+            Var::Sq(t, j) => write!(f, "sq_{t}_{j}"),
         }
     }
 }
@@ -85,6 +95,8 @@ impl fmt::Display for RowName {
             RowName::ReluOn(t, j) => write!(f, "ron_{t}_{j}"),
             RowName::Act(t, j) => write!(f, "act_{t}_{j}"),
             RowName::Hinge(t, j) => write!(f, "hg_{t}_{j}"),
+            RowName::Residual(t, j) => write!(f, "res_{t}_{j}"),
+            RowName::Tangent(t, j, k) => write!(f, "tg_{t}_{j}_{k}"),
         }
     }
 }
@@ -122,6 +134,8 @@ impl Var {
             "z" => nums::<2>(rest).map(|[t, j]| Var::Z(t, j))?,
             "a" => nums::<2>(rest).map(|[t, j]| Var::A(t, j))?,
             "xi" => nums::<1>(rest).map(|[t]| Var::Xi(t))?,
+            "r" => nums::<2>(rest).map(|[t, j]| Var::R(t, j))?,
+            "sq" => nums::<2>(rest).map(|[t, j]| Var::Sq(t, j))?,
             _ => return None,
         })
     }
@@ -156,6 +170,11 @@ pub fn scheme() -> Vec<(&'static str, &'static str)> {
         ("a_t_j", "paper form: activation of output j at point t"),
         ("maxdev", "linf loss: the largest |output - target|"),
         ("xi_t", "hinge loss of point t"),
+        ("r_t_j", "mse: residual output j - target of point t"),
+        (
+            "sq_t_j",
+            "mse, tangent form: r_t_j squared, from below by tangent lines",
+        ),
     ]
 }
 
@@ -183,6 +202,8 @@ mod tests {
             Var::A(0, 9),
             Var::MaxDev,
             Var::Xi(12),
+            Var::R(7, 1),
+            Var::Sq(7, 1),
         ];
         for v in vars {
             let s = v.to_string();
@@ -199,6 +220,8 @@ mod tests {
             RowName::ReluOn(0, 0),
             RowName::Act(2, 1),
             RowName::Hinge(3, 0),
+            RowName::Residual(3, 1),
+            RowName::Tangent(3, 1, 40),
         ];
         for r in rows {
             assert!(legal_lp_name(&r.to_string()), "{r}");

@@ -1,11 +1,57 @@
-//! Regression: minimise Σ_tj dev_tj with dev_tj ≥ ±(out_tj − y_tj), where
-//! out is the activation a_tj or, after a ReLU, o_tj = max(0, a_tj) with a
-//! binary z_tj only where the box leaves the sign open. Feasible at the
-//! current weights; the paper's per-point cap (constraint 6) is optional.
+//! Regression. The model's output out_tj is the activation a_tj or, after
+//! a ReLU, o_tj = max(0, a_tj) with a binary z_tj only where the box leaves
+//! the sign open. The losses:
+//!
+//! - l1: minimise Σ_tj dev_tj with dev_tj ≥ ±(out_tj − y_tj);
+//! - linf: minimise maxdev with maxdev ≥ ±(out_tj − y_tj);
+//! - mse: a residual column r_tj = out_tj − y_tj, and either the exact
+//!   objective Σ r_tj² or Σ sq_tj with sq_tj above tangent lines of r²
+//!   placed geometrically over r_tj's range (see [`tangent_points`]).
+//!
+//! Every form is feasible at the current weights; the paper's per-point cap
+//! (constraint 6: no output's error may grow) is optional for l1 and mse.
 
 use super::bounds::PointBounds;
 use super::names::{RowName, Var};
-use super::{Cap, Input, Loss, Options, Problem, Row, Sense};
+use super::{
+    Cap, Input, Loss, MseForm, Options, Problem, Row, Sense, TangentBound, TANGENT_ABSOLUTE,
+    TANGENT_RELATIVE,
+};
+
+/// Tangent points of r² over one side of a residual range, `[a, u]` with
+/// 0 ≤ a ≤ u (mirror it for the negative side): the first at `a`, or at
+/// `min(r_min, u)` when `a < r_min`, then each `q` times the last, the last
+/// at `u`. Between consecutive points (ratio ≤ q) the tangents' gap to r²
+/// is at most ((q−1)/(q+1))² · r²; below the first point (with the tangent
+/// at 0, the column's lower bound) at most first²/4. Returns the points and
+/// that absolute gap (0 when `a ≥ r_min`).
+pub fn tangent_points(a: f64, u: f64, r_min: f64, q: f64) -> (Vec<f64>, f64) {
+    if u <= 0.0 {
+        return (Vec::new(), 0.0);
+    }
+    let (first, gap) = if a >= r_min {
+        (a, 0.0)
+    } else {
+        let f = r_min.min(u);
+        (f, f * f / 4.0)
+    };
+    let mut points = vec![first];
+    let mut p = first;
+    // (first > 0 whenever u > 0 and r_min > 0; the guard keeps a zero
+    // r_min from looping.)
+    while p < u && p > 0.0 {
+        p = (p * q).min(u);
+        points.push(p);
+    }
+    (points, gap)
+}
+
+/// The ratio q of consecutive tangent points for a per-term relative gap ε:
+/// ((q−1)/(q+1))² = ε.
+pub fn tangent_ratio(relative: f64) -> f64 {
+    let s = relative.sqrt();
+    (1.0 + s) / (1.0 - s)
+}
 
 /// What a point's output is in the model: the activation itself, or a
 /// ReLU output column.
@@ -35,6 +81,12 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
     // are set once every point is seen.
     let maxdev = (opts.loss == Loss::Linf).then(|| p.add_column(Var::MaxDev, 0.0, 0.0, false, 0.0));
     let (mut max_lower, mut max_upper, mut max_start) = (0.0f64, 0.0f64, 0.0f64);
+    let mse = (opts.loss == Loss::Mse).then(|| Mse::new(&p, input.relu, layer, targets, opts));
+    let mut bound = TangentBound {
+        relative: TANGENT_RELATIVE,
+        absolute: 0.0,
+        tangents: 0,
+    };
     for pos in 0..t_count {
         let t = p.points[pos];
         let pb = PointBounds::new(p.features.row(pos), &layer.w, &layer.b, opts.radius, rb);
@@ -49,6 +101,8 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
                 if maxdev.is_some() {
                     max_lower = max_lower.max(y.abs());
                     max_start = max_start.max(y.abs());
+                } else if mse.is_some() {
+                    p.objective_offset += y * y;
                 } else {
                     p.objective_offset += y.abs();
                 }
@@ -97,6 +151,62 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
                 }
                 (Out::Act, lo, hi, a0)
             };
+            let (act, rhs_shift, out_aux) = match out {
+                Out::Act => (vec![(j, 1.0)], konst, vec![]),
+                Out::Col(o) => (vec![], 0.0, vec![(o, 1.0)]),
+            };
+            let point = (!act.is_empty()).then_some(pos);
+            if let Some(mse) = &mse {
+                // r = out − y, within the box's range, |r| ≤ √(loss now)
+                // (any weights at least as good satisfy it), and with the
+                // cap, |r| ≤ its current value.
+                let r0 = out0 - y;
+                let mut lower = (out_lo - y).max(-mse.reach);
+                let mut upper = (out_hi - y).min(mse.reach);
+                if opts.cap == Cap::Point {
+                    lower = lower.max(-r0.abs());
+                    upper = upper.min(r0.abs());
+                }
+                let (lower, upper) = (lower.min(r0), upper.max(r0));
+                let r = p.add_column(Var::R(t, j), lower, upper, false, r0);
+                let mut aux = out_aux;
+                aux.push((r, -1.0));
+                p.rows.push(Row {
+                    name: RowName::Residual(t, j),
+                    sense: Sense::Eq,
+                    rhs: y - rhs_shift,
+                    point,
+                    act,
+                    aux,
+                });
+                match opts.mse_form {
+                    MseForm::Quadratic => p.quadratic.push((r, 1.0)),
+                    MseForm::Tangents => {
+                        let top = lower.powi(2).max(upper.powi(2));
+                        let sq = p.add_column(Var::Sq(t, j), 0.0, top, false, r0 * r0);
+                        p.objective.push((sq, 1.0));
+                        let (pos_pts, pos_gap) =
+                            tangent_points(lower.max(0.0), upper, mse.r_min, mse.q);
+                        let (neg_pts, neg_gap) =
+                            tangent_points((-upper).max(0.0), -lower, mse.r_min, mse.q);
+                        bound.absolute += pos_gap.max(neg_gap);
+                        let points = neg_pts.iter().rev().map(|&v| -v).chain(pos_pts);
+                        for (k, pt) in points.enumerate() {
+                            // sq ≥ 2 pt r − pt²
+                            p.rows.push(Row {
+                                name: RowName::Tangent(t, j, k),
+                                sense: Sense::Ge,
+                                rhs: -pt * pt,
+                                point: None,
+                                act: vec![],
+                                aux: vec![(r, -2.0 * pt), (sq, 1.0)],
+                            });
+                            bound.tangents += 1;
+                        }
+                    }
+                }
+                continue;
+            }
             let start = (out0 - y).abs();
             let dev_max = (out_hi - y).abs().max((out_lo - y).abs());
             let upper = match opts.cap {
@@ -115,11 +225,6 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
                     d
                 }
             };
-            let (act, rhs_shift, out_aux) = match out {
-                Out::Act => (vec![(j, 1.0)], konst, vec![]),
-                Out::Col(o) => (vec![], 0.0, vec![(o, 1.0)]),
-            };
-            let point = (!act.is_empty()).then_some(pos);
             // dev ≥ out − y: can bind only if out can exceed y.
             if out_hi > y {
                 let mut aux = out_aux.clone();
@@ -159,5 +264,102 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
         col.start = max_start;
         p.objective.push((m, 1.0));
     }
+    if opts.loss == Loss::Mse && opts.mse_form == MseForm::Tangents {
+        p.tangent_bound = Some(bound);
+    }
     Ok(p)
+}
+
+/// What the mse rows need from every term before the first is written.
+struct Mse {
+    /// √(Σ r² at the current weights): no residual of weights that are at
+    /// least as good can be larger.
+    reach: f64,
+    /// The first tangent point, so that every term's small-residual gap
+    /// (≤ r_min²/4) adds up to at most TANGENT_ABSOLUTE of the loss now.
+    r_min: f64,
+    /// The ratio of consecutive tangent points.
+    q: f64,
+}
+
+impl Mse {
+    fn new(
+        p: &Problem,
+        relu: bool,
+        layer: &super::LayerData,
+        targets: &ndarray::Array2<f64>,
+        opts: &Options,
+    ) -> Mse {
+        let rb = opts.bias_reach(layer);
+        let (mut loss, mut terms) = (0.0, 0usize);
+        for pos in 0..p.points.len() {
+            let pb = PointBounds::new(p.features.row(pos), &layer.w, &layer.b, opts.radius, rb);
+            for j in 0..layer.w.nrows() {
+                let a0 = pb.a0[j];
+                if relu && pb.activation(j).1 <= 0.0 {
+                    continue;
+                }
+                let out0 = if relu { a0.max(0.0) } else { a0 };
+                loss += (out0 - targets[[pos, j]]).powi(2);
+                terms += 1;
+            }
+        }
+        Mse {
+            // A hair above, so the current residuals stay inside after
+            // rounding.
+            reach: loss.sqrt() * (1.0 + 1e-9),
+            r_min: 2.0 * (TANGENT_ABSOLUTE * loss / terms.max(1) as f64).sqrt(),
+            q: tangent_ratio(TANGENT_RELATIVE),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// max over the tangents (and 0) of 2 p r − p² at r.
+    fn below(points: &[f64], r: f64) -> f64 {
+        points
+            .iter()
+            .map(|&p| 2.0 * p * r - p * p)
+            .fold(0.0, f64::max)
+    }
+
+    #[test]
+    fn tangents_stay_within_the_stated_gap_of_r_squared() {
+        let eps = TANGENT_RELATIVE;
+        let q = tangent_ratio(eps);
+        for &(a, u, r_min) in &[
+            (0.0, 1.0, 0.01),
+            (0.3, 0.9, 0.01),
+            (0.005, 2.0, 0.02),
+            (0.0, 0.004, 0.01),
+            (1.5, 1.5, 0.1),
+            (0.0, 1e6, 1e-3),
+        ] {
+            let (pts, gap) = tangent_points(a, u, r_min, q);
+            assert!(pts
+                .windows(2)
+                .all(|w| w[1] > w[0] && w[1] <= w[0] * q * (1.0 + 1e-12)));
+            assert_eq!(
+                *pts.last().unwrap(),
+                u,
+                "the last tangent is at the range's end"
+            );
+            for k in 0..=2000 {
+                let r = a + (u - a) * k as f64 / 2000.0;
+                let t = below(&pts, r);
+                assert!(t <= r * r * (1.0 + 1e-12), "a tangent is above r² at {r}");
+                assert!(
+                    r * r - t <= eps * r * r + gap + 1e-12 * r * r,
+                    "[{a}, {u}]: gap {} at {r} (allowed {})",
+                    r * r - t,
+                    eps * r * r + gap
+                );
+            }
+        }
+        // A range that cannot be positive needs none.
+        assert!(tangent_points(0.0, -1.0, 0.1, q).0.is_empty());
+    }
 }

@@ -1,24 +1,20 @@
-//! Golden files: the whole MPS and LP text of two tiny problems, checked by
-//! hand against the formulation (tests/golden/README.md shows the working).
+//! Golden files: the whole MPS and LP text of tiny problems, checked by hand
+//! against the formulation (tests/golden/README.md shows the working).
 //! `BLESS=1 cargo test golden` rewrites them after a deliberate change.
 
 use crate::util::*;
 
-fn golden(case: &str, ext: &str) {
-    let dir = Dir::new(&format!("golden-{case}-{ext}"));
+/// Exports fixture `case` with `extra` options and compares the file with
+/// tests/golden/`name`.`ext`.
+fn golden(case: &str, name: &str, ext: &str, extra: &[&str]) {
+    let dir = Dir::new(&format!("golden-{name}-{ext}"));
     let out = dir.p(&format!("layer.{ext}"));
-    dir.run(&[
-        "export",
-        &model(case),
-        &data(case),
-        "-o",
-        &out,
-        "--radius",
-        "0.05",
-    ])
-    .ok();
+    let (m, d) = (model(case), data(case));
+    let mut args = vec!["export", &m, &d, "-o", &out, "--radius", "0.05"];
+    args.extend(extra);
+    dir.run(&args).ok();
     let got = std::fs::read_to_string(&out).unwrap();
-    let path = root().join("tests/golden").join(format!("{case}.{ext}"));
+    let path = root().join("tests/golden").join(format!("{name}.{ext}"));
     if std::env::var_os("BLESS").is_some() {
         std::fs::write(&path, &got).unwrap();
         return;
@@ -45,21 +41,48 @@ fn golden(case: &str, ext: &str) {
 }
 
 #[test]
-fn tiny_regression_mps() {
-    golden("tiny_regression", "mps");
+fn tiny_regression_l1_mps() {
+    golden(
+        "tiny_regression",
+        "tiny_regression",
+        "mps",
+        &["--loss", "l1"],
+    );
 }
 
 #[test]
-fn tiny_regression_lp() {
-    golden("tiny_regression", "lp");
+fn tiny_regression_l1_lp() {
+    golden(
+        "tiny_regression",
+        "tiny_regression",
+        "lp",
+        &["--loss", "l1"],
+    );
+}
+
+#[test]
+fn tiny_regression_mse_quadratic_mps() {
+    let q = ["--mse-form", "quadratic"];
+    golden("tiny_regression", "tiny_regression_quadratic", "mps", &q);
+}
+
+#[test]
+fn tiny_regression_mse_quadratic_lp() {
+    let q = ["--mse-form", "quadratic"];
+    golden("tiny_regression", "tiny_regression_quadratic", "lp", &q);
+}
+
+#[test]
+fn tiny_regression_mse_tangents_lp() {
+    golden("tiny_regression", "tiny_regression_tangents", "lp", &[]);
 }
 
 #[test]
 fn tiny_classification_mps() {
-    golden("tiny_classification", "mps");
+    golden("tiny_classification", "tiny_classification", "mps", &[]);
 }
 
 #[test]
 fn tiny_classification_lp() {
-    golden("tiny_classification", "lp");
+    golden("tiny_classification", "tiny_classification", "lp", &[]);
 }

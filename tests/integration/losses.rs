@@ -240,3 +240,146 @@ fn val_split_holds_out_part_of_the_data() {
         "a bad fraction is named",
     );
 }
+
+/// The box-constrained least-squares optimum of `case`'s final layer at
+/// radius 0.1, from tests/interop/lsq_reference.py (ONNX Runtime + SciPy,
+/// no gdmilp), with the patched model's loss and distance to it.
+fn least_squares(dir: &Dir, case: &str, patched: &str) -> serde_json::Value {
+    let script = root().join("tests/interop/lsq_reference.py");
+    let (m, d) = (root().join(model(case)), root().join(data(case)));
+    let (m, d) = (m.to_str().unwrap(), d.to_str().unwrap());
+    let args = [script.to_str().unwrap(), m, d, "0.1", "--against", patched];
+    dir.tool(&python(), &args).ok().json()
+}
+
+/// The patched model reached the reference optimum: its loss within 0.1 %,
+/// and (least squares is strongly convex in the outputs) its outputs no
+/// farther from the optimum's than that loss gap allows.
+fn at_the_optimum(r: &serde_json::Value, what: &str) {
+    let f = |k: &str| r[k].as_f64().unwrap();
+    let (best, now, got, dist) = (f("loss"), f("loss_now"), f("loss_patched"), f("distance"));
+    assert!(
+        best < now * 0.995,
+        "{what}: the box allows an improvement ({now} → {best})"
+    );
+    assert!(close(got, best, 1e-3), "{what}: loss {got}, optimum {best}");
+    assert!(
+        dist <= (got - best) + 1e-9 * best,
+        "{what}: outputs {dist} from the optimum's, loss gap {}",
+        got - best
+    );
+}
+
+#[test]
+fn mse_reaches_the_least_squares_optimum_in_tune_and_through_cbc() {
+    let dir = Dir::new("mse-least-squares");
+    let (m, d) = (model("regression"), data("regression"));
+    // tune: mse is the default; a linear output → HiGHS solves the exact QP.
+    let tuned = dir.p("tuned.onnx");
+    let r = dir.run(&["tune", &m, &d, "-o", &tuned, "--radius", "0.1", "-q"]);
+    let r = r.ok();
+    r.check(
+        r.stdout().contains("optimal"),
+        "the QP is solved to optimality",
+    );
+    at_the_optimum(&least_squares(&dir, "regression", &tuned), "tune");
+
+    // export writes tangent lines by default: an LP CBC solves.
+    let mps = dir.p("layer.mps");
+    dir.run(&["export", &m, &d, "-o", &mps, "--radius", "0.1"])
+        .ok();
+    let man = read_json(&dir.path.join("layer.gdmilp.json"));
+    assert_eq!(man["options"]["loss"], "mse");
+    assert_eq!(man["options"]["mse_form"], "tangents");
+    assert_eq!(man["counts"]["binaries"], 0);
+    assert!(man["tangent_bound"]["tangents"].as_u64().unwrap() > 0);
+    dir.tool("cbc", &[&mps, "solve", "solution", "cbc.sol"])
+        .ok();
+    let patched = dir.p("cbc.onnx");
+    let a = dir.run(&["apply", &dir.p("cbc.sol"), &m, "-o", &patched, "--json"]);
+    let a = a.code_is(0);
+    let v = &a.json()["verification"];
+    a.check(
+        a.json()["verified"] == true,
+        "apply verifies the tangent bound",
+    );
+    let reference = least_squares(&dir, "regression", &patched);
+    at_the_optimum(&reference, "CBC on the tangent lines");
+    // The tangent LP's optimum is a lower bound on the least-squares one.
+    let lower = v["solver_loss"].as_f64().unwrap();
+    let best = reference["loss"].as_f64().unwrap();
+    assert!(
+        lower <= best * (1.0 + 1e-9),
+        "tangent optimum {lower} > least squares {best}"
+    );
+}
+
+#[test]
+fn mse_after_a_relu_uses_tangents_in_tune_and_the_quadratic_file_is_exact() {
+    let dir = Dir::new("mse-relu");
+    let (m, d) = (model("relu_output"), data("relu_output"));
+    let out = dir.p("t.onnx");
+    let r = dir.run(&[
+        "tune",
+        &m,
+        &d,
+        "-o",
+        &out,
+        "-q",
+        "--report",
+        &dir.p("r.json"),
+    ]);
+    let r = r.ok();
+    r.check(
+        r.stderr().contains("tangent lines"),
+        "tune says why it uses tangents",
+    );
+    let rep = read_json(&dir.path.join("r.json"));
+    let (x, y) = (
+        rep["train_before"]["mse"].as_f64().unwrap(),
+        rep["train_after"]["mse"].as_f64().unwrap(),
+    );
+    assert!(y < x, "MSE {x} → {y}");
+    // HiGHS cannot solve the MIQP: asked for it, tune refuses before work.
+    let q = ["tune", &m, &d, "-o", &out, "--mse-form", "quadratic"];
+    let e = dir.run(&q).code_is(2);
+    e.check(
+        e.stderr().contains("--mse-form tangents"),
+        "names the way out",
+    );
+
+    // Linear output: the quadratic file solved by highspy gives tune's QP
+    // optimum.
+    let (m, d) = (model("regression"), data("regression"));
+    let lp = dir.p("q.lp");
+    dir.run(&["export", &m, &d, "-o", &lp, "--mse-form", "quadratic"])
+        .ok();
+    let man = read_json(&dir.path.join("q.gdmilp.json"));
+    assert!(man["tangent_bound"].is_null());
+    let script = root().join("tests/interop/highspy_check.py");
+    let h = dir.tool(
+        &python(),
+        &[script.to_str().unwrap(), &lp, &dir.p("q.mst"), "--free"],
+    );
+    let h = h.ok();
+    let stdout = h.stdout();
+    let line = stdout.lines().find(|l| l.starts_with("objective")).unwrap();
+    let optimum: f64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    dir.run(&[
+        "tune",
+        &m,
+        &d,
+        "-o",
+        &out,
+        "-q",
+        "--report",
+        &dir.p("q.json"),
+    ])
+    .ok();
+    let rep = read_json(&dir.path.join("q.json"));
+    let tuned = rep["sweeps"][0]["loss_solver"].as_f64().unwrap();
+    assert!(
+        close(optimum, tuned, 1e-7),
+        "highspy {optimum}, tune {tuned}"
+    );
+}

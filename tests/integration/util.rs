@@ -163,6 +163,22 @@ pub fn close(a: f64, b: f64, rel: f64) -> bool {
     (a - b).abs() <= rel * a.abs().max(b.abs()).max(1.0)
 }
 
+/// Whether `estimate` (a file's objective at some weights, offset
+/// included) agrees with `exact` (the loss recomputed at those weights):
+/// equal to `rel`, or for mse in tangent form (`bound` is the manifest's
+/// `tangent_bound`) a lower estimate within the stated bound.
+pub fn agrees(estimate: f64, exact: f64, offset: f64, bound: &serde_json::Value, rel: f64) -> bool {
+    if bound.is_null() {
+        return close(estimate, exact, rel);
+    }
+    let (eps, delta) = (
+        bound["relative"].as_f64().unwrap(),
+        bound["absolute"].as_f64().unwrap(),
+    );
+    let tol = rel * exact.abs().max(1.0);
+    estimate <= exact + tol && exact - offset <= (estimate - offset + delta) / (1.0 - eps) + tol
+}
+
 /// Writes `x` and `y` as the arrays `x` and `y` of a new .npz at `path`.
 pub fn write_xy<
     X: ndarray_npy::WritableElement,

@@ -1,6 +1,13 @@
 //! SCIP solutions: optional `solution status: ...`, `objective value: v`,
 //! then `name value (obj:c)` for non-zero columns only (zeros omitted).
 //! With no solution SCIP writes `no solution available`.
+//!
+//! SCIP moves a quadratic objective into a constraint on a variable of its
+//! own, `quadobjvar` (LP reader) or `qmatrixvar` (MPS reader), and writes it
+//! in the solution: those two names are dropped here.
+
+/// SCIP's own variable for a quadratic objective.
+const OBJECTIVE_VARS: [&str; 2] = ["quadobjvar", "qmatrixvar"];
 
 use super::{name_value, number, Solution, SolutionFormat, Status, Values};
 use crate::error::Result;
@@ -25,7 +32,9 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Solution> {
             none = true;
         } else if !t.is_empty() {
             let (n, v) = name_value(path, i + 1, line)?;
-            values.push((n, v, i + 1));
+            if !OBJECTIVE_VARS.contains(&n.as_str()) {
+                values.push((n, v, i + 1));
+            }
         }
     }
     let status = match (none || objective.is_none(), status_text) {
