@@ -26,5 +26,7 @@ pub mod runtime;
 pub mod solve;
 #[cfg(feature = "highs")]
 pub mod tune;
+#[cfg(feature = "highs")]
+pub mod warm;
 
 pub use error::{Error, Result};

@@ -149,6 +149,17 @@ impl Loaded {
     }
 }
 
+/// Which MIP start a zero-one problem gets (`--warm-start`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum WarmStart {
+    /// The current weights (always feasible).
+    Current,
+    /// The multiclass hinge LP's weights, solved first by the embedded
+    /// HiGHS, when they have more points correct.
+    Hinge,
+}
+
 /// Point selection options.
 #[derive(Debug, Clone)]
 pub struct SelectSpec {
@@ -174,6 +185,17 @@ pub struct Built {
 pub fn build(loaded: &Loaded, sel: &SelectSpec, opts: &Options) -> Result<Built> {
     let (wrong, loss) = metrics::per_point(&loaded.features.out, &loaded.data.y);
     let indices = data::select(sel.select, sel.points, sel.seed, wrong.as_deref(), &loss)?;
+    build_on(loaded, indices, sel, opts)
+}
+
+/// Builds the formulation on the points `indices` (chosen by `sel`, which
+/// only words the error when there are none).
+pub fn build_on(
+    loaded: &Loaded,
+    indices: Vec<usize>,
+    sel: &SelectSpec,
+    opts: &Options,
+) -> Result<Built> {
     if indices.is_empty() {
         return Err(Error::invalid(
             &loaded.data.path,

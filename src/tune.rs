@@ -11,7 +11,7 @@ use crate::formats;
 use crate::formulation::{names::Var, Loss, Options};
 use crate::metrics::{self, Metrics};
 use crate::onnx::Activation;
-use crate::pipeline::{self, Loaded, SelectSpec};
+use crate::pipeline::{self, Loaded, SelectSpec, WarmStart};
 use crate::solve::{Highs, Settings};
 use ndarray::{Array1, Array2};
 use serde::Serialize;
@@ -48,6 +48,9 @@ pub struct Sweep {
     pub rejected_by_validation: bool,
     /// Seconds for the sweep.
     pub seconds: f64,
+    /// zero-one with `--warm-start hinge`: what the hinge LP gave.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warm_start: Option<crate::warm::HingeStart>,
 }
 
 /// The result of [`tune`].
@@ -86,10 +89,12 @@ pub struct Plan<'a> {
     /// Validation data: a sweep is kept only when its metric does not get
     /// worse here.
     pub val: Option<&'a Dataset>,
+    /// zero-one: start each sweep from the hinge LP's weights when better.
+    pub warm_start: WarmStart,
 }
 
 /// The validation score of a loss's metric, lower is better: −accuracy
-/// (zero-one), mean hinge, MAE (l1), largest error (linf).
+/// (zero-one), mean hinge, MSE (mse), MAE (l1), largest error (linf).
 fn score(m: &Metrics, loss: Loss) -> f64 {
     let v = match loss {
         Loss::ZeroOne => m.accuracy.map(|a| -a),
@@ -108,7 +113,7 @@ fn val_metrics(loaded: &Loaded, val: &Dataset, batch: usize) -> Result<Metrics> 
 }
 
 /// The weights a HiGHS solution gives, clamped into the box.
-fn weights_of(
+pub(crate) fn weights_of(
     loaded: &Loaded,
     values: &[f64],
     opts: &Options,
@@ -158,7 +163,21 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
         let clock = Instant::now();
         let mut sel = plan.selection.clone();
         sel.seed = sel.seed.wrapping_add(k as u64 - 1);
-        let built = pipeline::build(&current, &sel, &plan.options)?;
+        let mut built = pipeline::build(&current, &sel, &plan.options)?;
+        let warm_start = match plan.warm_start {
+            WarmStart::Current => None,
+            WarmStart::Hinge => {
+                let h = crate::warm::hinge_start(
+                    &current,
+                    &mut built,
+                    &sel,
+                    &plan.options,
+                    &plan.settings,
+                )?;
+                eprintln!("sweep {k}: {}", h.describe());
+                Some(h)
+            }
+        };
         let p = &built.problem;
         eprintln!(
             "sweep {k}: {} points ({} kept by presolve), {} columns ({} binary), {} rows",
@@ -201,6 +220,7 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
                 val: val_current.clone(),
                 rejected_by_validation: false,
                 seconds: clock.elapsed().as_secs_f64(),
+                warm_start: warm_start.clone(),
             });
             stopped = format!("sweep {k}: HiGHS found no solution ({})", out.status);
             break;
@@ -267,6 +287,7 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
             val: val.clone(),
             rejected_by_validation,
             seconds: clock.elapsed().as_secs_f64(),
+            warm_start,
         });
         if !kept {
             stopped = if rejected_by_validation {

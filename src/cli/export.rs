@@ -4,7 +4,7 @@
 use super::{DataArgs, FormArgs};
 use crate::error::Result;
 use crate::formats::FileKind;
-use crate::pipeline;
+use crate::pipeline::{self, WarmStart};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -37,8 +37,13 @@ pub(super) fn run(a: ExportArgs) -> Result<u8> {
     )?;
     let task = loaded.data.y.task();
     let opts = a.form.options(task);
+    a.form.check_for(&opts)?;
     let sel = a.form.selection();
-    let built = pipeline::build(&loaded, &sel, &opts)?;
+    let mut built = pipeline::build(&loaded, &sel, &opts)?;
+    let warm = match a.form.warm_start {
+        WarmStart::Current => None,
+        WarmStart::Hinge => Some(hinge_start(&loaded, &mut built, &sel, &opts)?),
+    };
     let written = pipeline::write_files(&loaded, &sel, &opts, &built, &a.output_file)?;
     let p = &built.problem;
     let pre = &p.presolve;
@@ -78,6 +83,9 @@ pub(super) fn run(a: ExportArgs) -> Result<u8> {
             crate::formats::num::fmt(b.relative)
         );
     }
+    if let Some(w) = warm {
+        eprintln!("start    {w}");
+    }
     let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     eprintln!(
         "wrote    {} ({} bytes{}), {}, {}",
@@ -92,4 +100,29 @@ pub(super) fn run(a: ExportArgs) -> Result<u8> {
         written.manifest.display()
     );
     Ok(0)
+}
+
+/// The hinge warm start, described in one line.
+#[cfg(feature = "highs")]
+fn hinge_start(
+    loaded: &pipeline::Loaded,
+    built: &mut pipeline::Built,
+    sel: &pipeline::SelectSpec,
+    opts: &crate::formulation::Options,
+) -> Result<String> {
+    let settings = crate::solve::Settings::default();
+    let h = crate::warm::hinge_start(loaded, built, sel, opts, &settings)?;
+    Ok(h.describe())
+}
+
+#[cfg(not(feature = "highs"))]
+fn hinge_start(
+    _: &pipeline::Loaded,
+    _: &mut pipeline::Built,
+    _: &pipeline::SelectSpec,
+    _: &crate::formulation::Options,
+) -> Result<String> {
+    Err(crate::Error::usage(
+        "--warm-start hinge solves an LP with the embedded HiGHS, and this gdmilp was built without it",
+    ))
 }

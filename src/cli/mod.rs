@@ -14,7 +14,7 @@ mod tune;
 use crate::data::{Select, Task};
 use crate::error::Result;
 use crate::formulation::{Cap, Form, Loss, MseForm, Options};
-use crate::pipeline::{DataSpec, SelectSpec};
+use crate::pipeline::{DataSpec, SelectSpec, WarmStart};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -151,6 +151,12 @@ pub struct FormArgs {
     /// quadratic unless a ReLU follows the layer.
     #[arg(long, value_enum, value_name = "FORM")]
     pub mse_form: Option<MseForm>,
+    /// zero-one: the MIP start. current (the current weights) or hinge:
+    /// first solve the hinge LP on the same points and box with the
+    /// embedded HiGHS, and start from its weights when they have more
+    /// points correct.
+    #[arg(long, value_enum, default_value_t = WarmStart::Current)]
+    pub warm_start: WarmStart,
 }
 
 impl FormArgs {
@@ -175,6 +181,18 @@ impl FormArgs {
             points: self.points,
             seed: self.seed,
         }
+    }
+
+    /// Checks the options that depend on the task (known once the data is
+    /// read).
+    pub(crate) fn check_for(&self, opts: &Options) -> Result<()> {
+        if self.warm_start == WarmStart::Hinge && opts.loss != Loss::ZeroOne {
+            return Err(crate::Error::usage(format!(
+                "--warm-start hinge goes with --loss zero-one, not {}",
+                opts.loss.name()
+            )));
+        }
+        Ok(())
     }
 
     /// Checks values before any work is done.

@@ -81,6 +81,7 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
     let original = loaded.model.clone();
     let layer = loaded.layer.clone();
     let mut options = a.form.options(loaded.data.y.task());
+    a.form.check_for(&options)?;
     if options.loss == Loss::Mse {
         let relu = loaded.layer.activation == Activation::Relu;
         match (a.form.mse_form, relu) {
@@ -106,6 +107,7 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
         keep: a.keep.as_deref(),
         batch_size: a.data_args.batch_size,
         val: val.as_ref(),
+        warm_start: a.form.warm_start,
     };
     let (wts, report) = tune::tune(loaded, &plan)?;
     let data_file = apply::write(&original, &layer, &wts, &a.output_file)?;

@@ -524,6 +524,55 @@ impl Problem {
     pub fn start(&self) -> Vec<f64> {
         self.columns.iter().map(|c| c.start).collect()
     }
+
+    /// A classification problem's columns at other weights `w` (M×N) and
+    /// bias `b` inside the box: `a_t_j` computed, each `c_t` 1 when its
+    /// margin rows hold with it (else 0). `None` when the weights leave the
+    /// box, the problem has other auxiliary columns, or a row is violated
+    /// (`--keep-accuracy` can be).
+    pub fn start_at(&self, w: &Array2<f64>, b: &Array1<f64>) -> Option<Vec<f64>> {
+        let mut x = vec![0.0; self.columns.len()];
+        for (c, col) in self.columns.iter().enumerate() {
+            x[c] = match col.var {
+                Var::W(j, i) => w[[j, i]],
+                Var::B(j) => b[j],
+                Var::C(_) => 1.0,
+                Var::A(..) => 0.0,
+                _ => return None,
+            };
+        }
+        let pos: std::collections::HashMap<usize, usize> = self
+            .points
+            .iter()
+            .enumerate()
+            .map(|(k, &t)| (t, k))
+            .collect();
+        for (c, col) in self.columns.iter().enumerate() {
+            if let Var::A(t, j) = col.var {
+                let h = self.features.row(pos[&t]);
+                x[c] = w.row(j).dot(&h) + b[j];
+            }
+        }
+        let tol = 1e-9;
+        for (r, row) in self.rows.iter().enumerate() {
+            let mut lhs = 0.0;
+            self.for_row(r, |c, v| lhs += v * x[c]);
+            let short = match row.sense {
+                Sense::Ge => row.rhs - lhs,
+                Sense::Le => lhs - row.rhs,
+                Sense::Eq => (lhs - row.rhs).abs(),
+            };
+            if short > tol * (1.0 + row.rhs.abs()) {
+                // A margin row that fails with c_t = 1 holds with c_t = 0.
+                for &(c, _) in &row.aux {
+                    if matches!(self.columns[c].var, Var::C(_)) {
+                        x[c] = 0.0;
+                    }
+                }
+            }
+        }
+        (self.max_violation(&x) <= tol).then_some(x)
+    }
 }
 
 /// The problem's task-specific data for building it.

@@ -356,15 +356,7 @@ fn mse_after_a_relu_uses_tangents_in_tune_and_the_quadratic_file_is_exact() {
         .ok();
     let man = read_json(&dir.path.join("q.gdmilp.json"));
     assert!(man["tangent_bound"].is_null());
-    let script = root().join("tests/interop/highspy_check.py");
-    let h = dir.tool(
-        &python(),
-        &[script.to_str().unwrap(), &lp, &dir.p("q.mst"), "--free"],
-    );
-    let h = h.ok();
-    let stdout = h.stdout();
-    let line = stdout.lines().find(|l| l.starts_with("objective")).unwrap();
-    let optimum: f64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let optimum = highspy(&lp, &dir.p("q.mst"), true);
     dir.run(&[
         "tune",
         &m,
@@ -382,4 +374,72 @@ fn mse_after_a_relu_uses_tangents_in_tune_and_the_quadratic_file_is_exact() {
         close(optimum, tuned, 1e-7),
         "highspy {optimum}, tune {tuned}"
     );
+}
+
+#[test]
+fn a_hinge_solution_is_the_zero_one_mip_start_when_it_is_better() {
+    let dir = Dir::new("warm-start-hinge");
+    let (m, d) = (model("digits"), data("digits"));
+    let mps = dir.p("layer.mps");
+    let sel = ["--select", "misclassified", "--points", "32"];
+    let mut args = vec!["export", &m, &d, "-o", &mps, "--warm-start", "hinge"];
+    args.extend(sel);
+    let r = dir.run(&args).ok();
+    let line = r
+        .stderr()
+        .lines()
+        .find(|l| l.starts_with("start"))
+        .map(String::from);
+    let line = line.unwrap_or_default();
+    r.check(
+        line.contains("starting from the hinge weights"),
+        "hinge start used",
+    );
+    // "its weights have N correct": the MST must score exactly that.
+    let n: f64 = line
+        .split("have ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(n > 0.0, "the hinge weights fix some of the 32 wrong points");
+    let man = read_json(&dir.path.join("layer.gdmilp.json"));
+    let offset = man["objective_offset"].as_f64().unwrap();
+    let fixed = highspy(&mps, &dir.p("layer.mst"), false) + offset;
+    assert!(
+        close(fixed, -n, 1e-9),
+        "start scores {fixed}, said {n} correct"
+    );
+    assert_eq!(
+        man["incumbent_objective"], 0.0,
+        "the current weights stay the incumbent"
+    );
+
+    // tune records it per sweep, and the sweep ends at least as good.
+    let (rep, tuned) = (dir.p("r.json"), dir.p("t.onnx"));
+    let mut args = vec!["tune", &m, &d, "-o", &tuned, "-q", "--warm-start", "hinge"];
+    args.extend(sel);
+    args.extend(["--report", &rep]);
+    dir.run(&args).ok();
+    let s = &read_json(std::path::Path::new(&rep))["sweeps"][0];
+    assert_eq!(s["warm_start"]["used"], true);
+    assert!(s["loss_after"].as_f64().unwrap() <= -n);
+
+    // Only zero-one takes it.
+    let e = dir.run(&[
+        "export",
+        &m,
+        &d,
+        "-o",
+        &mps,
+        "--loss",
+        "hinge",
+        "--warm-start",
+        "hinge",
+    ]);
+    let e = e.code_is(2);
+    e.check(e.stderr().contains("goes with --loss zero-one"), "says why");
 }

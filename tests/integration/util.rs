@@ -196,3 +196,30 @@ pub fn write_xy<
     w.finish().unwrap();
     path.to_string_lossy().into_owned()
 }
+
+/// Solves `file` with highspy (tests/interop/highspy_check.py), the weights
+/// fixed at the MIP start `start` unless `free`; the objective.
+pub fn highspy(file: &str, start: &str, free: bool) -> f64 {
+    let script = root().join("tests/interop/highspy_check.py");
+    let mut args = vec![script.to_str().unwrap(), file, start];
+    if free {
+        args.push("--free");
+    }
+    let out = std::process::Command::new(python())
+        .args(&args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "highspy failed on {file}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = text
+        .lines()
+        .rfind(|l| l.starts_with("objective "))
+        .unwrap_or_else(|| panic!("no objective in {text}"));
+    let toks: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(toks[3], "Optimal", "{file}: {line}");
+    toks[1].parse().unwrap()
+}
