@@ -288,24 +288,21 @@ impl Highs {
                      after a ReLU); use --mse-form tangents",
                 ));
             }
-            // Lower triangle, column-wise: our Hessian is diagonal, 2q per
-            // column for q·x² (HiGHS minimises cᵀx + ½ xᵀQx).
+            // Lower triangle, column-wise (the order `quadratic` keeps):
+            // HiGHS minimises cᵀx + ½ xᵀQx, so q·x² is Q = 2q and q·x_a·x_b
+            // (a > b) is Q_ab = q.
             let mut q_start = Vec::with_capacity(nc);
             let (mut q_index, mut q_value) = (Vec::new(), Vec::new());
             let mut terms = p.quadratic.iter().peekable();
             for c in 0..nc {
                 q_start.push(q_index.len() as hs::HighsInt);
-                let mut v = 0.0;
-                while let Some(&&(qc, q)) = terms.peek() {
-                    if qc != c {
+                while let Some(&&(a, b, q)) = terms.peek() {
+                    if b != c {
                         break;
                     }
-                    v += 2.0 * q;
+                    q_index.push(a as hs::HighsInt);
+                    q_value.push(if a == b { 2.0 * q } else { q });
                     terms.next();
-                }
-                if v != 0.0 {
-                    q_index.push(c as hs::HighsInt);
-                    q_value.push(v);
                 }
             }
             // SAFETY: q_start has nc entries, q_index/q_value q_value.len().

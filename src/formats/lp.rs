@@ -3,7 +3,8 @@
 //! `+ 0.5 w_0_1` / `- 0.5 w_0_1`; a row with no terms gets a single zero
 //! term so every reader accepts it. The objective names every column; a
 //! quadratic objective (mse, exact form) follows the linear terms as
-//! `+ [ 2 r_0_0^2 + … ] / 2` (SCIP refuses `x ^ 2` with spaces).
+//! `+ [ 2 r_0_0^2 + 6 b_0 * w_0_1 + … ] / 2` (SCIP refuses `x ^ 2` with
+//! spaces).
 
 use super::{pipelined, Names, Sink};
 use crate::formulation::names::OBJECTIVE;
@@ -88,9 +89,14 @@ fn write_objective(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
     terms.end(s, &names.cols[0]);
     if !p.quadratic.is_empty() {
         s.s(" + [");
-        for (k, &(c, q)) in p.quadratic.iter().enumerate() {
-            terms.signed_term(s, 2.0 * q, &names.cols[c], k > 0);
-            s.s("^2");
+        for (k, &(a, b, q)) in p.quadratic.iter().enumerate() {
+            terms.signed_term(s, 2.0 * q, &names.cols[a], k > 0);
+            if a == b {
+                s.s("^2");
+            } else {
+                s.s(" * ");
+                s.s(&names.cols[b]);
+            }
             s.maybe_flush_keep(&mut terms)?;
         }
         s.s(" ] / 2");

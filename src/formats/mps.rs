@@ -8,7 +8,7 @@
 //!
 //! A quadratic objective (mse, exact form) goes in a `QUADOBJ` section:
 //! the objective is cᵀx + ½ xᵀQx and each line gives one entry of Q's lower
-//! triangle (ours are diagonal, so `r_t_j r_t_j 2` for r_t_j²).
+//! triangle: `r_t_j r_t_j 2` for r_t_j², `b_0 w_0_1 3` for 3·b_0·w_0_1.
 
 use super::{pipelined, Names, Sink};
 use crate::formulation::names::OBJECTIVE;
@@ -173,14 +173,13 @@ fn write_quadobj(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
         return Ok(());
     }
     s.s("QUADOBJ\n");
-    for &(c, q) in &p.quadratic {
-        let name = &names.cols[c];
+    for &(a, b, q) in &p.quadratic {
         s.s("    ");
-        s.s(name);
+        s.s(&names.cols[a]);
         s.s(" ");
-        s.s(name);
+        s.s(&names.cols[b]);
         s.s(" ");
-        s.num(2.0 * q);
+        s.num(if a == b { 2.0 * q } else { q });
         s.s("\n");
         s.maybe_flush()?;
     }

@@ -303,9 +303,10 @@ pub struct Problem {
     pub objective: Vec<(usize, f64)>,
     /// Constant added to the objective to get the loss (not in the file).
     pub objective_offset: f64,
-    /// Diagonal quadratic objective terms (column, q): the objective adds
-    /// Σ q·x², ascending column.
-    pub quadratic: Vec<(usize, f64)>,
+    /// Quadratic objective terms (a, b, q) with a ≥ b: the objective adds
+    /// Σ q·x_a·x_b (q·x_a² when a = b). Sorted by column b, then a: the
+    /// lower triangle column by column.
+    pub quadratic: Vec<(usize, usize, f64)>,
     /// The tangent form's accuracy (mse with tangents only).
     pub tangent_bound: Option<TangentBound>,
     /// What presolve removed.
@@ -391,7 +392,7 @@ impl Problem {
     /// Builds the column-wise index; call once after the last row.
     pub(crate) fn finish(mut self) -> Problem {
         self.objective.sort_by_key(|&(c, _)| c);
-        self.quadratic.sort_by_key(|&(c, _)| c);
+        self.quadratic.sort_by_key(|&(a, b, _)| (b, a));
         let mut by_output = vec![Vec::new(); self.n_out];
         let mut by_aux = vec![Vec::new(); self.columns.len() - self.first_aux()];
         let first_aux = self.first_aux();
@@ -497,7 +498,11 @@ impl Problem {
     /// Objective value (as the file states it, without the offset) at `x`.
     pub fn objective_at(&self, x: &[f64]) -> f64 {
         let linear: f64 = self.objective.iter().map(|&(c, v)| v * x[c]).sum();
-        let quadratic: f64 = self.quadratic.iter().map(|&(c, q)| q * x[c] * x[c]).sum();
+        let quadratic: f64 = self
+            .quadratic
+            .iter()
+            .map(|&(a, b, q)| q * x[a] * x[b])
+            .sum();
         linear + quadratic
     }
 

@@ -72,6 +72,13 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
             targets.ncols()
         ));
     }
+    if opts.loss == Loss::Mse
+        && opts.mse_form == MseForm::Quadratic
+        && !input.relu
+        && opts.cap == Cap::None
+    {
+        return Ok(least_squares(input, targets, opts));
+    }
     let rb = opts.bias_reach(layer);
     let mut p = Problem::new(layer, input.features, input.points, opts);
     let t_count = p.points.len();
@@ -180,7 +187,7 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
                     aux,
                 });
                 match opts.mse_form {
-                    MseForm::Quadratic => p.quadratic.push((r, 1.0)),
+                    MseForm::Quadratic => p.quadratic.push((r, r, 1.0)),
                     MseForm::Tangents => {
                         let top = lower.powi(2).max(upper.powi(2));
                         let sq = p.add_column(Var::Sq(t, j), 0.0, top, false, r0 * r0);
@@ -268,6 +275,54 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
         p.tangent_bound = Some(bound);
     }
     Ok(p)
+}
+
+/// mse, exact, with a linear output: Σ_tj (w_j·h_t + b_j − y_tj)² written on
+/// the weights alone, with no rows: for each output j, w_jᵀ G w_j + 2 b_j
+/// sᵀw_j + T b_j² − 2 (Hᵀỹ_j)ᵀw_j − 2 b_j Σ ỹ_j + Σ ỹ_j², where G = HᵀH,
+/// s = Σ_t h_t and ỹ = y minus the bias when it is a constant. The size is
+/// M·N²/2, not T·M·N, and HiGHS's QP solver is reliable on it (on the
+/// row-per-residual form it stopped with "Solve error" on a 1000-point set).
+fn least_squares(input: Input<'_>, targets: &ndarray::Array2<f64>, opts: &Options) -> Problem {
+    let layer = input.layer;
+    let (m, n) = layer.w.dim();
+    let mut p = Problem::new(layer, input.features, input.points, opts);
+    let t_count = p.points.len();
+    p.presolve.points_in = t_count;
+    p.presolve.points_kept = t_count;
+    let h = &p.features;
+    let gram = h.t().dot(h);
+    let sums = h.sum_axis(ndarray::Axis(0));
+    let bias_col = |j: usize| layer.bias_vars.then_some(m * n + j);
+    for j in 0..m {
+        let shift = if layer.bias_vars { 0.0 } else { layer.b[j] };
+        let y: ndarray::Array1<f64> = targets.column(j).mapv(|v| v - shift);
+        let hy = h.t().dot(&y);
+        let w = |i: usize| j * n + i;
+        for i in 0..n {
+            for k in 0..=i {
+                let g = gram[[i, k]];
+                if g != 0.0 {
+                    p.quadratic
+                        .push((w(i), w(k), if i == k { g } else { 2.0 * g }));
+                }
+            }
+            if hy[i] != 0.0 {
+                p.objective.push((w(i), -2.0 * hy[i]));
+            }
+        }
+        if let Some(b) = bias_col(j) {
+            p.quadratic.push((b, b, t_count as f64));
+            for i in 0..n {
+                if sums[i] != 0.0 {
+                    p.quadratic.push((b, w(i), 2.0 * sums[i]));
+                }
+            }
+            p.objective.push((b, -2.0 * y.sum()));
+        }
+        p.objective_offset += y.dot(&y);
+    }
+    p
 }
 
 /// What the mse rows need from every term before the first is written.
@@ -361,5 +416,58 @@ mod tests {
         }
         // A range that cannot be positive needs none.
         assert!(tangent_points(0.0, -1.0, 0.1, q).0.is_empty());
+    }
+
+    #[test]
+    fn the_weight_space_quadratic_is_the_sum_of_squared_errors_anywhere() {
+        use crate::data::{SplitMix, Task};
+        use crate::formulation::{Form, LayerData};
+        use ndarray::{Array1, Array2};
+        let mut rng = SplitMix(7);
+        let (t, n, m) = (9, 4, 3);
+        let h = Array2::from_shape_fn((t, n), |_| rng.uniform() * 2.0 - 0.5);
+        let y = Array2::from_shape_fn((t, m), |_| rng.uniform() * 3.0);
+        for bias_vars in [true, false] {
+            let layer = LayerData {
+                w: Array2::from_shape_fn((m, n), |_| rng.uniform() - 0.5),
+                b: Array1::from_shape_fn(m, |_| rng.uniform()),
+                bias_vars,
+            };
+            let opts = Options {
+                task: Task::Regression,
+                loss: Loss::Mse,
+                radius: 1.0,
+                bias_radius: 1.0,
+                margin: 0.0,
+                form: Form::Compact,
+                keep_accuracy: false,
+                cap: Cap::None,
+                mse_form: MseForm::Quadratic,
+            };
+            let input = Input {
+                layer: &layer,
+                features: h.clone(),
+                points: (0..t).collect(),
+                relu: false,
+                classes: None,
+                targets: Some(&y),
+            };
+            let p = build(input, &opts).unwrap();
+            assert!(p.rows.is_empty() && p.columns.len() == p.first_aux());
+            for _ in 0..5 {
+                let x: Vec<f64> = (0..p.columns.len())
+                    .map(|_| rng.uniform() * 4.0 - 2.0)
+                    .collect();
+                let w = Array2::from_shape_fn((m, n), |(j, i)| x[j * n + i]);
+                let b =
+                    Array1::from_shape_fn(m, |j| if bias_vars { x[m * n + j] } else { layer.b[j] });
+                let direct = (h.dot(&w.t()) + &b - &y).mapv(|r| r * r).sum();
+                let model = p.objective_at(&x) + p.objective_offset;
+                assert!(
+                    (model - direct).abs() <= 1e-9 * direct,
+                    "{model} vs {direct}"
+                );
+            }
+        }
     }
 }
