@@ -1,8 +1,10 @@
 //! One GDSolver solver step, repeated: export → embedded HiGHS → apply, in
 //! one process and without files, each sweep starting from the weights the
 //! previous one kept. A sweep is kept only when the patched model, re-run
-//! in ONNX Runtime, is strictly better on the sweep's points; the loop
-//! stops at the first sweep that is not.
+//! in ONNX Runtime, is strictly better on the sweep's points (and, with
+//! validation data, no worse there); the loop stops at the first sweep that
+//! is not, or, with `shrink`, retries a validation-rejected sweep in a
+//! smaller box.
 
 use crate::apply::{self, Weights};
 use crate::data::Dataset;
@@ -48,6 +50,8 @@ pub struct Sweep {
     pub rejected_by_validation: bool,
     /// Seconds for the sweep.
     pub seconds: f64,
+    /// The box radius of the weights in this sweep.
+    pub radius: f64,
     /// zero-one with `--warm-start hinge`: what the hinge LP gave.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warm_start: Option<crate::warm::HingeStart>,
@@ -91,6 +95,9 @@ pub struct Plan<'a> {
     pub val: Option<&'a Dataset>,
     /// zero-one: start each sweep from the hinge LP's weights when better.
     pub warm_start: WarmStart,
+    /// After a sweep validation rejects, the next one tries the box radii
+    /// times this factor (0 < F < 1) instead of stopping.
+    pub shrink: Option<f64>,
 }
 
 /// The validation score of a loss's metric, lower is better: −accuracy
@@ -159,21 +166,22 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
         if plan.sweeps == 1 { "" } else { "s" }
     );
     let relu = current.layer.activation == Activation::Relu;
+    let mut scale = 1.0;
     for k in 1..=plan.sweeps {
         let clock = Instant::now();
         let mut sel = plan.selection.clone();
         sel.seed = sel.seed.wrapping_add(k as u64 - 1);
-        let mut built = pipeline::build(&current, &sel, &plan.options)?;
+        let options = Options {
+            radius: plan.options.radius * scale,
+            bias_radius: plan.options.bias_radius * scale,
+            ..plan.options.clone()
+        };
+        let mut built = pipeline::build(&current, &sel, &options)?;
         let warm_start = match plan.warm_start {
             WarmStart::Current => None,
             WarmStart::Hinge => {
-                let h = crate::warm::hinge_start(
-                    &current,
-                    &mut built,
-                    &sel,
-                    &plan.options,
-                    &plan.settings,
-                )?;
+                let h =
+                    crate::warm::hinge_start(&current, &mut built, &sel, &options, &plan.settings)?;
                 eprintln!("sweep {k}: {}", h.describe());
                 Some(h)
             }
@@ -189,7 +197,7 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
         );
         if let Some(dir) = plan.keep {
             let milp = dir.join(format!("sweep{k}.mps"));
-            pipeline::write_files(&current, &sel, &plan.options, &built, &milp)?;
+            pipeline::write_files(&current, &sel, &options, &built, &milp)?;
         }
         let mut highs = Highs::new(&plan.settings)?;
         highs.pass(p)?;
@@ -220,12 +228,13 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
                 val: val_current.clone(),
                 rejected_by_validation: false,
                 seconds: clock.elapsed().as_secs_f64(),
+                radius: options.radius,
                 warm_start: warm_start.clone(),
             });
             stopped = format!("sweep {k}: HiGHS found no solution ({})", out.status);
             break;
         }
-        let wts = weights_of(&current, &out.values, &plan.options, p);
+        let wts = weights_of(&current, &out.values, &options, p);
         let (model, layer) = apply::patched_in_memory(&current.model, &current.layer, &wts)?;
         let next = Loaded::from_parts(model, layer, current.data.clone(), plan.batch_size)?;
         let a_sel = next.features.a.select(ndarray::Axis(0), &built.indices);
@@ -287,8 +296,19 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
             val: val.clone(),
             rejected_by_validation,
             seconds: clock.elapsed().as_secs_f64(),
+            radius: options.radius,
             warm_start,
         });
+        if let (true, Some(f)) = (rejected_by_validation, plan.shrink) {
+            if k < plan.sweeps {
+                scale *= f;
+                eprintln!(
+                    "sweep {k}: the next sweep tries radius {}",
+                    formats::num::fmt(plan.options.radius * scale)
+                );
+                continue;
+            }
+        }
         if !kept {
             stopped = if rejected_by_validation {
                 format!(

@@ -49,6 +49,11 @@ pub struct TuneArgs {
     /// instead of --val; the sweeps see the rest.
     #[arg(long, value_name = "F")]
     pub val_split: Option<f64>,
+    /// With --val or --val-split: when validation rejects a sweep, the next
+    /// sweep tries a box this many times as large (0 < F < 1, e.g. 0.5)
+    /// instead of stopping; --sweeps still bounds the count.
+    #[arg(long, value_name = "F")]
+    pub shrink: Option<f64>,
     #[command(flatten)]
     pub solver: SolverArgs,
 }
@@ -57,6 +62,18 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
     a.form.validate()?;
     if a.sweeps == 0 {
         return Err(Error::usage("--sweeps must be at least 1"));
+    }
+    if let Some(f) = a.shrink {
+        if !(f > 0.0 && f < 1.0) {
+            return Err(Error::usage(format!(
+                "--shrink must be between 0 and 1, not {f}"
+            )));
+        }
+        if a.val.is_none() && a.val_split.is_none() {
+            return Err(Error::usage(
+                "--shrink acts when validation rejects a sweep: give --val or --val-split",
+            ));
+        }
     }
     crate::atomic::temp_path(&a.output_file)?;
     if let Some(dir) = &a.keep {
@@ -108,6 +125,7 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
         batch_size: a.data_args.batch_size,
         val: val.as_ref(),
         warm_start: a.form.warm_start,
+        shrink: a.shrink,
     };
     let (wts, report) = tune::tune(loaded, &plan)?;
     let data_file = apply::write(&original, &layer, &wts, &a.output_file)?;
@@ -116,9 +134,10 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
     }
     for s in &report.sweeps {
         println!(
-            "sweep {}  {} points  {}  loss {} → {}{}",
+            "sweep {}  {} points  radius {}  {}  loss {} → {}{}",
             s.sweep,
             s.points,
+            crate::formats::num::fmt(s.radius),
             if s.optimal {
                 "optimal".to_string()
             } else {

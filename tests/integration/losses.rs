@@ -445,3 +445,72 @@ fn a_hinge_solution_is_the_zero_one_mip_start_when_it_is_better() {
     let e = e.code_is(2);
     e.check(e.stderr().contains("goes with --loss zero-one"), "says why");
 }
+
+#[test]
+fn shrink_retries_a_rejected_sweep_in_a_smaller_box() {
+    let dir = Dir::new("val-shrink");
+    let (train, val) = (
+        digits_half(&dir, "train.npz", true),
+        digits_half(&dir, "val.npz", false),
+    );
+    let m = model("digits");
+    let (out, rep) = (dir.p("s.onnx"), dir.p("s.json"));
+    let acc = |r: &Run| r.json()["accuracy"].as_f64().unwrap();
+    let before = acc(&dir.run(&["eval", &m, &val, "--json"]).ok());
+    let args = [
+        "tune",
+        &m,
+        &train,
+        "-o",
+        &out,
+        "--val",
+        &val,
+        "--report",
+        &rep,
+        "--select",
+        "misclassified",
+        "--points",
+        "32",
+        "--sweeps",
+        "5",
+        "--shrink",
+        "0.5",
+        "-q",
+    ];
+    dir.run(&args).ok();
+    let report = read_json(std::path::Path::new(&rep));
+    let sweeps = report["sweeps"].as_array().unwrap();
+    // The same data as the gating test: its third sweep is rejected; here
+    // the fourth runs in a box half as wide instead of the tune stopping.
+    let first = sweeps
+        .iter()
+        .position(|s| s["rejected_by_validation"] == true)
+        .expect("a sweep is rejected");
+    assert!(
+        sweeps.len() > first + 1,
+        "a sweep follows the rejection: {report}"
+    );
+    let r = |k: usize| sweeps[k]["radius"].as_f64().unwrap();
+    assert_eq!(r(0), 0.05);
+    assert_eq!(r(first + 1), r(first) / 2.0, "{report}");
+    // Whatever was kept, validation never got worse.
+    let mut best = before;
+    for s in sweeps.iter().filter(|s| s["kept"] == true) {
+        let a = s["val"]["accuracy"].as_f64().unwrap();
+        assert!(
+            a >= best,
+            "a kept sweep lowered validation accuracy: {report}"
+        );
+        best = a;
+    }
+    assert!(acc(&dir.run(&["eval", &out, &val, "--json"]).ok()) >= before);
+    // --shrink needs validation data and a factor in (0, 1).
+    let e = dir
+        .run(&["tune", &m, &train, "-o", &out, "--shrink", "0.5"])
+        .code_is(2);
+    e.check(e.stderr().contains("--val"), "names --val");
+    let e = dir.run(&[
+        "tune", &m, &train, "-o", &out, "--val", &val, "--shrink", "2",
+    ]);
+    e.code_is(2);
+}
