@@ -17,12 +17,14 @@ does not drop).
     .venv/bin/python benches/paper.py                 # from the repository root
     .venv/bin/python benches/paper.py --seeds 1 --quick
 
-Writes benches/paper/results.md (the tables, with the command, machine and versions)
-and benches/paper/regression.png, benches/paper/digits.png. Every number is measured
+Writes benches/paper/results.md (the tables, with the command, machine and versions),
+benches/paper/runs.json (every run's numbers) and benches/paper/regression.png,
+benches/paper/digits.png. Every number is measured
 by this run; nothing is copied from the paper.
 """
 import argparse
 import copy
+import json
 import os
 import platform
 import subprocess
@@ -307,6 +309,8 @@ def main():
         "## Figures 4–5: digits", "", digits_table(dig, a.seeds, sizes, a.epochs), "", "![digits](digits.png)", ""])
     with open(os.path.join(OUT, "results.md"), "w") as f:
         f.write(text)
+    with open(os.path.join(OUT, "runs.json"), "w") as f:
+        json.dump({"regression": reg, "digits": dig}, f, indent=1)
     print(text)
 
 

@@ -146,7 +146,8 @@ pub struct FormArgs {
     /// How mse is written: tangents (an LP of tangent lines of r², within
     /// 0.03 % + a stated small amount of the exact optimum; every solver
     /// reads it) or quadratic (the exact objective Σ r², a convex QP:
-    /// HiGHS, SCIP, Gurobi, CPLEX; not CBC or GLPK; a MIQP after a ReLU,
+    /// HiGHS, SCIP, Gurobi, CPLEX; not CBC, which ignores it, or GLPK; a
+    /// MIQP after a ReLU,
     /// which HiGHS cannot solve). Default: tangents for export; for tune,
     /// quadratic unless a ReLU follows the layer.
     #[arg(long, value_enum, value_name = "FORM")]

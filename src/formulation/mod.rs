@@ -144,8 +144,8 @@ impl Loss {
 #[serde(rename_all = "lowercase")]
 pub enum MseForm {
     /// Tangent lines of r² under a linear objective: an LP (a MILP after a
-    /// ReLU) that every solver reads, optimal to within the bound
-    /// [`TangentBound`] states.
+    /// ReLU) that every solver reads, optimal to within the bound the
+    /// export states.
     Tangents,
     /// The exact quadratic objective Σ r²: a convex QP (MIQP after a ReLU),
     /// for solvers that take one.
