@@ -295,7 +295,7 @@ pub fn manifest(
         counts: Counts {
             columns: p.columns.len(),
             binaries: p.binaries(),
-            rows: p.rows.len(),
+            rows: p.num_rows(),
             nonzeros: p.nonzeros(),
         },
         columns: p.columns.iter().map(|c| c.var.to_string()).collect(),

@@ -217,9 +217,8 @@ impl Highs {
                 }
             })
             .collect();
-        let (rl, ru): (Vec<f64>, Vec<f64>) = p
-            .rows
-            .iter()
+        let (rl, ru): (Vec<f64>, Vec<f64>) = (0..p.num_rows())
+            .map(|r| p.row_head(r))
             .map(|r| match r.sense {
                 Sense::Le => (f64::NEG_INFINITY, r.rhs),
                 Sense::Ge => (r.rhs, f64::INFINITY),
@@ -243,7 +242,7 @@ impl Highs {
                 hs::Highs_passLp(
                     self.ptr,
                     nc as hs::HighsInt,
-                    p.rows.len() as hs::HighsInt,
+                    p.num_rows() as hs::HighsInt,
                     index.len() as hs::HighsInt,
                     hs::kHighsMatrixFormatColwise,
                     hs::kHighsObjSenseMinimize,
@@ -263,7 +262,7 @@ impl Highs {
                 hs::Highs_passMip(
                     self.ptr,
                     nc as hs::HighsInt,
-                    p.rows.len() as hs::HighsInt,
+                    p.num_rows() as hs::HighsInt,
                     index.len() as hs::HighsInt,
                     hs::kHighsMatrixFormatColwise,
                     hs::kHighsObjSenseMinimize,
@@ -324,8 +323,8 @@ impl Highs {
             // SAFETY: valid column index and NUL-terminated name.
             unsafe { hs::Highs_passColName(self.ptr, c as hs::HighsInt, n.as_ptr()) };
         }
-        for (r, row) in p.rows.iter().enumerate() {
-            let n = CString::new(row.name.to_string()).expect("names have no NUL");
+        for r in 0..p.num_rows() {
+            let n = CString::new(p.row_head(r).name.to_string()).expect("names have no NUL");
             // SAFETY: valid row index and NUL-terminated name.
             unsafe { hs::Highs_passRowName(self.ptr, r as hs::HighsInt, n.as_ptr()) };
         }

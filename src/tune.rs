@@ -193,7 +193,7 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
             p.presolve.points_kept,
             p.columns.len(),
             p.binaries(),
-            p.rows.len()
+            p.num_rows()
         );
         if let Some(dir) = plan.keep {
             let milp = dir.join(format!("sweep{k}.mps"));

@@ -67,7 +67,7 @@ pub(super) fn run(a: ExportArgs) -> Result<u8> {
         "model    {} columns ({} binary), {} rows, {} non-zeros",
         p.columns.len(),
         p.binaries(),
-        p.rows.len(),
+        p.num_rows(),
         p.nonzeros()
     );
     eprintln!(

@@ -106,16 +106,17 @@ fn write_objective(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
 }
 
 fn write_rows(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
-    if p.rows.is_empty() {
+    if p.num_rows() == 0 {
         // Presolve decided every point. `Subject To` must hold a
         // constraint for LP readers (GLPK), so an always-true one stands in.
         s.s(" norows: 0 ");
         s.s(&names.cols[0]);
         s.s(" >= 0\n");
     }
-    for (r, row) in p.rows.iter().enumerate() {
+    for r in 0..p.num_rows() {
+        let row = p.row_head(r);
         s.s(" ");
-        s.s(&names.rows[r]);
+        names.put_row(s, p, r);
         s.s(":");
         let mut terms = Terms::new(s);
         p.for_row(r, |c, v| terms.term(s, v, &names.cols[c]));

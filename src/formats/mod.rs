@@ -79,10 +79,11 @@ pub fn sidecars(model_file: &Path) -> (PathBuf, PathBuf) {
     )
 }
 
-/// Column and row names, made once per file.
+/// Column and stored-row names, made once per file; generated (tangent)
+/// rows are named as they are written.
 pub(crate) struct Names {
     pub cols: Vec<String>,
-    pub rows: Vec<String>,
+    rows: Vec<String>,
 }
 
 impl Names {
@@ -90,6 +91,18 @@ impl Names {
         Names {
             cols: p.columns.iter().map(|c| c.var.to_string()).collect(),
             rows: p.rows.iter().map(|r| r.name.to_string()).collect(),
+        }
+    }
+
+    /// Writes the name of row `r` of `p` (generated rows are formatted in
+    /// place, without a String each).
+    pub fn put_row(&self, s: &mut Sink, p: &Problem, r: usize) {
+        match self.rows.get(r) {
+            Some(n) => s.s(n),
+            None => {
+                use std::io::Write;
+                let _ = write!(s.buf, "{}", p.row_head(r).name);
+            }
         }
     }
 }
@@ -181,6 +194,15 @@ pub fn check_finite(p: &Problem) -> std::result::Result<(), String> {
             return Err(format!(
                 "column {} has bounds [{}, {}]",
                 c.var, c.lower, c.upper
+            ));
+        }
+    }
+    for r in p.rows.len()..p.num_rows() {
+        let head = p.row_head(r);
+        if !head.rhs.is_finite() {
+            return Err(format!(
+                "row {} has a non-finite right-hand side",
+                head.name
             ));
         }
     }

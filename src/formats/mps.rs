@@ -34,13 +34,13 @@ fn write_rows(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
     s.s("ROWS\n N ");
     s.s(OBJECTIVE);
     s.s("\n");
-    for (r, row) in p.rows.iter().enumerate() {
-        s.s(match row.sense {
+    for r in 0..p.num_rows() {
+        s.s(match p.row_head(r).sense {
             Sense::Le => " L ",
             Sense::Ge => " G ",
             Sense::Eq => " E ",
         });
-        s.s(&names.rows[r]);
+        names.put_row(s, p, r);
         s.s("\n");
         s.maybe_flush()?;
     }
@@ -55,7 +55,17 @@ struct Entries<'a> {
 }
 
 impl Entries<'_> {
-    fn push(&mut self, s: &mut Sink, row: &str, v: f64) {
+    /// An entry in row `r` of `p`.
+    fn push(&mut self, s: &mut Sink, names: &Names, p: &Problem, r: usize, v: f64) {
+        self.entry(s, |s| names.put_row(s, p, r), v);
+    }
+
+    /// An entry in the row named `row` (the objective).
+    fn push_named(&mut self, s: &mut Sink, row: &str, v: f64) {
+        self.entry(s, |s| s.s(row), v);
+    }
+
+    fn entry(&mut self, s: &mut Sink, row: impl FnOnce(&mut Sink), v: f64) {
         if self.open {
             s.s("   ");
         } else {
@@ -63,7 +73,7 @@ impl Entries<'_> {
             s.s(self.name);
             s.s(" ");
         }
-        s.s(row);
+        row(s);
         s.s(" ");
         s.num(v);
         if self.open {
@@ -107,9 +117,9 @@ fn write_columns(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
         };
         let cost = costs[c];
         if cost != 0.0 {
-            e.push(s, OBJECTIVE, cost);
+            e.push_named(s, OBJECTIVE, cost);
         }
-        p.for_column(c, |r, v| e.push(s, &names.rows[r], v));
+        p.for_column(c, |r, v| e.push(s, names, p, r, v));
         e.end(s);
         s.maybe_flush()?;
     }
@@ -121,10 +131,11 @@ fn write_columns(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
 
 fn write_rhs(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
     s.s("RHS\n");
-    for (r, row) in p.rows.iter().enumerate() {
+    for r in 0..p.num_rows() {
+        let row = p.row_head(r);
         if row.rhs != 0.0 {
             s.s("    rhs ");
-            s.s(&names.rows[r]);
+            names.put_row(s, p, r);
             s.s(" ");
             s.num(row.rhs);
             s.s("\n");

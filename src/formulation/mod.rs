@@ -62,6 +62,31 @@ pub struct Row {
     pub aux: Vec<(usize, f64)>,
 }
 
+/// A row's name, sense and right-hand side, whether stored or generated.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RowHead {
+    /// Its name.
+    pub name: RowName,
+    /// Sense.
+    pub sense: Sense,
+    /// Right-hand side.
+    pub rhs: f64,
+}
+
+/// The mse tangent rows of one (point, output), generated on demand, not
+/// stored (there are ~90 per term): `tg_t_j_k: sq − 2 p_k r ≥ −p_k²` for
+/// the points p_k in `tangent_points[start..end]`. They follow the stored
+/// rows, in the order they were added.
+#[derive(Debug, Clone)]
+struct TangentSet {
+    t: usize,
+    j: usize,
+    r: usize,
+    sq: usize,
+    start: usize,
+    end: usize,
+}
+
 /// Which classification model to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -311,6 +336,10 @@ pub struct Problem {
     pub tangent_bound: Option<TangentBound>,
     /// What presolve removed.
     pub presolve: Presolve,
+    tangents: Vec<TangentSet>,
+    tangent_points: Vec<f64>,
+    /// Per auxiliary column: the tangent set it belongs to, or u32::MAX.
+    aux_tangent: Vec<u32>,
     /// Per output j: (row, point, coefficient) of the rows reading a_tj.
     by_output: Vec<Vec<(u32, u32, f64)>>,
     by_aux: Vec<Vec<(u32, f64)>>,
@@ -364,6 +393,9 @@ impl Problem {
             quadratic: Vec::new(),
             tangent_bound: None,
             presolve: Presolve::default(),
+            tangents: Vec::new(),
+            tangent_points: Vec::new(),
+            aux_tangent: Vec::new(),
             by_output: Vec::new(),
             by_aux: Vec::new(),
             nnz: 0,
@@ -389,6 +421,59 @@ impl Problem {
         self.columns.len() - 1
     }
 
+    /// Adds the tangent rows `sq ≥ 2 p r − p²` for each of `points`, after
+    /// every stored row.
+    pub(crate) fn add_tangents(
+        &mut self,
+        (t, j): (usize, usize),
+        r: usize,
+        sq: usize,
+        points: impl IntoIterator<Item = f64>,
+    ) {
+        let start = self.tangent_points.len();
+        self.tangent_points.extend(points);
+        let end = self.tangent_points.len();
+        if end > start {
+            self.tangents.push(TangentSet {
+                t,
+                j,
+                r,
+                sq,
+                start,
+                end,
+            });
+        }
+    }
+
+    /// Number of rows, stored and generated.
+    pub fn num_rows(&self) -> usize {
+        self.rows.len() + self.tangent_points.len()
+    }
+
+    /// The tangent set and point of generated row `r` (≥ the stored rows).
+    fn tangent(&self, r: usize) -> (&TangentSet, usize, f64) {
+        let g = r - self.rows.len();
+        let set = &self.tangents[self.tangents.partition_point(|s| s.end <= g)];
+        (set, g - set.start, self.tangent_points[g])
+    }
+
+    /// Name, sense and right-hand side of row `r`.
+    pub fn row_head(&self, r: usize) -> RowHead {
+        if let Some(row) = self.rows.get(r) {
+            return RowHead {
+                name: row.name,
+                sense: row.sense,
+                rhs: row.rhs,
+            };
+        }
+        let (set, k, p) = self.tangent(r);
+        RowHead {
+            name: RowName::Tangent(set.t, set.j, k),
+            sense: Sense::Ge,
+            rhs: -p * p,
+        }
+    }
+
     /// Builds the column-wise index; call once after the last row.
     pub(crate) fn finish(mut self) -> Problem {
         self.objective.sort_by_key(|&(c, _)| c);
@@ -407,6 +492,11 @@ impl Problem {
         }
         self.by_output = by_output;
         self.by_aux = by_aux;
+        self.aux_tangent = vec![u32::MAX; self.columns.len() - first_aux];
+        for (k, set) in self.tangents.iter().enumerate() {
+            self.aux_tangent[set.r - first_aux] = k as u32;
+            self.aux_tangent[set.sq - first_aux] = k as u32;
+        }
         self.nnz = (0..self.columns.len())
             .map(|c| {
                 let mut k = 0;
@@ -429,6 +519,12 @@ impl Problem {
 
     /// Calls `f(column, coefficient)` for every non-zero of row `r`.
     pub fn for_row(&self, r: usize, mut f: impl FnMut(usize, f64)) {
+        if r >= self.rows.len() {
+            let (set, _, p) = self.tangent(r);
+            f(set.r, -2.0 * p);
+            f(set.sq, 1.0);
+            return;
+        }
         let row = &self.rows[r];
         if let Some(p) = row.point {
             let h = self.features.row(p);
@@ -470,8 +566,18 @@ impl Problem {
                 f(r as usize, c);
             }
         } else {
-            for &(r, c) in &self.by_aux[col - self.first_aux()] {
+            let aux = col - self.first_aux();
+            for &(r, c) in &self.by_aux[aux] {
                 f(r as usize, c);
+            }
+            if let Some(set) = self.tangents.get(self.aux_tangent[aux] as usize) {
+                for g in set.start..set.end {
+                    let p = self.tangent_points[g];
+                    f(
+                        self.rows.len() + g,
+                        if col == set.r { -2.0 * p } else { 1.0 },
+                    );
+                }
             }
         }
     }
@@ -512,7 +618,8 @@ impl Problem {
         for (c, col) in self.columns.iter().enumerate() {
             worst = worst.max(col.lower - x[c]).max(x[c] - col.upper);
         }
-        for (r, row) in self.rows.iter().enumerate() {
+        for r in 0..self.num_rows() {
+            let row = self.row_head(r);
             let mut lhs = 0.0;
             self.for_row(r, |c, v| lhs += v * x[c]);
             let v = match row.sense {

@@ -197,19 +197,10 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
                         let (neg_pts, neg_gap) =
                             tangent_points((-upper).max(0.0), -lower, mse.r_min, mse.q);
                         bound.absolute += pos_gap.max(neg_gap);
+                        bound.tangents += neg_pts.len() + pos_pts.len();
+                        // sq ≥ 2 p r − p², from the lowest point up.
                         let points = neg_pts.iter().rev().map(|&v| -v).chain(pos_pts);
-                        for (k, pt) in points.enumerate() {
-                            // sq ≥ 2 pt r − pt²
-                            p.rows.push(Row {
-                                name: RowName::Tangent(t, j, k),
-                                sense: Sense::Ge,
-                                rhs: -pt * pt,
-                                point: None,
-                                act: vec![],
-                                aux: vec![(r, -2.0 * pt), (sq, 1.0)],
-                            });
-                            bound.tangents += 1;
-                        }
+                        p.add_tangents((t, j), r, sq, points);
                     }
                 }
                 continue;
@@ -416,6 +407,66 @@ mod tests {
         }
         // A range that cannot be positive needs none.
         assert!(tangent_points(0.0, -1.0, 0.1, q).0.is_empty());
+    }
+
+    #[test]
+    fn generated_tangent_rows_read_the_same_by_row_and_by_column() {
+        use crate::data::{SplitMix, Task};
+        use crate::formulation::{Form, LayerData};
+        use ndarray::{Array1, Array2};
+        let mut rng = SplitMix(3);
+        let (t, n, m) = (6, 3, 2);
+        let h = Array2::from_shape_fn((t, n), |_| rng.uniform() * 2.0 - 0.5);
+        let y = Array2::from_shape_fn((t, m), |_| rng.uniform() * 3.0);
+        let layer = LayerData {
+            w: Array2::from_shape_fn((m, n), |_| rng.uniform() - 0.5),
+            b: Array1::from_shape_fn(m, |_| rng.uniform()),
+            bias_vars: true,
+        };
+        for relu in [false, true] {
+            let opts = Options {
+                task: Task::Regression,
+                loss: Loss::Mse,
+                radius: 0.5,
+                bias_radius: 0.5,
+                margin: 0.0,
+                form: Form::Compact,
+                keep_accuracy: false,
+                cap: Cap::None,
+                mse_form: MseForm::Tangents,
+            };
+            let input = Input {
+                layer: &layer,
+                features: h.clone(),
+                points: (0..t).map(|k| 10 + k).collect(),
+                relu,
+                classes: None,
+                targets: Some(&y),
+            };
+            let p = build(input, &opts).unwrap().finish();
+            let bound = p.tangent_bound.unwrap();
+            assert_eq!(p.num_rows() - p.rows.len(), bound.tangents);
+            let mut by_row = Vec::new();
+            for r in 0..p.num_rows() {
+                p.for_row(r, |c, v| by_row.push((r, c, v)));
+            }
+            let mut by_col = Vec::new();
+            for c in 0..p.columns.len() {
+                p.for_column(c, |r, v| by_col.push((r, c, v)));
+            }
+            by_row.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            by_col.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            assert_eq!(by_row, by_col);
+            assert_eq!(by_row.len(), p.nonzeros());
+            let names: std::collections::HashSet<String> = (0..p.num_rows())
+                .map(|r| p.row_head(r).name.to_string())
+                .collect();
+            assert_eq!(names.len(), p.num_rows(), "row names are unique");
+            assert!(
+                p.max_violation(&p.start()) <= 1e-12,
+                "feasible at the current weights"
+            );
+        }
     }
 
     #[test]
