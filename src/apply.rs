@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::features::{self, Features};
 use crate::formats::solution::{Solution, Values};
 use crate::formulation::names::Var;
-use crate::formulation::TangentBound;
+use crate::formulation::MseBound;
 use crate::manifest::Manifest;
 use crate::metrics;
 use crate::onnx::{edit, Activation, FinalLayer, Model};
@@ -229,10 +229,10 @@ pub struct Verification {
     pub solver_loss: Option<f64>,
     /// Loss recomputed on the patched model in ONNX Runtime.
     pub recomputed_loss: f64,
-    /// mse in tangent form: the file's objective f̃ is within this bound of
-    /// Σ r² (see [`TangentBound`]).
+    /// mse, piecewise linear: how the file's objective relates to Σ r²
+    /// (see [`MseBound`]).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tangent_bound: Option<TangentBound>,
+    pub mse_bound: Option<MseBound>,
     /// The constant part of the loss (not in the file's objective).
     pub objective_offset: f64,
     /// Metrics on the whole data file, before.
@@ -243,24 +243,25 @@ pub struct Verification {
 
 impl Verification {
     /// Recomputed within 1e-6 (relative) of the solver's report; for mse in
-    /// tangent form, no larger than the most Σ r² the solver's objective
-    /// allows (the objective is then a lower estimate).
+    /// a piecewise-linear form, no larger than the most Σ r² the solver's
+    /// objective allows (the objective is then an estimate, see
+    /// [`MseBound`]).
     pub fn matches_solver(&self) -> bool {
         self.solver_loss.is_none_or(|s| {
             let tol = 1e-6 * s.abs().max(1.0);
-            match self.tangent_bound {
+            match self.mse_bound {
                 None => (self.recomputed_loss - s).abs() <= tol,
                 Some(_) => self.recomputed_loss <= self.solver_allows(s) + tol,
             }
         })
     }
 
-    /// The largest loss the solver's reported loss `s` allows: `s` itself,
-    /// or with tangents (f̃ + δ)/(1 − ε) plus the offset.
+    /// The largest loss the solver's reported loss `s` (objective + offset)
+    /// allows: `s` itself, or with tangents (s + δ)/(1 − ε).
     pub fn solver_allows(&self, s: f64) -> f64 {
-        match self.tangent_bound {
+        match self.mse_bound {
             None => s,
-            Some(b) => b.upper(s - self.objective_offset) + self.objective_offset,
+            Some(b) => b.most(s),
         }
     }
 
@@ -305,7 +306,7 @@ pub fn verify(
         incumbent_loss: man.incumbent_objective + man.objective_offset,
         solver_loss: solver_objective.map(|o| o + man.objective_offset),
         recomputed_loss: loss_on(man, relu, &after.a, &data.y, idx),
-        tangent_bound: man.tangent_bound,
+        mse_bound: man.mse_bound,
         objective_offset: man.objective_offset,
         before: metrics::metrics(&before.out, &before.a, &data.y),
         after: metrics::metrics(&after.out, &after.a, &data.y),

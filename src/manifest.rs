@@ -3,7 +3,7 @@
 
 use crate::data::{Select, Task};
 use crate::error::{Error, Result};
-use crate::formulation::{Options, Presolve, TangentBound};
+use crate::formulation::{MseBound, Options, Presolve};
 use crate::onnx::FinalLayer;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -125,9 +125,9 @@ pub struct Manifest {
     pub selection: Selection,
     /// Objective of the file at the current weights (the MIP start).
     pub incumbent_objective: f64,
-    /// mse in tangent form: how far the file's objective may be below Σ r².
+    /// mse, piecewise linear: how far the file's objective may be from Σ r².
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tangent_bound: Option<TangentBound>,
+    pub mse_bound: Option<MseBound>,
     /// Add to a solver's objective to get the loss on the selected points.
     pub objective_offset: f64,
     /// Presolve counts.

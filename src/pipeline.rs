@@ -290,7 +290,7 @@ pub fn manifest(
         },
         incumbent_objective: built.incumbent,
         objective_offset: p.objective_offset,
-        tangent_bound: p.tangent_bound,
+        mse_bound: p.mse_bound,
         presolve: p.presolve.clone(),
         counts: Counts {
             columns: p.columns.len(),

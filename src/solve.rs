@@ -284,7 +284,7 @@ impl Highs {
             if p.binaries() > 0 {
                 return Err(Error::usage(
                     "HiGHS cannot solve a mixed-integer QP (mse with a quadratic objective \
-                     after a ReLU); use --mse-form tangents",
+                     after a ReLU); use --mse-form segments",
                 ));
             }
             // Lower triangle, column-wise (the order `quadratic` keeps):

@@ -161,9 +161,9 @@ pub(crate) fn report(v: &Verification, data_path: &Path) {
             .unwrap_or_else(|| "not reported".into()),
         fmt(v.recomputed_loss)
     );
-    match (v.matches_solver(), v.tangent_bound, v.solver_loss) {
+    match (v.matches_solver(), v.mse_bound, v.solver_loss) {
         (true, Some(_), Some(s)) => println!(
-            "verified   the patched model's squared error is within the tangent lines' bound of the solver's objective (≤ {})",
+            "verified   the patched model's squared error is within what the solver's objective allows (≤ {})",
             fmt(v.solver_allows(s))
         ),
         (false, Some(_), Some(s)) => println!(

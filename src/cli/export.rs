@@ -75,13 +75,8 @@ pub(super) fn run(a: ExportArgs) -> Result<u8> {
         crate::formats::num::fmt(built.incumbent),
         crate::formats::num::fmt(built.incumbent + p.objective_offset)
     );
-    if let Some(b) = p.tangent_bound {
-        eprintln!(
-            "mse      {} tangent lines: any optimum x of this file has Σ r² ≤ (f* + {}) / (1 − {}), f* the exact least-squares optimum; its objective is a lower bound on f*",
-            b.tangents,
-            crate::formats::num::fmt(b.absolute),
-            crate::formats::num::fmt(b.relative)
-        );
+    if let Some(b) = p.mse_bound {
+        eprintln!("mse      {}", b.describe());
     }
     if let Some(w) = warm {
         eprintln!("start    {w}");

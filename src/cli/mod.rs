@@ -121,7 +121,7 @@ pub struct FormArgs {
     /// The loss the solver minimises. Regression: mse (default), l1, linf.
     /// Classification: zero-one (default; the paper's MILP, exact, slow) or
     /// hinge (an LP: fast, often as good on unseen data). l1, linf, hinge
-    /// and mse with --mse-form tangents are LPs that every solver reads
+    /// and mse (as segments or tangents) are LPs that every solver reads
     /// (HiGHS, CBC, GLPK, SCIP, Gurobi, CPLEX, …); after a ReLU they are
     /// MILPs.
     #[arg(long, value_enum)]
@@ -143,12 +143,14 @@ pub struct FormArgs {
     /// (the paper's constraint 6; pins the weights when points ≫ features).
     #[arg(long, value_enum, default_value_t = Cap::None)]
     pub cap: Cap,
-    /// How mse is written: tangents (an LP of tangent lines of r², within
-    /// 0.03 % + a stated small amount of the exact optimum; every solver
-    /// reads it) or quadratic (the exact objective Σ r², a convex QP:
-    /// HiGHS, SCIP, Gurobi, CPLEX; not CBC, which ignores it, or GLPK; a
-    /// MIQP after a ReLU,
-    /// which HiGHS cannot solve). Default: tangents for export; for tune,
+    /// How mse is written. segments: r² piecewise linear over segments of
+    /// each residual's range, an LP every solver reads whose optimum is
+    /// within 0.03 % + a stated small amount of the least-squares optimum.
+    /// tangents: the same accuracy from tangent lines (~90 rows a residual:
+    /// far slower to solve; its optimum is a lower bound on the exact one).
+    /// quadratic: the exact objective, a convex QP for HiGHS, SCIP, Gurobi,
+    /// CPLEX (not CBC, which ignores it, or GLPK); a MIQP after a ReLU,
+    /// which HiGHS cannot solve. Default: segments for export; for tune,
     /// quadratic unless a ReLU follows the layer.
     #[arg(long, value_enum, value_name = "FORM")]
     pub mse_form: Option<MseForm>,
@@ -172,7 +174,7 @@ impl FormArgs {
             form: self.formulation,
             keep_accuracy: self.keep_accuracy,
             cap: self.cap,
-            mse_form: self.mse_form.unwrap_or(MseForm::Tangents),
+            mse_form: self.mse_form.unwrap_or(MseForm::Segments),
         }
     }
 

@@ -105,12 +105,12 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
             (None, false) => options.mse_form = MseForm::Quadratic,
             (None, true) => eprintln!(
                 "note     mse after a ReLU is a mixed-integer QP, which HiGHS cannot solve: \
-                 using tangent lines (each sweep states its bound)"
+                 using segments (within 0.03 % + a small stated amount of the exact loss)"
             ),
             (Some(MseForm::Quadratic), true) => {
                 return Err(Error::usage(
                     "--mse-form quadratic after a ReLU is a mixed-integer QP, which the \
-                     embedded HiGHS cannot solve; use --mse-form tangents",
+                     embedded HiGHS cannot solve; use --mse-form segments",
                 ))
             }
             (Some(_), _) => {}

@@ -168,44 +168,75 @@ impl Loss {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum MseForm {
-    /// Tangent lines of r² under a linear objective: an LP (a MILP after a
-    /// ReLU) that every solver reads, optimal to within the bound the
-    /// export states.
+    /// r² as a piecewise-linear function over segments of the residual's
+    /// range (chords of r², an LP with few rows: a MILP after a ReLU) that
+    /// every solver reads; its objective is never below Σ r².
+    Segments,
+    /// Tangent lines of r² (an LP with ~90 rows a residual, slow to solve
+    /// beyond a few hundred points); its optimum is a lower bound on the
+    /// least-squares optimum.
     Tangents,
     /// The exact quadratic objective Σ r²: a convex QP (MIQP after a ReLU),
     /// for solvers that take one.
     Quadratic,
 }
 
-/// Per-term relative accuracy of the tangent form: wherever |r| ≥ the
-/// smallest tangent point, the tangents are within this fraction of r².
-pub const TANGENT_RELATIVE: f64 = 3e-4;
+/// Per-term relative accuracy of the piecewise-linear forms: wherever |r|
+/// is not tiny, chords and tangents are within this fraction of r².
+pub const PWL_RELATIVE: f64 = 3e-4;
 
-/// The absolute part of the tangent form's error, as a fraction of the
-/// loss at the current weights: residuals smaller than the first tangent
-/// point may be under-estimated by up to this much in total.
-pub const TANGENT_ABSOLUTE: f64 = 2e-4;
+/// The absolute part of the piecewise-linear forms' error, as a fraction of
+/// the loss at the current weights: residuals smaller than the first
+/// breakpoint may be misjudged by up to this much in total.
+pub const PWL_ABSOLUTE: f64 = 2e-4;
 
-/// What the tangent form guarantees: at every feasible point
-/// `f̃ ≤ Σ r² ≤ (f̃ + absolute) / (1 − relative)`, where `f̃` is the file's
-/// objective (the offset excluded). So an optimum of the file has Σ r² ≤
-/// (f* + absolute) / (1 − relative), f* the least-squares optimum, and the
-/// file's optimal value is a lower bound on f*.
+/// What a piecewise-linear mse form guarantees, with f the file's
+/// objective plus the manifest's offset at a feasible point:
+/// - segments: Σ r² ≤ f, and at an optimum f ≤ (1 + ε) Σ r² + δ, so an
+///   optimum of the file has Σ r² ≤ (1 + ε) f* + δ, f* the least-squares
+///   optimum;
+/// - tangents: f ≤ Σ r² ≤ (f + δ) / (1 − ε), so an optimum has Σ r² ≤
+///   (f* + δ) / (1 − ε) and its value is a lower bound on f*.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct TangentBound {
+pub struct MseBound {
+    /// Segments or tangents.
+    pub form: MseForm,
     /// ε: the per-term relative gap.
     pub relative: f64,
     /// δ: the total absolute gap of small residuals.
     pub absolute: f64,
-    /// Tangent rows written.
-    pub tangents: usize,
+    /// Segment columns or tangent rows written.
+    pub pieces: usize,
 }
 
-impl TangentBound {
-    /// The largest Σ r² (offset excluded) a point whose objective is `value`
-    /// can have.
-    pub fn upper(&self, value: f64) -> f64 {
-        (value + self.absolute) / (1.0 - self.relative)
+impl MseBound {
+    /// The largest Σ r² a feasible point whose objective plus offset is
+    /// `value` can have. (For tangents the offset holds only exact
+    /// constants, so applying the bound to the total is safe.)
+    pub fn most(&self, value: f64) -> f64 {
+        match self.form {
+            MseForm::Tangents => (value + self.absolute) / (1.0 - self.relative),
+            _ => value,
+        }
+    }
+
+    /// The file's optimum compared with the least-squares optimum f*, in
+    /// words with numbers.
+    pub fn describe(&self) -> String {
+        let (e, d) = (
+            crate::formats::num::fmt(self.relative),
+            crate::formats::num::fmt(self.absolute),
+        );
+        match self.form {
+            MseForm::Tangents => format!(
+                "{} tangent rows: an optimum x of this file has Σ r² ≤ (f* + {d}) / (1 − {e}), f* the least-squares optimum, and its value is a lower bound on f*",
+                self.pieces
+            ),
+            _ => format!(
+                "{} segments: an optimum x of this file has Σ r² ≤ its objective ≤ (1 + {e}) f* + {d}, f* the least-squares optimum",
+                self.pieces
+            ),
+        }
     }
 }
 
@@ -332,8 +363,8 @@ pub struct Problem {
     /// Σ q·x_a·x_b (q·x_a² when a = b). Sorted by column b, then a: the
     /// lower triangle column by column.
     pub quadratic: Vec<(usize, usize, f64)>,
-    /// The tangent form's accuracy (mse with tangents only).
-    pub tangent_bound: Option<TangentBound>,
+    /// The accuracy of a piecewise-linear mse form.
+    pub mse_bound: Option<MseBound>,
     /// What presolve removed.
     pub presolve: Presolve,
     tangents: Vec<TangentSet>,
@@ -391,7 +422,7 @@ impl Problem {
             objective: Vec::new(),
             objective_offset: 0.0,
             quadratic: Vec::new(),
-            tangent_bound: None,
+            mse_bound: None,
             presolve: Presolve::default(),
             tangents: Vec::new(),
             tangent_points: Vec::new(),

@@ -33,6 +33,9 @@ pub enum Var {
     R(usize, usize),
     /// `sq_t_j`: the tangent-line estimate of r_t_j² (mse, tangent form).
     Sq(usize, usize),
+    /// `sg_t_j_k`: how far the residual of point t, output j climbs segment
+    /// k of its range (mse, segment form).
+    Seg(usize, usize, usize),
 }
 
 /// A row (constraint) of the formulation.
@@ -79,6 +82,7 @@ impl fmt::Display for Var {
             Var::Xi(t) => write!(f, "xi_{t}"),
             Var::R(t, j) => write!(f, "r_{t}_{j}"),
             Var::Sq(t, j) => write!(f, "sq_{t}_{j}"),
+            Var::Seg(t, j, k) => write!(f, "sg_{t}_{j}_{k}"),
         }
     }
 }
@@ -136,6 +140,7 @@ impl Var {
             "xi" => nums::<1>(rest).map(|[t]| Var::Xi(t))?,
             "r" => nums::<2>(rest).map(|[t, j]| Var::R(t, j))?,
             "sq" => nums::<2>(rest).map(|[t, j]| Var::Sq(t, j))?,
+            "sg" => nums::<3>(rest).map(|[t, j, k]| Var::Seg(t, j, k))?,
             _ => return None,
         })
     }
@@ -175,6 +180,10 @@ pub fn scheme() -> Vec<(&'static str, &'static str)> {
             "sq_t_j",
             "mse, tangent form: r_t_j squared, from below by tangent lines",
         ),
+        (
+            "sg_t_j_k",
+            "mse, segment form: the part of segment k of its range the residual of point t, output j covers",
+        ),
     ]
 }
 
@@ -204,6 +213,7 @@ mod tests {
             Var::Xi(12),
             Var::R(7, 1),
             Var::Sq(7, 1),
+            Var::Seg(7, 1, 12),
         ];
         for v in vars {
             let s = v.to_string();

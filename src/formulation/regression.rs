@@ -14,8 +14,7 @@
 use super::bounds::PointBounds;
 use super::names::{RowName, Var};
 use super::{
-    Cap, Input, Loss, MseForm, Options, Problem, Row, Sense, TangentBound, TANGENT_ABSOLUTE,
-    TANGENT_RELATIVE,
+    Cap, Input, Loss, MseBound, MseForm, Options, Problem, Row, Sense, PWL_ABSOLUTE, PWL_RELATIVE,
 };
 
 /// Tangent points of r² over one side of a residual range, `[a, u]` with
@@ -44,6 +43,43 @@ pub fn tangent_points(a: f64, u: f64, r_min: f64, q: f64) -> (Vec<f64>, f64) {
         points.push(p);
     }
     (points, gap)
+}
+
+/// Breakpoints of the segment form over the residual range [lower, upper]:
+/// the range's ends, 0 when inside, the current residual `r0` (so the MIP
+/// start's objective is exactly r0²) and the tangent points of both sides
+/// (`points`, ascending), without near-duplicates. Extra breakpoints only
+/// shrink the chords' gap to r², so [`tangent_points`]' bound holds.
+pub fn segment_nodes(lower: f64, upper: f64, r0: f64, points: &[f64]) -> Vec<f64> {
+    let mut nodes: Vec<f64> = points.to_vec();
+    nodes.extend([lower, upper]);
+    if lower < 0.0 && upper > 0.0 {
+        nodes.push(0.0);
+    }
+    nodes.sort_by(|a, b| a.total_cmp(b));
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * (1.0 + a.abs().max(b.abs()));
+    nodes.dedup_by(|b, a| close(*a, *b));
+    // r0 replaces the node it is close to (ends stay ends: r0 is inside).
+    match nodes.iter().position(|&v| close(v, r0)) {
+        Some(k) if k != 0 && k != nodes.len() - 1 => nodes[k] = r0,
+        Some(_) => {}
+        None => {
+            let k = nodes.partition_point(|&v| v < r0);
+            nodes.insert(k, r0);
+        }
+    }
+    if nodes.len() == 1 {
+        // A fixed residual: one empty segment keeps the row well formed.
+        nodes.push(nodes[0]);
+    }
+    nodes
+}
+
+/// The largest relative gap (r² below the chord) of a chord of r² over
+/// [p, q·p]: (r − p)(qp − r)/r² peaks at r = 2qp/(1 + q) at (q − 1)²/(4q),
+/// a hair above the tangents' ((q − 1)/(q + 1))².
+pub fn chord_gap(q: f64) -> f64 {
+    (q - 1.0).powi(2) / (4.0 * q)
 }
 
 /// The ratio q of consecutive tangent points for a per-term relative gap ε:
@@ -89,10 +125,14 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
     let maxdev = (opts.loss == Loss::Linf).then(|| p.add_column(Var::MaxDev, 0.0, 0.0, false, 0.0));
     let (mut max_lower, mut max_upper, mut max_start) = (0.0f64, 0.0f64, 0.0f64);
     let mse = (opts.loss == Loss::Mse).then(|| Mse::new(&p, input.relu, layer, targets, opts));
-    let mut bound = TangentBound {
-        relative: TANGENT_RELATIVE,
+    let mut bound = MseBound {
+        form: opts.mse_form,
+        relative: match opts.mse_form {
+            MseForm::Segments => chord_gap(tangent_ratio(PWL_RELATIVE)),
+            _ => PWL_RELATIVE,
+        },
         absolute: 0.0,
-        tangents: 0,
+        pieces: 0,
     };
     for pos in 0..t_count {
         let t = p.points[pos];
@@ -175,6 +215,39 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
                     upper = upper.min(r0.abs());
                 }
                 let (lower, upper) = (lower.min(r0), upper.max(r0));
+                let (pos_pts, pos_gap) = tangent_points(lower.max(0.0), upper, mse.r_min, mse.q);
+                let (neg_pts, neg_gap) =
+                    tangent_points((-upper).max(0.0), -lower, mse.r_min, mse.q);
+                let points: Vec<f64> = neg_pts.iter().rev().map(|&v| -v).chain(pos_pts).collect();
+                if opts.mse_form == MseForm::Segments {
+                    // out − Σ_k s_k = y + p_0: the residual climbs the
+                    // segments from the range's low end.
+                    let nodes = segment_nodes(lower, upper, r0, &points);
+                    let p0 = nodes[0];
+                    p.objective_offset += p0 * p0;
+                    let mut aux = out_aux;
+                    let mut left = r0 - p0;
+                    for (k, w) in nodes.windows(2).enumerate() {
+                        let width = w[1] - w[0];
+                        let start = left.clamp(0.0, width);
+                        left -= start;
+                        let c = p.add_column(Var::Seg(t, j, k), 0.0, width, false, start);
+                        // Chord slope of r² over [p_k, p_k+1].
+                        p.objective.push((c, w[0] + w[1]));
+                        aux.push((c, -1.0));
+                    }
+                    bound.pieces += nodes.len() - 1;
+                    bound.absolute += pos_gap.max(neg_gap);
+                    p.rows.push(Row {
+                        name: RowName::Residual(t, j),
+                        sense: Sense::Eq,
+                        rhs: y - rhs_shift + p0,
+                        point,
+                        act,
+                        aux,
+                    });
+                    continue;
+                }
                 let r = p.add_column(Var::R(t, j), lower, upper, false, r0);
                 let mut aux = out_aux;
                 aux.push((r, -1.0));
@@ -186,22 +259,16 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
                     act,
                     aux,
                 });
-                match opts.mse_form {
-                    MseForm::Quadratic => p.quadratic.push((r, r, 1.0)),
-                    MseForm::Tangents => {
-                        let top = lower.powi(2).max(upper.powi(2));
-                        let sq = p.add_column(Var::Sq(t, j), 0.0, top, false, r0 * r0);
-                        p.objective.push((sq, 1.0));
-                        let (pos_pts, pos_gap) =
-                            tangent_points(lower.max(0.0), upper, mse.r_min, mse.q);
-                        let (neg_pts, neg_gap) =
-                            tangent_points((-upper).max(0.0), -lower, mse.r_min, mse.q);
-                        bound.absolute += pos_gap.max(neg_gap);
-                        bound.tangents += neg_pts.len() + pos_pts.len();
-                        // sq ≥ 2 p r − p², from the lowest point up.
-                        let points = neg_pts.iter().rev().map(|&v| -v).chain(pos_pts);
-                        p.add_tangents((t, j), r, sq, points);
-                    }
+                if opts.mse_form == MseForm::Quadratic {
+                    p.quadratic.push((r, r, 1.0));
+                } else {
+                    let top = lower.powi(2).max(upper.powi(2));
+                    let sq = p.add_column(Var::Sq(t, j), 0.0, top, false, r0 * r0);
+                    p.objective.push((sq, 1.0));
+                    bound.absolute += pos_gap.max(neg_gap);
+                    bound.pieces += points.len();
+                    // sq ≥ 2 p r − p², from the lowest point up.
+                    p.add_tangents((t, j), r, sq, points);
                 }
                 continue;
             }
@@ -262,8 +329,8 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
         col.start = max_start;
         p.objective.push((m, 1.0));
     }
-    if opts.loss == Loss::Mse && opts.mse_form == MseForm::Tangents {
-        p.tangent_bound = Some(bound);
+    if opts.loss == Loss::Mse && opts.mse_form != MseForm::Quadratic {
+        p.mse_bound = Some(bound);
     }
     Ok(p)
 }
@@ -322,7 +389,7 @@ struct Mse {
     /// least as good can be larger.
     reach: f64,
     /// The first tangent point, so that every term's small-residual gap
-    /// (≤ r_min²/4) adds up to at most TANGENT_ABSOLUTE of the loss now.
+    /// (≤ r_min²/4) adds up to at most PWL_ABSOLUTE of the loss now.
     r_min: f64,
     /// The ratio of consecutive tangent points.
     q: f64,
@@ -354,8 +421,8 @@ impl Mse {
             // A hair above, so the current residuals stay inside after
             // rounding.
             reach: loss.sqrt() * (1.0 + 1e-9),
-            r_min: 2.0 * (TANGENT_ABSOLUTE * loss / terms.max(1) as f64).sqrt(),
-            q: tangent_ratio(TANGENT_RELATIVE),
+            r_min: 2.0 * (PWL_ABSOLUTE * loss / terms.max(1) as f64).sqrt(),
+            q: tangent_ratio(PWL_RELATIVE),
         }
     }
 }
@@ -374,7 +441,7 @@ mod tests {
 
     #[test]
     fn tangents_stay_within_the_stated_gap_of_r_squared() {
-        let eps = TANGENT_RELATIVE;
+        let eps = PWL_RELATIVE;
         let q = tangent_ratio(eps);
         for &(a, u, r_min) in &[
             (0.0, 1.0, 0.01),
@@ -407,6 +474,43 @@ mod tests {
         }
         // A range that cannot be positive needs none.
         assert!(tangent_points(0.0, -1.0, 0.1, q).0.is_empty());
+    }
+
+    #[test]
+    fn segments_stay_within_the_stated_gap_above_r_squared() {
+        let q = tangent_ratio(PWL_RELATIVE);
+        let eps = chord_gap(q);
+        for &(lower, upper, r0, r_min) in &[
+            (-1.0, 2.0, 0.3, 0.01),
+            (0.2, 0.9, 0.5, 0.05),
+            (-3.0, -0.001, -1.0, 0.02),
+            (-0.004, 0.004, 0.001, 0.01),
+            (0.7, 0.7, 0.7, 0.1),
+        ] {
+            let (pos, pg) = tangent_points(f64::max(lower, 0.0), upper, r_min, q);
+            let (neg, ng) = tangent_points(f64::max(-upper, 0.0), -lower, r_min, q);
+            let points: Vec<f64> = neg.iter().rev().map(|&v| -v).chain(pos).collect();
+            let nodes = segment_nodes(lower, upper, r0, &points);
+            assert_eq!((nodes[0], *nodes.last().unwrap()), (lower, upper));
+            assert!(nodes.contains(&r0) && nodes.windows(2).all(|w| w[0] <= w[1]));
+            let gap = pg.max(ng);
+            for k in 0..=1000 {
+                let r = lower + (upper - lower) * k as f64 / 1000.0;
+                // The LP fills the segments in order (their slopes rise).
+                let (mut value, mut left) = (nodes[0] * nodes[0], r - nodes[0]);
+                for w in nodes.windows(2) {
+                    let d = left.clamp(0.0, w[1] - w[0]);
+                    value += (w[0] + w[1]) * d;
+                    left -= d;
+                }
+                assert!(value >= r * r * (1.0 - 1e-12) - 1e-15, "below r² at {r}");
+                assert!(
+                    value <= (1.0 + eps) * r * r + gap + 1e-12,
+                    "[{lower}, {upper}]: {value} at {r}, allowed {}",
+                    (1.0 + eps) * r * r + gap
+                );
+            }
+        }
     }
 
     #[test]
@@ -444,8 +548,8 @@ mod tests {
                 targets: Some(&y),
             };
             let p = build(input, &opts).unwrap().finish();
-            let bound = p.tangent_bound.unwrap();
-            assert_eq!(p.num_rows() - p.rows.len(), bound.tangents);
+            let bound = p.mse_bound.unwrap();
+            assert_eq!(p.num_rows() - p.rows.len(), bound.pieces);
             let mut by_row = Vec::new();
             for r in 0..p.num_rows() {
                 p.for_row(r, |c, v| by_row.push((r, c, v)));

@@ -73,8 +73,14 @@ fn tiny_regression_mse_quadratic_lp() {
 }
 
 #[test]
+fn tiny_regression_mse_segments_lp() {
+    golden("tiny_regression", "tiny_regression_segments", "lp", &[]);
+}
+
+#[test]
 fn tiny_regression_mse_tangents_lp() {
-    golden("tiny_regression", "tiny_regression_tangents", "lp", &[]);
+    let t = ["--mse-form", "tangents"];
+    golden("tiny_regression", "tiny_regression_tangents", "lp", &t);
 }
 
 #[test]

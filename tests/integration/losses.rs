@@ -284,38 +284,50 @@ fn mse_reaches_the_least_squares_optimum_in_tune_and_through_cbc() {
     );
     at_the_optimum(&least_squares(&dir, "regression", &tuned), "tune");
 
-    // export writes tangent lines by default: an LP CBC solves.
-    let mps = dir.p("layer.mps");
-    dir.run(&["export", &m, &d, "-o", &mps, "--radius", "0.1"])
-        .ok();
-    let man = read_json(&dir.path.join("layer.gdmilp.json"));
-    assert_eq!(man["options"]["loss"], "mse");
-    assert_eq!(man["options"]["mse_form"], "tangents");
-    assert_eq!(man["counts"]["binaries"], 0);
-    assert!(man["tangent_bound"]["tangents"].as_u64().unwrap() > 0);
-    dir.tool("cbc", &[&mps, "solve", "solution", "cbc.sol"])
-        .ok();
-    let patched = dir.p("cbc.onnx");
-    let a = dir.run(&["apply", &dir.p("cbc.sol"), &m, "-o", &patched, "--json"]);
-    let a = a.code_is(0);
-    let v = &a.json()["verification"];
-    a.check(
-        a.json()["verified"] == true,
-        "apply verifies the tangent bound",
-    );
-    let reference = least_squares(&dir, "regression", &patched);
-    at_the_optimum(&reference, "CBC on the tangent lines");
-    // The tangent LP's optimum is a lower bound on the least-squares one.
-    let lower = v["solver_loss"].as_f64().unwrap();
-    let best = reference["loss"].as_f64().unwrap();
-    assert!(
-        lower <= best * (1.0 + 1e-9),
-        "tangent optimum {lower} > least squares {best}"
-    );
+    // export writes segments by default, or tangents: LPs CBC solves.
+    for form in ["segments", "tangents"] {
+        let mps = dir.p(&format!("{form}.mps"));
+        let args = [
+            "export",
+            &m,
+            &d,
+            "-o",
+            &mps,
+            "--radius",
+            "0.1",
+            "--mse-form",
+            form,
+        ];
+        dir.run(&args).ok();
+        let man = read_json(&dir.path.join(format!("{form}.gdmilp.json")));
+        assert_eq!(man["options"]["loss"], "mse");
+        assert_eq!(man["mse_bound"]["form"], form);
+        assert_eq!(man["counts"]["binaries"], 0);
+        assert!(man["mse_bound"]["pieces"].as_u64().unwrap() > 0);
+        let sol = dir.p(&format!("{form}.sol"));
+        dir.tool("cbc", &[&mps, "solve", "solution", &sol]).ok();
+        let patched = dir.p(&format!("{form}.onnx"));
+        let a = dir.run(&["apply", &sol, &m, "-o", &patched, "--json"]);
+        let a = a.code_is(0);
+        a.check(a.json()["verified"] == true, "apply verifies the bound");
+        let reference = least_squares(&dir, "regression", &patched);
+        at_the_optimum(&reference, &format!("CBC on the {form}"));
+        // The tangent LP's optimum is below the least-squares optimum; the
+        // segment LP's objective is above the loss of its own solution.
+        let value = a.json()["verification"]["solver_loss"].as_f64().unwrap();
+        let (best, got) = (
+            reference["loss"].as_f64().unwrap(),
+            reference["loss_patched"].as_f64().unwrap(),
+        );
+        match form {
+            "tangents" => assert!(value <= best * (1.0 + 1e-9), "{value} > optimum {best}"),
+            _ => assert!(value >= got * (1.0 - 1e-9), "{value} < its own loss {got}"),
+        }
+    }
 }
 
 #[test]
-fn mse_after_a_relu_uses_tangents_in_tune_and_the_quadratic_file_is_exact() {
+fn mse_after_a_relu_uses_segments_in_tune_and_the_quadratic_file_is_exact() {
     let dir = Dir::new("mse-relu");
     let (m, d) = (model("relu_output"), data("relu_output"));
     let out = dir.p("t.onnx");
@@ -331,8 +343,8 @@ fn mse_after_a_relu_uses_tangents_in_tune_and_the_quadratic_file_is_exact() {
     ]);
     let r = r.ok();
     r.check(
-        r.stderr().contains("tangent lines"),
-        "tune says why it uses tangents",
+        r.stderr().contains("using segments"),
+        "tune says why it uses segments",
     );
     let rep = read_json(&dir.path.join("r.json"));
     let (x, y) = (
@@ -344,7 +356,7 @@ fn mse_after_a_relu_uses_tangents_in_tune_and_the_quadratic_file_is_exact() {
     let q = ["tune", &m, &d, "-o", &out, "--mse-form", "quadratic"];
     let e = dir.run(&q).code_is(2);
     e.check(
-        e.stderr().contains("--mse-form tangents"),
+        e.stderr().contains("--mse-form segments"),
         "names the way out",
     );
 
@@ -355,7 +367,7 @@ fn mse_after_a_relu_uses_tangents_in_tune_and_the_quadratic_file_is_exact() {
     dir.run(&["export", &m, &d, "-o", &lp, "--mse-form", "quadratic"])
         .ok();
     let man = read_json(&dir.path.join("q.gdmilp.json"));
-    assert!(man["tangent_bound"].is_null());
+    assert!(man["mse_bound"].is_null());
     // The file's objective leaves out the constant Σ y², the manifest has it.
     let offset = man["objective_offset"].as_f64().unwrap();
     let optimum = highspy(&lp, &dir.p("q.mst"), true) + offset;

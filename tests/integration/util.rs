@@ -163,11 +163,12 @@ pub fn close(a: f64, b: f64, rel: f64) -> bool {
     (a - b).abs() <= rel * a.abs().max(b.abs()).max(1.0)
 }
 
-/// Whether `estimate` (a file's objective at some weights, offset
-/// included) agrees with `exact` (the loss recomputed at those weights):
-/// equal to `rel`, or for mse in tangent form (`bound` is the manifest's
-/// `tangent_bound`) a lower estimate within the stated bound.
-pub fn agrees(estimate: f64, exact: f64, offset: f64, bound: &serde_json::Value, rel: f64) -> bool {
+/// Whether `estimate` (a file's objective plus the manifest's offset, at
+/// some weights with the auxiliary columns optimal) agrees with `exact`
+/// (the loss recomputed at those weights): equal to `rel`, or for mse in a
+/// piecewise-linear form (`bound` is the manifest's `mse_bound`) within the
+/// stated bound on the stated side.
+pub fn agrees(estimate: f64, exact: f64, bound: &serde_json::Value, rel: f64) -> bool {
     if bound.is_null() {
         return close(estimate, exact, rel);
     }
@@ -176,7 +177,13 @@ pub fn agrees(estimate: f64, exact: f64, offset: f64, bound: &serde_json::Value,
         bound["absolute"].as_f64().unwrap(),
     );
     let tol = rel * exact.abs().max(1.0);
-    estimate <= exact + tol && exact - offset <= (estimate - offset + delta) / (1.0 - eps) + tol
+    let (f, g) = (exact, estimate);
+    match bound["form"].as_str().unwrap() {
+        // Tangents: g ≤ f ≤ (g + δ) / (1 − ε).
+        "tangents" => g <= f + tol && f <= (g + delta) / (1.0 - eps) + tol,
+        // Segments: f ≤ g ≤ (1 + ε) f + δ.
+        _ => f <= g + tol && g <= (1.0 + eps) * f + delta + tol,
+    }
 }
 
 /// Writes `x` and `y` as the arrays `x` and `y` of a new .npz at `path`.
