@@ -431,6 +431,21 @@ impl Mse {
 mod tests {
     use super::*;
 
+    /// mse options with box radius `radius` for weights and biases.
+    fn mse_options(radius: f64, mse_form: MseForm) -> Options {
+        Options {
+            task: crate::data::Task::Regression,
+            loss: Loss::Mse,
+            radius,
+            bias_radius: radius,
+            margin: 0.0,
+            form: crate::formulation::Form::Compact,
+            keep_accuracy: false,
+            cap: Cap::None,
+            mse_form,
+        }
+    }
+
     /// max over the tangents (and 0) of 2 p r − p² at r.
     fn below(points: &[f64], r: f64) -> f64 {
         points
@@ -515,8 +530,8 @@ mod tests {
 
     #[test]
     fn generated_tangent_rows_read_the_same_by_row_and_by_column() {
-        use crate::data::{SplitMix, Task};
-        use crate::formulation::{Form, LayerData};
+        use crate::data::SplitMix;
+        use crate::formulation::LayerData;
         use ndarray::{Array1, Array2};
         let mut rng = SplitMix(3);
         let (t, n, m) = (6, 3, 2);
@@ -528,17 +543,7 @@ mod tests {
             bias_vars: true,
         };
         for relu in [false, true] {
-            let opts = Options {
-                task: Task::Regression,
-                loss: Loss::Mse,
-                radius: 0.5,
-                bias_radius: 0.5,
-                margin: 0.0,
-                form: Form::Compact,
-                keep_accuracy: false,
-                cap: Cap::None,
-                mse_form: MseForm::Tangents,
-            };
+            let opts = mse_options(0.5, MseForm::Tangents);
             let input = Input {
                 layer: &layer,
                 features: h.clone(),
@@ -575,8 +580,8 @@ mod tests {
 
     #[test]
     fn the_weight_space_quadratic_is_the_sum_of_squared_errors_anywhere() {
-        use crate::data::{SplitMix, Task};
-        use crate::formulation::{Form, LayerData};
+        use crate::data::SplitMix;
+        use crate::formulation::LayerData;
         use ndarray::{Array1, Array2};
         let mut rng = SplitMix(7);
         let (t, n, m) = (9, 4, 3);
@@ -588,17 +593,7 @@ mod tests {
                 b: Array1::from_shape_fn(m, |_| rng.uniform()),
                 bias_vars,
             };
-            let opts = Options {
-                task: Task::Regression,
-                loss: Loss::Mse,
-                radius: 1.0,
-                bias_radius: 1.0,
-                margin: 0.0,
-                form: Form::Compact,
-                keep_accuracy: false,
-                cap: Cap::None,
-                mse_form: MseForm::Quadratic,
-            };
+            let opts = mse_options(1.0, MseForm::Quadratic);
             let input = Input {
                 layer: &layer,
                 features: h.clone(),

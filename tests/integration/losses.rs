@@ -135,13 +135,18 @@ fn digits_half(dir: &Dir, name: &str, first: bool) -> String {
     write_xy(&dir.path.join(name), &x, &y)
 }
 
+/// The first 150 digits points as train.npz, the rest as val.npz.
+fn digits_halves(dir: &Dir) -> (String, String) {
+    (
+        digits_half(dir, "train.npz", true),
+        digits_half(dir, "val.npz", false),
+    )
+}
+
 #[test]
 fn validation_gating_rejects_the_sweep_that_hurts_held_out_data() {
     let dir = Dir::new("val-gate");
-    let (train, val) = (
-        digits_half(&dir, "train.npz", true),
-        digits_half(&dir, "val.npz", false),
-    );
+    let (train, val) = digits_halves(&dir);
     let m = model("digits");
     let sweeps = [
         "--select",
@@ -461,10 +466,7 @@ fn a_hinge_solution_is_the_zero_one_mip_start_when_it_is_better() {
 #[test]
 fn shrink_retries_a_rejected_sweep_in_a_smaller_box() {
     let dir = Dir::new("val-shrink");
-    let (train, val) = (
-        digits_half(&dir, "train.npz", true),
-        digits_half(&dir, "val.npz", false),
-    );
+    let (train, val) = digits_halves(&dir);
     let m = model("digits");
     let (out, rep) = (dir.p("s.onnx"), dir.p("s.json"));
     let acc = |r: &Run| r.json()["accuracy"].as_f64().unwrap();
