@@ -87,7 +87,7 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
         Status::NoSolution(s) => s.clone(),
     };
     if !a.json {
-        println!(
+        outln!(
             "solution   {} ({}, {status})",
             a.solution.display(),
             sol.format.name()
@@ -100,10 +100,10 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
         apply::write(&model, &layer, &wts, &out)?;
         if a.json {
             let j = serde_json::json!({"status": status, "format": sol.format.name(), "verified": false, "written": out});
-            println!("{j}");
+            outln!("{j}");
         } else {
-            println!("wrote      {}", out.display());
-            println!("verification skipped: no manifest of this model's export was found (give --manifest)");
+            outln!("wrote      {}", out.display());
+            outln!("verification skipped: no manifest of this model's export was found (give --manifest)");
         }
         return Ok(3);
     };
@@ -143,17 +143,17 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
             "status": status, "format": sol.format.name(), "verified": v.matches_solver(),
             "worse_than_incumbent": worse, "verification": v, "written": out, "data_file": data_file,
         });
-        println!("{j}");
+        outln!("{j}");
     } else {
         let extra = data_file.map(|d| format!(" (weights in {})", d.display()));
-        println!("wrote      {}{}", out.display(), extra.unwrap_or_default());
+        outln!("wrote      {}{}", out.display(), extra.unwrap_or_default());
     }
     Ok(if worse || !v.matches_solver() { 3 } else { 0 })
 }
 
 /// Prints the before / solver / after report.
 pub(crate) fn report(v: &Verification, data_path: &Path) {
-    println!(
+    outln!(
         "objective  before {}   solver {}   patched model {}",
         fmt(v.incumbent_loss),
         v.solver_loss
@@ -162,22 +162,22 @@ pub(crate) fn report(v: &Verification, data_path: &Path) {
         fmt(v.recomputed_loss)
     );
     match (v.matches_solver(), v.mse_bound, v.solver_loss) {
-        (true, Some(_), Some(s)) => println!(
+        (true, Some(_), Some(s)) => outln!(
             "verified   the patched model's squared error is within what the solver's objective allows (≤ {})",
             fmt(v.solver_allows(s))
         ),
-        (false, Some(_), Some(s)) => println!(
+        (false, Some(_), Some(s)) => outln!(
             "warning    the patched model's squared error is above what the solver's objective allows (≤ {}): the solution is not the file's",
             fmt(v.solver_allows(s))
         ),
         (true, _, _) => {
-            println!("verified   the patched model computes the solver's objective (within 1e-6)")
+            outln!("verified   the patched model computes the solver's objective (within 1e-6)")
         }
-        (false, _, _) => println!(
+        (false, _, _) => outln!(
             "warning    the patched model's objective differs from the solver's by more than 1e-6 (relative)"
         ),
     }
-    println!(
+    outln!(
         "data       {}: before {} | after {}",
         data_path.display(),
         super::describe(&v.before),

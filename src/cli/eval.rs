@@ -28,9 +28,9 @@ pub(super) fn run(a: EvalArgs) -> Result<u8> {
     )?;
     let m = loaded.metrics();
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&m).expect("json"));
+        outln!("{}", serde_json::to_string_pretty(&m).expect("json"));
     } else {
-        println!("{}: {}", a.data.display(), super::describe(&m));
+        outln!("{}: {}", a.data.display(), super::describe(&m));
     }
     Ok(0)
 }

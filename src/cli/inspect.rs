@@ -25,7 +25,7 @@ pub(super) fn run(a: InspectArgs) -> Result<u8> {
     if a.json {
         let mut v = serde_json::to_value(&layer).expect("layer serializes");
         v["sha256"] = model.sha256.clone().into();
-        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+        outln!("{}", serde_json::to_string_pretty(&v).expect("json"));
         return Ok(0);
     }
     let storage = |p: &onnx::layer::Param| match &p.source {
@@ -35,13 +35,13 @@ pub(super) fn run(a: InspectArgs) -> Result<u8> {
         onnx::layer::Source::Initializer { .. } => "initializer".to_string(),
         onnx::layer::Source::Constant { node } => format!("Constant node '{node}'"),
     };
-    println!("model        {}", a.model.display());
-    println!(
+    outln!("model        {}", a.model.display());
+    outln!(
         "layer        {} ({})",
         layer.op_summary(),
         layer.nodes.join(", ")
     );
-    println!(
+    outln!(
         "weight       '{}' {:?} {} ({})",
         layer.weight.name,
         layer.weight.dims,
@@ -49,7 +49,7 @@ pub(super) fn run(a: InspectArgs) -> Result<u8> {
         storage(&layer.weight)
     );
     match &layer.bias {
-        Some(b) => println!(
+        Some(b) => outln!(
             "bias         '{}' {:?} {} ({}){}",
             b.name,
             b.dims,
@@ -61,15 +61,15 @@ pub(super) fn run(a: InspectArgs) -> Result<u8> {
                 ", scalar: kept fixed"
             }
         ),
-        None => println!("bias         none (no b_j variables)"),
+        None => outln!("bias         none (no b_j variables)"),
     }
-    println!("inputs N     {}", layer.n_in);
-    println!("outputs M    {}", layer.n_out);
-    println!("penultimate  '{}'", layer.input);
-    println!("activation   {}", layer.activation.name());
+    outln!("inputs N     {}", layer.n_in);
+    outln!("outputs M    {}", layer.n_out);
+    outln!("penultimate  '{}'", layer.input);
+    outln!("activation   {}", layer.activation.name());
     if !layer.after.is_empty() {
-        println!("after layer  {}", layer.after.join(" → "));
+        outln!("after layer  {}", layer.after.join(" → "));
     }
-    println!("output       '{}'", layer.model_output);
+    outln!("output       '{}'", layer.model_output);
     Ok(0)
 }

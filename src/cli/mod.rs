@@ -2,6 +2,16 @@
 //! its arguments into library calls and prints; no logic lives here that a
 //! library caller would need.
 
+/// `println!` for command output: once stdout is closed (`gdmilp … | head`)
+/// the rest is dropped quietly and the command still finishes its work
+/// (files are written, the exit code is the command's); `println!` would
+/// panic there.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::out_line(format_args!($($arg)*))
+    };
+}
+
 mod apply;
 mod eval;
 mod export;
@@ -208,6 +218,23 @@ impl FormArgs {
             return Err(crate::Error::usage("--points must be at least 1"));
         }
         Ok(())
+    }
+}
+
+/// Writes one line of command output (see `outln!`).
+pub(crate) fn out_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static CLOSED: AtomicBool = AtomicBool::new(false);
+    if CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    if let Err(e) = writeln!(std::io::stdout().lock(), "{line}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            CLOSED.store(true, Ordering::Relaxed);
+        } else {
+            panic!("failed printing to stdout: {e}");
+        }
     }
 }
 

@@ -148,7 +148,7 @@ pub(super) fn run(a: SolveArgs) -> Result<u8> {
     }
     highs.write_solution(&a.output_file)?;
     if a.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "status": out.status, "optimal": out.optimal, "objective": out.objective,

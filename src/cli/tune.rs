@@ -133,7 +133,7 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
         tune::write_report(&report, r)?;
     }
     for s in &report.sweeps {
-        println!(
+        outln!(
             "sweep {}  {} points  radius {}  {}  loss {} → {}{}",
             s.sweep,
             s.points,
@@ -154,7 +154,7 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
             }
         );
     }
-    println!(
+    outln!(
         "train      {}{}: before {} | after {}",
         a.data.display(),
         if a.val_split.is_some() {
@@ -170,14 +170,14 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
             .val
             .as_ref()
             .map_or("held-out part".to_string(), |p| p.display().to_string());
-        println!(
+        outln!(
             "validation {name}: before {} | after {}",
             super::describe(b),
             super::describe(after)
         );
     }
-    println!("stopped    {}", report.stopped);
-    println!(
+    outln!("stopped    {}", report.stopped);
+    outln!(
         "wrote      {}{}",
         a.output_file.display(),
         data_file

@@ -312,3 +312,27 @@ fn committed_solver_samples_parse_and_verify() {
         "expected samples from at least six solver formats, found {seen}"
     );
 }
+
+#[test]
+fn a_closed_stdout_does_not_stop_apply_from_writing() {
+    // `gdmilp apply … | head -1`: the reader goes away before the report
+    // ends. The model is still written and the exit code is apply's.
+    let dir = Dir::new("apply-closed-stdout");
+    let mps = export(&dir, "regression", "mps", &[]);
+    let sol = dir.p("highs.sol");
+    dir.run(&["solve", &mps, "-o", &sol, "-q"]).ok();
+    let out = dir.p("p.onnx");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gdmilp"))
+        .args(["apply", &sol, &model("regression"), "-o", &out])
+        .current_dir(root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let done = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(done.status.success(), "exit {:?}: {stderr}", done.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(std::path::Path::new(&out).is_file(), "the model is written");
+}
