@@ -161,7 +161,7 @@ pub struct FormArgs {
     /// quadratic: the exact objective, a convex QP for HiGHS, SCIP, Gurobi,
     /// CPLEX (not CBC, which ignores it, or GLPK); a MIQP after a ReLU,
     /// which HiGHS cannot solve. Default: segments for export; for tune,
-    /// quadratic unless a ReLU follows the layer.
+    /// quadratic unless a ReLU follows the layer or --cap point is given.
     #[arg(long, value_enum, value_name = "FORM")]
     pub mse_form: Option<MseForm>,
     /// zero-one: the MIP start. current (the current weights) or hinge:

@@ -7,7 +7,7 @@ use super::{DataArgs, FormArgs};
 use crate::apply;
 use crate::data;
 use crate::error::{Error, Result};
-use crate::formulation::{Loss, MseForm};
+use crate::formulation::{Cap, Loss, MseForm};
 use crate::onnx::layer::Activation;
 use crate::pipeline;
 use crate::tune::{self, Plan};
@@ -102,7 +102,10 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
     if options.loss == Loss::Mse {
         let relu = loaded.layer.activation == Activation::Relu;
         match (a.form.mse_form, relu) {
-            (None, false) => options.mse_form = MseForm::Quadratic,
+            // The weight-space QP; with --cap point the residuals need rows,
+            // and HiGHS's QP solver is not reliable on that form.
+            (None, false) if options.cap == Cap::None => options.mse_form = MseForm::Quadratic,
+            (None, false) => {}
             (None, true) => eprintln!(
                 "note     mse after a ReLU is a mixed-integer QP, which HiGHS cannot solve: \
                  using segments (within 0.03 % + a small stated amount of the exact loss)"
