@@ -528,3 +528,39 @@ fn shrink_retries_a_rejected_sweep_in_a_smaller_box() {
     ]);
     e.code_is(2);
 }
+
+#[test]
+fn tune_with_cap_point_writes_mse_as_segments_and_keeps_the_cap() {
+    let dir = Dir::new("mse-cap");
+    let (m, d) = (model("regression"), data("regression"));
+    let keep = dir.p("keep");
+    let args = [
+        "tune",
+        &m,
+        &d,
+        "-o",
+        &dir.p("t.onnx"),
+        "--cap",
+        "point",
+        "--keep",
+        &keep,
+        "-q",
+    ];
+    dir.run(&args).ok();
+    let man = read_json(&dir.path.join("keep/sweep1.gdmilp.json"));
+    assert_eq!(man["options"]["mse_form"], "segments");
+    assert_eq!(man["options"]["cap"], "point");
+    // No residual may grow: the patched model's error on each point and
+    // output is at most the current one (float32 noise aside).
+    let before = dir.run(&["eval", &m, &d, "--json"]).ok().json();
+    let after = dir
+        .run(&["eval", &dir.p("t.onnx"), &d, "--json"])
+        .ok()
+        .json();
+    let (b, a) = (
+        before["max_abs_error"].as_f64().unwrap(),
+        after["max_abs_error"].as_f64().unwrap(),
+    );
+    assert!(a <= b + 1e-6, "largest error {b} → {a}");
+    assert!(after["mse"].as_f64().unwrap() <= before["mse"].as_f64().unwrap());
+}
