@@ -215,10 +215,10 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
                     upper = upper.min(r0.abs());
                 }
                 let (lower, upper) = (lower.min(r0), upper.max(r0));
-                let (pos_pts, pos_gap) = tangent_points(lower.max(0.0), upper, mse.r_min, mse.q);
-                let (neg_pts, neg_gap) =
-                    tangent_points((-upper).max(0.0), -lower, mse.r_min, mse.q);
-                let points: Vec<f64> = neg_pts.iter().rev().map(|&v| -v).chain(pos_pts).collect();
+                let (points, gap) = match opts.mse_form {
+                    MseForm::Quadratic => (Vec::new(), 0.0),
+                    _ => mse.points(lower, upper),
+                };
                 if opts.mse_form == MseForm::Segments {
                     // out − Σ_k s_k = y + p_0: the residual climbs the
                     // segments from the range's low end.
@@ -237,7 +237,7 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
                         aux.push((c, -1.0));
                     }
                     bound.pieces += nodes.len() - 1;
-                    bound.absolute += pos_gap.max(neg_gap);
+                    bound.absolute += gap;
                     p.rows.push(Row {
                         name: RowName::Residual(t, j),
                         sense: Sense::Eq,
@@ -265,7 +265,7 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
                     let top = lower.powi(2).max(upper.powi(2));
                     let sq = p.add_column(Var::Sq(t, j), 0.0, top, false, r0 * r0);
                     p.objective.push((sq, 1.0));
-                    bound.absolute += pos_gap.max(neg_gap);
+                    bound.absolute += gap;
                     bound.pieces += points.len();
                     // sq ≥ 2 p r − p², from the lowest point up.
                     p.add_tangents((t, j), r, sq, points);
@@ -396,6 +396,16 @@ struct Mse {
 }
 
 impl Mse {
+    /// The tangent points of both sides of [lower, upper], ascending, and
+    /// the small-residual gap they leave (the larger side's: a residual is
+    /// on one side only).
+    fn points(&self, lower: f64, upper: f64) -> (Vec<f64>, f64) {
+        let (pos, pos_gap) = tangent_points(lower.max(0.0), upper, self.r_min, self.q);
+        let (neg, neg_gap) = tangent_points((-upper).max(0.0), -lower, self.r_min, self.q);
+        let points = neg.iter().rev().map(|&v| -v).chain(pos).collect();
+        (points, pos_gap.max(neg_gap))
+    }
+
     fn new(
         p: &Problem,
         relu: bool,
@@ -430,6 +440,28 @@ impl Mse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Random features (t×n), targets (t×m) and a layer (m×n) from `seed`.
+    fn random_problem(
+        seed: u64,
+        (t, n, m): (usize, usize, usize),
+        bias_vars: bool,
+    ) -> (
+        ndarray::Array2<f64>,
+        ndarray::Array2<f64>,
+        crate::formulation::LayerData,
+    ) {
+        use ndarray::{Array1, Array2};
+        let mut rng = crate::data::SplitMix(seed);
+        let h = Array2::from_shape_fn((t, n), |_| rng.uniform() * 2.0 - 0.5);
+        let y = Array2::from_shape_fn((t, m), |_| rng.uniform() * 3.0);
+        let layer = crate::formulation::LayerData {
+            w: Array2::from_shape_fn((m, n), |_| rng.uniform() - 0.5),
+            b: Array1::from_shape_fn(m, |_| rng.uniform()),
+            bias_vars,
+        };
+        (h, y, layer)
+    }
 
     /// mse options with box radius `radius` for weights and biases.
     fn mse_options(radius: f64, mse_form: MseForm) -> Options {
@@ -530,18 +562,8 @@ mod tests {
 
     #[test]
     fn generated_tangent_rows_read_the_same_by_row_and_by_column() {
-        use crate::data::SplitMix;
-        use crate::formulation::LayerData;
-        use ndarray::{Array1, Array2};
-        let mut rng = SplitMix(3);
-        let (t, n, m) = (6, 3, 2);
-        let h = Array2::from_shape_fn((t, n), |_| rng.uniform() * 2.0 - 0.5);
-        let y = Array2::from_shape_fn((t, m), |_| rng.uniform() * 3.0);
-        let layer = LayerData {
-            w: Array2::from_shape_fn((m, n), |_| rng.uniform() - 0.5),
-            b: Array1::from_shape_fn(m, |_| rng.uniform()),
-            bias_vars: true,
-        };
+        let t = 6;
+        let (h, y, layer) = random_problem(3, (t, 3, 2), true);
         for relu in [false, true] {
             let opts = mse_options(0.5, MseForm::Tangents);
             let input = Input {
@@ -581,18 +603,11 @@ mod tests {
     #[test]
     fn the_weight_space_quadratic_is_the_sum_of_squared_errors_anywhere() {
         use crate::data::SplitMix;
-        use crate::formulation::LayerData;
         use ndarray::{Array1, Array2};
-        let mut rng = SplitMix(7);
         let (t, n, m) = (9, 4, 3);
-        let h = Array2::from_shape_fn((t, n), |_| rng.uniform() * 2.0 - 0.5);
-        let y = Array2::from_shape_fn((t, m), |_| rng.uniform() * 3.0);
+        let mut rng = SplitMix(7);
         for bias_vars in [true, false] {
-            let layer = LayerData {
-                w: Array2::from_shape_fn((m, n), |_| rng.uniform() - 0.5),
-                b: Array1::from_shape_fn(m, |_| rng.uniform()),
-                bias_vars,
-            };
+            let (h, y, layer) = random_problem(7 + bias_vars as u64, (t, n, m), bias_vars);
             let opts = mse_options(1.0, MseForm::Quadratic);
             let input = Input {
                 layer: &layer,
