@@ -206,17 +206,6 @@ impl Highs {
         let cost = p.costs();
         let lower: Vec<f64> = p.columns.iter().map(|c| c.lower).collect();
         let upper: Vec<f64> = p.columns.iter().map(|c| c.upper).collect();
-        let integrality: Vec<hs::HighsInt> = p
-            .columns
-            .iter()
-            .map(|c| {
-                if c.integer {
-                    hs::kHighsVarTypeInteger
-                } else {
-                    0
-                }
-            })
-            .collect();
         let (rl, ru): (Vec<f64>, Vec<f64>) = (0..p.num_rows())
             .map(|r| p.row_head(r))
             .map(|r| match r.sense {
@@ -235,58 +224,60 @@ impl Highs {
                 value.push(v);
             });
         }
+        let binaries = p.binaries();
+        if binaries > 0 && !p.quadratic.is_empty() {
+            return Err(Error::usage(
+                "HiGHS cannot solve a mixed-integer QP (mse with a quadratic objective \
+                 after a ReLU); use --mse-form segments",
+            ));
+        }
         // SAFETY: every array has the length HiGHS expects for these counts.
-        let s = if p.binaries() == 0 {
-            // An LP or QP: HiGHS treats any integrality vector as a MIP.
-            unsafe {
-                hs::Highs_passLp(
-                    self.ptr,
-                    nc as hs::HighsInt,
-                    p.num_rows() as hs::HighsInt,
-                    index.len() as hs::HighsInt,
-                    hs::kHighsMatrixFormatColwise,
-                    hs::kHighsObjSenseMinimize,
-                    0.0,
-                    cost.as_ptr(),
-                    lower.as_ptr(),
-                    upper.as_ptr(),
-                    rl.as_ptr(),
-                    ru.as_ptr(),
-                    start.as_ptr(),
-                    index.as_ptr(),
-                    value.as_ptr(),
-                )
-            }
-        } else {
-            unsafe {
-                hs::Highs_passMip(
-                    self.ptr,
-                    nc as hs::HighsInt,
-                    p.num_rows() as hs::HighsInt,
-                    index.len() as hs::HighsInt,
-                    hs::kHighsMatrixFormatColwise,
-                    hs::kHighsObjSenseMinimize,
-                    0.0,
-                    cost.as_ptr(),
-                    lower.as_ptr(),
-                    upper.as_ptr(),
-                    rl.as_ptr(),
-                    ru.as_ptr(),
-                    start.as_ptr(),
-                    index.as_ptr(),
-                    value.as_ptr(),
-                    integrality.as_ptr(),
-                )
-            }
+        let s = unsafe {
+            hs::Highs_passLp(
+                self.ptr,
+                nc as hs::HighsInt,
+                p.num_rows() as hs::HighsInt,
+                index.len() as hs::HighsInt,
+                hs::kHighsMatrixFormatColwise,
+                hs::kHighsObjSenseMinimize,
+                0.0,
+                cost.as_ptr(),
+                lower.as_ptr(),
+                upper.as_ptr(),
+                rl.as_ptr(),
+                ru.as_ptr(),
+                start.as_ptr(),
+                index.as_ptr(),
+                value.as_ptr(),
+            )
         };
         self.check(s, "passing the model")?;
+        // Integrality only when there are binaries: HiGHS treats any
+        // integrality vector as a MIP, and a QP must stay a QP.
+        if binaries > 0 {
+            let integrality: Vec<hs::HighsInt> = p
+                .columns
+                .iter()
+                .map(|c| {
+                    if c.integer {
+                        hs::kHighsVarTypeInteger
+                    } else {
+                        0
+                    }
+                })
+                .collect();
+            // SAFETY: integrality has one entry per column in the range.
+            let s = unsafe {
+                hs::Highs_changeColsIntegralityByRange(
+                    self.ptr,
+                    0,
+                    nc as hs::HighsInt - 1,
+                    integrality.as_ptr(),
+                )
+            };
+            self.check(s, "marking the binary columns")?;
+        }
         if !p.quadratic.is_empty() {
-            if p.binaries() > 0 {
-                return Err(Error::usage(
-                    "HiGHS cannot solve a mixed-integer QP (mse with a quadratic objective \
-                     after a ReLU); use --mse-form segments",
-                ));
-            }
             // Lower triangle, column-wise (the order `quadratic` keeps):
             // HiGHS minimises cᵀx + ½ xᵀQx, so q·x² is Q = 2q and q·x_a·x_b
             // (a > b) is Q_ab = q.
