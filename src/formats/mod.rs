@@ -11,7 +11,6 @@ pub mod solution;
 
 use crate::atomic::AtomicFile;
 use crate::error::{Error, IoContext, Result};
-use crate::formulation::names::RowName;
 use crate::formulation::Problem;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -95,25 +94,12 @@ impl Names {
         }
     }
 
-    /// Writes the name of row `r` of `p`. Generated rows are formatted in
-    /// place, without a String each; tangent names as `RowName`'s Display
-    /// writes them (the golden files check that), minus `core::fmt`.
+    /// Writes the name of row `r` of `p`; generated rows are formatted in
+    /// place, without a String each.
     pub fn put_row(&self, s: &mut Sink, p: &Problem, r: usize) {
         match self.rows.get(r) {
             Some(n) => s.s(n),
-            None => match p.row_head(r).name {
-                RowName::Tangent(t, j, k) => {
-                    s.s("tg_");
-                    num::push_uint(&mut s.buf, t);
-                    s.s("_");
-                    num::push_uint(&mut s.buf, j);
-                    s.s("_");
-                    num::push_uint(&mut s.buf, k);
-                }
-                other => {
-                    let _ = write!(s.buf, "{other}");
-                }
-            },
+            None => p.row_head(r).name.push_to(&mut s.buf),
         }
     }
 }

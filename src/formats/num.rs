@@ -17,22 +17,6 @@ pub fn push(out: &mut Vec<u8>, v: f64) {
     out.extend_from_slice(s.strip_suffix(b".0").unwrap_or(s));
 }
 
-/// Appends the decimal text of `n` (names of generated rows are written
-/// this way: `core::fmt` costs more than the rest of the row).
-pub fn push_uint(out: &mut Vec<u8>, mut n: usize) {
-    let mut digits = [0u8; 20];
-    let mut k = digits.len();
-    loop {
-        k -= 1;
-        digits[k] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[k..]);
-}
-
 /// The text of `v` as a String (for tests and small files).
 pub fn fmt(v: f64) -> String {
     let mut b = Vec::new();
@@ -43,15 +27,6 @@ pub fn fmt(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn unsigned_integers_as_decimal() {
-        for n in [0, 7, 10, 99, 1234567, usize::MAX] {
-            let mut b = Vec::new();
-            push_uint(&mut b, n);
-            assert_eq!(String::from_utf8(b).unwrap(), n.to_string());
-        }
-    }
 
     #[test]
     fn shortest_round_trip() {

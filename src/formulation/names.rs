@@ -105,6 +105,43 @@ impl fmt::Display for RowName {
     }
 }
 
+impl RowName {
+    /// Appends the name to `out`, as `Display` writes it; tangent rows
+    /// (millions in one file) without `core::fmt`, which costs more than
+    /// the rest of their line.
+    pub fn push_to(&self, out: &mut Vec<u8>) {
+        match *self {
+            RowName::Tangent(t, j, k) => {
+                out.extend_from_slice(b"tg_");
+                push_decimal(out, t);
+                out.push(b'_');
+                push_decimal(out, j);
+                out.push(b'_');
+                push_decimal(out, k);
+            }
+            other => {
+                use std::io::Write;
+                let _ = write!(out, "{other}");
+            }
+        }
+    }
+}
+
+/// Appends the decimal text of `n`.
+fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut k = digits.len();
+    loop {
+        k -= 1;
+        digits[k] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[k..]);
+}
+
 fn nums<const K: usize>(rest: &str) -> Option<[usize; K]> {
     let mut out = [0usize; K];
     let mut parts = rest.split('_');
@@ -235,7 +272,16 @@ mod tests {
         ];
         for r in rows {
             assert!(legal_lp_name(&r.to_string()), "{r}");
+            let mut pushed = Vec::new();
+            r.push_to(&mut pushed);
+            assert_eq!(String::from_utf8(pushed).unwrap(), r.to_string());
         }
+        let mut big = Vec::new();
+        RowName::Tangent(usize::MAX, 0, 10).push_to(&mut big);
+        assert_eq!(
+            String::from_utf8(big).unwrap(),
+            format!("tg_{}_0_10", usize::MAX)
+        );
         assert!(legal_lp_name(OBJECTIVE));
     }
 
