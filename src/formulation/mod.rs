@@ -367,6 +367,10 @@ pub struct Problem {
     pub mse_bound: Option<MseBound>,
     /// What presolve removed.
     pub presolve: Presolve,
+    /// mse, exact, linear output: the normal equations the quadratic
+    /// objective was written from (one problem per output on a shared Gram
+    /// matrix), for a solver that uses that structure.
+    pub normal: Option<crate::lsq::Normal>,
     tangents: Vec<TangentSet>,
     tangent_points: Vec<f64>,
     /// Per auxiliary column: the tangent set it belongs to, or u32::MAX.
@@ -424,6 +428,7 @@ impl Problem {
             quadratic: Vec::new(),
             mse_bound: None,
             presolve: Presolve::default(),
+            normal: None,
             tangents: Vec::new(),
             tangent_points: Vec::new(),
             aux_tangent: Vec::new(),
@@ -663,6 +668,46 @@ impl Problem {
         worst
     }
 
+    /// The layer's current weights W⁰ (M×N), the centre of the box.
+    pub fn current_weights(&self) -> Array2<f64> {
+        Array2::from_shape_fn((self.n_out, self.n_in), |(j, i)| {
+            self.columns[j * self.n_in + i].start
+        })
+    }
+
+    /// The current bias b⁰ when it is a variable.
+    pub fn current_bias(&self) -> Option<Array1<f64>> {
+        let wn = self.n_out * self.n_in;
+        self.bias_vars
+            .then(|| Array1::from_shape_fn(self.n_out, |j| self.columns[wn + j].start))
+    }
+
+    /// The weights and bias a solution's column values give, by the one rule
+    /// for values outside the box ([`into_box`]); `bias` stands when the
+    /// bias is not a variable.
+    pub fn parameters_at(
+        &self,
+        values: &[f64],
+        bias: &Array1<f64>,
+    ) -> Result<(Array2<f64>, Array1<f64>), String> {
+        let mut w = Array2::zeros((self.n_out, self.n_in));
+        let mut b = bias.clone();
+        for (c, col) in self.columns.iter().enumerate().take(self.first_aux()) {
+            let v = into_box(values[c], col.lower, col.upper).ok_or_else(|| {
+                format!(
+                    "{} = {} lies outside its box [{}, {}]",
+                    col.var, values[c], col.lower, col.upper
+                )
+            })?;
+            match col.var {
+                Var::W(j, i) => w[[j, i]] = v,
+                Var::B(j) => b[j] = v,
+                _ => unreachable!("the first columns are the layer's parameters"),
+            }
+        }
+        Ok((w, b))
+    }
+
     /// The MIP start: every column's value at the current weights.
     pub fn start(&self) -> Vec<f64> {
         self.columns.iter().map(|c| c.start).collect()
@@ -716,6 +761,17 @@ impl Problem {
         }
         (self.max_violation(&x) <= tol).then_some(x)
     }
+}
+
+/// The one rule for a solver's value of a weight or bias with box
+/// [lower, upper]: solvers may overstep a bound by their feasibility
+/// tolerance (and by the digits they print), so a value within 1e-6
+/// (relative to the centre and radius) is clamped into the box; anything
+/// farther is refused (`None`).
+pub fn into_box(v: f64, lower: f64, upper: f64) -> Option<f64> {
+    let (centre, r) = ((lower + upper) / 2.0, (upper - lower) / 2.0);
+    let tol = 1e-6 * (1.0 + centre.abs() + r);
+    (v.is_finite() && v >= lower - tol && v <= upper + tol).then(|| v.clamp(lower, upper))
 }
 
 /// The problem's task-specific data for building it.

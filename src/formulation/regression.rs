@@ -348,38 +348,27 @@ fn least_squares(input: Input<'_>, targets: &ndarray::Array2<f64>, opts: &Option
     let t_count = p.points.len();
     p.presolve.points_in = t_count;
     p.presolve.points_kept = t_count;
-    let h = &p.features;
-    let gram = h.t().dot(h);
-    let sums = h.sum_axis(ndarray::Axis(0));
-    let bias_col = |j: usize| layer.bias_vars.then_some(m * n + j);
+    let fixed = (!layer.bias_vars).then(|| layer.b.view());
+    let normal = crate::lsq::Normal::new(p.features.view(), targets.view(), fixed);
+    let col = |j: usize, a: usize| if a < n { j * n + a } else { m * n + j };
     for j in 0..m {
-        let shift = if layer.bias_vars { 0.0 } else { layer.b[j] };
-        let y: ndarray::Array1<f64> = targets.column(j).mapv(|v| v - shift);
-        let hy = h.t().dot(&y);
-        let w = |i: usize| j * n + i;
-        for i in 0..n {
-            for k in 0..=i {
-                let g = gram[[i, k]];
+        let k = normal.g.nrows();
+        for a in 0..k {
+            for c in 0..=a {
+                let g = normal.g[[a, c]];
                 if g != 0.0 {
                     p.quadratic
-                        .push((w(i), w(k), if i == k { g } else { 2.0 * g }));
+                        .push((col(j, a), col(j, c), if a == c { g } else { 2.0 * g }));
                 }
             }
-            if hy[i] != 0.0 {
-                p.objective.push((w(i), -2.0 * hy[i]));
+            let q = normal.q[[a, j]];
+            if q != 0.0 || a == n {
+                p.objective.push((col(j, a), -2.0 * q));
             }
         }
-        if let Some(b) = bias_col(j) {
-            p.quadratic.push((b, b, t_count as f64));
-            for i in 0..n {
-                if sums[i] != 0.0 {
-                    p.quadratic.push((b, w(i), 2.0 * sums[i]));
-                }
-            }
-            p.objective.push((b, -2.0 * y.sum()));
-        }
-        p.objective_offset += y.dot(&y);
+        p.objective_offset += normal.yy[j];
     }
+    p.normal = Some(normal);
     p
 }
 

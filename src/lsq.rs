@@ -1,0 +1,488 @@
+//! Box-constrained least squares for a linear final layer: the exact mse
+//! sweep without a general QP solver.
+//!
+//! With a linear output, Σ_tj (w_j·h_t + b_j − y_tj)² splits into M
+//! independent problems, one per output j, each over the N (+1 with a bias)
+//! parameters of that output and all sharing the Gram matrix G = ĤᵀĤ of the
+//! features Ĥ = [H 1]:
+//!
+//! ```text
+//! minimise  xᵀ G x − 2 q_jᵀ x + y_jᵀ y_j   over  |x − x⁰_j| ≤ radius (bias: bias radius)
+//! ```
+//!
+//! Each is solved by projected Newton (Bertsekas, 1982): the variables at a
+//! bound whose gradient pushes outwards are held, a Newton step on the rest
+//! (a Cholesky factorisation of their block of G), an Armijo search along the
+//! projection arc. Variables the loss does not depend on (a feature that is
+//! zero at every point) keep their current value. Every answer comes with a
+//! certified bound: for a convex f and any x in the box,
+//! f* ≥ f(x) + Σ_i min(g_i (l_i − x_i), g_i (u_i − x_i)), g = ∇f(x).
+//!
+//! This module knows matrices only: no files, ONNX or solver.
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+
+/// The normal equations of Σ_tj (w_j·h_t + b_j − y_tj)²: the Gram matrix
+/// G = ĤᵀĤ of Ĥ = [H 1] (or H when the bias is fixed), Q = ĤᵀỸ and the
+/// constants ỹ_jᵀỹ_j, with Ỹ = Y − b when the bias is fixed. Output j's
+/// loss at x = (w_j, b_j) is xᵀGx − 2 Q_jᵀx + ỹ_jᵀỹ_j.
+#[derive(Debug, Clone)]
+pub struct Normal {
+    /// G, k×k (k = N, or N + 1 with the bias last).
+    pub g: Array2<f64>,
+    /// Q, k×M.
+    pub q: Array2<f64>,
+    /// ỹ_jᵀỹ_j per output.
+    pub yy: Array1<f64>,
+    /// Whether the last row/column of G is the bias.
+    pub with_bias: bool,
+}
+
+impl Normal {
+    /// From features `h` (T×N) and targets `y` (T×M); `fixed_bias` is the
+    /// bias when it is not a variable.
+    pub fn new(
+        h: ArrayView2<'_, f64>,
+        y: ArrayView2<'_, f64>,
+        fixed_bias: Option<ArrayView1<'_, f64>>,
+    ) -> Normal {
+        let (t, n) = h.dim();
+        let m = y.ncols();
+        let with_bias = fixed_bias.is_none();
+        let k = n + with_bias as usize;
+        let mut g = Array2::<f64>::zeros((k, k));
+        g.slice_mut(ndarray::s![..n, ..n]).assign(&h.t().dot(&h));
+        if with_bias {
+            let sums = h.sum_axis(Axis(0));
+            g.slice_mut(ndarray::s![..n, n]).assign(&sums);
+            g.slice_mut(ndarray::s![n, ..n]).assign(&sums);
+            g[[n, n]] = t as f64;
+        }
+        let mut q = Array2::<f64>::zeros((k, m));
+        let mut yy = Array1::zeros(m);
+        for j in 0..m {
+            let shift = fixed_bias.map_or(0.0, |b| b[j]);
+            let yj: Array1<f64> = y.column(j).mapv(|v| v - shift);
+            q.slice_mut(ndarray::s![..n, j]).assign(&h.t().dot(&yj));
+            if with_bias {
+                q[[n, j]] = yj.sum();
+            }
+            yy[j] = yj.dot(&yj);
+        }
+        Normal {
+            g,
+            q,
+            yy,
+            with_bias,
+        }
+    }
+}
+
+/// The box: current weights (its centre) and half-widths.
+pub struct Box<'a> {
+    /// Current weights, M×N.
+    pub w0: ArrayView2<'a, f64>,
+    /// Current bias, M.
+    pub b0: ArrayView1<'a, f64>,
+    /// Half-width of the weights' box.
+    pub radius: f64,
+    /// Half-width of the biases' box (used when the bias is a variable).
+    pub bias_radius: f64,
+}
+
+/// The answer, with its certificate.
+#[derive(Debug, Clone)]
+pub struct LsqSolution {
+    /// Weights, M×N, inside the box.
+    pub w: Array2<f64>,
+    /// Bias, M (`b0` when fixed).
+    pub b: Array1<f64>,
+    /// Σ r² at (w, b), from the normal equations.
+    pub objective: f64,
+    /// A proven lower bound on the optimum.
+    pub bound: f64,
+    /// Newton iterations, over all outputs.
+    pub iterations: usize,
+}
+
+/// Minimises every output's loss over the box to a relative gap
+/// (objective − bound) / objective of at most `rel_gap` where the
+/// arithmetic allows.
+pub fn solve(normal: &Normal, bx: &Box<'_>, rel_gap: f64) -> LsqSolution {
+    let (m, n) = bx.w0.dim();
+    let mut w = Array2::zeros((m, n));
+    let mut b = bx.b0.to_owned();
+    let (mut objective, mut bound, mut iterations) = (0.0, 0.0, 0);
+    for j in 0..m {
+        let mut centre = bx.w0.row(j).to_vec();
+        let mut r = vec![bx.radius; n];
+        if normal.with_bias {
+            centre.push(bx.b0[j]);
+            r.push(bx.bias_radius);
+        }
+        let lower: Vec<f64> = centre.iter().zip(&r).map(|(c, r)| c - r).collect();
+        let upper: Vec<f64> = centre.iter().zip(&r).map(|(c, r)| c + r).collect();
+        let one = Quadratic {
+            g: normal.g.view(),
+            q: normal.q.column(j),
+            c: normal.yy[j],
+            lower: &lower,
+            upper: &upper,
+        };
+        let out = one.minimise(centre, rel_gap);
+        w.row_mut(j).assign(&ArrayView1::from(&out.x[..n]));
+        if normal.with_bias {
+            b[j] = out.x[n];
+        }
+        objective += out.value;
+        bound += out.bound;
+        iterations += out.iterations;
+    }
+    LsqSolution {
+        w,
+        b,
+        objective,
+        bound: bound.min(objective),
+        iterations,
+    }
+}
+
+/// f(x) = xᵀGx − 2qᵀx + c over the box [lower, upper].
+struct Quadratic<'a> {
+    g: ArrayView2<'a, f64>,
+    q: ArrayView1<'a, f64>,
+    c: f64,
+    lower: &'a [f64],
+    upper: &'a [f64],
+}
+
+struct Minimum {
+    x: Vec<f64>,
+    value: f64,
+    bound: f64,
+    iterations: usize,
+}
+
+impl Quadratic<'_> {
+    /// ∇f / 2 = Gx − q.
+    fn half_gradient(&self, x: &[f64]) -> Vec<f64> {
+        let x = ArrayView1::from(x);
+        (self.g.dot(&x) - self.q).to_vec()
+    }
+
+    fn value_with(&self, x: &[f64], half_grad: &[f64]) -> f64 {
+        // xᵀGx − 2qᵀx = xᵀ(Gx − q) − qᵀx.
+        let xg: f64 = x.iter().zip(half_grad).map(|(a, b)| a * b).sum();
+        let qx: f64 = x.iter().zip(self.q.iter()).map(|(a, b)| a * b).sum();
+        xg - qx + self.c
+    }
+
+    /// f(x) + min over the box of ∇f(x)·(z − x): a lower bound on f*.
+    fn bound_at(&self, x: &[f64], value: f64, half_grad: &[f64]) -> f64 {
+        let drop: f64 = (0..x.len())
+            .map(|i| {
+                let gi = 2.0 * half_grad[i];
+                (gi * (self.lower[i] - x[i])).min(gi * (self.upper[i] - x[i]))
+            })
+            .sum();
+        value + drop.min(0.0)
+    }
+
+    fn project(&self, x: &mut [f64]) {
+        for (i, v) in x.iter_mut().enumerate() {
+            *v = v.clamp(self.lower[i], self.upper[i]);
+        }
+    }
+
+    /// Mehrotra's predictor-corrector interior point on v = x − x⁰ with
+    /// |v_i| ≤ r_i: about ten iterations whatever the conditioning (an
+    /// active-set method needed ~80 a output on ReLU features, whose Gram
+    /// matrix is close to singular), one Cholesky factorisation each.
+    fn minimise(&self, centre: Vec<f64>, rel_gap: f64) -> Minimum {
+        let k = centre.len();
+        let r: Vec<f64> = (0..k)
+            .map(|i| (self.upper[i] - self.lower[i]) / 2.0)
+            .collect();
+        // A variable the loss does not depend on (its feature is 0 at every
+        // point), or one the box fixes, stays where it is.
+        let idle: Vec<bool> = (0..k)
+            .map(|i| r[i] <= 0.0 || (self.g.row(i).iter().all(|&v| v == 0.0) && self.q[i] == 0.0))
+            .collect();
+        // ½vᵀQv + cᵀv with Q = 2G, c = 2(Gx⁰ − q): f(x⁰ + v) − f(x⁰).
+        let c: Vec<f64> = self
+            .half_gradient(&centre)
+            .iter()
+            .map(|g| 2.0 * g)
+            .collect();
+        let mut v = vec![0.0; k];
+        let mut s1: Vec<f64> = r.clone();
+        let mut s2: Vec<f64> = r.clone();
+        let z0 = c.iter().fold(0.0f64, |a, &b| a.max(b.abs())).max(1.0) / k as f64;
+        let mut z1 = vec![z0; k];
+        let mut z2 = vec![z0; k];
+        let mut best = self.finish(&centre, &v, 0);
+        let mut m = vec![0.0; k * k];
+        for it in 1..=60 {
+            // The residual of stationarity: Qv + c − z1 + z2.
+            let qv: Vec<f64> = {
+                let vv = ArrayView1::from(&v);
+                self.g.dot(&vv).iter().map(|x| 2.0 * x).collect()
+            };
+            let rd: Vec<f64> = (0..k).map(|i| qv[i] + c[i] - z1[i] + z2[i]).collect();
+            let mu = (0..k).map(|i| s1[i] * z1[i] + s2[i] * z2[i]).sum::<f64>() / (2 * k) as f64;
+            for a in 0..k {
+                for b in 0..=a {
+                    m[a * k + b] = 2.0 * self.g[[a, b]];
+                }
+                m[a * k + a] += if idle[a] {
+                    1.0
+                } else {
+                    z1[a] / s1[a] + z2[a] / s2[a]
+                };
+            }
+            cholesky_in_place(&mut m, k, 1e-300);
+            let solve = |t1: &[f64], t2: &[f64]| -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+                // (Q + Z1/S1 + Z2/S2) dv = −rd + t1/s1 − t2/s2, then the duals.
+                let mut dv: Vec<f64> = (0..k)
+                    .map(|i| {
+                        if idle[i] {
+                            0.0
+                        } else {
+                            -rd[i] + t1[i] / s1[i] - t2[i] / s2[i]
+                        }
+                    })
+                    .collect();
+                cholesky_solve(&m, k, &mut dv);
+                for (i, d) in dv.iter_mut().enumerate() {
+                    if idle[i] {
+                        *d = 0.0;
+                    }
+                }
+                let dz1 = (0..k).map(|i| (t1[i] - z1[i] * dv[i]) / s1[i]).collect();
+                let dz2 = (0..k).map(|i| (t2[i] + z2[i] * dv[i]) / s2[i]).collect();
+                (dv, dz1, dz2)
+            };
+            let t1: Vec<f64> = (0..k).map(|i| -s1[i] * z1[i]).collect();
+            let t2: Vec<f64> = (0..k).map(|i| -s2[i] * z2[i]).collect();
+            let (dv, dz1, dz2) = solve(&t1, &t2);
+            let (ap, ad) = steps(&s1, &s2, &z1, &z2, &dv, &dz1, &dz2, 1.0);
+            let mu_aff = (0..k)
+                .map(|i| {
+                    (s1[i] + ap * dv[i]) * (z1[i] + ad * dz1[i])
+                        + (s2[i] - ap * dv[i]) * (z2[i] + ad * dz2[i])
+                })
+                .sum::<f64>()
+                / (2 * k) as f64;
+            let sigma = (mu_aff / mu).powi(3).min(1.0);
+            let t1: Vec<f64> = (0..k)
+                .map(|i| sigma * mu - s1[i] * z1[i] - dv[i] * dz1[i])
+                .collect();
+            let t2: Vec<f64> = (0..k)
+                .map(|i| sigma * mu - s2[i] * z2[i] + dv[i] * dz2[i])
+                .collect();
+            let (dv, dz1, dz2) = solve(&t1, &t2);
+            let (ap, ad) = steps(&s1, &s2, &z1, &z2, &dv, &dz1, &dz2, 0.99);
+            for i in 0..k {
+                v[i] += ap * dv[i];
+                s1[i] = (r[i] + v[i]).max(0.0);
+                s2[i] = (r[i] - v[i]).max(0.0);
+                z1[i] += ad * dz1[i];
+                z2[i] += ad * dz2[i];
+            }
+            let now = self.finish(&centre, &v, it);
+            if now.value - now.bound < best.value - best.bound {
+                best = now;
+            }
+            if best.value - best.bound <= rel_gap * best.value.abs().max(1e-300)
+                || best.value - best.bound <= 1e-14 * self.c.abs()
+            {
+                break;
+            }
+        }
+        best
+    }
+
+    /// x = x⁰ + v in the box, with its value and certified bound.
+    fn finish(&self, centre: &[f64], v: &[f64], iterations: usize) -> Minimum {
+        let mut x: Vec<f64> = centre.iter().zip(v).map(|(a, b)| a + b).collect();
+        self.project(&mut x);
+        let hg = self.half_gradient(&x);
+        let value = self.value_with(&x, &hg);
+        Minimum {
+            bound: self.bound_at(&x, value, &hg),
+            x,
+            value,
+            iterations,
+        }
+    }
+}
+
+/// The largest steps in (0, 1] (times `frac`) that keep slacks and duals
+/// positive.
+#[allow(clippy::too_many_arguments)]
+fn steps(
+    s1: &[f64],
+    s2: &[f64],
+    z1: &[f64],
+    z2: &[f64],
+    dv: &[f64],
+    dz1: &[f64],
+    dz2: &[f64],
+    frac: f64,
+) -> (f64, f64) {
+    let limit = |v: &[f64], d: &dyn Fn(usize) -> f64| {
+        (0..v.len())
+            .filter(|&i| d(i) < 0.0)
+            .map(|i| -v[i] / d(i))
+            .fold(1.0f64 / frac, f64::min)
+    };
+    let ap = limit(s1, &|i| dv[i]).min(limit(s2, &|i| -dv[i]));
+    let ad = limit(z1, &|i| dz1[i]).min(limit(z2, &|i| dz2[i]));
+    ((frac * ap).min(1.0), (frac * ad).min(1.0))
+}
+
+/// Solves L Lᵀ x = b in place, L the factor [`cholesky_in_place`] made.
+fn cholesky_solve(l: &[f64], n: usize, b: &mut [f64]) {
+    for a in 0..n {
+        let s = dot(&l[a * n..a * n + a], &b[..a]);
+        b[a] = (b[a] - s) / l[a * n + a];
+    }
+    for a in (0..n).rev() {
+        let s: f64 = (a + 1..n).map(|c| l[c * n + a] * b[c]).sum();
+        b[a] = (b[a] - s) / l[a * n + a];
+    }
+}
+
+/// Σ aᵢbᵢ with four accumulators, so the compiler can use vector units.
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..4 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    let tail: f64 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
+    acc[0] + acc[1] + acc[2] + acc[3] + tail
+}
+
+/// Lower-triangular Cholesky factor of the symmetric matrix whose lower
+/// triangle `l` (row-major, n×n) holds; a pivot that rounding made tiny is
+/// raised to `floor`.
+fn cholesky_in_place(l: &mut [f64], n: usize, floor: f64) {
+    for a in 0..n {
+        for b in 0..=a {
+            let (ra, rb) = (a * n, b * n);
+            let s = dot(&l[ra..ra + b], &l[rb..rb + b]);
+            let v = l[ra + b] - s;
+            l[ra + b] = if a == b {
+                v.max(floor).sqrt()
+            } else {
+                v / l[rb + b]
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::SplitMix;
+
+    fn random(
+        seed: u64,
+        t: usize,
+        n: usize,
+        m: usize,
+    ) -> (Array2<f64>, Array2<f64>, Array2<f64>, Array1<f64>) {
+        let mut rng = SplitMix(seed);
+        let h = Array2::from_shape_fn((t, n), |_| (rng.uniform() - 0.3).max(0.0));
+        let y = Array2::from_shape_fn((t, m), |_| rng.uniform() * 4.0 - 1.0);
+        let w0 = Array2::from_shape_fn((m, n), |_| rng.uniform() - 0.5);
+        let b0 = Array1::from_shape_fn(m, |_| rng.uniform());
+        (h, y, w0, b0)
+    }
+
+    fn run(
+        h: &Array2<f64>,
+        y: &Array2<f64>,
+        w0: &Array2<f64>,
+        b0: &Array1<f64>,
+        radius: f64,
+        bias_radius: Option<f64>,
+        rel_gap: f64,
+    ) -> LsqSolution {
+        let normal = Normal::new(h.view(), y.view(), bias_radius.is_none().then(|| b0.view()));
+        let bx = Box {
+            w0: w0.view(),
+            b0: b0.view(),
+            radius,
+            bias_radius: bias_radius.unwrap_or(0.0),
+        };
+        solve(&normal, &bx, rel_gap)
+    }
+
+    fn loss(h: &Array2<f64>, y: &Array2<f64>, w: &Array2<f64>, b: &Array1<f64>) -> f64 {
+        (h.dot(&w.t()) + b - y).mapv(|r| r * r).sum()
+    }
+
+    #[test]
+    fn reaches_the_unconstrained_optimum_when_the_box_is_wide() {
+        // With a huge box the answer is ordinary least squares: the
+        // residuals are orthogonal to every feature and to the constant.
+        let (h, y, w0, b0) = random(1, 40, 6, 3);
+        let s = run(&h, &y, &w0, &b0, 1e6, Some(1e6), 1e-12);
+        let r = h.dot(&s.w.t()) + &s.b - &y;
+        let normal = h.t().dot(&r);
+        assert!(normal.iter().all(|v| v.abs() < 1e-8), "{normal}");
+        assert!(r.sum_axis(Axis(0)).iter().all(|v| v.abs() < 1e-8));
+        assert!((loss(&h, &y, &s.w, &s.b) - s.objective).abs() < 1e-8 * s.objective);
+        // (The bound multiplies the gradient by the box's width: with a box
+        // of 1e6 it only says that it is a bound.)
+        assert!(s.bound <= s.objective);
+    }
+
+    #[test]
+    fn small_boxes_are_respected_and_certified() {
+        for (seed, bias) in [(2, true), (3, false)] {
+            let (h, y, w0, b0) = random(seed, 60, 8, 2);
+            let r = 0.05;
+            let s = run(&h, &y, &w0, &b0, r, bias.then_some(0.1), 1e-10);
+            assert!(s
+                .w
+                .iter()
+                .zip(w0.iter())
+                .all(|(a, b)| (a - b).abs() <= r + 1e-15));
+            if !bias {
+                assert_eq!(s.b, b0);
+            }
+            let exact = loss(&h, &y, &s.w, &s.b);
+            assert!((exact - s.objective).abs() < 1e-9 * exact);
+            assert!(s.objective <= loss(&h, &y, &w0, &b0));
+            assert!(
+                s.objective - s.bound <= 1e-9 * s.objective,
+                "{} {}",
+                s.objective,
+                s.bound
+            );
+            // No box corner nearby does better (a crude independent check).
+            let mut rng = SplitMix(seed + 100);
+            for _ in 0..200 {
+                let w = &s.w + &Array2::from_shape_fn(s.w.dim(), |_| (rng.uniform() - 0.5) * 0.01);
+                let w = Array2::from_shape_fn(w.dim(), |(j, i)| {
+                    w[[j, i]].clamp(w0[[j, i]] - r, w0[[j, i]] + r)
+                });
+                assert!(loss(&h, &y, &w, &s.b) >= s.objective * (1.0 - 1e-12));
+            }
+        }
+    }
+
+    #[test]
+    fn a_dead_feature_keeps_its_weight() {
+        let (mut h, y, w0, b0) = random(4, 30, 5, 2);
+        h.column_mut(2).fill(0.0);
+        let s = run(&h, &y, &w0, &b0, 0.5, Some(0.5), 1e-12);
+        assert_eq!(s.w.column(2), w0.column(2));
+    }
+}
