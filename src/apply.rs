@@ -119,20 +119,17 @@ pub fn map(
     Ok(weights)
 }
 
-/// Values may exceed the box by a solver's feasibility tolerance (and by
-/// the digits a solver prints): within 1e-6 (relative) they are clamped,
-/// beyond it they are refused.
+/// Values outside the export's box follow the one rule of
+/// [`crate::formulation::into_box`].
 fn clamp_to_box(path: &Path, layer: &FinalLayer, man: &Manifest, wts: &mut Weights) -> Result<()> {
     let check = |name: String, v: &mut f64, center: f64, r: f64| -> Result<()> {
         let (lo, hi) = (center - r, center + r);
-        let tol = 1e-6 * (1.0 + center.abs() + r);
-        if *v < lo - tol || *v > hi + tol {
-            return Err(Error::invalid(
+        *v = crate::formulation::into_box(*v, lo, hi).ok_or_else(|| {
+            Error::invalid(
                 path,
                 format!("{name} = {v} lies outside the box [{lo}, {hi}] the export allowed (radius {r})"),
-            ));
-        }
-        *v = v.clamp(lo, hi);
+            )
+        })?;
         Ok(())
     };
     for ((j, i), v) in wts.w.indexed_iter_mut() {

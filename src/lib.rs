@@ -17,6 +17,7 @@ pub mod error;
 pub mod features;
 pub mod formats;
 pub mod formulation;
+pub mod lsq;
 pub mod manifest;
 pub mod metrics;
 pub mod onnx;
@@ -24,6 +25,8 @@ pub mod pipeline;
 pub mod runtime;
 #[cfg(feature = "highs")]
 pub mod solve;
+#[cfg(feature = "highs")]
+pub mod strategy;
 #[cfg(feature = "highs")]
 pub mod tune;
 #[cfg(feature = "highs")]

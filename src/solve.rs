@@ -9,6 +9,7 @@ use crate::formulation::{Problem, Sense};
 use highs_sys as hs;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::path::Path;
+use std::time::Instant;
 
 /// Solver settings.
 #[derive(Debug, Clone, Default)]
@@ -21,6 +22,17 @@ pub struct Settings {
     pub gap: Option<f64>,
     /// No log.
     pub quiet: bool,
+}
+
+/// How HiGHS solves an LP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LpMethod {
+    /// Dual simplex (HiGHS's default): a vertex, fast on small LPs.
+    Simplex,
+    /// Interior point without crossover: far faster on large, dense LPs.
+    Ipm,
+    /// PDLP, HiGHS's first-order LP method.
+    Pdlp,
 }
 
 /// The outcome of a run.
@@ -54,21 +66,42 @@ pub struct Highs {
 struct LogState {
     echo: std::cell::Cell<bool>,
     errors: std::cell::RefCell<Vec<String>>,
+    /// When set, HiGHS is interrupted at its next check after this instant
+    /// (simplex, interior point, MIP and QP loops all call back).
+    deadline: std::cell::Cell<Option<Instant>>,
 }
+
+const INTERRUPTS: [hs::HighsInt; 4] = [
+    hs::kHighsCallbackSimplexInterrupt,
+    hs::kHighsCallbackIpmInterrupt,
+    hs::kHighsCallbackMipInterrupt,
+    hs::kHighsCallbackQpInterrupt,
+];
 
 unsafe extern "C" fn log_callback(
     kind: c_int,
     message: *const c_char,
     _out: *const hs::HighsCallbackDataOut,
-    _in: *mut hs::HighsCallbackDataIn,
+    data_in: *mut hs::HighsCallbackDataIn,
     user: *mut c_void,
 ) {
-    if kind != hs::kHighsCallbackLogging as c_int || message.is_null() || user.is_null() {
+    if user.is_null() {
         return;
     }
     // SAFETY: `user` is the LogState boxed in `Highs`, alive as long as the
     // instance; HiGHS calls back on the thread that called into it.
     let state = unsafe { &*(user as *const LogState) };
+    if INTERRUPTS.contains(&(kind as hs::HighsInt)) {
+        let late = state.deadline.get().is_some_and(|d| Instant::now() >= d);
+        if late && !data_in.is_null() {
+            // SAFETY: HiGHS passes a valid input struct to interrupt callbacks.
+            unsafe { (*data_in).user_interrupt = 1 };
+        }
+        return;
+    }
+    if kind != hs::kHighsCallbackLogging as c_int || message.is_null() {
+        return;
+    }
     // SAFETY: HiGHS passes a NUL-terminated message valid for the call.
     let msg = unsafe { CStr::from_ptr(message) }.to_string_lossy();
     if let Some(e) = msg.trim().strip_prefix("ERROR:") {
@@ -106,6 +139,7 @@ impl Highs {
         let log = Box::new(LogState {
             echo: std::cell::Cell::new(!settings.quiet),
             errors: std::cell::RefCell::new(Vec::new()),
+            deadline: std::cell::Cell::new(None),
         });
         let mut h = Highs {
             ptr,
@@ -119,6 +153,9 @@ impl Highs {
         unsafe {
             hs::Highs_setCallback(h.ptr, Some(log_callback), user);
             hs::Highs_startCallback(h.ptr, hs::kHighsCallbackLogging as c_int);
+            for kind in INTERRUPTS {
+                hs::Highs_startCallback(h.ptr, kind as c_int);
+            }
         }
         if let Some(t) = settings.time_limit {
             if !(t.is_finite() && t > 0.0) {
@@ -361,14 +398,55 @@ impl Highs {
         self.check(s, "setting the MIP start")
     }
 
-    /// Solves.
+    /// Stops the next [`Highs::run`] at `deadline`, whatever it is doing
+    /// (reading and building the model before it counts against the time
+    /// too: the caller sets the deadline when its own clock starts).
+    pub fn set_deadline(&mut self, deadline: Instant) {
+        self.log.deadline.set(Some(deadline));
+    }
+
+    /// Chooses how HiGHS solves an LP: its default (dual simplex), interior
+    /// point without crossover, or PDLP.
+    pub fn set_lp_method(&mut self, method: LpMethod) -> Result<()> {
+        match method {
+            LpMethod::Simplex => self.set_string("solver", "simplex"),
+            LpMethod::Ipm => {
+                self.set_string("solver", "ipm")?;
+                self.set_string("run_crossover", "off")
+            }
+            LpMethod::Pdlp => self.set_string("solver", "pdlp"),
+        }
+    }
+
+    fn set_string(&mut self, name: &str, v: &str) -> Result<()> {
+        let n = CString::new(name).expect("option names have no NUL");
+        let v = CString::new(v).expect("option values have no NUL");
+        // SAFETY: valid instance and NUL-terminated strings.
+        let s = unsafe { hs::Highs_setStringOptionValue(self.ptr, n.as_ptr(), v.as_ptr()) };
+        self.check(s, name)
+    }
+
+    /// Solves. A failure of the solver itself (not of its input) is a
+    /// refused result (exit 1) with HiGHS's own reason.
     pub fn run(&mut self) -> Result<Outcome> {
-        if let Some(t) = self.time_limit {
+        let mut limit = self.time_limit;
+        if let Some(d) = self.log.deadline.get() {
+            let left = d.saturating_duration_since(Instant::now()).as_secs_f64();
+            limit = Some(limit.map_or(left, |t| t.min(left)).max(1e-3));
+        }
+        if let Some(t) = limit {
             self.set_double("time_limit", t)?;
         }
+        self.log.errors.borrow_mut().clear();
         // SAFETY: valid instance.
         let s = unsafe { hs::Highs_run(self.ptr) };
-        self.check(s, "solving")?;
+        if s == hs::kHighsStatusError {
+            let why = self.log.errors.borrow().last().cloned();
+            return Err(Error::Rejected(format!(
+                "HiGHS failed{}; no solution",
+                why.map(|w| format!(": {w}")).unwrap_or_default()
+            )));
+        }
         // SAFETY: valid instance; info names are NUL-terminated literals.
         let (status, primal, objective, bound) = unsafe {
             let status = hs::Highs_getModelStatus(self.ptr);
@@ -399,6 +477,12 @@ impl Highs {
                 )
             };
         }
+        let late = self.log.deadline.get().is_some_and(|d| Instant::now() >= d);
+        let status = if late && status == hs::kHighsModelStatusInterrupt {
+            hs::kHighsModelStatusTimeLimit
+        } else {
+            status
+        };
         Ok(Outcome {
             status: status_text(status).to_string(),
             optimal: status == hs::kHighsModelStatusOptimal,

@@ -10,15 +10,15 @@ use crate::apply::{self, Weights};
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::formats;
-use crate::formulation::{names::Var, Loss, Options};
+use crate::formulation::{Cap, Loss, MseForm, Options};
 use crate::metrics::{self, Metrics};
 use crate::onnx::Activation;
 use crate::pipeline::{self, Loaded, SelectSpec, WarmStart};
-use crate::solve::{Highs, Settings};
-use ndarray::{Array1, Array2};
+use crate::solve::Settings;
+use crate::strategy::{self, Method};
 use serde::Serialize;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What one sweep did.
 #[derive(Debug, Clone, Serialize)]
@@ -27,16 +27,22 @@ pub struct Sweep {
     pub sweep: usize,
     /// Points handed to the solver.
     pub points: usize,
-    /// HiGHS's status.
+    /// How it was solved.
+    pub method: Method,
+    /// The solver's status.
     pub status: String,
+    /// The solver returned weights.
+    pub has_solution: bool,
     /// Proven optimal.
     pub optimal: bool,
     /// Loss on the sweep's points before.
     pub loss_before: f64,
     /// Loss HiGHS reported.
     pub loss_solver: f64,
-    /// Best bound HiGHS proved (as a loss), when it has one.
+    /// Best bound the solver proved (as a loss), when it has one.
     pub loss_bound: Option<f64>,
+    /// (solver − bound) / max(1, |loss|), when there is a bound.
+    pub gap: Option<f64>,
     /// Loss recomputed on the patched model.
     pub loss_after: f64,
     /// Whether the sweep's weights were kept.
@@ -100,6 +106,42 @@ pub struct Plan<'a> {
     pub shrink: Option<f64>,
 }
 
+/// The mse form a sweep uses: `explicit` (`--mse-form`) when given, else
+/// the exact quadratic where it is a convex QP on the weights alone (a
+/// linear output without `--cap point`: solved per output as box-constrained
+/// least squares) and segments otherwise. Also returns a note for the user
+/// when the choice needs one; a quadratic form after a ReLU (a MIQP, which
+/// HiGHS cannot solve) is refused.
+pub fn mse_form(
+    opts: &Options,
+    explicit: Option<MseForm>,
+    relu: bool,
+) -> Result<(MseForm, Option<&'static str>)> {
+    if opts.loss != Loss::Mse {
+        return Ok((opts.mse_form, None));
+    }
+    Ok(match (explicit, relu) {
+        (None, false) if opts.cap == Cap::None => (MseForm::Quadratic, None),
+        // With --cap point the residuals need rows, and HiGHS's QP solver
+        // is not reliable on that form.
+        (None, false) => (MseForm::Segments, None),
+        (None, true) => (
+            MseForm::Segments,
+            Some(
+                "mse after a ReLU is a mixed-integer QP, which HiGHS cannot solve: \
+                 using segments (within 0.03 % + a small stated amount of the exact loss)",
+            ),
+        ),
+        (Some(MseForm::Quadratic), true) => {
+            return Err(crate::Error::usage(
+                "--mse-form quadratic after a ReLU is a mixed-integer QP, which the \
+                 embedded HiGHS cannot solve; use --mse-form segments",
+            ))
+        }
+        (Some(f), _) => (f, None),
+    })
+}
+
 /// The validation score of a loss's metric, lower is better: −accuracy
 /// (zero-one), mean hinge, MSE (mse), MAE (l1), largest error (linf).
 fn score(m: &Metrics, loss: Loss) -> f64 {
@@ -119,30 +161,21 @@ fn val_metrics(loaded: &Loaded, val: &Dataset, batch: usize) -> Result<Metrics> 
     Ok(metrics::metrics(&f.out, &f.a, &val.y))
 }
 
-/// The weights a HiGHS solution gives, clamped into the box.
-pub(crate) fn weights_of(
-    loaded: &Loaded,
-    values: &[f64],
-    opts: &Options,
-    problem: &crate::formulation::Problem,
-) -> Weights {
-    let layer = &loaded.layer;
-    let (m, n) = layer.w.dim();
-    let mut w = Array2::zeros((m, n));
-    let mut b: Array1<f64> = layer.b.clone();
-    for (c, col) in problem.columns.iter().enumerate().take(problem.first_aux()) {
-        match col.var {
-            Var::W(j, i) => {
-                w[[j, i]] =
-                    values[c].clamp(layer.w[[j, i]] - opts.radius, layer.w[[j, i]] + opts.radius)
-            }
-            Var::B(j) => {
-                b[j] = values[c].clamp(layer.b[j] - opts.bias_radius, layer.b[j] + opts.bias_radius)
-            }
-            _ => unreachable!("the first columns are the layer's parameters"),
-        }
-    }
-    Weights { w, b }
+/// The loop's state between sweeps.
+struct State {
+    current: Loaded,
+    val_current: Option<Metrics>,
+    best: Weights,
+    sweeps: Vec<Sweep>,
+    /// The box's scale (1, or shrunk after validation rejected a sweep).
+    scale: f64,
+}
+
+/// What one sweep found, before the loop decides.
+struct Tried {
+    record: Sweep,
+    /// The patched model, when the sweep improved its points.
+    next: Option<Loaded>,
 }
 
 /// Runs up to `plan.sweeps` sweeps from `start`; returns the final weights
@@ -153,164 +186,41 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
         Some(v) => Some(val_metrics(&start, v, plan.batch_size)?),
         None => None,
     };
-    let mut val_current = val_before.clone();
-    let mut current = start;
-    let mut best = Weights {
-        w: current.layer.w.clone(),
-        b: current.layer.b.clone(),
+    let mut st = State {
+        best: Weights {
+            w: start.layer.w.clone(),
+            b: start.layer.b.clone(),
+        },
+        current: start,
+        val_current: val_before.clone(),
+        sweeps: Vec::new(),
+        scale: 1.0,
     };
-    let mut sweeps = Vec::new();
     let mut stopped = format!(
         "ran {} sweep{}",
         plan.sweeps,
         if plan.sweeps == 1 { "" } else { "s" }
     );
-    let relu = current.layer.activation == Activation::Relu;
-    let mut scale = 1.0;
     for k in 1..=plan.sweeps {
-        let clock = Instant::now();
-        let mut sel = plan.selection.clone();
-        sel.seed = sel.seed.wrapping_add(k as u64 - 1);
-        let options = Options {
-            radius: plan.options.radius * scale,
-            bias_radius: plan.options.bias_radius * scale,
-            ..plan.options.clone()
-        };
-        let mut built = pipeline::build(&current, &sel, &options)?;
-        let warm_start = match plan.warm_start {
-            WarmStart::Current => None,
-            WarmStart::Hinge => {
-                let h =
-                    crate::warm::hinge_start(&current, &mut built, &sel, &options, &plan.settings)?;
-                eprintln!("sweep {k}: {}", h.describe());
-                Some(h)
-            }
-        };
-        let p = &built.problem;
-        eprintln!(
-            "sweep {k}: {} points ({} kept by presolve), {} columns ({} binary), {} rows",
-            p.presolve.points_in,
-            p.presolve.points_kept,
-            p.columns.len(),
-            p.binaries(),
-            p.num_rows()
-        );
-        if let Some(dir) = plan.keep {
-            let milp = dir.join(format!("sweep{k}.mps"));
-            pipeline::write_files(&current, &sel, &options, &built, &milp)?;
-        }
-        let mut highs = Highs::new(&plan.settings)?;
-        highs.pass(p)?;
-        highs.set_start(&p.start())?;
-        let out = highs.run()?;
-        if let Some(dir) = plan.keep {
-            highs.write_solution(&dir.join(format!("sweep{k}.sol")))?;
-        }
-        let before = built.incumbent + p.objective_offset;
-        if !out.has_solution {
-            // The current weights stand (HiGHS stopped before even taking
-            // the MIP start, e.g. a very short time limit).
-            eprintln!(
-                "sweep {k}: HiGHS ended with '{}' and no solution; the weights stay",
-                out.status
-            );
-            sweeps.push(Sweep {
-                sweep: k,
-                points: built.indices.len(),
-                status: out.status.clone(),
-                optimal: false,
-                loss_before: before,
-                loss_solver: before,
-                loss_bound: None,
-                loss_after: before,
-                kept: false,
-                train: current.metrics(),
-                val: val_current.clone(),
-                rejected_by_validation: false,
-                seconds: clock.elapsed().as_secs_f64(),
-                radius: options.radius,
-                warm_start: warm_start.clone(),
-            });
-            stopped = format!("sweep {k}: HiGHS found no solution ({})", out.status);
+        let tried = sweep(&st, k, plan)?;
+        let rec = tried.record.clone();
+        st.sweeps.push(tried.record);
+        if !rec.has_solution {
+            stopped = format!("sweep {k}: the solver found no solution ({})", rec.status);
             break;
         }
-        let wts = weights_of(&current, &out.values, &options, p);
-        let (model, layer) = apply::patched_in_memory(&current.model, &current.layer, &wts)?;
-        let next = Loaded::from_parts(model, layer, current.data.clone(), plan.batch_size)?;
-        let a_sel = next.features.a.select(ndarray::Axis(0), &built.indices);
-        let y_sel = next.data.y.subset(&built.indices);
-        let after = metrics::formulation_loss(
-            a_sel.view(),
-            relu,
-            &plan.options,
-            metrics::MarginCheck::Float32,
-            &y_sel,
-        );
-        let improved = after < before - 1e-9 * before.abs().max(1.0);
-        // With validation data, an improvement on the sweep's points counts
-        // only if the validation metric of the loss does not get worse.
-        let val_next = match (plan.val, improved) {
-            (Some(v), true) => Some(val_metrics(&next, v, plan.batch_size)?),
-            _ => None,
-        };
-        let rejected_by_validation = match (&val_next, &val_current) {
-            (Some(n), Some(c)) => {
-                let (sn, sc) = (score(n, plan.options.loss), score(c, plan.options.loss));
-                sn > sc + 1e-12 * sc.abs().max(1.0)
-            }
-            _ => false,
-        };
-        let kept = improved && !rejected_by_validation;
-        let train = if kept {
-            next.metrics()
-        } else {
-            current.metrics()
-        };
-        let val = if kept { val_next } else { val_current.clone() };
-        eprintln!(
-            "sweep {k}: {} — loss on its points {} → {} (solver {}, bound {}){}",
-            out.status,
-            formats::num::fmt(before),
-            formats::num::fmt(after),
-            formats::num::fmt(out.objective + p.objective_offset),
-            formats::num::fmt(out.bound + p.objective_offset),
-            if kept {
-                ""
-            } else if rejected_by_validation {
-                ": validation got worse, not kept"
-            } else {
-                ": not better, not kept"
-            }
-        );
-        sweeps.push(Sweep {
-            sweep: k,
-            points: built.indices.len(),
-            status: out.status.clone(),
-            optimal: out.optimal,
-            loss_before: before,
-            loss_solver: out.objective + p.objective_offset,
-            loss_bound: Some(out.bound + p.objective_offset),
-            loss_after: after,
-            kept,
-            train,
-            val: val.clone(),
-            rejected_by_validation,
-            seconds: clock.elapsed().as_secs_f64(),
-            radius: options.radius,
-            warm_start,
-        });
-        if let (true, Some(f)) = (rejected_by_validation, plan.shrink) {
+        if let (true, Some(f)) = (rec.rejected_by_validation, plan.shrink) {
             if k < plan.sweeps {
-                scale *= f;
+                st.scale *= f;
                 eprintln!(
                     "sweep {k}: the next sweep tries radius {}",
-                    formats::num::fmt(plan.options.radius * scale)
+                    formats::num::fmt(plan.options.radius * st.scale)
                 );
                 continue;
             }
         }
-        if !kept {
-            stopped = if rejected_by_validation {
+        let Some(next) = tried.next.filter(|_| rec.kept) else {
+            stopped = if rec.rejected_by_validation {
                 format!(
                     "sweep {k} improved its points but made the validation data worse; not kept"
                 )
@@ -318,26 +228,172 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
                 format!("sweep {k} found no improvement")
             };
             break;
-        }
-        val_current = val;
-        best = Weights {
+        };
+        st.val_current = rec.val.clone();
+        st.best = Weights {
             w: next.layer.w.clone(),
             b: next.layer.b.clone(),
         };
-        current = next;
+        st.current = next;
     }
-    let train_after = current.metrics();
     Ok((
-        best,
+        st.best,
         Report {
             train_before,
-            train_after,
+            train_after: st.current.metrics(),
             val_before,
-            val_after: val_current,
-            sweeps,
+            val_after: st.val_current,
+            sweeps: st.sweeps,
             stopped,
         },
     ))
+}
+
+/// One sweep from the current weights: build, solve, patch, judge.
+fn sweep(st: &State, k: usize, plan: &Plan<'_>) -> Result<Tried> {
+    let clock = Instant::now();
+    let deadline = plan
+        .settings
+        .time_limit
+        .map(|t| clock + Duration::from_secs_f64(t));
+    let current = &st.current;
+    let mut sel = plan.selection.clone();
+    sel.seed = sel.seed.wrapping_add(k as u64 - 1);
+    let options = Options {
+        radius: plan.options.radius * st.scale,
+        bias_radius: plan.options.bias_radius * st.scale,
+        ..plan.options.clone()
+    };
+    let mut built = pipeline::build(current, &sel, &options)?;
+    let warm_start = match plan.warm_start {
+        WarmStart::Current => None,
+        WarmStart::Hinge => {
+            let h = crate::warm::hinge_start(current, &mut built, &sel, &options, &plan.settings)?;
+            eprintln!("sweep {k}: {}", h.describe());
+            Some(h)
+        }
+    };
+    let p = &built.problem;
+    let method = Method::choose(p, &options);
+    eprintln!(
+        "sweep {k}: {} points ({} kept by presolve), {} columns ({} binary), {} rows; method: {}",
+        p.presolve.points_in,
+        p.presolve.points_kept,
+        p.columns.len(),
+        p.binaries(),
+        p.num_rows(),
+        method.describe()
+    );
+    if let Some(dir) = plan.keep {
+        let milp = dir.join(format!("sweep{k}.mps"));
+        pipeline::write_files(current, &sel, &options, &built, &milp)?;
+    }
+    let answer = strategy::solve(p, &options, &current.layer.b, &plan.settings, deadline)?;
+    if let Some(dir) = plan.keep {
+        answer.write_solution(p, &dir.join(format!("sweep{k}.sol")))?;
+    }
+    let offset = p.objective_offset;
+    let before = built.incumbent + offset;
+    let mut record = Sweep {
+        sweep: k,
+        points: built.indices.len(),
+        method: answer.method,
+        status: answer.status.clone(),
+        optimal: answer.optimal,
+        has_solution: answer.weights.is_some(),
+        loss_before: before,
+        loss_solver: answer.objective + offset,
+        loss_bound: answer.bound.map(|b| b + offset),
+        gap: answer.gap(offset),
+        loss_after: before,
+        kept: false,
+        train: current.metrics(),
+        val: st.val_current.clone(),
+        rejected_by_validation: false,
+        seconds: 0.0,
+        radius: options.radius,
+        warm_start,
+    };
+    let Some((w, b)) = answer.weights else {
+        // The current weights stand (the solver stopped before it had any
+        // solution, e.g. a very short time limit).
+        eprintln!(
+            "sweep {k}: {} ended with '{}' and no solution; the weights stay",
+            answer.method.describe(),
+            answer.status
+        );
+        record.loss_solver = before;
+        record.seconds = clock.elapsed().as_secs_f64();
+        return Ok(Tried { record, next: None });
+    };
+    let (next, after) = patched(current, &Weights { w, b }, &built, plan)?;
+    record.loss_after = after;
+    let improved = after < before - 1e-9 * before.abs().max(1.0);
+    // With validation data, an improvement on the sweep's points counts
+    // only if the validation metric of the loss does not get worse.
+    let val_next = match (plan.val, improved) {
+        (Some(v), true) => Some(val_metrics(&next, v, plan.batch_size)?),
+        _ => None,
+    };
+    record.rejected_by_validation = match (&val_next, &st.val_current) {
+        (Some(n), Some(c)) => {
+            let (sn, sc) = (score(n, plan.options.loss), score(c, plan.options.loss));
+            sn > sc + 1e-12 * sc.abs().max(1.0)
+        }
+        _ => false,
+    };
+    record.kept = improved && !record.rejected_by_validation;
+    if record.kept {
+        record.train = next.metrics();
+        record.val = val_next;
+    }
+    eprintln!(
+        "sweep {k}: {} — loss on its points {} → {} (solver {}{}){}",
+        record.status,
+        formats::num::fmt(before),
+        formats::num::fmt(after),
+        formats::num::fmt(record.loss_solver),
+        match (record.loss_bound, record.gap) {
+            (Some(b), Some(g)) if !record.optimal =>
+                format!(", bound {}, gap {g:.2e}", formats::num::fmt(b)),
+            (Some(b), _) => format!(", bound {}", formats::num::fmt(b)),
+            _ => String::new(),
+        },
+        if record.kept {
+            ""
+        } else if record.rejected_by_validation {
+            ": validation got worse, not kept"
+        } else {
+            ": not better, not kept"
+        }
+    );
+    record.seconds = clock.elapsed().as_secs_f64();
+    Ok(Tried {
+        record,
+        next: Some(next),
+    })
+}
+
+/// The model patched with `wts`, re-run in ONNX Runtime on the training
+/// data, and the formulation's loss it now has on the sweep's points.
+fn patched(
+    current: &Loaded,
+    wts: &Weights,
+    built: &pipeline::Built,
+    plan: &Plan<'_>,
+) -> Result<(Loaded, f64)> {
+    let (model, layer) = apply::patched_in_memory(&current.model, &current.layer, wts)?;
+    let next = Loaded::from_parts(model, layer, current.data.clone(), plan.batch_size)?;
+    let a_sel = next.features.a.select(ndarray::Axis(0), &built.indices);
+    let y_sel = next.data.y.subset(&built.indices);
+    let after = metrics::formulation_loss(
+        a_sel.view(),
+        next.layer.activation == Activation::Relu,
+        &plan.options,
+        metrics::MarginCheck::Float32,
+        &y_sel,
+    );
+    Ok((next, after))
 }
 
 /// Writes `report` as JSON to `path`, atomically.

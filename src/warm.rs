@@ -7,7 +7,7 @@
 use crate::error::Result;
 use crate::formulation::{Form, Loss, Options};
 use crate::pipeline::{self, Built, Loaded, SelectSpec};
-use crate::solve::{Highs, Settings};
+use crate::solve::Settings;
 use serde::Serialize;
 use std::time::Instant;
 
@@ -44,12 +44,11 @@ pub fn hinge_start(
         ..opts.clone()
     };
     let lp = pipeline::build_on(loaded, built.indices.clone(), sel, &hinge_opts)?;
-    let mut highs = Highs::new(&Settings {
+    let quiet = Settings {
         quiet: true,
         ..settings.clone()
-    })?;
-    highs.pass(&lp.problem)?;
-    let out = highs.run()?;
+    };
+    let answer = crate::strategy::solve(&lp.problem, &hinge_opts, &loaded.layer.b, &quiet, None)?;
     let offset = built.problem.objective_offset;
     let current = built.incumbent + offset;
     let mut report = HingeStart {
@@ -58,9 +57,8 @@ pub fn hinge_start(
         used: false,
         seconds: 0.0,
     };
-    if out.has_solution {
-        let wts = crate::tune::weights_of(loaded, &out.values, opts, &lp.problem);
-        if let Some(x) = built.problem.start_at(&wts.w, &wts.b) {
+    if let Some((w, b)) = answer.weights {
+        if let Some(x) = built.problem.start_at(&w, &b) {
             let value = built.problem.objective_at(&x) + offset;
             report.hinge = Some(value);
             if value < current {

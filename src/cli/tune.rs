@@ -7,7 +7,6 @@ use super::{DataArgs, FormArgs};
 use crate::apply;
 use crate::data;
 use crate::error::{Error, Result};
-use crate::formulation::{Cap, Loss, MseForm};
 use crate::onnx::layer::Activation;
 use crate::pipeline;
 use crate::tune::{self, Plan};
@@ -99,25 +98,11 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
     let layer = loaded.layer.clone();
     let mut options = a.form.options(loaded.data.y.task());
     a.form.check_for(&options)?;
-    if options.loss == Loss::Mse {
-        let relu = loaded.layer.activation == Activation::Relu;
-        match (a.form.mse_form, relu) {
-            // The weight-space QP; with --cap point the residuals need rows,
-            // and HiGHS's QP solver is not reliable on that form.
-            (None, false) if options.cap == Cap::None => options.mse_form = MseForm::Quadratic,
-            (None, false) => {}
-            (None, true) => eprintln!(
-                "note     mse after a ReLU is a mixed-integer QP, which HiGHS cannot solve: \
-                 using segments (within 0.03 % + a small stated amount of the exact loss)"
-            ),
-            (Some(MseForm::Quadratic), true) => {
-                return Err(Error::usage(
-                    "--mse-form quadratic after a ReLU is a mixed-integer QP, which the \
-                     embedded HiGHS cannot solve; use --mse-form segments",
-                ))
-            }
-            (Some(_), _) => {}
-        }
+    let relu = loaded.layer.activation == Activation::Relu;
+    let (form, note) = tune::mse_form(&options, a.form.mse_form, relu)?;
+    options.mse_form = form;
+    if let Some(n) = note {
+        eprintln!("note     {n}");
     }
     let plan = Plan {
         selection: a.form.selection(),
@@ -137,14 +122,15 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
     }
     for s in &report.sweeps {
         outln!(
-            "sweep {}  {} points  radius {}  {}  loss {} → {}{}",
+            "sweep {}  {} points  radius {}  {}  {}  loss {} → {}{}",
             s.sweep,
             s.points,
             crate::formats::num::fmt(s.radius),
-            if s.optimal {
-                "optimal".to_string()
-            } else {
-                s.status.clone()
+            s.method.describe(),
+            match (s.optimal, s.gap) {
+                (true, _) => "optimal".to_string(),
+                (false, Some(g)) => format!("{} (gap {g:.2e})", s.status),
+                (false, None) => s.status.clone(),
             },
             crate::formats::num::fmt(s.loss_before),
             crate::formats::num::fmt(s.loss_after),

@@ -8,6 +8,33 @@ use super::{name_value, number, Solution, SolutionFormat, Status, Values};
 use crate::error::{Error, Result};
 use std::path::Path;
 
+/// Writes a solution in HiGHS's raw style (what `gdmilp solve` and HiGHS
+/// write), for answers found without HiGHS: `names` and `values` of every
+/// column, in column order.
+pub fn write_raw<W: std::io::Write>(
+    mut w: W,
+    status: &str,
+    objective: f64,
+    names: &[String],
+    values: &[f64],
+) -> std::io::Result<()> {
+    let mut buf = Vec::with_capacity(32 * names.len() + 128);
+    buf.extend_from_slice(b"Model status\n");
+    buf.extend_from_slice(status.as_bytes());
+    buf.extend_from_slice(b"\n\n# Primal solution values\nFeasible\nObjective ");
+    crate::formats::num::push(&mut buf, objective);
+    buf.extend_from_slice(format!("\n# Columns {}\n", names.len()).as_bytes());
+    for (n, &v) in names.iter().zip(values) {
+        buf.extend_from_slice(n.as_bytes());
+        buf.push(b' ');
+        crate::formats::num::push(&mut buf, v);
+        buf.push(b'\n');
+    }
+    buf.extend_from_slice(b"# Rows 0\n");
+    w.write_all(&buf)?;
+    w.flush()
+}
+
 pub(super) fn detect_raw(text: &str) -> bool {
     let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
     lines.next() == Some("Model status") && text.contains("# Primal solution values")

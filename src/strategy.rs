@@ -1,0 +1,219 @@
+//! How the one-command path (`tune`) solves a sweep: the method that fits
+//! the problem's shape, named in every report.
+//!
+//! `export` always writes the complete standard model; this module may solve
+//! that model another way, provided it reaches the same optimum (the tests
+//! compare each method with an independent solver on the exported file) and
+//! reports a proven bound where it stops early:
+//!
+//! - mse with a linear output: one box-constrained least-squares problem per
+//!   output on the shared Gram matrix ([`crate::lsq`]), never one QP over all
+//!   M·(N+1) weights;
+//! - other LPs: HiGHS, by dual simplex from the current weights when small,
+//!   by interior point without crossover when large (a start basis makes
+//!   HiGHS skip presolve and crawl on dense rows);
+//! - MILPs: HiGHS branch and cut from the MIP start.
+//!
+//! Every method stops at the sweep's deadline. It knows problems, weights
+//! and solvers; not files or ONNX.
+
+use crate::error::Result;
+use crate::formulation::{Loss, MseForm, Options, Problem};
+use crate::solve::{Highs, LpMethod, Settings};
+use ndarray::{Array1, Array2};
+use std::time::Instant;
+
+/// An LP with more non-zeros than this is solved by interior point.
+pub const LARGE_LP: usize = 200_000;
+
+/// The method a sweep used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// Projected Newton per output on the Gram matrix (mse, linear output).
+    LeastSquares,
+    /// HiGHS's dual simplex (small LPs).
+    HighsSimplex,
+    /// HiGHS's interior point without crossover (large LPs).
+    HighsIpm,
+    /// HiGHS's QP solver.
+    HighsQp,
+    /// HiGHS's branch and cut (MILPs).
+    HighsMip,
+}
+
+impl Method {
+    /// Picks the method for `p`, built with `opts`.
+    pub fn choose(p: &Problem, opts: &Options) -> Method {
+        if opts.loss == Loss::Mse && opts.mse_form == MseForm::Quadratic && p.normal.is_some() {
+            Method::LeastSquares
+        } else if p.binaries() > 0 {
+            Method::HighsMip
+        } else if !p.quadratic.is_empty() {
+            Method::HighsQp
+        } else if p.nonzeros() > LARGE_LP {
+            Method::HighsIpm
+        } else {
+            Method::HighsSimplex
+        }
+    }
+
+    /// For people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Method::LeastSquares => "box-constrained least squares per output (projected Newton)",
+            Method::HighsSimplex => "HiGHS dual simplex",
+            Method::HighsIpm => "HiGHS interior point (no crossover)",
+            Method::HighsQp => "HiGHS QP",
+            Method::HighsMip => "HiGHS branch and cut",
+        }
+    }
+}
+
+/// What a method found.
+pub struct Answer {
+    /// How.
+    pub method: Method,
+    /// The solver's status, as text.
+    pub status: String,
+    /// Proven optimal (within the solver's default gap).
+    pub optimal: bool,
+    /// The weights found (in the box), or none.
+    pub weights: Option<(Array2<f64>, Array1<f64>)>,
+    /// The file's objective at the answer (add the offset for the loss).
+    pub objective: f64,
+    /// A proven lower bound on the file's optimum, when the method has one.
+    pub bound: Option<f64>,
+    /// HiGHS, for writing its own solution file (`tune --keep`).
+    pub highs: Option<Highs>,
+    /// Every column's value, when the method found them without HiGHS.
+    pub values: Option<Vec<f64>>,
+}
+
+impl Answer {
+    /// Writes the answer as a solution file `apply` reads: HiGHS's own
+    /// when HiGHS solved it, else the same raw format from the values.
+    pub fn write_solution(&self, p: &Problem, path: &std::path::Path) -> Result<()> {
+        if let Some(h) = &self.highs {
+            return h.write_solution(path);
+        }
+        let Some(values) = &self.values else {
+            return Ok(());
+        };
+        let names: Vec<String> = p.columns.iter().map(|c| c.var.to_string()).collect();
+        let mut f = crate::atomic::AtomicFile::create(path)?;
+        crate::formats::solution::highs::write_raw(
+            f.writer(),
+            &self.status,
+            self.objective,
+            &names,
+            values,
+        )
+        .map_err(|e| crate::Error::io(path, "write", e))?;
+        f.commit()
+    }
+
+    /// (objective − bound) / max(1, |loss|): how far from optimal the answer
+    /// may be, as the solvers state a MIP gap.
+    pub fn gap(&self, offset: f64) -> Option<f64> {
+        self.bound
+            .map(|b| (self.objective - b).max(0.0) / (self.objective + offset).abs().max(1.0))
+    }
+}
+
+/// Solves `p` (built with `opts`; `bias` is the layer's bias, used when it
+/// is not a variable) by the method that fits it, stopping at `deadline`.
+pub fn solve(
+    p: &Problem,
+    opts: &Options,
+    bias: &Array1<f64>,
+    settings: &Settings,
+    deadline: Option<Instant>,
+) -> Result<Answer> {
+    let method = Method::choose(p, opts);
+    match method {
+        Method::LeastSquares => Ok(least_squares(p, opts, bias)),
+        _ => highs(p, method, bias, settings, deadline),
+    }
+}
+
+fn least_squares(p: &Problem, opts: &Options, bias: &Array1<f64>) -> Answer {
+    let normal = p
+        .normal
+        .as_ref()
+        .expect("chosen only with normal equations");
+    let w0 = p.current_weights();
+    let b0 = p.current_bias().unwrap_or_else(|| bias.clone());
+    let bx = crate::lsq::Box {
+        w0: w0.view(),
+        b0: b0.view(),
+        radius: opts.radius,
+        bias_radius: opts.bias_radius,
+    };
+    let s = crate::lsq::solve(normal, &bx, 1e-9);
+    let offset = p.objective_offset;
+    let gap = (s.objective - s.bound) / s.objective.abs().max(1e-300);
+    // The problem has no columns but the layer's: its solution is (w, b).
+    let mut values: Vec<f64> = s.w.iter().copied().collect();
+    if p.bias_vars {
+        values.extend(s.b.iter());
+    }
+    Answer {
+        method: Method::LeastSquares,
+        status: if gap <= 1e-6 {
+            "Optimal".into()
+        } else {
+            format!("Stopped at a relative gap of {gap:.1e}")
+        },
+        optimal: gap <= 1e-6,
+        weights: Some((s.w, s.b)),
+        objective: s.objective - offset,
+        bound: Some(s.bound - offset),
+        highs: None,
+        values: Some(values),
+    }
+}
+
+fn highs(
+    p: &Problem,
+    method: Method,
+    bias: &Array1<f64>,
+    settings: &Settings,
+    deadline: Option<Instant>,
+) -> Result<Answer> {
+    let mut h = Highs::new(settings)?;
+    if let Some(d) = deadline {
+        h.set_deadline(d);
+    }
+    h.pass(p)?;
+    match method {
+        Method::HighsIpm => h.set_lp_method(LpMethod::Ipm)?,
+        // A start makes HiGHS treat an LP as warm (no presolve): only where
+        // the LP is small; a MIP always gets it.
+        _ => h.set_start(&p.start())?,
+    }
+    let out = h.run()?;
+    let weights = if out.has_solution {
+        Some(
+            p.parameters_at(&out.values, bias)
+                .map_err(crate::Error::Rejected)?,
+        )
+    } else {
+        None
+    };
+    Ok(Answer {
+        method,
+        status: out.status.clone(),
+        optimal: out.optimal,
+        weights,
+        objective: out.objective,
+        // An LP's "bound" is its own objective once optimal (to HiGHS's
+        // tolerances); a MIP's is the proven dual bound.
+        bound: match method {
+            Method::HighsMip => Some(out.bound),
+            _ => out.optimal.then_some(out.objective),
+        },
+        highs: Some(h),
+        values: None,
+    })
+}
