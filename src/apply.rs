@@ -114,18 +114,31 @@ pub fn map(
     };
     let mut weights = Weights { w: out_w, b: out_b };
     if let Some(man) = manifest {
-        clamp_to_box(path, layer, man, &mut weights)?;
+        clamp_to_box(
+            path,
+            layer,
+            man,
+            sol.format.printed_precision(),
+            &mut weights,
+        )?;
     }
     Ok(weights)
 }
 
 /// Values may exceed the box by a solver's feasibility tolerance (and by
-/// the digits a solver prints): within 1e-6 (relative) they are clamped,
+/// the digits a solver prints): within 1e-6 (relative), plus `precision`
+/// × |value| for a format that rounds what it prints, they are clamped;
 /// beyond it they are refused.
-fn clamp_to_box(path: &Path, layer: &FinalLayer, man: &Manifest, wts: &mut Weights) -> Result<()> {
+fn clamp_to_box(
+    path: &Path,
+    layer: &FinalLayer,
+    man: &Manifest,
+    precision: f64,
+    wts: &mut Weights,
+) -> Result<()> {
     let check = |name: String, v: &mut f64, center: f64, r: f64| -> Result<()> {
         let (lo, hi) = (center - r, center + r);
-        let tol = 1e-6 * (1.0 + center.abs() + r);
+        let tol = 1e-6 * (1.0 + center.abs() + r) + precision * v.abs();
         if *v < lo - tol || *v > hi + tol {
             return Err(Error::invalid(
                 path,

@@ -64,6 +64,15 @@ impl SolutionFormat {
         )
     }
 
+    /// The relative error of the values as printed: half a unit in the
+    /// last digit for formats that round (6 significant digits), else 0.
+    pub fn printed_precision(self) -> f64 {
+        match self {
+            SolutionFormat::HighsPretty | SolutionFormat::GlpkReport => 5e-6,
+            _ => 0.0,
+        }
+    }
+
     /// A note for formats that print values rounded (the exact value is
     /// lost, so the patched model may differ a little from the solver's).
     pub fn rounding_note(self) -> Option<&'static str> {
