@@ -33,7 +33,7 @@ fn samples() -> Vec<Vec<u8>> {
         let mut files: Vec<_> = std::fs::read_dir(&d)
             .unwrap()
             .map(|f| f.unwrap().path())
-            .filter(|p| !p.extension().is_some_and(|e| e == "lp"))
+            .filter(|p| p.extension().is_none_or(|e| e != "lp"))
             .collect();
         files.sort();
         for p in files {

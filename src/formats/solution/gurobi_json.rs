@@ -205,7 +205,9 @@ mod tests {
         assert_eq!(s.status, Status::Optimal);
         assert_eq!(s.objective, Some(-36.0));
         let v = named(&s);
-        assert_eq!(v[0], ("w_0_0".into(), -9.2116634547710421e-02, 1));
+        // The text Gurobi printed, read to the same f64.
+        let first: f64 = "-9.2116634547710421e-02".parse().unwrap();
+        assert_eq!(v[0], ("w_0_0".into(), first, 1));
         // JSONSolDetail=0 leaves out the columns at 0 (here c_5).
         assert!(v.iter().all(|(n, x, _)| n != "c_5" && *x != 0.0));
     }
