@@ -273,6 +273,22 @@ mod tests {
     }
 
     #[test]
+    fn a_mip_stopped_at_its_gap_is_feasible() {
+        let s = read(include_str!(
+            "../../../fixtures/solutions/glpk-report/mip_gap.txt"
+        ))
+        .unwrap();
+        assert_eq!(
+            (s.status.clone(), s.objective),
+            (
+                Status::Feasible("GLPK status INTEGER NON-OPTIMAL".into()),
+                Some(-33.0)
+            )
+        );
+        assert_eq!(named(&s).len(), 207);
+    }
+
+    #[test]
     fn a_mip_without_an_integer_solution_has_no_solution() {
         let s = read(include_str!(
             "../../../fixtures/solutions/glpk-report/time_limit.txt"

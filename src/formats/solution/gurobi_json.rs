@@ -81,10 +81,11 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Solution> {
         Some(vars) if !matches!(status, Status::NoSolution(_)) => values(path, text, vars)?,
         _ => Vec::new(),
     };
+    // Without a solution Gurobi writes 1e100: not an objective.
     Ok(Solution {
         format: SolutionFormat::GurobiJson,
+        objective: objective.filter(|_| !matches!(status, Status::NoSolution(_))),
         status,
-        objective: objective.filter(|_| !values.is_empty() || code == 2),
         values: Values::ByName(values),
     })
 }
