@@ -137,7 +137,14 @@ def solve_cbc(path, start, work):
     first = open(sol).readline()
     obj = float(first.rsplit(" ", 1)[1])
     columns = len(read_start(start))
-    if "MIPStart provided solution" in r.stdout:
+    # CBC's MPS reader and its start reader can turn the same number text
+    # into neighbouring doubles, so a start value at a bound may land just
+    # outside it: CBC clips it and says so (tested by hand: identical text
+    # in an MPS file and a start gives the warning, in an LP file not).
+    clipped = re.search(r"Warning: modifying (\d+) solution values outside bounds", r.stdout)
+    if "MIPStart provided solution" in r.stdout and clipped:
+        accepted = f"{clipped.group(1)} clipped"
+    elif "MIPStart provided solution" in r.stdout:
         accepted = True
     elif f"MIPStart values read for {columns} variables" in r.stdout:
         # Enough for an LP, which has no search to use it in (checked below),
@@ -145,7 +152,7 @@ def solve_cbc(path, start, work):
         accepted = "no search" if "No integer variables - nothing to do" in r.stdout else "read"
     else:
         accepted = False
-    return obj, sol, accepted, warnings_in(r.stdout, allow=("read with 0 errors",))
+    return obj, sol, accepted, warnings_in(r.stdout, allow=("read with 0 errors", "solution values outside bounds"))
 
 
 def glpsol(path, work, out_flag, out):
@@ -361,7 +368,8 @@ def main():
                 if problems:
                     raise Fail(", ".join(problems))
                 mark = "✓ " + format(obj, ".6g")
-                mark += {True: ", start ✓", "read": ", start read", "no search": ", start read, no search", False: "", None: ""}[accepted]
+                marks = {True: ", start ✓", "read": ", start read", "no search": ", start read, no search", False: "", None: ""}
+                mark += marks[accepted] if accepted in marks else f", start ✓, {accepted}"
                 mark += "" if verified else " (no solution file)" if verified is None else ""
                 cells[solver] = mark
                 passed += 1
@@ -384,7 +392,9 @@ def main():
     lines.append("Versions: " + "; ".join(f"{k}: {v[k]}" for k in SOLVERS) + ".")
     lines.append("CBC gets its own start (`mips layer.mps.cbc.mst`, `index name value` lines); on an LP it reads every value "
                  "(\"start read\") but has no branch and bound to use them in, nor where its preprocessing leaves no integer "
-                 "column (\"no search\"). GLPK's glpsol takes no MIP start; its -o report "
+                 "column (\"no search\"). \"N clipped\": CBC's MPS reader and its start reader turn some number texts into "
+                 "neighbouring doubles, so start values at a bound (filled segments) can land a hair outside it; CBC clips them, "
+                 "warns, and the start is used at its own cost. GLPK's glpsol takes no MIP start; its -o report "
                  "prints 6 digits, which apply allows for. "
                  "OR-Tools' model builder writes no solution file, so its cells check the optimum only, and its LP import "
                  "reads OR-Tools' own LP dialect, not CPLEX LP, so it runs on the MPS files.")
