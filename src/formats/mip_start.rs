@@ -68,7 +68,8 @@ pub fn cbc_path(model_file: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Reads a start file back: name → value.
+/// Reads a start file back, in either form (`name value`, or CBC's
+/// `index name value`): name → value.
 pub fn read(path: &Path, text: &str) -> Result<HashMap<String, f64>> {
     let mut out = HashMap::new();
     for (k, line) in text.lines().enumerate() {
@@ -76,9 +77,14 @@ pub fn read(path: &Path, text: &str) -> Result<HashMap<String, f64>> {
         if l.is_empty() || l.starts_with('#') {
             continue;
         }
-        let mut it = l.split_whitespace();
-        let (Some(name), Some(v), None) = (it.next(), it.next(), it.next()) else {
-            return Err(Error::parse(path, k + 1, line, "expected `name value`"));
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let (name, v) = match f[..] {
+            [name, v] => (name, v),
+            [index, name, v] if index.parse::<usize>().is_ok() => (name, v),
+            _ => {
+                let msg = "expected `name value` (or CBC's `index name value`)";
+                return Err(Error::parse(path, k + 1, line, msg));
+            }
         };
         let v: f64 = v
             .parse()
@@ -166,20 +172,22 @@ mod tests {
     }
 
     #[test]
-    fn read_gives_back_what_write_wrote() {
+    fn read_gives_back_what_either_writer_wrote() {
         let p = tiny::regression(
             crate::formulation::Loss::Mse,
             crate::formulation::MseForm::Segments,
         );
-        let back = read(Path::new("s.mst"), &tiny::text(&p, "mst")).unwrap();
-        assert_eq!(back.len(), p.columns.len());
-        for c in &p.columns {
-            assert_eq!(back[&c.var.to_string()], c.start);
+        for form in ["mst", "cbc"] {
+            let back = read(Path::new("s.mst"), &tiny::text(&p, form)).unwrap();
+            assert_eq!(back.len(), p.columns.len());
+            for c in &p.columns {
+                assert_eq!(back[&c.var.to_string()], c.start);
+            }
         }
         let e = read(Path::new("s.mst"), "# x\nw_0_0 1 2\n").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "s.mst:2: expected `name value` (line: `w_0_0 1 2`)"
+            "s.mst:2: expected `name value` (or CBC's `index name value`) (line: `w_0_0 1 2`)"
         );
     }
 }
