@@ -190,17 +190,11 @@ fn activity(path: &Path, no: usize, line: &str, layout: Layout, rest: &[&str]) -
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::named;
     use super::*;
 
     fn read(text: &str) -> Result<Solution> {
         parse(Path::new("r.txt"), text)
-    }
-
-    fn named(s: &Solution) -> &[(String, f64, usize)] {
-        match &s.values {
-            Values::ByName(v) => v,
-            Values::ByIndex(_) => panic!("by name"),
-        }
     }
 
     #[test]

@@ -186,17 +186,11 @@ fn excerpt(text: &str, line: usize, col: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::named;
     use super::*;
 
     fn read(text: &str) -> Result<Solution> {
         parse(Path::new("x.json"), text)
-    }
-
-    fn named(s: &Solution) -> &[(String, f64, usize)] {
-        match &s.values {
-            Values::ByName(v) => v,
-            Values::ByIndex(_) => panic!("by name"),
-        }
     }
 
     #[test]

@@ -210,8 +210,16 @@ pub(crate) fn name_value(path: &Path, k: usize, line: &str) -> Result<(String, f
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// The values of a solution read by name (readers' tests).
+    pub(crate) fn named(s: &Solution) -> &[(String, f64, usize)] {
+        match &s.values {
+            Values::ByName(v) => v,
+            Values::ByIndex(_) => panic!("by name"),
+        }
+    }
 
     #[test]
     fn detection_tells_every_format_apart() {
