@@ -114,17 +114,30 @@ pub fn map(
     };
     let mut weights = Weights { w: out_w, b: out_b };
     if let Some(man) = manifest {
-        clamp_to_box(path, layer, man, &mut weights)?;
+        clamp_to_box(
+            path,
+            layer,
+            man,
+            sol.format.printed_precision(),
+            &mut weights,
+        )?;
     }
     Ok(weights)
 }
 
 /// Values outside the export's box follow the one rule of
-/// [`crate::formulation::into_box`].
-fn clamp_to_box(path: &Path, layer: &FinalLayer, man: &Manifest, wts: &mut Weights) -> Result<()> {
+/// [`crate::formulation::into_box`]; `precision` widens it by the relative
+/// precision a format prints values with (0 for exact formats).
+fn clamp_to_box(
+    path: &Path,
+    layer: &FinalLayer,
+    man: &Manifest,
+    precision: f64,
+    wts: &mut Weights,
+) -> Result<()> {
     let check = |name: String, v: &mut f64, center: f64, r: f64| -> Result<()> {
         let (lo, hi) = (center - r, center + r);
-        *v = crate::formulation::into_box(*v, lo, hi).ok_or_else(|| {
+        *v = crate::formulation::into_box(*v, lo, hi, precision).ok_or_else(|| {
             Error::invalid(
                 path,
                 format!("{name} = {v} lies outside the box [{lo}, {hi}] the export allowed (radius {r})"),

@@ -318,6 +318,8 @@ pub struct Written {
     pub manifest: PathBuf,
     /// Start path.
     pub start: PathBuf,
+    /// CBC's start path (`<model file>.cbc.mst`).
+    pub cbc_start: PathBuf,
 }
 
 /// Writes MILP, MIP start and manifest, each atomically. If any fails, the
@@ -333,6 +335,9 @@ pub fn write_files(
     let m = manifest(loaded, sel, opts, built, milp, &start_path);
     let mut start_text = Vec::new();
     formats::mip_start::write(&built.problem, &mut start_text).expect("writing to memory");
+    let cbc_start_path = formats::mip_start::cbc_path(milp);
+    let mut cbc_start_text = Vec::new();
+    formats::mip_start::write_cbc(&built.problem, &mut cbc_start_text).expect("writing to memory");
     crate::error::progress(format_args!(
         "writing {} ({} non-zeros)…",
         milp.display(),
@@ -340,15 +345,18 @@ pub fn write_files(
     ));
     let milp_bytes = formats::write_problem(&built.problem, milp)?;
     let rest = crate::atomic::write_all(&start_path, &start_text)
+        .and_then(|_| crate::atomic::write_all(&cbc_start_path, &cbc_start_text))
         .and_then(|_| crate::atomic::write_all(&manifest_path, m.to_json().as_bytes()));
     if let Err(e) = rest {
         let _ = std::fs::remove_file(milp);
         let _ = std::fs::remove_file(&start_path);
+        let _ = std::fs::remove_file(&cbc_start_path);
         return Err(e);
     }
     Ok(Written {
         milp_bytes,
         manifest: manifest_path,
         start: start_path,
+        cbc_start: cbc_start_path,
     })
 }

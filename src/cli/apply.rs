@@ -93,8 +93,8 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
             sol.format.name()
         );
     }
-    if sol.format == SolutionFormat::HighsPretty {
-        eprintln!("note: HiGHS's pretty style rounds values to 6 digits; the raw style is exact");
+    if let Some(note) = sol.format.rounding_note() {
+        eprintln!("note: {note}");
     }
     let Some((man_path, man)) = found else {
         apply::write(&model, &layer, &wts, &out)?;

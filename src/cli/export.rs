@@ -83,7 +83,7 @@ pub(super) fn run(a: ExportArgs) -> Result<u8> {
     }
     let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     eprintln!(
-        "wrote    {} ({} bytes{}), {}, {}",
+        "wrote    {} ({} bytes{}), {}, {}, {}",
         a.output_file.display(),
         size(&a.output_file),
         if written.milp_bytes != size(&a.output_file) {
@@ -92,6 +92,7 @@ pub(super) fn run(a: ExportArgs) -> Result<u8> {
             String::new()
         },
         written.start.display(),
+        written.cbc_start.display(),
         written.manifest.display()
     );
     Ok(0)

@@ -203,3 +203,126 @@ impl Sink {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! One golden snippet per section, from tiny problems built by the real
+    //! formulation (tests/golden/README.md has the working of each number).
+
+    use crate::formats::tiny::{self, section};
+    use crate::formulation::{Loss, MseForm};
+
+    const SECTIONS: &[&str] = &["Minimize", "Subject To", "Bounds", "Binaries", "End"];
+
+    #[test]
+    fn objective_names_every_column_and_wraps_long_lines() {
+        let text = tiny::text(&tiny::classification(), "lp");
+        assert_eq!(
+            section(&text, "Minimize", SECTIONS),
+            [
+                "Minimize",
+                " obj: + 0 w_0_0 + 0 w_0_1 + 0 w_1_0 + 0 w_1_1 + 0 w_2_0 + 0 w_2_1 + 0 b_0 + 0 b_1 + 0 b_2 - 1 c_2",
+            ]
+        );
+        let seg = tiny::text(&tiny::regression(Loss::Mse, MseForm::Segments), "lp");
+        let objective = section(&seg, "Minimize", SECTIONS);
+        assert_eq!(
+            objective[1..3],
+            [
+                " obj: + 0 w_0_0 + 0 w_0_1 + 0 b_0 - 2.1340112219306198 sg_0_0_0 - 2.0819618075601185 sg_0_0_1 - 2.0110684440333553 sg_0_0_2",
+                "    - 1.9425890868413322 sg_0_0_3 - 1.8764415360954527 sg_0_0_4 - 1.8125463909145574 sg_0_0_5 - 1.7655760832565806 sg_0_0_6",
+            ]
+        );
+        // A line is cut after the term that passes 100 characters.
+        assert!(
+            objective.iter().all(|l| l.len() < 100 + 40),
+            "{objective:?}"
+        );
+    }
+
+    #[test]
+    fn subject_to_writes_each_row_with_its_sense_and_right_hand_side() {
+        let l1 = tiny::text(&tiny::regression(Loss::L1, MseForm::Segments), "lp");
+        assert_eq!(
+            section(&l1, "Subject To", SECTIONS),
+            [
+                "Subject To",
+                " neg_0_0: + 1 w_0_0 + 2 w_0_1 + 1 b_0 + 1 dev_0_0 >= 1",
+                " pos_1_0: + 2 w_0_0 + 1 b_0 - 1 dev_1_0 <= 0.5",
+                " pos_2_0: + 4 w_0_1 + 1 b_0 - 1 dev_2_0 <= -1",
+                " neg_2_0: + 4 w_0_1 + 1 b_0 + 1 dev_2_0 >= -1",
+            ]
+        );
+        let seg = tiny::text(&tiny::regression(Loss::Mse, MseForm::Segments), "lp");
+        let rows = section(&seg, "Subject To", SECTIONS);
+        assert!(
+            rows[1].starts_with(" res_0_0: + 1 w_0_0 + 2 w_0_1 + 1 b_0 - 1 sg_0_0_0 - 1 sg_0_0_1"),
+            "{}",
+            rows[1]
+        );
+    }
+
+    #[test]
+    fn subject_to_holds_one_always_true_row_when_presolve_left_none() {
+        let text = tiny::text(&tiny::regression(Loss::Mse, MseForm::Quadratic), "lp");
+        assert_eq!(
+            section(&text, "Subject To", SECTIONS),
+            ["Subject To", " norows: 0 w_0_0 >= 0"]
+        );
+    }
+
+    #[test]
+    fn bounds_write_ranges_fixed_free_and_minus_infinity_and_leave_binaries_out() {
+        let p = tiny::with_odd_bounds(tiny::classification());
+        let text = tiny::text(&p, "lp");
+        assert_eq!(
+            section(&text, "Bounds", SECTIONS),
+            [
+                "Bounds",
+                " -inf <= w_0_0 <= 1.05",
+                " w_0_1 free",
+                " -0.05 <= w_1_0 <= 0.05",
+                " 0.95 <= w_1_1 <= 1.05",
+                " 0.45 <= w_2_0 <= 0.55",
+                " 0.45 <= w_2_1 <= 0.55",
+                " b_0 = 0",
+                " b_1 = 0",
+                " b_2 = 0.25",
+            ]
+        );
+    }
+
+    #[test]
+    fn binaries_list_the_integer_columns_ten_a_line() {
+        let text = tiny::text(&tiny::classification(), "lp");
+        assert_eq!(section(&text, "Binaries", SECTIONS), ["Binaries", " c_2"]);
+        assert!(text.ends_with(" c_2\nEnd\n"));
+        let mut p = tiny::classification();
+        for c in &mut p.columns[..9] {
+            (c.integer, c.lower, c.upper) = (true, 0.0, 1.0);
+        }
+        let text = tiny::text(&p, "lp");
+        assert_eq!(
+            section(&text, "Binaries", SECTIONS),
+            [
+                "Binaries",
+                " w_0_0 w_0_1 w_1_0 w_1_1 w_2_0 w_2_1 b_0 b_1 b_2 c_2",
+            ]
+        );
+        let l1 = tiny::text(&tiny::regression(Loss::L1, MseForm::Segments), "lp");
+        assert!(!l1.contains("Binaries") && l1.ends_with("Bounds\n 0.45 <= w_0_0 <= 0.55\n -0.3 <= w_0_1 <= -0.2\n 0.075 <= b_0 <= 0.175\n 0 <= dev_0_0 <= 1.075\n 0 <= dev_1_0 <= 0.7749999999999999\n 0 <= dev_2_0 <= 0.375\nEnd\n"));
+    }
+
+    #[test]
+    fn a_quadratic_objective_follows_the_linear_terms_in_brackets_over_two() {
+        let text = tiny::text(&tiny::regression(Loss::Mse, MseForm::Quadratic), "lp");
+        assert_eq!(
+            section(&text, "Minimize", SECTIONS),
+            [
+                "Minimize",
+                " obj: - 4 w_0_0 + 4 w_0_1 - 1 b_0 + [ 10 w_0_0^2 + 8 w_0_1 * w_0_0 + 12 b_0 * w_0_0 + 40 w_0_1^2 + 24 b_0 * w_0_1",
+                "    + 6 b_0^2 ] / 2",
+            ]
+        );
+    }
+}

@@ -1,20 +1,57 @@
-//! The MIP start: every column's value at the current weights, in the
-//! Gurobi MST text form (`# comment`, then `name value` lines), which
-//! Gurobi, SCIP and `gdmilp solve` read.
+//! The MIP start: every column's value at the current weights, in two
+//! forms. The Gurobi MST text form (`# comment`, then `name value` lines),
+//! which Gurobi, SCIP and `gdmilp solve` read; and CBC's `mips` form
+//! (`index name value` lines, written beside the model as
+//! `<model file>.cbc.mst`). It knows nothing about where the values came
+//! from.
+//!
+//! What CBC 2.10.8 accepts (read from its `mips` reader and checked with
+//! `cbc layer.mps mips layer.mps.cbc.mst solve`): a line is used when its
+//! first field starts with a digit and it has at least three fields; the
+//! first and third must consist of digits, `.`, `-`, `+` and lower-case
+//! `e` only (so no `E`, `inf` or `nan`), and lines are read 255 bytes at a
+//! time. The index is not checked: the name finds the column. Any other
+//! line (such as the `#` header here) is ignored. CBC fixes every named
+//! column at its value, solves the LP that is left and logs
+//! `MIPStart provided solution with cost …` when the start is feasible.
 
 use super::{num, Names};
 use crate::error::{Error, Result};
 use crate::formulation::Problem;
 use std::collections::HashMap;
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Writes the start of `p` (its columns' `start` values).
-pub fn write<W: Write>(p: &Problem, mut w: W) -> io::Result<()> {
+/// Writes the start of `p` (its columns' `start` values) as `name value`.
+pub fn write<W: Write>(p: &Problem, w: W) -> io::Result<()> {
+    write_lines(
+        p,
+        "# MIP start written by gdmilp: the current weights\n",
+        false,
+        w,
+    )
+}
+
+/// Writes the start of `p` in CBC's `mips` form: `index name value`, the
+/// index 0-based in the written model's column order.
+pub fn write_cbc<W: Write>(p: &Problem, w: W) -> io::Result<()> {
+    write_lines(
+        p,
+        "# MIP start written by gdmilp for CBC: cbc MODEL mips THIS_FILE solve\n",
+        true,
+        w,
+    )
+}
+
+fn write_lines<W: Write>(p: &Problem, header: &str, indexed: bool, mut w: W) -> io::Result<()> {
     let names = Names::of(p);
-    let mut buf = Vec::with_capacity(64 * p.columns.len() + 64);
-    buf.extend_from_slice(b"# MIP start written by gdmilp: the current weights\n");
+    let mut buf = Vec::with_capacity(72 * p.columns.len() + header.len());
+    buf.extend_from_slice(header.as_bytes());
     for (c, col) in p.columns.iter().enumerate() {
+        if indexed {
+            buf.extend_from_slice(c.to_string().as_bytes());
+            buf.push(b' ');
+        }
         buf.extend_from_slice(names.cols[c].as_bytes());
         buf.push(b' ');
         num::push(&mut buf, col.start);
@@ -24,7 +61,15 @@ pub fn write<W: Write>(p: &Problem, mut w: W) -> io::Result<()> {
     w.flush()
 }
 
-/// Reads a start file back: name → value.
+/// The CBC start beside a MILP file: `layer.mps` → `layer.mps.cbc.mst`.
+pub fn cbc_path(model_file: &Path) -> PathBuf {
+    let mut name = model_file.as_os_str().to_owned();
+    name.push(".cbc.mst");
+    PathBuf::from(name)
+}
+
+/// Reads a start file back, in either form (`name value`, or CBC's
+/// `index name value`): name → value.
 pub fn read(path: &Path, text: &str) -> Result<HashMap<String, f64>> {
     let mut out = HashMap::new();
     for (k, line) in text.lines().enumerate() {
@@ -32,9 +77,14 @@ pub fn read(path: &Path, text: &str) -> Result<HashMap<String, f64>> {
         if l.is_empty() || l.starts_with('#') {
             continue;
         }
-        let mut it = l.split_whitespace();
-        let (Some(name), Some(v), None) = (it.next(), it.next(), it.next()) else {
-            return Err(Error::parse(path, k + 1, line, "expected `name value`"));
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let (name, v) = match f[..] {
+            [name, v] => (name, v),
+            [index, name, v] if index.parse::<usize>().is_ok() => (name, v),
+            _ => {
+                let msg = "expected `name value` (or CBC's `index name value`)";
+                return Err(Error::parse(path, k + 1, line, msg));
+            }
         };
         let v: f64 = v
             .parse()
@@ -42,4 +92,102 @@ pub fn read(path: &Path, text: &str) -> Result<HashMap<String, f64>> {
         out.insert(name.to_string(), v);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::tiny;
+
+    #[test]
+    fn both_forms_list_every_column_at_its_start_in_file_order() {
+        let p = tiny::classification();
+        let mst = tiny::text(&p, "mst");
+        let cbc = tiny::text(&p, "cbc");
+        let body: Vec<&str> = cbc.lines().skip(1).collect();
+        assert_eq!(
+            body,
+            [
+                "0 w_0_0 1",
+                "1 w_0_1 0",
+                "2 w_1_0 0",
+                "3 w_1_1 1",
+                "4 w_2_0 0.5",
+                "5 w_2_1 0.5",
+                "6 b_0 0",
+                "7 b_1 0",
+                "8 b_2 0.25",
+                "9 c_2 1",
+            ]
+        );
+        let names: Vec<String> = body
+            .iter()
+            .map(|l| l.split_once(' ').unwrap().1.into())
+            .collect();
+        assert_eq!(mst.lines().skip(1).collect::<Vec<_>>(), names);
+        assert!(mst.starts_with('#') && cbc.starts_with('#'));
+    }
+
+    #[test]
+    fn cbc_lines_are_ones_its_reader_uses() {
+        // CBC uses a line whose first field starts with a digit, with the
+        // first and third fields made of digits . - + e, under 255 bytes.
+        let mut p = tiny::regression(
+            crate::formulation::Loss::L1,
+            crate::formulation::MseForm::Segments,
+        );
+        p.columns[0].start = -1.5e-300;
+        p.columns[1].start = 1.0 / 3.0;
+        p.columns[2].start = 2.5e20;
+        let numeric = |s: &str| {
+            s.bytes()
+                .all(|b| b.is_ascii_digit() || b"+-.e".contains(&b))
+        };
+        let text = tiny::text(&p, "cbc");
+        let (header, body) = text.split_once('\n').unwrap();
+        assert!(
+            !header.as_bytes()[0].is_ascii_digit(),
+            "the header is skipped"
+        );
+        for (k, line) in body.lines().enumerate() {
+            let f: Vec<&str> = line.split(' ').collect();
+            assert_eq!((f.len(), f[0]), (3, k.to_string().as_str()), "{line}");
+            assert!(numeric(f[2]) && line.len() < 255, "{line}");
+            assert_eq!(
+                f[2].parse::<f64>().unwrap(),
+                p.columns[k].start,
+                "round trip"
+            );
+        }
+    }
+
+    #[test]
+    fn the_cbc_start_sits_beside_the_model_under_its_full_name() {
+        for (model, start) in [
+            ("layer.mps", "layer.mps.cbc.mst"),
+            ("out/layer.lp.gz", "out/layer.lp.gz.cbc.mst"),
+        ] {
+            assert_eq!(cbc_path(Path::new(model)), PathBuf::from(start));
+        }
+    }
+
+    #[test]
+    fn read_gives_back_what_either_writer_wrote() {
+        let p = tiny::regression(
+            crate::formulation::Loss::Mse,
+            crate::formulation::MseForm::Segments,
+        );
+        for form in ["mst", "cbc"] {
+            let back = read(Path::new("s.mst"), &tiny::text(&p, form)).unwrap();
+            assert_eq!(back.len(), p.columns.len());
+            for c in &p.columns {
+                assert_eq!(back[&c.var.to_string()], c.start);
+            }
+        }
+        let e = read(Path::new("s.mst"), "# x\nw_0_0 1 2\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "s.mst:2: expected `name value` (or CBC's `index name value`) (line: `w_0_0 1 2`)"
+        );
+    }
 }

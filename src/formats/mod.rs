@@ -8,6 +8,8 @@ pub mod mip_start;
 pub mod mps;
 pub mod num;
 pub mod solution;
+#[cfg(test)]
+mod tiny;
 
 use crate::atomic::AtomicFile;
 use crate::error::{Error, IoContext, Result};

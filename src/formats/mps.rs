@@ -196,3 +196,165 @@ fn write_quadobj(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    //! One golden snippet per section, from tiny problems built by the real
+    //! formulation (tests/golden/README.md has the working of each number).
+
+    use crate::formats::tiny::{self, section};
+    use crate::formulation::{Loss, MseForm};
+
+    const SECTIONS: &[&str] = &["ROWS", "COLUMNS", "RHS", "BOUNDS", "QUADOBJ", "ENDATA"];
+
+    #[test]
+    fn rows_name_the_objective_first_then_each_row_with_its_sense() {
+        let l1 = tiny::text(&tiny::regression(Loss::L1, MseForm::Segments), "mps");
+        assert_eq!(
+            section(&l1, "ROWS", SECTIONS),
+            [
+                "ROWS",
+                " N obj",
+                " G neg_0_0",
+                " L pos_1_0",
+                " L pos_2_0",
+                " G neg_2_0"
+            ]
+        );
+        let seg = tiny::text(&tiny::regression(Loss::Mse, MseForm::Segments), "mps");
+        assert_eq!(
+            section(&seg, "ROWS", SECTIONS),
+            ["ROWS", " N obj", " E res_0_0", " E res_1_0", " E res_2_0"]
+        );
+    }
+
+    #[test]
+    fn columns_pair_entries_and_fence_binaries_with_markers() {
+        let text = tiny::text(&tiny::classification(), "mps");
+        assert_eq!(
+            section(&text, "COLUMNS", SECTIONS),
+            [
+                "COLUMNS",
+                "    w_0_0 mg_2_0 -1",
+                "    w_0_1 mg_2_0 -1",
+                "    w_1_0 mg_2_1 -1",
+                "    w_1_1 mg_2_1 -1",
+                "    w_2_0 mg_2_0 1   mg_2_1 1",
+                "    w_2_1 mg_2_0 1   mg_2_1 1",
+                "    b_0 mg_2_0 -1",
+                "    b_1 mg_2_1 -1",
+                "    b_2 mg_2_0 1   mg_2_1 1",
+                "    MARKER 'MARKER' 'INTORG'",
+                "    c_2 obj -1   mg_2_0 -0.051000000000000045",
+                "    c_2 mg_2_1 -0.051000000000000045",
+                "    MARKER 'MARKER' 'INTEND'",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_column_in_no_row_and_not_in_the_objective_still_appears() {
+        // The quadratic form has no rows and b_0 has a linear cost; with a
+        // zero cost a column would vanish for the reader without its
+        // `obj 0` entry.
+        let mut p = tiny::regression(Loss::Mse, MseForm::Quadratic);
+        p.objective.retain(|&(c, _)| c != 2);
+        let text = tiny::text(&p, "mps");
+        assert_eq!(
+            section(&text, "COLUMNS", SECTIONS),
+            [
+                "COLUMNS",
+                "    w_0_0 obj -4",
+                "    w_0_1 obj 4",
+                "    b_0 obj 0"
+            ]
+        );
+    }
+
+    #[test]
+    fn rhs_lists_the_non_zero_right_hand_sides() {
+        let text = tiny::text(&tiny::classification(), "mps");
+        assert_eq!(
+            section(&text, "RHS", SECTIONS),
+            [
+                "RHS",
+                "    rhs mg_2_0 -0.050000000000000044",
+                "    rhs mg_2_1 -0.050000000000000044",
+            ]
+        );
+        let l1 = tiny::text(&tiny::regression(Loss::L1, MseForm::Segments), "mps");
+        assert_eq!(
+            section(&l1, "RHS", SECTIONS),
+            [
+                "RHS",
+                "    rhs neg_0_0 1",
+                "    rhs pos_1_0 0.5",
+                "    rhs pos_2_0 -1",
+                "    rhs neg_2_0 -1",
+            ]
+        );
+    }
+
+    #[test]
+    fn bounds_write_every_bound_with_fx_mi_and_fr() {
+        let p = tiny::with_odd_bounds(tiny::classification());
+        let text = tiny::text(&p, "mps");
+        assert_eq!(
+            section(&text, "BOUNDS", SECTIONS),
+            [
+                "BOUNDS",
+                " MI bnd w_0_0",
+                " UP bnd w_0_0 1.05",
+                " FR bnd w_0_1",
+                " LO bnd w_1_0 -0.05",
+                " UP bnd w_1_0 0.05",
+                " LO bnd w_1_1 0.95",
+                " UP bnd w_1_1 1.05",
+                " LO bnd w_2_0 0.45",
+                " UP bnd w_2_0 0.55",
+                " LO bnd w_2_1 0.45",
+                " UP bnd w_2_1 0.55",
+                " FX bnd b_0 0",
+                " FX bnd b_1 0",
+                " FX bnd b_2 0.25",
+                " LO bnd c_2 0",
+                " UP bnd c_2 1",
+            ]
+        );
+    }
+
+    #[test]
+    fn bounds_leave_a_zero_lower_bound_of_a_continuous_column_implicit() {
+        let text = tiny::text(&tiny::regression(Loss::L1, MseForm::Segments), "mps");
+        let bounds = section(&text, "BOUNDS", SECTIONS);
+        assert_eq!(
+            bounds[7..],
+            [
+                " UP bnd dev_0_0 1.075",
+                " UP bnd dev_1_0 0.7749999999999999",
+                " UP bnd dev_2_0 0.375",
+            ]
+        );
+    }
+
+    #[test]
+    fn quadobj_holds_the_lower_triangle_of_q_column_by_column() {
+        let text = tiny::text(&tiny::regression(Loss::Mse, MseForm::Quadratic), "mps");
+        assert_eq!(
+            section(&text, "QUADOBJ", SECTIONS),
+            [
+                "QUADOBJ",
+                "    w_0_0 w_0_0 10",
+                "    w_0_1 w_0_0 4",
+                "    b_0 w_0_0 6",
+                "    w_0_1 w_0_1 40",
+                "    b_0 w_0_1 12",
+                "    b_0 b_0 6",
+            ]
+        );
+        assert!(text.ends_with("    b_0 b_0 6\nENDATA\n"));
+        let linear = tiny::text(&tiny::regression(Loss::L1, MseForm::Segments), "mps");
+        assert!(!linear.contains("QUADOBJ"), "no section without terms");
+        assert!(linear.starts_with("NAME gdmilp\nROWS\n") && linear.ends_with("\nENDATA\n"));
+    }
+}

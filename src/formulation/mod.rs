@@ -693,7 +693,7 @@ impl Problem {
         let mut w = Array2::zeros((self.n_out, self.n_in));
         let mut b = bias.clone();
         for (c, col) in self.columns.iter().enumerate().take(self.first_aux()) {
-            let v = into_box(values[c], col.lower, col.upper).ok_or_else(|| {
+            let v = into_box(values[c], col.lower, col.upper, 0.0).ok_or_else(|| {
                 format!(
                     "{} = {} lies outside its box [{}, {}]",
                     col.var, values[c], col.lower, col.upper
@@ -767,10 +767,12 @@ impl Problem {
 /// [lower, upper]: solvers may overstep a bound by their feasibility
 /// tolerance (and by the digits they print), so a value within 1e-6
 /// (relative to the centre and radius) is clamped into the box; anything
-/// farther is refused (`None`).
-pub fn into_box(v: f64, lower: f64, upper: f64) -> Option<f64> {
+/// farther is refused (`None`). `printed` widens the tolerance by that
+/// fraction of |v| for a solution file that rounds what it prints (HiGHS's
+/// pretty style, GLPK's report); 0 for exact values.
+pub fn into_box(v: f64, lower: f64, upper: f64, printed: f64) -> Option<f64> {
     let (centre, r) = ((lower + upper) / 2.0, (upper - lower) / 2.0);
-    let tol = 1e-6 * (1.0 + centre.abs() + r);
+    let tol = 1e-6 * (1.0 + centre.abs() + r) + printed * v.abs();
     (v.is_finite() && v >= lower - tol && v <= upper + tol).then(|| v.clamp(lower, upper))
 }
 

@@ -126,6 +126,80 @@ fn cbc_glpk_scip_and_highs_solutions_verify_on_every_layer_form() {
     }
 }
 
+/// `flag` for glpsol reading `file`: `--lp` or `--freemps`.
+fn glpsol_flag(file: &str) -> &'static str {
+    if file.ends_with(".lp") {
+        "--lp"
+    } else {
+        "--freemps"
+    }
+}
+
+#[test]
+fn glpk_reports_verify_for_a_milp_and_an_lp_from_mps_and_lp_files() {
+    // The -o report prints values to 6 digits: apply still verifies
+    // (classification margins and the segments' bound hold).
+    for (case, extra) in [
+        ("digits", &["--select", "first", "--points", "40"][..]),
+        ("regression", &[][..]),
+    ] {
+        for ext in ["mps", "lp"] {
+            let dir = Dir::new(&format!("glpk-report-{case}-{ext}"));
+            let file = export(&dir, case, ext, extra);
+            dir.tool("glpsol", &[glpsol_flag(&file), &file, "-o", "report.txt"])
+                .ok();
+            apply_verified(&dir, case, &dir.p("report.txt"), "glpk_report");
+        }
+    }
+}
+
+#[test]
+fn gurobi_json_solutions_verify() {
+    // The size-limited licence takes the tiny fixtures (and 40 digits).
+    for (case, ext, extra) in [
+        ("tiny_classification", "mps", &[][..]),
+        ("tiny_regression", "lp", &[][..]),
+        ("tiny_regression", "mps", &["--loss", "l1"][..]),
+        ("digits", "lp", &["--select", "first", "--points", "40"][..]),
+    ] {
+        let dir = Dir::new(&format!("gurobi-json-{case}-{ext}"));
+        let file = export(&dir, case, ext, extra);
+        let code = format!(
+            "import gurobipy as gp\ng = gp.read({file:?})\ng.Params.OutputFlag = 0\ng.Params.ResultFile = 'gurobi.json'\ng.optimize()\n"
+        );
+        dir.tool(&python(), &["-c", &code]).ok();
+        apply_verified(&dir, case, &dir.p("gurobi.json"), "gurobi_json");
+    }
+}
+
+#[test]
+fn cbc_accepts_the_cbc_start_and_its_solution_verifies() {
+    for ext in ["mps", "lp"] {
+        let dir = Dir::new(&format!("cbc-start-{ext}"));
+        let file = export(
+            &dir,
+            "digits",
+            ext,
+            &["--select", "first", "--points", "40"],
+        );
+        let start = format!("{file}.cbc.mst");
+        let r = dir
+            .tool(
+                "cbc",
+                &[&file, "mips", &start, "solve", "solution", "cbc.sol"],
+            )
+            .ok();
+        let log = r.stdout();
+        r.check(
+            log.contains("MIPStart values read for 207 variables")
+                && log.contains("MIPStart provided solution with cost")
+                && !log.contains("Warning"),
+            "CBC reads every column of the start and uses it",
+        );
+        apply_verified(&dir, "digits", &dir.p("cbc.sol"), "cbc_start");
+    }
+}
+
 #[test]
 fn the_incumbents_own_values_give_back_the_input_byte_for_byte() {
     for case in [
@@ -284,7 +358,9 @@ fn committed_solver_samples_parse_and_verify() {
         }
         for f in std::fs::read_dir(&p).unwrap() {
             let f = f.unwrap().path();
-            if f.extension().is_some_and(|e| e == "sol") {
+            // layer.sol, layer.json, layer.txt: the samples of the export
+            // above; other files test the readers (unit tests).
+            if f.file_stem().is_some_and(|e| e == "layer") {
                 let dir = Dir::new(&format!(
                     "sample-{}-{}",
                     p.file_name().unwrap().to_string_lossy(),
@@ -308,8 +384,8 @@ fn committed_solver_samples_parse_and_verify() {
         }
     }
     assert!(
-        seen >= 6,
-        "expected samples from at least six solver formats, found {seen}"
+        seen >= 9,
+        "expected samples from at least nine solver formats, found {seen}"
     );
 }
 

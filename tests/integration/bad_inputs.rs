@@ -523,6 +523,71 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            name: "gurobi_json_not_json",
+            code: 2,
+            needles: &["s.json:2:", "not valid JSON"],
+            setup: |d| {
+                exported(d);
+                let p = write(
+                    d,
+                    "s.json",
+                    "{ \"SolutionInfo\": { \"Status\": 2, \"ObjVal\": 1},\n \"Vars\": [ { \"VarName\": \"w_0_0\", \"X\": 0.1, } ]}",
+                );
+                s(&["apply", &p, &model("regression"), "-o", &d.p("p.onnx")])
+            },
+        },
+        Case {
+            name: "gurobi_json_no_solution",
+            code: 1,
+            needles: &["s.json", "TIME_LIMIT", "no usable solution"],
+            setup: |d| {
+                exported(d);
+                let p = write(
+                    d,
+                    "s.json",
+                    "{ \"SolutionInfo\": { \"Status\": 9, \"ObjVal\": 1e+100, \"SolCount\": 0}}",
+                );
+                s(&["apply", &p, &model("regression"), "-o", &d.p("p.onnx")])
+            },
+        },
+        Case {
+            name: "glpk_report_truncated",
+            code: 2,
+            needles: &["s.txt", "truncated"],
+            setup: |d| {
+                exported(d);
+                let p = write(d, "s.txt", "Problem:    gdmilp\nRows:       1\nColumns:    1\nNon-zeros:  1\nStatus:     OPTIMAL\nObjective:  obj = 1 (MINimum)\n\n   No. Column name  St   Activity     Lower bound   Upper bound    Marginal\n------ ------------ -- ------------- ------------- ------------- -------------\n     1 w_0_0        B            0.1\n");
+                s(&["apply", &p, &model("regression"), "-o", &d.p("p.onnx")])
+            },
+        },
+        Case {
+            name: "glpk_report_bad_value",
+            code: 2,
+            needles: &["s.txt:10:", "'0.1x' is not a number"],
+            setup: |d| {
+                exported(d);
+                let p = write(d, "s.txt", "Problem:    gdmilp\nRows:       1\nColumns:    1\nNon-zeros:  1\nStatus:     OPTIMAL\nObjective:  obj = 1 (MINimum)\n\n   No. Column name  St   Activity     Lower bound   Upper bound    Marginal\n------ ------------ -- ------------- ------------- ------------- -------------\n     1 w_0_0        B           0.1x\n\nEnd of output\n");
+                s(&["apply", &p, &model("regression"), "-o", &d.p("p.onnx")])
+            },
+        },
+        Case {
+            name: "glpk_report_no_integer_solution",
+            code: 1,
+            needles: &["layer.txt", "INTEGER UNDEFINED", "no usable solution"],
+            setup: |d| {
+                // glpsol stopped by --tmlim 0 before any integer solution.
+                let sample = root().join("fixtures/solutions/glpk-report/time_limit.txt");
+                std::fs::copy(sample, d.path.join("layer.txt")).unwrap();
+                s(&[
+                    "apply",
+                    &d.p("layer.txt"),
+                    &model("digits"),
+                    "-o",
+                    &d.p("p.onnx"),
+                ])
+            },
+        },
+        Case {
             name: "nan_value",
             code: 2,
             needles: &["s.sol", "w_0_1", "NaN"],

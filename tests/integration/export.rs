@@ -46,8 +46,11 @@ fn every_fixture_exports_files_highspy_reads_at_the_incumbent() {
             vec![
                 "layer.gdmilp.json",
                 "layer.lp",
+                "layer.lp.cbc.mst",
                 "layer.mps",
+                "layer.mps.cbc.mst",
                 "layer.mps.gz",
+                "layer.mps.gz.cbc.mst",
                 "layer.mst"
             ]
         );

@@ -9,27 +9,40 @@ use gdmilp::onnx::{self, Model};
 use proptest::prelude::*;
 use std::path::Path;
 
-const FORMATS: [SolutionFormat; 7] = [
+const FORMATS: [SolutionFormat; 9] = [
     SolutionFormat::Highs,
     SolutionFormat::HighsPretty,
     SolutionFormat::Gurobi,
+    SolutionFormat::GurobiJson,
     SolutionFormat::Cplex,
     SolutionFormat::Cbc,
     SolutionFormat::Scip,
     SolutionFormat::Glpk,
+    SolutionFormat::GlpkReport,
 ];
 
 fn samples() -> Vec<Vec<u8>> {
     let base = root().join("fixtures/solutions");
     let mut v = Vec::new();
     for d in std::fs::read_dir(&base).unwrap() {
-        let p = d.unwrap().path().join("layer.sol");
-        if p.is_file() {
+        let d = d.unwrap().path();
+        if !d.is_dir() {
+            continue;
+        }
+        // Every solver file: each layout and status of each format.
+        let mut files: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|f| f.unwrap().path())
+            .filter(|p| p.extension().is_none_or(|e| e != "lp"))
+            .collect();
+        files.sort();
+        for p in files {
             // The first 4 KiB keep each case fast while covering the headers.
             let b = std::fs::read(p).unwrap();
             v.push(b[..b.len().min(4096)].to_vec());
         }
     }
+    v.sort();
     v
 }
 
@@ -82,7 +95,7 @@ proptest! {
 
     #[test]
     fn solution_readers_never_panic(
-        which in 0usize..7,
+        which in 0usize..64,
         edits in proptest::collection::vec((any::<u32>(), any::<u8>(), 0u8..3), 0..12),
         cut in any::<u32>(),
     ) {

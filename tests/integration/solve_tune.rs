@@ -219,10 +219,12 @@ fn tune_keep_leaves_each_sweeps_files_and_the_first_applies_to_the_input() {
         [
             "sweep1.gdmilp.json",
             "sweep1.mps",
+            "sweep1.mps.cbc.mst",
             "sweep1.mst",
             "sweep1.sol",
             "sweep2.gdmilp.json",
             "sweep2.mps",
+            "sweep2.mps.cbc.mst",
             "sweep2.mst",
             "sweep2.sol"
         ]

@@ -5,16 +5,23 @@ every solver that installs on a fresh machine here; for each cell:
   - the solver reads the file and prints no warning about it,
   - its optimum agrees with the embedded HiGHS (1e-6 relative; 1e-4, the
     solvers' default relative gap, for MILPs),
-  - our MIP start (NAME.mst) is accepted where the solver takes one,
+  - our MIP start is accepted where the solver takes one (NAME.mst; CBC's
+    `mips` reads its own form, MODEL.cbc.mst),
   - `gdmilp apply` on its solution file verifies (exit 0).
+
+Gurobi and GLPK each get a second column for their other solution format
+(Gurobi's JSON, GLPK's printable `-o` report). A solver that is not installed
+is skipped with its reason, except when the environment variable CI is set:
+CI must have every solver, so there a missing one fails its cells.
 
 Prints a solver x file table and a closing `N passed, N failed` line; exits 1 on
 any failure. `--markdown FILE` also writes the table as markdown (the README
-keeps a copy). Run from the repository root after `scripts/setup`:
+keeps a copy); `--only CASE[,CASE]` runs those fixtures alone. Run from the repository root after `scripts/setup`:
 
     .venv/bin/python tests/interop/run.py
 """
 import gzip
+import importlib.util
 import json
 import os
 import re
@@ -25,7 +32,18 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GDMILP = os.path.join(ROOT, "target", "release", "gdmilp")
-SOLVERS = ["highs", "highspy", "cbc", "glpk", "scip", "gurobi", "ortools"]
+SOLVERS = ["highs", "highspy", "cbc", "glpk", "glpk-report", "scip", "gurobi", "gurobi-json", "ortools"]
+# What each solver needs: a program on PATH or a Python module.
+NEEDS = {
+    "highspy": ("module", "highspy"),
+    "cbc": ("program", "cbc"),
+    "glpk": ("program", "glpsol"),
+    "glpk-report": ("program", "glpsol"),
+    "scip": ("module", "pyscipopt"),
+    "gurobi": ("module", "gurobipy"),
+    "gurobi-json": ("module", "gurobipy"),
+    "ortools": ("module", "ortools"),
+}
 WARNING = re.compile(r"warn|unknown|ignor|error", re.IGNORECASE)
 
 
@@ -39,6 +57,23 @@ class Fail(Exception):
 
 def run(cmd, **kw):
     return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+def missing(solver):
+    """Why `solver` cannot run here, or None when it can."""
+    kind, name = NEEDS.get(solver, (None, None))
+    if kind == "program" and shutil.which(name) is None:
+        return f"`{name}` is not installed"
+    if kind == "module" and importlib.util.find_spec(name) is None:
+        return f"Python module `{name}` is not installed"
+    return None
+
+
+def sidecar(work, ext, suffix):
+    """The export's `suffix` file (gdmilp.json, mst) beside layer.EXT: named
+    after the whole file name, or after its stem (older exports)."""
+    new = os.path.join(work, f"layer.{ext}.{suffix}")
+    return new if os.path.exists(new) else os.path.join(work, f"layer.{suffix}")
 
 
 def read_start(path):
@@ -95,22 +130,51 @@ def solve_highspy(path, start, work):
 
 def solve_cbc(path, start, work):
     sol = os.path.join(work, "cbc.sol")
-    r = run(["cbc", path, "solve", "solution", sol], cwd=work)
+    # CBC's own start, written by export beside the model.
+    r = run(["cbc", path, "mips", path + ".cbc.mst", "solve", "solution", sol], cwd=work)
     if r.returncode != 0 or not os.path.exists(sol):
         raise Fail("cbc failed: " + r.stdout[-200:])
     first = open(sol).readline()
     obj = float(first.rsplit(" ", 1)[1])
-    return obj, sol, None, warnings_in(r.stdout, allow=("read with 0 errors",))
+    columns = len(read_start(start))
+    # CBC's MPS reader and its start reader can turn the same number text
+    # into neighbouring doubles, so a start value at a bound may land just
+    # outside it: CBC clips it and says so (tested by hand: identical text
+    # in an MPS file and a start gives the warning, in an LP file not).
+    clipped = re.search(r"Warning: modifying (\d+) solution values outside bounds", r.stdout)
+    if "MIPStart provided solution" in r.stdout and clipped:
+        accepted = f"{clipped.group(1)} clipped"
+    elif "MIPStart provided solution" in r.stdout:
+        accepted = True
+    elif f"MIPStart values read for {columns} variables" in r.stdout:
+        # Enough for an LP, which has no search to use it in (checked below),
+        # or when CBC's preprocessing leaves no integer column to search.
+        accepted = "no search" if "No integer variables - nothing to do" in r.stdout else "read"
+    else:
+        accepted = False
+    return obj, sol, accepted, warnings_in(r.stdout, allow=("read with 0 errors", "solution values outside bounds"))
+
+
+def glpsol(path, work, out_flag, out):
+    flag = "--lp" if ".lp" in os.path.basename(path) else "--freemps"
+    r = run(["glpsol", flag, path, out_flag, out], cwd=work)
+    if r.returncode != 0:
+        raise Fail("glpsol failed: " + r.stdout[-200:])
+    return r
 
 
 def solve_glpk(path, start, work):
     sol = os.path.join(work, "glpk.sol")
-    flag = "--lp" if ".lp" in os.path.basename(path) else "--freemps"
-    r = run(["glpsol", flag, path, "-w", sol], cwd=work)
-    if r.returncode != 0:
-        raise Fail("glpsol failed: " + r.stdout[-200:])
+    r = glpsol(path, work, "-w", sol)
     s = next(l for l in open(sol) if l.startswith("s "))
     return float(s.split()[-1]), sol, None, warnings_in(r.stdout)
+
+
+def solve_glpk_report(path, start, work):
+    report = os.path.join(work, "glpk-report.txt")
+    r = glpsol(path, work, "-o", report)
+    line = next(l for l in open(report) if l.startswith("Objective:"))
+    return float(line.split("=")[1].split()[0]), report, None, warnings_in(r.stdout)
 
 
 def solve_scip(path, start, work):
@@ -135,12 +199,10 @@ def solve_scip(path, start, work):
     return m.getObjVal(), sol, accepted, []
 
 
-def solve_gurobi(path, start, work):
-    try:
-        import gurobipy
-    except ImportError:
-        raise Skip("gurobipy not installed")
-    log = os.path.join(work, "gurobi.log")
+def solve_gurobi(path, start, work, result="gurobi.sol"):
+    import gurobipy
+
+    log = os.path.join(work, result + ".log")
     try:
         env = gurobipy.Env(empty=True)
         env.setParam("LogToConsole", 0)
@@ -153,11 +215,15 @@ def solve_gurobi(path, start, work):
         if "size-limited" in str(e) or "license" in str(e).lower():
             raise Skip("licence refuses this size: " + str(e))
         raise Fail(str(e))
-    sol = os.path.join(work, "gurobi.sol")
+    sol = os.path.join(work, result)
     g.write(sol)
     text = open(log).read()
     accepted = "User MIP start" in text or "Loaded user MIP start" in text or g.NumIntVars == 0
     return g.ObjVal, sol, accepted, warnings_in(text, allow=("Restricted license", "Warning for adding"))
+
+
+def solve_gurobi_json(path, start, work):
+    return solve_gurobi(path, start, work, result="gurobi.json")
 
 
 def solve_ortools(path, start, work):
@@ -181,8 +247,10 @@ SOLVE = {
     "highspy": solve_highspy,
     "cbc": solve_cbc,
     "glpk": solve_glpk,
+    "glpk-report": solve_glpk_report,
     "scip": solve_scip,
     "gurobi": solve_gurobi,
+    "gurobi-json": solve_gurobi_json,
     "ortools": solve_ortools,
 }
 
@@ -201,20 +269,26 @@ def versions():
     import highspy
 
     out["highspy"] = "highspy " + getattr(highspy, "__version__", "1.16")
-    out["cbc"] = next((l.strip() for l in run(["cbc", "-quit"]).stdout.splitlines() if l.startswith("Version")), "cbc")
-    out["glpk"] = run(["glpsol", "--version"]).stdout.splitlines()[0]
-    import pyscipopt
+    for solver in SOLVERS:
+        why = missing(solver)
+        if why:
+            out[solver] = "not installed"
+        elif solver == "cbc":
+            out[solver] = next((l.strip() for l in run(["cbc", "-quit"]).stdout.splitlines() if l.startswith("Version")), "cbc")
+        elif solver in ("glpk", "glpk-report"):
+            out[solver] = run(["glpsol", "--version"]).stdout.splitlines()[0]
+        elif solver == "scip":
+            import pyscipopt
 
-    out["scip"] = f"PySCIPOpt {pyscipopt.__version__}"
-    try:
-        import gurobipy
+            out[solver] = f"PySCIPOpt {pyscipopt.__version__}"
+        elif solver in ("gurobi", "gurobi-json"):
+            import gurobipy
 
-        out["gurobi"] = "gurobipy " + ".".join(map(str, gurobipy.gurobi.version()))
-    except ImportError:
-        out["gurobi"] = "not installed"
-    import ortools
+            out[solver] = "gurobipy " + ".".join(map(str, gurobipy.gurobi.version()))
+        elif solver == "ortools":
+            import ortools
 
-    out["ortools"] = f"OR-Tools {ortools.__version__} (MPS/LP import, SCIP backend)"
+            out[solver] = f"OR-Tools {ortools.__version__} (MPS/LP import, SCIP backend)"
     return out
 
 
@@ -223,12 +297,14 @@ def versions():
 NO_QUADRATIC = {
     "cbc": "no quadratic objective (CBC reads QUADOBJ, then ignores it)",
     "glpk": "no quadratic objective",
+    "glpk-report": "no quadratic objective",
     "ortools": "its MPS import has no QUADOBJ",
 }
 
 
 def main():
     markdown = sys.argv[sys.argv.index("--markdown") + 1] if "--markdown" in sys.argv else None
+    only = sys.argv[sys.argv.index("--only") + 1].split(",") if "--only" in sys.argv else None
     if not os.path.exists(GDMILP):
         sys.exit(f"{GDMILP} is missing: run scripts/setup")
     rows = []
@@ -241,6 +317,8 @@ def main():
     # mse's exact quadratic objective, on the linear-output regressions.
     for case in ["regression", "sk_regressor", "tiny_regression"]:
         cells_to_run += [(case, ext, ["--mse-form", "quadratic"]) for ext in ["mps", "lp"]]
+    if only:
+        cells_to_run = [c for c in cells_to_run if c[0] in only]
     for case, ext, extra in cells_to_run:
         quadratic = bool(extra)
         label = ext + (" (quadratic)" if quadratic else "")
@@ -252,15 +330,20 @@ def main():
             rows.append((case, label, {s: "✗ export: " + r.stderr.strip() for s in SOLVERS}))
             failed += len(SOLVERS)
             continue
-        manifest = os.path.join(work, "layer.gdmilp.json")
+        manifest = sidecar(work, ext, "gdmilp.json")
         # MIP solvers stop within their default relative gap (1e-4 for
         # HiGHS, CBC, Gurobi): optima of MILPs agree to that.
         with open(manifest) as f:
             tolerance = 1e-4 if json.load(f)["counts"]["binaries"] else 1e-6
-        start = os.path.join(work, "layer.mst")
+        start = sidecar(work, ext, "mst")
         cells, reference = {}, None
         for solver in SOLVERS:
             try:
+                why = missing(solver)
+                if why and os.environ.get("CI"):
+                    raise Fail(why + " (CI must have every solver)")
+                if why:
+                    raise Skip(why)
                 if quadratic and solver in NO_QUADRATIC:
                     raise Skip(NO_QUADRATIC[solver])
                 obj, sol, accepted, warns = SOLVE[solver](milp, start, work)
@@ -273,6 +356,8 @@ def main():
                     problems.append(f"optimum {obj!r} != HiGHS {reference!r}")
                 if accepted is False:
                     problems.append("MIP start refused")
+                if accepted == "read" and tolerance == 1e-4:
+                    problems.append("MIP start read but not used")
                 verified = None
                 if sol:
                     a = run([GDMILP, "apply", sol, f"fixtures/{case}/model.onnx", "--manifest", manifest,
@@ -283,7 +368,8 @@ def main():
                 if problems:
                     raise Fail(", ".join(problems))
                 mark = "✓ " + format(obj, ".6g")
-                mark += {True: ", start ✓", False: "", None: ""}[accepted]
+                marks = {True: ", start ✓", "read": ", start read", "no search": ", start read, no search", False: "", None: ""}
+                mark += marks[accepted] if accepted in marks else f", start ✓, {accepted}"
                 mark += "" if verified else " (no solution file)" if verified is None else ""
                 cells[solver] = mark
                 passed += 1
@@ -304,7 +390,12 @@ def main():
     v = versions()
     lines.append("")
     lines.append("Versions: " + "; ".join(f"{k}: {v[k]}" for k in SOLVERS) + ".")
-    lines.append("CBC's MIP start (`mips`) reads `index name value` lines, not the MST form; GLPK's glpsol takes no MIP start; "
+    lines.append("CBC gets its own start (`mips layer.mps.cbc.mst`, `index name value` lines); on an LP it reads every value "
+                 "(\"start read\") but has no branch and bound to use them in, nor where its preprocessing leaves no integer "
+                 "column (\"no search\"). \"N clipped\": CBC's MPS reader and its start reader turn some number texts into "
+                 "neighbouring doubles, so start values at a bound (filled segments) can land a hair outside it; CBC clips them, "
+                 "warns, and the start is used at its own cost. GLPK's glpsol takes no MIP start; its -o report "
+                 "prints 6 digits, which apply allows for. "
                  "OR-Tools' model builder writes no solution file, so its cells check the optimum only, and its LP import "
                  "reads OR-Tools' own LP dialect, not CPLEX LP, so it runs on the MPS files.")
     table = "\n".join(lines)

@@ -1,12 +1,15 @@
 //! Solution files, one module per solver's format, detected from content.
 //! Each reader returns a [`Solution`]: status, the objective the solver
 //! reported, and values by column name (or, for GLPK's `-w`, by column
-//! number, mapped through the manifest's column order).
+//! number, mapped through the manifest's column order). Readers know the
+//! solvers' files, nothing about models or manifests.
 
 pub mod cbc;
 pub mod cplex;
 pub mod glpk;
+pub mod glpk_report;
 pub mod gurobi;
+pub mod gurobi_json;
 pub mod highs;
 pub mod scip;
 
@@ -22,6 +25,8 @@ pub enum SolutionFormat {
     HighsPretty,
     /// Gurobi `.sol` (`ResultFile=x.sol`).
     Gurobi,
+    /// Gurobi's JSON solution (`ResultFile=x.json`).
+    GurobiJson,
     /// CPLEX XML `.sol`.
     Cplex,
     /// CBC `solve solution FILE`.
@@ -30,6 +35,8 @@ pub enum SolutionFormat {
     Scip,
     /// GLPK `glpsol -w FILE` (columns by number).
     Glpk,
+    /// GLPK's printable report `glpsol -o FILE` (6 significant digits).
+    GlpkReport,
 }
 
 impl SolutionFormat {
@@ -39,17 +46,45 @@ impl SolutionFormat {
             SolutionFormat::Highs => "HiGHS",
             SolutionFormat::HighsPretty => "HiGHS (pretty)",
             SolutionFormat::Gurobi => "Gurobi",
+            SolutionFormat::GurobiJson => "Gurobi JSON",
             SolutionFormat::Cplex => "CPLEX XML",
             SolutionFormat::Cbc => "CBC",
             SolutionFormat::Scip => "SCIP",
             SolutionFormat::Glpk => "GLPK",
+            SolutionFormat::GlpkReport => "GLPK report",
         }
     }
 
     /// True when the format lists every column (a missing one is an
     /// error); false when it leaves out zeros (a missing one is 0).
     pub fn lists_every_column(self) -> bool {
-        !matches!(self, SolutionFormat::Cbc | SolutionFormat::Scip)
+        !matches!(
+            self,
+            SolutionFormat::Cbc | SolutionFormat::Scip | SolutionFormat::GurobiJson
+        )
+    }
+
+    /// The relative error of the values as printed: half a unit in the
+    /// last digit for formats that round (6 significant digits), else 0.
+    pub fn printed_precision(self) -> f64 {
+        match self {
+            SolutionFormat::HighsPretty | SolutionFormat::GlpkReport => 5e-6,
+            _ => 0.0,
+        }
+    }
+
+    /// A note for formats that print values rounded (the exact value is
+    /// lost, so the patched model may differ a little from the solver's).
+    pub fn rounding_note(self) -> Option<&'static str> {
+        match self {
+            SolutionFormat::HighsPretty => {
+                Some("HiGHS's pretty style rounds values to 6 digits; the raw style is exact")
+            }
+            SolutionFormat::GlpkReport => Some(
+                "GLPK's -o report rounds values to 6 digits; its -w file (glpsol -w FILE) is exact",
+            ),
+            _ => None,
+        }
     }
 }
 
@@ -101,6 +136,10 @@ pub fn detect(text: &str) -> Option<SolutionFormat> {
         Some(SolutionFormat::HighsPretty)
     } else if glpk::detect(text) {
         Some(SolutionFormat::Glpk)
+    } else if glpk_report::detect(text) {
+        Some(SolutionFormat::GlpkReport)
+    } else if gurobi_json::detect(text) {
+        Some(SolutionFormat::GurobiJson)
     } else if scip::detect(first) {
         Some(SolutionFormat::Scip)
     } else if gurobi::detect(first) {
@@ -138,7 +177,7 @@ pub fn parse(path: &Path, text: &str, format: Option<SolutionFormat>) -> Result<
         None => {
             return Err(Error::invalid(
                 path,
-                "is not a solution file gdmilp recognises (HiGHS, Gurobi, CPLEX XML, CBC, SCIP or GLPK -w); force one with --solution-format",
+                "is not a solution file gdmilp recognises (HiGHS, Gurobi .sol or JSON, CPLEX XML, CBC, SCIP, GLPK -w or -o); force one with --solution-format",
             ))
         }
     };
@@ -146,10 +185,12 @@ pub fn parse(path: &Path, text: &str, format: Option<SolutionFormat>) -> Result<
         SolutionFormat::Highs => highs::parse_raw(path, text),
         SolutionFormat::HighsPretty => highs::parse_pretty(path, text),
         SolutionFormat::Gurobi => gurobi::parse(path, text),
+        SolutionFormat::GurobiJson => gurobi_json::parse(path, text),
         SolutionFormat::Cplex => cplex::parse(path, text),
         SolutionFormat::Cbc => cbc::parse(path, text),
         SolutionFormat::Scip => scip::parse(path, text),
         SolutionFormat::Glpk => glpk::parse(path, text),
+        SolutionFormat::GlpkReport => glpk_report::parse(path, text),
     }
 }
 
@@ -169,8 +210,16 @@ pub(crate) fn name_value(path: &Path, k: usize, line: &str) -> Result<(String, f
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// The values of a solution read by name (readers' tests).
+    pub(crate) fn named(s: &Solution) -> &[(String, f64, usize)] {
+        match &s.values {
+            Values::ByName(v) => v,
+            Values::ByIndex(_) => panic!("by name"),
+        }
+    }
 
     #[test]
     fn detection_tells_every_format_apart() {
@@ -183,6 +232,8 @@ mod tests {
             ("solution status: optimal solution found\nobjective value: 1\n", SolutionFormat::Scip),
             ("objective value:                 -56\nc_1  1 \t(obj:-1)\n", SolutionFormat::Scip),
             ("c Problem: x\nc\ns mip 1 1 o 1\nj 1 1\ne o f\n", SolutionFormat::Glpk),
+            ("Problem:    gdmilp\nRows:       1\nColumns:    1\nStatus:     OPTIMAL\n\n   No. Column name  St   Activity\n", SolutionFormat::GlpkReport),
+            ("{ \"SolutionInfo\": { \"Status\": 2, \"ObjVal\": -36}, \"Vars\": []}", SolutionFormat::GurobiJson),
         ];
         for (text, f) in cases {
             assert_eq!(detect(text), Some(f), "{text}");
