@@ -23,6 +23,7 @@ committed). Run from the repository root after `cargo build --release`:
     .venv/bin/python benches/scale.py                    # the issue's targets (long)
     .venv/bin/python benches/scale.py --cases hinge1k,mse60k --cap 600
     .venv/bin/python benches/scale.py --list
+    .venv/bin/python benches/scale.py --redraw           # results.md and plot from runs.json
 
 Writes benches/scale/runs.json (every case's numbers and gdmilp's raw output; a run
 replaces the cases it ran and keeps the others unless --fresh) and, from all of
@@ -196,9 +197,15 @@ def num(text):
 
 
 def version(gdmilp):
+    """`gdmilp --version`, the binary's build time and the start of its sha256."""
+    import hashlib
     try:
-        return subprocess.run([gdmilp, "--version"], capture_output=True, text=True,
-                              timeout=30).stdout.strip()
+        v = subprocess.run([gdmilp, "--version"], capture_output=True, text=True,
+                           timeout=30).stdout.strip()
+        with open(gdmilp, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()[:12]
+        built = datetime.datetime.fromtimestamp(os.path.getmtime(gdmilp), datetime.timezone.utc)
+        return f"{v} (built {built.isoformat(timespec='minutes')}, sha256 {digest})"
     except OSError as e:
         return f"unknown ({e})"
 
@@ -310,7 +317,7 @@ def run_case(c, args, gdmilp):
     rec = {"case": c["name"], "kind": c["kind"], "M": c["M"], "N": scale_data.N, "T": c["T"],
            "target": c["target"], "issue_target": c["issue"], "cap": args.cap,
            "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-           "gdmilp_version": version(gdmilp),
+           "gdmilp_version": version(gdmilp), "command": args.command,
            "before": {"train": quality(c["kind"], w0, b0, x, y),
                       "test": quality(c["kind"], w0, b0, xt, yt)}}
     with open(os.path.join(folder, "about.json")) as f:
@@ -471,14 +478,35 @@ def quality_text(rec):
             text += f", test {b['test']['mse']:.6g} → {a['test']['mse']:.6g}"
         rel = rec.get("box_optimum", {}).get("relative_excess")
         if rel:
-            text += f"; above box optimum by ≤ {max(rel):.1e}"
+            text += f"; largest excess over the box optimum {max(rel):+.1e} (relative)"
         return text
     text = f"train acc {b['train']['accuracy']:.4f} → " + \
         (f"{a['train']['accuracy']:.4f}, test {b['test']['accuracy']:.4f} → "
          f"{a['test']['accuracy']:.4f}" if a else "—")
+    text += sweep_text(rec)
     if rec.get("gap") is not None and k == "hinge":
         text += f"; gap {rec['gap']:.1e}"
     return text
+
+
+def ratio_text(rec):
+    r = rec.get("ratio")
+    if r is None:
+        return "—"
+    return ("> " if rec["gdmilp"]["killed"] else "") + (f"{r:.1f}×" if r < 10 else f"{r:.0f}×")
+
+
+def sweep_text(rec):
+    """The sweep's loss on its points before → after, from --report."""
+    sweeps = rec.get("report", {}).get("sweeps", [])
+    if not sweeps:
+        return ""
+    s = sweeps[0]
+    text = f"; loss on its points {s['loss_before']:.6g} → {s['loss_after']:.6g}"
+    hinge = (s.get("warm_start") or {}).get("hinge")
+    if hinge is not None:
+        text += f" (hinge start {hinge:.6g})"
+    return text + ("" if s["kept"] else ", not kept")
 
 
 def status_text(rec):
@@ -501,7 +529,7 @@ def table(runs):
             f"`{rec['case']}` ({rec['kind']})", str(rec["M"]), f"{rec['T']:,}",
             fmt_s(rec["gdmilp"]["wall"]), status_text(rec),
             f"{fmt_s(y['seconds'])} ({y['name']})" if y else "—",
-            f"{rec['ratio']:.0f}×" if rec.get("ratio") is not None else "—",
+            ratio_text(rec),
             target_text(rec), "✓" if rec["verdict"]["met"] else "✗ " + ", ".join(
                 k for k, v in rec["verdict"]["checks"].items() if not v),
             f"{rec['gdmilp']['peak_mb']:.0f}", quality_text(rec)]) + " |")
@@ -522,8 +550,9 @@ def machine():
             f"scikit-learn {sklearn.__version__}, scipy {scipy.__version__}")
 
 
-def write_results(runs, argv):
+def write_results(runs):
     versions = sorted({r["gdmilp_version"] for r in runs.values()})
+    commands = sorted({r.get("command", "?") for r in runs.values()})
     when = sorted(r["when"] for r in runs.values())
     md = [
         "# gdmilp at the size of real network heads (issue #15's targets)",
@@ -532,7 +561,8 @@ def write_results(runs, argv):
         "ratio divides gdmilp's wall time (the whole command: ONNX Runtime, formulation, HiGHS,",
         "verification) by the yardstick's time (median of its repeats) in the same run.",
         "",
-        f"- last command: `{' '.join(argv)}`",
+        "- command" + ("s" if len(commands) > 1 else "") + ": " +
+        ", ".join(f"`{c}`" for c in commands),
         f"- runs from {when[0]} to {when[-1]}; gdmilp: {', '.join(versions)}",
         f"- machine: {machine()}",
         "",
@@ -560,8 +590,8 @@ def plot(runs):
     except ImportError:
         print("matplotlib is not installed: no plot (.venv/bin/pip install matplotlib)")
         return
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    series = [("hinge", 10, "C0"), ("hinge", 100, "C1"), ("mse", 10, "C2"),
+    fig, ax = plt.subplots(figsize=(8, 5))
+    series = [("hinge", 10, "C0"), ("hinge", 100, "C1"), ("mse", 10, "C2"), ("mse", 1, "C5"),
               ("zero-one", 10, "C3"), ("segments", 10, "C4")]
     drawn = False
     for kind, m, color in series:
@@ -579,7 +609,7 @@ def plot(runs):
                     color="black", markersize=10)
         if any("yardstick" in r for r in rs):
             yr = [r for r in rs if "yardstick" in r]
-            ax.plot([r["T"] for r in yr], [r["yardstick"]["seconds"] for r in yr], "--",
+            ax.plot([r["T"] for r in yr], [r["yardstick"]["seconds"] for r in yr], "--s",
                     color=color, label=f"{rs[0]['yardstick']['name']}, M = {m}")
     if not drawn:
         plt.close(fig)
@@ -591,7 +621,7 @@ def plot(runs):
     ax.set_ylabel("wall seconds")
     ax.set_title("gdmilp's one command against the yardstick, same run")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     fig.savefig(os.path.join(OUT, "scale.png"), dpi=110)
     plt.close(fig)
@@ -616,7 +646,10 @@ def main():
     ap.add_argument("--work-dir", default=os.path.join(OUT, "work"))
     ap.add_argument("--keep-files", action="store_true", help="keep each case's gdmilp files")
     ap.add_argument("--fresh", action="store_true", help="forget earlier runs in runs.json")
+    ap.add_argument("--redraw", action="store_true",
+                    help="only rewrite results.md and scale.png from runs.json")
     args = ap.parse_args()
+    args.command = " ".join(["benches/scale.py"] + sys.argv[1:])
     if args.list:
         for c in CASES:
             tags = ("quick " if c["quick"] else "") + ("issue target" if c["issue"] else "")
@@ -633,11 +666,17 @@ def main():
         chosen = [BY_NAME[n] for n in args.cases.split(",")]
     else:
         chosen = [c for c in CASES if (c["quick"] if args.quick else c["issue"])]
+    path = os.path.join(OUT, "runs.json")
+    if args.redraw:
+        with open(path) as f:
+            runs = {r["case"]: r for r in json.load(f)}
+        write_results(runs)
+        plot(runs)
+        return
     if not os.access(args.gdmilp, os.X_OK):
         sys.exit(f"{args.gdmilp}: not found; build it with `cargo build --release` "
                  "or name it with --gdmilp")
     os.makedirs(OUT, exist_ok=True)
-    path = os.path.join(OUT, "runs.json")
     runs = {}
     if os.path.exists(path) and not args.fresh:
         with open(path) as f:
@@ -647,7 +686,7 @@ def main():
         runs[c["name"]] = run_case(c, args, args.gdmilp)
         with open(path, "w") as f:
             json.dump(list(runs.values()), f, indent=1)
-        write_results(runs, ["benches/scale.py"] + sys.argv[1:])
+        write_results(runs)
         plot(runs)
     print(f"wrote {os.path.relpath(OUT, ROOT)}/results.md, runs.json, scale.png")
 
