@@ -22,6 +22,7 @@ committed). Run from the repository root after `cargo build --release`:
     .venv/bin/python benches/scale.py --quick            # four small cases, capped at 60 s each
     .venv/bin/python benches/scale.py                    # the issue's targets (long)
     .venv/bin/python benches/scale.py --cases hinge1k,mse60k --cap 600
+    .venv/bin/python benches/scale.py --cases hinge1k --crosscheck  # + highspy on the file
     .venv/bin/python benches/scale.py --list
     .venv/bin/python benches/scale.py --redraw           # results.md and plot from runs.json
 
@@ -358,6 +359,8 @@ def run_case(c, args, gdmilp):
 
     if c["kind"] == "hinge":
         rec["yardstick"] = logistic_regression(x, y, args.repeats)
+        if args.crosscheck:
+            rec["crosscheck"] = crosscheck(c, model, train, work, args, gdmilp)
     elif c["kind"] == "mse":
         rec["yardstick"] = lstsq(x, y, args.repeats)
         if "after" in rec:  # the check costs ~10 s an output; only for an answer
@@ -369,6 +372,41 @@ def run_case(c, args, gdmilp):
     if not args.keep_files:
         shutil.rmtree(work, ignore_errors=True)
     return rec
+
+
+HIGHSPY = """
+import json, sys, highspy
+h = highspy.Highs()
+h.setOptionValue("output_flag", False)
+h.setOptionValue("solver", "ipm")
+h.setOptionValue("threads", 1)
+h.readModel(sys.argv[1])
+h.run()
+print(json.dumps({"status": h.modelStatusToString(h.getModelStatus()),
+                  "objective": h.getInfo().objective_function_value}))
+"""
+
+
+def crosscheck(c, model, train, work, args, gdmilp):
+    """hinge: the file `export` writes for the same sweep, solved by highspy
+    (interior point with crossover, one thread, no time limit but the cap)."""
+    mps = os.path.join(work, "file.mps")
+    ex = run_capped([gdmilp, "export", model, train, "-o", mps, "--loss", c["kind"]],
+                    args.cap, work, "export")
+    if ex["exit"] != 0:
+        return {"export": ex, "agrees": False}
+    with open(os.path.join(work, "file.gdmilp.json")) as f:
+        offset = json.load(f).get("objective_offset", 0.0)
+    hs = run_capped([sys.executable, "-c", HIGHSPY, mps], args.cap, work, "highspy")
+    out = {"export_seconds": ex["wall"], "highspy": hs, "offset": offset}
+    try:
+        got = json.loads(hs["stdout"].strip().splitlines()[-1])
+        out.update(status=got["status"], loss=got["objective"] + offset)
+    except (ValueError, IndexError, KeyError):
+        return out
+    print(f"  highspy on the exported file: {got['status']}, loss {out['loss']:.9g}, "
+          f"{hs['wall']:.1f} s", flush=True)
+    return out
 
 
 def verdict(rec):
@@ -393,6 +431,8 @@ def verdict(rec):
         gap = certified_gap(rec)
         rec["gap"] = gap
         checks["gap ≤ 1e-4"] = gap is not None and gap <= 1e-4
+        if "crosscheck" in rec:
+            checks["file optimum"] = same_optimum(rec)
     met = all(checks.values())
     failed = [k for k, v in checks.items() if not v]
     return {"checks": checks, "met": met,
@@ -409,6 +449,16 @@ def optimum_ok(rec):
     rel = [(g - b) / max(b, 1e-300) for g, b in zip(got, best)]
     rec["box_optimum"]["relative_excess"] = rel
     return max(rel) <= 1e-6
+
+
+def same_optimum(rec):
+    """tune's loss equals, to 1e-4 (relative), what highspy reaches on the file."""
+    x, sweeps = rec["crosscheck"], rec.get("report", {}).get("sweeps", [])
+    if "loss" not in x or x.get("status") != "Optimal" or not sweeps:
+        return False
+    mine = sweeps[0]["loss_solver"]
+    x["relative_difference"] = abs(mine - x["loss"]) / max(abs(x["loss"]), 1e-9)
+    return x["relative_difference"] <= 1e-4
 
 
 def zero_one_ok(rec):
@@ -486,6 +536,10 @@ def quality_text(rec):
     text += sweep_text(rec)
     if rec.get("gap") is not None and k == "hinge":
         text += f"; gap {rec['gap']:.1e}"
+    x = rec.get("crosscheck")
+    if x:
+        text += (f"; highspy on the file: {x['status']}, loss {x['loss']:.6g}" if "loss" in x
+                 else "; highspy on the file: no answer")
     return text
 
 
@@ -644,6 +698,8 @@ def main():
         "GDMILP", os.path.join(ROOT, "target", "release", "gdmilp")))
     ap.add_argument("--data-dir", default=os.path.join(OUT, "data"))
     ap.add_argument("--work-dir", default=os.path.join(OUT, "work"))
+    ap.add_argument("--crosscheck", action="store_true",
+                    help="hinge: also solve the exported file with highspy (IPM) and compare")
     ap.add_argument("--keep-files", action="store_true", help="keep each case's gdmilp files")
     ap.add_argument("--fresh", action="store_true", help="forget earlier runs in runs.json")
     ap.add_argument("--redraw", action="store_true",
