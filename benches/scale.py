@@ -167,23 +167,31 @@ def clip(text, keep=150):
     return "\n".join(lines[:keep] + [f"[… {cut} lines left out …]"] + lines[-keep:])
 
 
-SWEEP = re.compile(r"^sweep\s+(\d+)\s+(\d+)\s+points\s+radius\s+(\S+)\s+(.*?)\s+loss\s+(\S+)\s*→\s*(\S+)",
-                   re.M)
-
-
 def parse_tune(stdout, stderr):
-    """What tune printed, defensively: the sweep line, a method and a gap if any."""
+    """What tune printed, defensively (its lines may gain fields): the sweep's
+    status, method, gap and losses. The stdout line is `sweep K  P points  radius R
+    [METHOD  ]STATUS  loss A → B[  (not kept)]`, fields two spaces apart; stderr's
+    `sweep K: …; method: M` line names the method too. The HiGHS log is not read:
+    it has a "Gap" column of its own."""
     got = {}
-    s = SWEEP.search(stdout)
-    if s:
-        got.update(sweep_status=s.group(4).strip(), loss_before=num(s.group(5)),
-                   loss_after=num(s.group(6)))
-    # tune's own lines only (stdout, and stderr lines it starts with "sweep"),
-    # not the HiGHS log, which has a "Gap" column of its own.
+    for line in stdout.splitlines():
+        fields = re.split(r"\s{2,}", line.strip())
+        if not (fields and re.fullmatch(r"sweep \d+", fields[0])):
+            continue
+        loss = next((i for i, f in enumerate(fields) if f.startswith("loss ")), None)
+        if loss is None or loss < 4:
+            continue
+        middle = fields[3:loss]
+        got["sweep_status"] = middle[-1]
+        if len(middle) > 1:
+            got["method"] = "  ".join(middle[:-1])
+        a, _, b = fields[loss][5:].partition("→")
+        got.update(loss_before=num(a.strip()), loss_after=num(b.strip()))
+        break
     mine = stdout + "\n" + "\n".join(l for l in stderr.splitlines() if l.startswith("sweep"))
-    m = re.search(r"\bmethod\b[:=\s]+([^\s,;()]+)", mine, re.I)
-    if m:
-        got["method"] = m.group(1)
+    m = re.search(r"\bmethod:\s*(.+)$", mine, re.I | re.M)
+    if m and "method" not in got:
+        got["method"] = m.group(1).strip()
     g = re.search(r"\bgap\b[:=\s]+([-+]?[0-9][-+0-9.eE]*\s*%?)", mine, re.I)
     if g:
         got["gap"] = g.group(1).strip()
@@ -569,7 +577,7 @@ def status_text(rec):
         return f"killed at {g['wall']:.0f} s"
     p = rec.get("printed", {})
     bits = [f"exit {g['exit']}"] + [p[k] for k in ("method", "sweep_status") if p.get(k)]
-    return ", ".join(bits)
+    return "; ".join(bits)
 
 
 def table(runs):
@@ -628,8 +636,10 @@ def write_results(runs):
         "`*`: a size with no target of its own in the issue; its family's target, for reference.",
         "Hinge's gap is |solver loss − bound| / |solver loss| from `--report`; zero-one's \"no worse\"",
         "compares its kept loss on its points with the current weights' (and the hinge start's,",
-        "when tune reports one); mse compares each output's sum of squares with",
-        "`scipy.optimize.lsq_linear` (BVLS) on the same box. Raw output: `runs.json`.",
+        "when tune reports one); mse compares each output's sum of squares with the same box's",
+        "optimum from `scipy.optimize.lsq_linear`, polished and KKT-checked (`box_optimum` in",
+        "runs.json). `--crosscheck` adds highspy (interior point) on hinge's exported file.",
+        "Raw output of every run: `runs.json`.",
         "",
     ]
     with open(os.path.join(OUT, "results.md"), "w") as f:
@@ -726,6 +736,9 @@ def main():
     if args.redraw:
         with open(path) as f:
             runs = {r["case"]: r for r in json.load(f)}
+        for r in runs.values():  # the parser may have learnt since
+            if "printed" in r:
+                r["printed"] = parse_tune(r["gdmilp"]["stdout"], r["gdmilp"]["stderr"])
         write_results(runs)
         plot(runs)
         return
