@@ -16,6 +16,9 @@ the yardstick on the same features beside it:
             least-squares optimum (scipy.optimize.lsq_linear, per output, 1e-6 relative)
   segments  `gdmilp export --mse-form segments`: peak memory and file sizes
 
+With --crosscheck, a hinge case also exports its file and solves it with highspy
+(interior point + crossover, one thread): tune's loss must equal that optimum to 1e-4.
+
 The heads come from benches/scale_data.py (cached in benches/scale/data/, not
 committed). Run from the repository root after `cargo build --release`:
 
@@ -397,7 +400,7 @@ print(json.dumps({"status": h.modelStatusToString(h.getModelStatus()),
 
 def crosscheck(c, model, train, work, args, gdmilp):
     """hinge: the file `export` writes for the same sweep, solved by highspy
-    (interior point with crossover, one thread, no time limit but the cap)."""
+    (interior point with crossover, one thread, no limit but --crosscheck-cap)."""
     mps = os.path.join(work, "file.mps")
     ex = run_capped([gdmilp, "export", model, train, "-o", mps, "--loss", c["kind"]],
                     args.cap, work, "export")
@@ -405,7 +408,7 @@ def crosscheck(c, model, train, work, args, gdmilp):
         return {"export": ex, "agrees": False}
     with open(os.path.join(work, "file.gdmilp.json")) as f:
         offset = json.load(f).get("objective_offset", 0.0)
-    hs = run_capped([sys.executable, "-c", HIGHSPY, mps], args.cap, work, "highspy")
+    hs = run_capped([sys.executable, "-c", HIGHSPY, mps], args.crosscheck_cap, work, "highspy")
     out = {"export_seconds": ex["wall"], "highspy": hs, "offset": offset}
     try:
         got = json.loads(hs["stdout"].strip().splitlines()[-1])
@@ -546,8 +549,11 @@ def quality_text(rec):
         text += f"; gap {rec['gap']:.1e}"
     x = rec.get("crosscheck")
     if x:
-        text += (f"; highspy on the file: {x['status']}, loss {x['loss']:.6g}" if "loss" in x
-                 else "; highspy on the file: no answer")
+        hs = x.get("highspy", {})
+        text += (f"; highspy on the file: {x['status']}, loss {x['loss']:.6g}, "
+                 f"{hs.get('wall', 0):.0f} s" if "loss" in x else
+                 "; highspy on the file: " + (f"killed at {hs['wall']:.0f} s" if hs.get("killed")
+                                              else "no answer"))
     return text
 
 
@@ -710,6 +716,8 @@ def main():
     ap.add_argument("--work-dir", default=os.path.join(OUT, "work"))
     ap.add_argument("--crosscheck", action="store_true",
                     help="hinge: also solve the exported file with highspy (IPM) and compare")
+    ap.add_argument("--crosscheck-cap", type=float, default=1800,
+                    help="wall-clock cap of the highspy cross-check, seconds (default 1800)")
     ap.add_argument("--keep-files", action="store_true", help="keep each case's gdmilp files")
     ap.add_argument("--fresh", action="store_true", help="forget earlier runs in runs.json")
     ap.add_argument("--redraw", action="store_true",
