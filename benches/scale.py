@@ -131,23 +131,28 @@ def quality(kind, wt, b, x, y):
 # ---------------------------------------------------------------- processes
 
 
-def run_capped(cmd, cap, log_dir, tag):
-    """Runs cmd with stdout/stderr to files, kills it after cap seconds, and
-    returns wall seconds, its own peak RSS (MB, from wait4) and the outputs."""
+def run_capped(cmd, cap, log_dir, tag, mem_cap_mb=None):
+    """Runs cmd with stdout/stderr to files and kills it after cap seconds or
+    once its resident memory passes mem_cap_mb (the machine is shared); returns
+    wall seconds, its own peak RSS (MB, from wait4), why it was killed, and the
+    outputs."""
     out_path = os.path.join(log_dir, f"{tag}.stdout")
     err_path = os.path.join(log_dir, f"{tag}.stderr")
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         start = time.perf_counter()
         p = subprocess.Popen(cmd, stdout=out, stderr=err, start_new_session=True)
-        killed = False
+        killed = None
         while True:
             pid, status, usage = os.wait4(p.pid, os.WNOHANG)
             if pid:
                 break
             if time.perf_counter() - start > cap:
+                killed = "time"
+            elif mem_cap_mb and rss_mb(p.pid) > mem_cap_mb:
+                killed = "memory"
+            if killed:
                 os.killpg(p.pid, signal.SIGKILL)
                 _, status, usage = os.wait4(p.pid, 0)
-                killed = True
                 break
             time.sleep(0.05)
         wall = time.perf_counter() - start
@@ -159,6 +164,18 @@ def run_capped(cmd, cap, log_dir, tag):
     return {"cmd": cmd, "wall": wall, "peak_mb": usage.ru_maxrss / 1024.0,
             "exit": None if killed else code, "killed": killed,
             "stdout": stdout, "stderr": clip(stderr)}
+
+
+def rss_mb(pid):
+    """Resident memory of a running process (0 when it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
 
 
 def clip(text, keep=150):
@@ -347,10 +364,9 @@ def run_case(c, args, gdmilp):
             cmd += ["--time-limit", str(c["time_limit"])]
     print(f"  {' '.join(os.path.relpath(a, ROOT) if os.path.isabs(a) else a for a in cmd)}",
           flush=True)
-    rec["gdmilp"] = run_capped(cmd, args.cap, work, "gdmilp")
+    rec["gdmilp"] = run_capped(cmd, args.cap, work, "gdmilp", args.mem_cap * GB)
     g = rec["gdmilp"]
-    print(f"  gdmilp: {'killed at %.0f s' % g['wall'] if g['killed'] else 'exit %s' % g['exit']}"
-          f", {g['wall']:.1f} s, {g['peak_mb']:.0f} MB", flush=True)
+    print(f"  gdmilp: {ended(g)}, {g['wall']:.1f} s, {g['peak_mb']:.0f} MB", flush=True)
 
     if c["kind"] == "segments":
         rec["files_mb"] = {name: os.path.getsize(os.path.join(work, name)) / 1e6
@@ -403,12 +419,13 @@ def crosscheck(c, model, train, work, args, gdmilp):
     (interior point with crossover, one thread, no limit but --crosscheck-cap)."""
     mps = os.path.join(work, "file.mps")
     ex = run_capped([gdmilp, "export", model, train, "-o", mps, "--loss", c["kind"]],
-                    args.cap, work, "export")
+                    args.cap, work, "export", args.mem_cap * GB)
     if ex["exit"] != 0:
         return {"export": ex, "agrees": False}
     with open(os.path.join(work, "file.gdmilp.json")) as f:
         offset = json.load(f).get("objective_offset", 0.0)
-    hs = run_capped([sys.executable, "-c", HIGHSPY, mps], args.crosscheck_cap, work, "highspy")
+    hs = run_capped([sys.executable, "-c", HIGHSPY, mps], args.crosscheck_cap, work, "highspy",
+                    args.mem_cap * GB)
     out = {"export_seconds": ex["wall"], "highspy": hs, "offset": offset}
     try:
         got = json.loads(hs["stdout"].strip().splitlines()[-1])
@@ -552,8 +569,7 @@ def quality_text(rec):
         hs = x.get("highspy", {})
         text += (f"; highspy on the file: {x['status']}, loss {x['loss']:.6g}, "
                  f"{hs.get('wall', 0):.0f} s" if "loss" in x else
-                 "; highspy on the file: " + (f"killed at {hs['wall']:.0f} s" if hs.get("killed")
-                                              else "no answer"))
+                 "; highspy on the file: " + (ended(hs) if hs.get("killed") else "no answer"))
     return text
 
 
@@ -577,10 +593,19 @@ def sweep_text(rec):
     return text + ("" if s["kept"] else ", not kept")
 
 
+def ended(g):
+    """How a capped run ended, in words."""
+    if g["killed"] == "memory":
+        return f"killed at {g['peak_mb'] / GB:.1f} GB (--mem-cap), {g['wall']:.0f} s"
+    if g["killed"]:
+        return f"killed at {g['wall']:.0f} s"
+    return f"exit {g['exit']}"
+
+
 def status_text(rec):
     g = rec["gdmilp"]
     if g["killed"]:
-        return f"killed at {g['wall']:.0f} s"
+        return ended(g)
     p = rec.get("printed", {})
     bits = [f"exit {g['exit']}"] + [p[k] for k in ("method", "sweep_status") if p.get(k)]
     return "; ".join(bits)
@@ -638,7 +663,8 @@ def write_results(runs):
         "",
         "Heads: one `Gemm` (transB=1) on N = 512 ReLU-like features, current weights from a short",
         "SGD fit (`benches/scale_data.py`). Box radius 0.05 (gdmilp's default), one sweep, all",
-        "training points, `--threads 1`. \"Killed\" means the wall-clock cap (`--cap`) ended it.",
+        "training points, `--threads 1`. \"Killed\" means the wall-clock cap (`--cap`) or the",
+        "memory cap (`--mem-cap`) ended it.",
         "`*`: a size with no target of its own in the issue; its family's target, for reference.",
         "Hinge's gap is |solver loss − bound| / |solver loss| from `--report`; zero-one's \"no worse\"",
         "compares its kept loss on its points with the current weights' (and the hinge start's,",
@@ -708,6 +734,8 @@ def main():
     ap.add_argument("--list", action="store_true", help="list the cases and exit")
     ap.add_argument("--cap", type=float, help="wall-clock cap per gdmilp run, seconds "
                     "(default 300; 60 with --quick)")
+    ap.add_argument("--mem-cap", type=float, default=8,
+                    help="kill a run whose resident memory passes this many GB (default 8)")
     ap.add_argument("--threads", type=int, default=1, help="gdmilp tune --threads (default 1)")
     ap.add_argument("--repeats", type=int, default=3, help="yardstick repeats (median)")
     ap.add_argument("--gdmilp", default=os.environ.get(
