@@ -218,6 +218,31 @@ def parse_tune(stdout, stderr):
     return got
 
 
+def highs_summary(stderr):
+    """The MIP solving report at the end of a HiGHS log: its primal bound, dual
+    bound and gap as printed (e.g. "-inf"), or {} when the log has none."""
+    got = {}
+    for key in ("Primal bound", "Dual bound", "Gap"):
+        found = re.findall(rf"^\s*{key}\s+(\S+)", stderr, re.M)
+        if found:
+            got[key.lower().replace(" ", "_")] = found[-1]
+    return got
+
+
+def bound_honest(rec):
+    """When HiGHS proved no bound (its log's dual bound is ±inf), tune must not
+    report a finite bound or gap for the sweep."""
+    log = rec.get("highs_log", {})
+    sweeps = rec.get("report", {}).get("sweeps", [])
+    if "dual_bound" not in log or not sweeps:
+        return True
+    if num(log["dual_bound"]) is not None and np.isfinite(num(log["dual_bound"])):
+        return True
+    s = sweeps[0]
+    claims = [s.get("loss_bound"), s.get("gap")]
+    return not any(c is not None and np.isfinite(c) for c in claims)
+
+
 def num(text):
     try:
         return float(text.replace("−", "-"))
@@ -374,6 +399,7 @@ def run_case(c, args, gdmilp):
                            if os.path.exists(os.path.join(work, name))}
     else:
         rec["printed"] = parse_tune(g["stdout"], g["stderr"])
+        rec["highs_log"] = highs_summary(g["stderr"])
         report = os.path.join(work, "report.json")
         if os.path.exists(report):
             with open(report) as f:
@@ -455,6 +481,8 @@ def verdict(rec):
         checks["optimum"] = optimum_ok(rec)
     if rec["kind"] == "zero-one":
         checks["no worse"] = zero_one_ok(rec)
+    if rec["kind"] in ("hinge", "zero-one"):
+        checks["bound as HiGHS's"] = bound_honest(rec)
     if rec["kind"] == "hinge":
         gap = certified_gap(rec)
         rec["gap"] = gap
@@ -540,6 +568,8 @@ def target_text(rec):
         parts.append("gap ≤ 1e-4")
     if rec["kind"] == "zero-one":
         parts.append("no worse")
+    if rec["kind"] in ("hinge", "zero-one"):
+        parts.append("bound as HiGHS's")
     return ", ".join(parts) + ("" if rec["issue_target"] else " *")
 
 
@@ -668,7 +698,8 @@ def write_results(runs):
         "`*`: a size with no target of its own in the issue; its family's target, for reference.",
         "Hinge's gap is |solver loss − bound| / |solver loss| from `--report`; zero-one's \"no worse\"",
         "compares its kept loss on its points with the current weights' (and the hinge start's,",
-        "when tune reports one); mse compares each output's sum of squares with the same box's",
+        "when tune reports one), and a bound or gap tune reports must be one HiGHS proved (its",
+        "log's dual bound is not ±inf); mse compares each output's sum of squares with the same box's",
         "optimum from `scipy.optimize.lsq_linear`, polished and KKT-checked (`box_optimum` in",
         "runs.json). `--crosscheck` adds highspy (interior point) on hinge's exported file.",
         "Raw output of every run: `runs.json`.",
@@ -775,6 +806,8 @@ def main():
         for r in runs.values():  # the parser may have learnt since
             if "printed" in r:
                 r["printed"] = parse_tune(r["gdmilp"]["stdout"], r["gdmilp"]["stderr"])
+                r["highs_log"] = highs_summary(r["gdmilp"]["stderr"])
+            r["verdict"] = verdict(r)
         write_results(runs)
         plot(runs)
         return
