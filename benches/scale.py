@@ -3,8 +3,9 @@
 
 Issue #15's targets, as ratios to what the user would run instead, measured in the
 same run (the machine is shared and noisy, so only ratios mean anything): each case
-runs the release binary once, in its own process with a wall-clock cap, and times
-the yardstick on the same features beside it:
+runs the release binary once, in its own process with a wall-clock cap (--cap) and
+a memory cap (--mem-cap), records its wall time and peak memory, and times the
+yardstick on the same features beside it (median of --repeats):
 
   hinge     `gdmilp tune --loss hinge --threads 1` vs scikit-learn's LogisticRegression
             fit (lbfgs, its defaults, one thread via threadpoolctl)
