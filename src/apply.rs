@@ -313,73 +313,149 @@ pub fn verify(
     }
 }
 
-/// Finds the manifest: `explicit`, else a `*.gdmilp.json` beside the
-/// solution or in the working directory whose model hash is `sha256`.
+/// How [`find_manifest`] chose a manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// `--manifest`.
+    Given,
+    /// Named like the solution: `layer.v2.sol` ↔ `layer.v2.mps.gdmilp.json`.
+    Named,
+    /// The only manifest of this model nearby, not named like the
+    /// solution: usable only when its columns and box accept the solution.
+    Lone,
+}
+
+/// A manifest found for a solution.
+pub struct Found {
+    /// Its path.
+    pub path: PathBuf,
+    /// Its content.
+    pub manifest: Manifest,
+    /// How it was chosen.
+    pub choice: Choice,
+}
+
+/// The name a solution or manifest file shares with its MILP file: the
+/// file name without `.gdmilp.json` (or the solution's extension) and
+/// without `.mps`/`.lp` and `.gz` (`layer.v2.mps.gdmilp.json`,
+/// `layer.v2.sol` and `layer.v2.mps.sol` all give `layer.v2`).
+fn base_name(path: &Path, is_manifest: bool) -> String {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let lower = name.to_ascii_lowercase();
+    let mut end = if is_manifest {
+        lower.strip_suffix(crate::formats::MANIFEST_SUFFIX).map_or(lower.len(), str::len)
+    } else {
+        lower.rfind('.').filter(|&k| k > 0).unwrap_or(lower.len())
+    };
+    for ext in [".gz", ".mps", ".lp"] {
+        if lower[..end].ends_with(ext) && end > ext.len() {
+            end -= ext.len();
+        }
+    }
+    name[..end].to_string()
+}
+
+/// Finds the manifest: `explicit`, else among the `*.gdmilp.json` beside
+/// the solution (then in the working directory) whose model hash is
+/// `sha256`, the one named like the solution, else the only one. Any
+/// candidate that cannot be read, or is of an older format, is an error
+/// naming it; so is a manifest whose MILP file, still beside it, carries
+/// another export's token.
 pub fn find_manifest(
     explicit: Option<&Path>,
     solution: &Path,
     sha256: &str,
     model: &Path,
-) -> Result<Option<(PathBuf, Manifest)>> {
+) -> Result<Option<Found>> {
+    let other_model = |p: &Path| {
+        Error::invalid(
+            p,
+            format!("was exported from a different model than {} (SHA-256 differs); the solution does not belong to this model", model.display()),
+        )
+    };
     if let Some(p) = explicit {
         let m = Manifest::load(p)?;
         if m.model.sha256 != sha256 {
-            return Err(Error::invalid(
-                p,
-                format!("was exported from a different model than {} (SHA-256 differs); the solution does not belong to this model", model.display()),
-            ));
+            return Err(other_model(p));
         }
-        return Ok(Some((p.to_path_buf(), m)));
+        m.check_file(p)?;
+        return Ok(Some(Found {
+            path: p.to_path_buf(),
+            manifest: m,
+            choice: Choice::Given,
+        }));
     }
-    let mut dirs = vec![solution
+    let sol_dir = solution
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .to_path_buf()];
-    dirs.push(PathBuf::from("."));
+        .unwrap_or(Path::new("."));
+    let mut dirs = vec![sol_dir.to_path_buf()];
+    if std::fs::canonicalize(sol_dir).ok() != std::fs::canonicalize(".").ok() {
+        dirs.push(PathBuf::from("."));
+    }
+    let base = base_name(solution, false);
     for dir in dirs {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
+        let all = manifests_in(&dir)?;
+        let named: Vec<&(PathBuf, Manifest)> =
+            all.iter().filter(|(c, _)| base_name(c, true) == base).collect();
+        let mine = |v: &[&(PathBuf, Manifest)]| -> Vec<(PathBuf, Manifest)> {
+            v.iter().filter(|(_, m)| m.model.sha256 == sha256).map(|&x| x.clone()).collect()
         };
-        let mut candidates: Vec<PathBuf> = entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.to_string_lossy().ends_with(".gdmilp.json"))
-            .collect();
-        candidates.sort();
-        let matching: Vec<(PathBuf, Manifest)> = candidates
-            .into_iter()
-            .filter_map(|c| Manifest::load(&c).ok().map(|m| (c, m)))
-            .filter(|(_, m)| m.model.sha256 == sha256)
-            .collect();
-        // Several exports of one model side by side: the one named like
-        // the solution (layer.sol ↔ layer.gdmilp.json), else ask.
-        let stem = |p: &Path| {
-            let name = p.file_name().unwrap_or_default().to_string_lossy();
-            name.split('.').next().unwrap_or_default().to_string()
-        };
-        let sol_stem = stem(solution);
-        if let Some(i) = matching.iter().position(|(c, _)| stem(c) == sol_stem) {
-            return Ok(matching.into_iter().nth(i));
-        }
-        match matching.len() {
-            0 => continue,
-            1 => return Ok(matching.into_iter().next()),
-            _ => {
-                let names: Vec<String> = matching
-                    .iter()
-                    .map(|(c, _)| c.display().to_string())
-                    .collect();
+        let named_mine = mine(&named);
+        let all_mine = mine(&all.iter().collect::<Vec<_>>());
+        let (pick, choice) = match (named_mine.len(), named.len(), all_mine.len()) {
+            (1, _, _) => (named_mine, Choice::Named),
+            (0, 1.., _) => return Err(other_model(&named[0].0)),
+            (0, 0, 1) => (all_mine, Choice::Lone),
+            (0, 0, 0) => continue,
+            (_, _, _) => {
+                let several = if named_mine.len() > 1 { named_mine } else { all_mine };
+                let names: Vec<String> =
+                    several.iter().map(|(c, _)| c.display().to_string()).collect();
                 return Err(Error::usage(format!(
-                    "{} manifests of this model's exports are here ({}) and none is named like {}; give --manifest",
+                    "{} manifests of this model's exports are here ({}) and not exactly one is named like {}; give --manifest",
                     names.len(),
                     names.join(", "),
                     solution.display()
                 )));
             }
-        }
+        };
+        let (path, manifest) = pick.into_iter().next().expect("one");
+        manifest.check_file(&path)?;
+        return Ok(Some(Found {
+            path,
+            manifest,
+            choice,
+        }));
     }
     Ok(None)
+}
+
+/// Every `*.gdmilp.json` in `dir`, read; one that cannot be is an error.
+fn manifests_in(dir: &Path) -> Result<Vec<(PathBuf, Manifest)>> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(Vec::new());
+    };
+    let mut candidates: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().ends_with(crate::formats::MANIFEST_SUFFIX))
+        })
+        .collect();
+    candidates.sort();
+    candidates
+        .into_iter()
+        .map(|c| match Manifest::load(&c) {
+            Ok(m) => Ok((c, m)),
+            Err(Error::Invalid { path, msg }) => Err(Error::invalid(
+                path,
+                format!("{msg} (apply met it looking for the solution's manifest: move it away or give --manifest)"),
+            )),
+            Err(e) => Err(e),
+        })
+        .collect()
 }
 
 /// The data file a manifest names: as recorded, else relative to the

@@ -268,6 +268,7 @@ pub fn manifest(
     Manifest {
         tool: format!("gdmilp {}", env!("CARGO_PKG_VERSION")),
         format_version: manifest::FORMAT_VERSION,
+        token: String::new(),
         model: ModelRef {
             path: loaded.model.path.clone(),
             sha256: loaded.model.sha256.clone(),
@@ -310,7 +311,7 @@ pub fn manifest(
     }
 }
 
-/// Sizes of the files written by [`write_files`].
+/// Sizes of the files written by [`Outputs::write`].
 pub struct Written {
     /// MILP bytes (uncompressed).
     pub milp_bytes: u64,
@@ -320,8 +321,91 @@ pub struct Written {
     pub start: PathBuf,
 }
 
-/// Writes MILP, MIP start and manifest, each atomically. If any fails, the
-/// ones already written are removed, so export leaves all or nothing.
+/// The files of one export (MILP, MIP start, manifest), checked and locked
+/// before the slow work; they appear together or not at all.
+pub struct Outputs {
+    milp: PathBuf,
+    sidecars: formats::Sidecars,
+    _lock: crate::atomic::Lock,
+}
+
+impl Outputs {
+    /// Takes the lock on `milp` and checks it and its sidecars (see
+    /// [`crate::atomic::check_outputs`]) against the files read, `inputs`.
+    pub fn check(milp: &Path, inputs: &[&Path]) -> Result<Outputs> {
+        formats::FileKind::from_path(milp)?;
+        let lock = crate::atomic::Lock::take(milp)?;
+        let sidecars = formats::sidecars(milp);
+        let outs = [milp, sidecars.manifest.as_path(), sidecars.start.as_path()];
+        crate::atomic::check_outputs(&outs, inputs)?;
+        Ok(Outputs {
+            milp: milp.to_path_buf(),
+            sidecars,
+            _lock: lock,
+        })
+    }
+
+    /// Checks again against every file `loaded` was read from (the model's
+    /// external data files are known once the model is read).
+    pub fn check_inputs(&self, loaded: &Loaded) -> Result<()> {
+        let inputs = input_files(loaded);
+        let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+        let s = &self.sidecars;
+        let outs = [self.milp.as_path(), &s.manifest, &s.start];
+        crate::atomic::check_outputs(&outs, &inputs)
+    }
+
+    /// Writes the MILP (tagged with the manifest's token), the MIP start
+    /// and the manifest to temporary files, then renames all three into
+    /// place; on any failure none appears and the previous files stay.
+    pub fn write(
+        self,
+        loaded: &Loaded,
+        sel: &SelectSpec,
+        opts: &Options,
+        built: &Built,
+    ) -> Result<Written> {
+        let mut m = manifest(loaded, sel, opts, built, &self.milp, &self.sidecars.start);
+        m.token = m.content_token();
+        let mut start_text = Vec::new();
+        formats::mip_start::write(&built.problem, &mut start_text).expect("writing to memory");
+        crate::error::progress(format_args!(
+            "writing {} ({} non-zeros)…",
+            self.milp.display(),
+            built.problem.nonzeros()
+        ));
+        let tag = formats::tag::name(&m.token);
+        let (milp_bytes, milp) = formats::write_problem_named(&built.problem, &self.milp, &tag)?;
+        let start = crate::atomic::finished(&self.sidecars.start, &start_text)?;
+        let manifest = crate::atomic::finished(&self.sidecars.manifest, m.to_json().as_bytes())?;
+        crate::atomic::commit_all(vec![milp, start, manifest])?;
+        Ok(Written {
+            milp_bytes,
+            manifest: self.sidecars.manifest.clone(),
+            start: self.sidecars.start.clone(),
+        })
+    }
+}
+
+/// Every file `loaded` was read from: the model, its external data files
+/// and the data.
+pub fn input_files(loaded: &Loaded) -> Vec<PathBuf> {
+    let model = &loaded.model;
+    let mut files = vec![model.path.clone(), loaded.data.path.clone()];
+    for t in &model.graph.initializers {
+        if let crate::onnx::model::Storage::External { location, .. } = &t.storage {
+            if let Ok(p) = model.external_path(location) {
+                if !files.contains(&p) {
+                    files.push(p);
+                }
+            }
+        }
+    }
+    files
+}
+
+/// Checks the outputs, then writes MILP, MIP start and manifest together
+/// (see [`Outputs`]).
 pub fn write_files(
     loaded: &Loaded,
     sel: &SelectSpec,
@@ -329,26 +413,7 @@ pub fn write_files(
     built: &Built,
     milp: &Path,
 ) -> Result<Written> {
-    let (manifest_path, start_path) = formats::sidecars(milp);
-    let m = manifest(loaded, sel, opts, built, milp, &start_path);
-    let mut start_text = Vec::new();
-    formats::mip_start::write(&built.problem, &mut start_text).expect("writing to memory");
-    crate::error::progress(format_args!(
-        "writing {} ({} non-zeros)…",
-        milp.display(),
-        built.problem.nonzeros()
-    ));
-    let milp_bytes = formats::write_problem(&built.problem, milp)?;
-    let rest = crate::atomic::write_all(&start_path, &start_text)
-        .and_then(|_| crate::atomic::write_all(&manifest_path, m.to_json().as_bytes()));
-    if let Err(e) = rest {
-        let _ = std::fs::remove_file(milp);
-        let _ = std::fs::remove_file(&start_path);
-        return Err(e);
-    }
-    Ok(Written {
-        milp_bytes,
-        manifest: manifest_path,
-        start: start_path,
-    })
+    let inputs = input_files(loaded);
+    let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+    Outputs::check(milp, &inputs)?.write(loaded, sel, opts, built)
 }

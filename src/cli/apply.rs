@@ -5,6 +5,7 @@
 //! or not matching the solver, or forced).
 
 use crate::apply::{self, Verification};
+use crate::atomic;
 use crate::data;
 use crate::error::{Error, Result};
 use crate::features;
@@ -25,8 +26,10 @@ pub struct ApplyArgs {
     /// beside it). The input is overwritten only when this names it.
     #[arg(short, long, value_name = "FILE")]
     pub output_file: Option<PathBuf>,
-    /// The export's manifest (default: a *.gdmilp.json beside the solution
-    /// or in the working directory whose model hash matches MODEL).
+    /// The export's manifest (default: among the *.gdmilp.json of MODEL's
+    /// exports beside the solution, else in the working directory, the one
+    /// named like the solution — layer.sol ↔ layer.mps.gdmilp.json — else
+    /// the only one, if it accepts the solution).
     #[arg(long, value_name = "FILE")]
     pub manifest: Option<PathBuf>,
     /// Read the solution as this format instead of detecting it.
@@ -63,24 +66,29 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
         )));
     }
     let found = apply::find_manifest(a.manifest.as_deref(), &a.solution, &model.sha256, &a.model)?;
-    let output_name = found.as_ref().map(|(_, m)| m.layer.model_output.clone());
+    let output_name = found.as_ref().map(|f| f.manifest.layer.model_output.clone());
     let layer = onnx::locate(&model, output_name.as_deref())?;
-    if let Some((p, m)) = &found {
+    if let Some(f) = &found {
+        let m = &f.manifest;
         if m.layer.n_in != layer.n_in
             || m.layer.n_out != layer.n_out
             || m.layer.weight != layer.weight.name
         {
             return Err(Error::invalid(
-                p,
+                &f.path,
                 "describes a different layer than the model's; re-export",
             ));
         }
     }
-    let wts = apply::map(&sol, &a.solution, &layer, found.as_ref().map(|(_, m)| m))?;
+    let wts = map_weights(&a, &sol, &layer, found.as_ref())?;
     let out = a
         .output_file
         .clone()
         .unwrap_or_else(|| default_output(&a.model));
+    let _lock = atomic::Lock::take(&out)?;
+    let mut inputs = vec![a.solution.as_path()];
+    inputs.extend(found.as_ref().map(|f| f.path.as_path()));
+    atomic::check_outputs(&[&out], &inputs)?;
     let status = match &sol.status {
         Status::Optimal => "optimal".to_string(),
         Status::Feasible(s) => format!("feasible, not proven optimal: {s}"),
@@ -92,11 +100,19 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
             a.solution.display(),
             sol.format.name()
         );
+        if let Some(f) = &found {
+            outln!("manifest   {}{}", f.path.display(), chosen(f.choice));
+        }
     }
     if sol.format == SolutionFormat::HighsPretty {
         eprintln!("note: HiGHS's pretty style rounds values to 6 digits; the raw style is exact");
     }
-    let Some((man_path, man)) = found else {
+    let Some(apply::Found {
+        path: man_path,
+        manifest: man,
+        ..
+    }) = found
+    else {
         apply::write(&model, &layer, &wts, &out)?;
         if a.json {
             let j = serde_json::json!({"status": status, "format": sol.format.name(), "verified": false, "written": out});
@@ -108,6 +124,7 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
         return Ok(3);
     };
     let data_path = apply::manifest_data(&man_path, &man)?;
+    atomic::check_outputs(&[&out], &[&data_path])?;
     let data = data::load(
         &data_path,
         Some(&man.data.x_key),
@@ -142,6 +159,7 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
         let j = serde_json::json!({
             "status": status, "format": sol.format.name(), "verified": v.matches_solver(),
             "worse_than_incumbent": worse, "verification": v, "written": out, "data_file": data_file,
+            "manifest": man_path,
         });
         outln!("{j}");
     } else {
@@ -149,6 +167,51 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
         outln!("wrote      {}{}", out.display(), extra.unwrap_or_default());
     }
     Ok(if worse || !v.matches_solver() { 3 } else { 0 })
+}
+
+/// The solution's weights, mapped through the manifest when there is one.
+/// Without one, a format that leaves out zero columns (CBC, SCIP) cannot
+/// tell a zero from a missing weight: refused unless forced.
+fn map_weights(
+    a: &ApplyArgs,
+    sol: &solution::Solution,
+    layer: &onnx::FinalLayer,
+    found: Option<&apply::Found>,
+) -> Result<apply::Weights> {
+    let Some(f) = found else {
+        if !sol.format.lists_every_column() && !a.force {
+            return Err(Error::invalid(
+                &a.solution,
+                format!(
+                    "{} solutions leave out the columns that are 0, so without the export's manifest a missing weight cannot be told from a zero; give --manifest (--force reads every missing weight as 0)",
+                    sol.format.name()
+                ),
+            ));
+        }
+        return apply::map(sol, &a.solution, layer, None);
+    };
+    let mapped = apply::map(sol, &a.solution, layer, Some(&f.manifest));
+    match (mapped, f.choice) {
+        (Err(e), apply::Choice::Lone) => Err(Error::invalid(
+            &a.solution,
+            format!(
+                "no manifest here is named like it, and the only one of this model, {}, does not accept it ({e}); give --manifest",
+                f.path.display()
+            ),
+        )),
+        (r, _) => r,
+    }
+}
+
+/// How the manifest was chosen, for the `manifest` line.
+fn chosen(c: apply::Choice) -> &'static str {
+    match c {
+        apply::Choice::Given => "",
+        apply::Choice::Named => " (named like the solution)",
+        apply::Choice::Lone => {
+            " (the only manifest of this model here; not named like the solution, but its columns and box accept it)"
+        }
+    }
 }
 
 /// Prints the before / solver / after report.
