@@ -38,7 +38,7 @@ fn digits_x(rows: usize) -> Arr {
     f32s(rows, 64, 0.5)
 }
 
-/// Exports regression into `dir` (layer.mps, .mst, .gdmilp.json).
+/// Exports regression into `dir` (layer.mps, layer.mps.mst, layer.mps.gdmilp.json).
 fn exported(dir: &Dir) {
     dir.run(&[
         "export",
@@ -641,7 +641,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "manifest_of_another_model",
             code: 2,
-            needles: &["layer.gdmilp.json", "different model"],
+            needles: &["layer.mps.gdmilp.json", "different model"],
             setup: |d| {
                 exported(d);
                 let sol = solution_from_start(d, |n, v| Some((n.into(), v)));
@@ -650,7 +650,7 @@ fn cases() -> Vec<Case> {
                     &write(d, "s.sol", &sol),
                     &model("no_bias"),
                     "--manifest",
-                    &d.p("layer.gdmilp.json"),
+                    &d.p("layer.mps.gdmilp.json"),
                     "-o",
                     &d.p("p.onnx"),
                 ])

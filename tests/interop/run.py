@@ -5,7 +5,7 @@ every solver that installs on a fresh machine here; for each cell:
   - the solver reads the file and prints no warning about it,
   - its optimum agrees with the embedded HiGHS (1e-6 relative; 1e-4, the
     solvers' default relative gap, for MILPs),
-  - our MIP start (NAME.mst) is accepted where the solver takes one,
+  - our MIP start (FILE.mst, e.g. layer.mps.mst) is accepted where the solver takes one,
   - `gdmilp apply` on its solution file verifies (exit 0).
 
 Prints a solver x file table and a closing `N passed, N failed` line; exits 1 on
@@ -252,12 +252,12 @@ def main():
             rows.append((case, label, {s: "✗ export: " + r.stderr.strip() for s in SOLVERS}))
             failed += len(SOLVERS)
             continue
-        manifest = os.path.join(work, "layer.gdmilp.json")
+        manifest = os.path.join(work, f"layer.{ext}.gdmilp.json")
         # MIP solvers stop within their default relative gap (1e-4 for
         # HiGHS, CBC, Gurobi): optima of MILPs agree to that.
         with open(manifest) as f:
             tolerance = 1e-4 if json.load(f)["counts"]["binaries"] else 1e-6
-        start = os.path.join(work, "layer.mst")
+        start = os.path.join(work, f"layer.{ext}.mst")
         cells, reference = {}, None
         for solver in SOLVERS:
             try:
