@@ -335,29 +335,95 @@ pub struct Found {
     pub choice: Choice,
 }
 
-/// The name a solution or manifest file shares with its MILP file: the
-/// file name without `.gdmilp.json` (or the solution's extension) and
-/// without `.mps`/`.lp` and `.gz` (`layer.v2.mps.gdmilp.json`,
-/// `layer.v2.sol` and `layer.v2.mps.sol` all give `layer.v2`).
-fn base_name(path: &Path, is_manifest: bool) -> String {
+/// The names a solution or manifest file shares with its MILP file: the
+/// file name without `.gdmilp.json` (or the solution's extension), and that
+/// name without `.mps`/`.lp` and `.gz`: `layer.v2.mps.gdmilp.json` gives
+/// (`layer.v2.mps`, `layer.v2`), `layer.v2.sol` gives (`layer.v2`,
+/// `layer.v2`), `layer.v2.mps.sol` gives (`layer.v2.mps`, `layer.v2`).
+fn stems(path: &Path, is_manifest: bool) -> (String, String) {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let lower = name.to_ascii_lowercase();
-    let mut end = if is_manifest {
-        lower.strip_suffix(crate::formats::MANIFEST_SUFFIX).map_or(lower.len(), str::len)
+    let full = if is_manifest {
+        lower
+            .strip_suffix(crate::formats::MANIFEST_SUFFIX)
+            .map_or(lower.len(), str::len)
     } else {
         lower.rfind('.').filter(|&k| k > 0).unwrap_or(lower.len())
     };
+    let mut end = full;
     for ext in [".gz", ".mps", ".lp"] {
         if lower[..end].ends_with(ext) && end > ext.len() {
             end -= ext.len();
         }
     }
-    name[..end].to_string()
+    (name[..full].to_string(), name[..end].to_string())
+}
+
+/// Among the manifests in one folder, the one for `solution`: of the
+/// model with hash `sha256`, named exactly like it, else named like it up
+/// to the format (several such with one token are one export written in
+/// several formats), else the only one of that model.
+fn pick(
+    all: Vec<(PathBuf, Manifest)>,
+    solution: &Path,
+    sha256: &str,
+    other_model: impl Fn(&Path) -> Error,
+) -> Result<Option<(PathBuf, Manifest, Choice)>> {
+    let (full, base) = stems(solution, false);
+    let named = |exact: bool| -> Vec<&(PathBuf, Manifest)> {
+        all.iter()
+            .filter(|(c, _)| {
+                let (f, b) = stems(c, true);
+                if exact {
+                    f == full
+                } else {
+                    b == base
+                }
+            })
+            .collect()
+    };
+    let exact = named(true);
+    let loose = if exact.is_empty() {
+        named(false)
+    } else {
+        exact
+    };
+    let mine: Vec<&(PathBuf, Manifest)> = loose
+        .iter()
+        .copied()
+        .filter(|(_, m)| m.model.sha256 == sha256)
+        .collect();
+    let all_mine: Vec<&(PathBuf, Manifest)> = all
+        .iter()
+        .filter(|(_, m)| m.model.sha256 == sha256)
+        .collect();
+    let one_export = |v: &[&(PathBuf, Manifest)]| v.iter().all(|(_, m)| m.token == v[0].1.token);
+    let (found, choice) = match (mine.len(), loose.len(), all_mine.len()) {
+        (1.., _, _) if one_export(&mine) => (mine[0], Choice::Named),
+        (0, 1.., _) => return Err(other_model(&loose[0].0)),
+        (0, 0, 1) => (all_mine[0], Choice::Lone),
+        (0, 0, 0) => return Ok(None),
+        _ => {
+            let several = if mine.is_empty() { all_mine } else { mine };
+            let names: Vec<String> = several
+                .iter()
+                .map(|(c, _)| c.display().to_string())
+                .collect();
+            return Err(Error::usage(format!(
+                "{} manifests of this model's exports are here ({}) and not exactly one is named like {}; give --manifest",
+                names.len(),
+                names.join(", "),
+                solution.display()
+            )));
+        }
+    };
+    Ok(Some((found.0.clone(), found.1.clone(), choice)))
 }
 
 /// Finds the manifest: `explicit`, else among the `*.gdmilp.json` beside
 /// the solution (then in the working directory) whose model hash is
-/// `sha256`, the one named like the solution, else the only one. Any
+/// `sha256`, the one named like the solution, else the only one (see
+/// [`pick`]). Any
 /// candidate that cannot be read, or is of an older format, is an error
 /// naming it; so is a manifest whose MILP file, still beside it, carries
 /// another export's token.
@@ -393,34 +459,12 @@ pub fn find_manifest(
     if std::fs::canonicalize(sol_dir).ok() != std::fs::canonicalize(".").ok() {
         dirs.push(PathBuf::from("."));
     }
-    let base = base_name(solution, false);
     for dir in dirs {
-        let all = manifests_in(&dir)?;
-        let named: Vec<&(PathBuf, Manifest)> =
-            all.iter().filter(|(c, _)| base_name(c, true) == base).collect();
-        let mine = |v: &[&(PathBuf, Manifest)]| -> Vec<(PathBuf, Manifest)> {
-            v.iter().filter(|(_, m)| m.model.sha256 == sha256).map(|&x| x.clone()).collect()
+        let Some((path, manifest, choice)) =
+            pick(manifests_in(&dir)?, solution, sha256, other_model)?
+        else {
+            continue;
         };
-        let named_mine = mine(&named);
-        let all_mine = mine(&all.iter().collect::<Vec<_>>());
-        let (pick, choice) = match (named_mine.len(), named.len(), all_mine.len()) {
-            (1, _, _) => (named_mine, Choice::Named),
-            (0, 1.., _) => return Err(other_model(&named[0].0)),
-            (0, 0, 1) => (all_mine, Choice::Lone),
-            (0, 0, 0) => continue,
-            (_, _, _) => {
-                let several = if named_mine.len() > 1 { named_mine } else { all_mine };
-                let names: Vec<String> =
-                    several.iter().map(|(c, _)| c.display().to_string()).collect();
-                return Err(Error::usage(format!(
-                    "{} manifests of this model's exports are here ({}) and not exactly one is named like {}; give --manifest",
-                    names.len(),
-                    names.join(", "),
-                    solution.display()
-                )));
-            }
-        };
-        let (path, manifest) = pick.into_iter().next().expect("one");
         manifest.check_file(&path)?;
         return Ok(Some(Found {
             path,
@@ -440,8 +484,10 @@ fn manifests_in(dir: &Path) -> Result<Vec<(PathBuf, Manifest)>> {
         .flatten()
         .map(|e| e.path())
         .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().ends_with(crate::formats::MANIFEST_SUFFIX))
+            p.file_name().is_some_and(|n| {
+                n.to_string_lossy()
+                    .ends_with(crate::formats::MANIFEST_SUFFIX)
+            })
         })
         .collect();
     candidates.sort();
@@ -479,4 +525,28 @@ pub fn manifest_data(man_path: &Path, man: &Manifest) -> Result<PathBuf> {
         )
     })?;
     Ok(found.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stems;
+    use std::path::Path;
+
+    #[test]
+    fn solutions_and_manifests_match_by_the_whole_name() {
+        let s = |p: &str, m: bool| stems(Path::new(p), m);
+        let v2 = ("layer.v2".to_string(), "layer.v2".to_string());
+        assert_eq!(s("d/layer.v2.sol", false), v2);
+        assert_eq!(
+            s("layer.v2.mps.gdmilp.json", true),
+            ("layer.v2.mps".into(), "layer.v2".into())
+        );
+        assert_eq!(
+            s("layer.v2.mps.sol", false),
+            ("layer.v2.mps".into(), "layer.v2".into())
+        );
+        assert_eq!(s("layer.mps.gz.gdmilp.json", true).1, "layer");
+        assert_ne!(s("layer.gdmilp.json", true).1, v2.1);
+        assert_eq!(s("sol", false).0, "sol");
+    }
 }

@@ -104,7 +104,10 @@ pub fn check_outputs(outputs: &[&Path], inputs: &[&Path]) -> Result<()> {
         if let Some((_, other)) = seen.iter().find(|(c, _)| *c == canon) {
             return Err(Error::invalid(
                 out,
-                format!("is the same file as the output {}; give each output its own name", other.display()),
+                format!(
+                    "is the same file as the output {}; give each output its own name",
+                    other.display()
+                ),
             ));
         }
         seen.push((canon, out));
@@ -472,7 +475,9 @@ mod tests {
         assert!(e.contains("same file"), "{e}");
         let e = check_outputs(&[&dir], &[]).unwrap_err().to_string();
         assert!(e.contains("is a directory"), "{e}");
-        let e = check_outputs(&[&dir.join("nope/x")], &[]).unwrap_err().to_string();
+        let e = check_outputs(&[&dir.join("nope/x")], &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("cannot create"), "{e}");
         assert_eq!(listing(&dir), ["model.onnx"]);
         std::fs::remove_dir_all(&dir).unwrap();

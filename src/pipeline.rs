@@ -62,7 +62,30 @@ pub fn load_parts(
     Ok((model, layer, data))
 }
 
+/// Float labels that are all whole numbers 0, 1, …: class labels saved as
+/// floats, most likely; the largest.
+fn whole_number_labels(y: &Labels) -> Option<f64> {
+    let Labels::Targets(t) = y else { return None };
+    let whole = t.ncols() == 1 && t.iter().all(|v| *v >= 0.0 && v.fract() == 0.0);
+    whole.then(|| t.iter().copied().fold(0.0, f64::max))
+}
+
 fn check_task(model: &Model, layer: &FinalLayer, data: &Dataset) -> Result<()> {
+    let classifier_head = matches!(
+        layer.activation,
+        Activation::Softmax | Activation::LogSoftmax | Activation::Monotone(_)
+    );
+    if let (true, Some(max)) = (classifier_head, whole_number_labels(&data.y)) {
+        return Err(Error::invalid(
+            &data.path,
+            format!(
+                "labels '{}' are floats holding whole numbers (0 to {max}), read as regression targets, but {} ends in {}: if they are class labels, give --task classification (or save them as integers)",
+                data.y_key,
+                model.path.display(),
+                layer.activation.name()
+            ),
+        ));
+    }
     match (data.y.task(), &layer.activation) {
         (Task::Regression, Activation::Softmax | Activation::LogSoftmax | Activation::Monotone(_)) => Err(Error::invalid(
             &model.path,
@@ -188,6 +211,30 @@ pub fn build(loaded: &Loaded, sel: &SelectSpec, opts: &Options) -> Result<Built>
     build_on(loaded, indices, sel, opts)
 }
 
+/// The most an activation may move inside the box, r·Σ|h| + r_b: the
+/// big-M coefficients are about twice it, and solvers stop computing
+/// before that (HiGHS refuses matrix values from 1e15 and reads bounds
+/// from 1e20 as infinite).
+const MAX_REACH: f64 = 1e12;
+
+/// Refuses a box so large that the file's numbers would leave what
+/// solvers compute with.
+fn check_reach(h: &ndarray::Array2<f64>, opts: &Options) -> Result<()> {
+    let widest = h
+        .rows()
+        .into_iter()
+        .map(|r| r.iter().map(|v| v.abs()).sum::<f64>())
+        .fold(0.0, f64::max);
+    let reach = opts.radius * widest + opts.bias_radius;
+    if reach < MAX_REACH && opts.radius.max(opts.bias_radius) < MAX_REACH {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "--radius {} (--bias-radius {}) lets an activation move by up to {reach:e} in the box (r·Σ|h| + r_b); solvers cannot work with numbers that large: keep it below {MAX_REACH:e}",
+        opts.radius, opts.bias_radius
+    )))
+}
+
 /// Builds the formulation on the points `indices` (chosen by `sel`, which
 /// only words the error when there are none).
 pub fn build_on(
@@ -207,6 +254,7 @@ pub fn build_on(
         ));
     }
     let features = loaded.features.h.select(ndarray::Axis(0), &indices);
+    check_reach(&features, opts)?;
     let labels = loaded.data.y.subset(&indices);
     let layer_data = loaded.layer_data();
     let (classes, targets) = match &labels {

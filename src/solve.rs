@@ -433,10 +433,7 @@ impl Highs {
         self.log.echo.set(echo);
         let text = text.at(path, "write")?;
         if status == hs::kHighsStatusError || text.is_empty() {
-            return Err(Error::invalid(
-                path,
-                "HiGHS could not write the solution",
-            ));
+            return Err(Error::invalid(path, "HiGHS could not write the solution"));
         }
         crate::atomic::write_all(path, &text)
     }

@@ -66,7 +66,9 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
         )));
     }
     let found = apply::find_manifest(a.manifest.as_deref(), &a.solution, &model.sha256, &a.model)?;
-    let output_name = found.as_ref().map(|f| f.manifest.layer.model_output.clone());
+    let output_name = found
+        .as_ref()
+        .map(|f| f.manifest.layer.model_output.clone());
     let layer = onnx::locate(&model, output_name.as_deref())?;
     if let Some(f) = &found {
         let m = &f.manifest;

@@ -253,7 +253,11 @@ pub fn stdout_error() -> Option<crate::Error> {
         (None, Err(e)) if e.kind() != std::io::ErrorKind::BrokenPipe => e,
         _ => return None,
     };
-    Some(crate::Error::io("stdout", "write the command's output to", e))
+    Some(crate::Error::io(
+        "stdout",
+        "write the command's output to",
+        e,
+    ))
 }
 
 /// Formats a metrics line for people.

@@ -79,10 +79,12 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
     // Every output checked before the slow work (the model is written
     // before the report: a bad --report must not find it replaced).
     let _lock = crate::atomic::Lock::take(&a.output_file)?;
-    let outputs: Vec<&std::path::Path> =
-        std::iter::once(a.output_file.as_path()).chain(a.report.as_deref()).collect();
-    let inputs: Vec<&std::path::Path> =
-        std::iter::once(a.data.as_path()).chain(a.val.as_deref()).collect();
+    let outputs: Vec<&std::path::Path> = std::iter::once(a.output_file.as_path())
+        .chain(a.report.as_deref())
+        .collect();
+    let inputs: Vec<&std::path::Path> = std::iter::once(a.data.as_path())
+        .chain(a.val.as_deref())
+        .collect();
     crate::atomic::check_outputs(&outputs, &inputs)?;
     if let Some(r) = &a.report {
         crate::atomic::check_outputs(&[r], &[&a.model])?;

@@ -160,7 +160,7 @@ fn misclassified_selection_takes_exactly_the_asked_number_of_wrong_points() {
         "3",
     ])
     .ok();
-    let man = read_json(&dir.path.join("layer.mps.gdmilp.json"));
+    let man = read_json(&dir.path.join("layer.lp.gdmilp.json"));
     let idx: Vec<usize> = man["selection"]["indices"]
         .as_array()
         .unwrap()
