@@ -229,9 +229,12 @@ fn check_reach(h: &ndarray::Array2<f64>, opts: &Options) -> Result<()> {
     if reach < MAX_REACH && opts.radius.max(opts.bias_radius) < MAX_REACH {
         return Ok(());
     }
+    let fmt = crate::formats::num::fmt;
     Err(Error::usage(format!(
-        "--radius {} (--bias-radius {}) lets an activation move by up to {reach:e} in the box (r·Σ|h| + r_b); solvers cannot work with numbers that large: keep it below {MAX_REACH:e}",
-        opts.radius, opts.bias_radius
+        "--radius {} (--bias-radius {}) lets an activation move by up to {} in the box (r·Σ|h| + r_b); solvers cannot work with numbers that large: keep it below {MAX_REACH:e}",
+        fmt(opts.radius),
+        fmt(opts.bias_radius),
+        fmt(reach),
     )))
 }
 
