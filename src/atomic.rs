@@ -12,9 +12,11 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-/// Whether a commit makes the files durable (fsync of each file and of its
-/// folder) before and after the renames. Measured on a 100 MB MPS export
-/// (README, Files): see there for the numbers behind the choice.
+/// Whether a commit makes the files durable: each temporary file is synced
+/// before the renames, and its folder after them, so that after a crash
+/// the group is either the old files or the complete new ones. Measured on
+/// a 115 MB MPS export (README, Files): a median 1.32 s against 1.19 s
+/// without, worth it.
 const DURABLE: bool = true;
 
 /// The file a path names once its symbolic links are followed: writing
