@@ -325,6 +325,54 @@ pub enum Choice {
     Lone,
 }
 
+impl Choice {
+    /// Why this manifest, for the `manifest` line ("" when given).
+    pub fn describe(self) -> &'static str {
+        match self {
+            Choice::Given => "",
+            Choice::Named => " (named like the solution)",
+            Choice::Lone => {
+                " (the only manifest of this model here; not named like the solution, but its columns and box accept it)"
+            }
+        }
+    }
+}
+
+/// [`map`] through the manifest `found`, if any. Without one, a format
+/// that leaves out zero columns (CBC, SCIP) cannot tell a zero from a
+/// missing weight: refused unless `force`. A lone manifest (not named like
+/// the solution) is used only when it accepts the solution.
+pub fn map_found(
+    sol: &Solution,
+    path: &Path,
+    layer: &FinalLayer,
+    found: Option<&Found>,
+    force: bool,
+) -> Result<Weights> {
+    let Some(f) = found else {
+        if !sol.format.lists_every_column() && !force {
+            return Err(Error::invalid(
+                path,
+                format!(
+                    "{} solutions leave out the columns that are 0, so without the export's manifest a missing weight cannot be told from a zero; give --manifest (--force reads every missing weight as 0)",
+                    sol.format.name()
+                ),
+            ));
+        }
+        return map(sol, path, layer, None);
+    };
+    match (map(sol, path, layer, Some(&f.manifest)), f.choice) {
+        (Err(e), Choice::Lone) => Err(Error::invalid(
+            path,
+            format!(
+                "no manifest here is named like it, and the only one of this model, {}, does not accept it ({e}); give --manifest",
+                f.path.display()
+            ),
+        )),
+        (r, _) => r,
+    }
+}
+
 /// A manifest found for a solution.
 pub struct Found {
     /// Its path.

@@ -82,7 +82,7 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
             ));
         }
     }
-    let wts = map_weights(&a, &sol, &layer, found.as_ref())?;
+    let wts = apply::map_found(&sol, &a.solution, &layer, found.as_ref(), a.force)?;
     let out = a
         .output_file
         .clone()
@@ -103,7 +103,7 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
             sol.format.name()
         );
         if let Some(f) = &found {
-            outln!("manifest   {}{}", f.path.display(), chosen(f.choice));
+            outln!("manifest   {}{}", f.path.display(), f.choice.describe());
         }
     }
     if sol.format == SolutionFormat::HighsPretty {
@@ -169,51 +169,6 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
         outln!("wrote      {}{}", out.display(), extra.unwrap_or_default());
     }
     Ok(if worse || !v.matches_solver() { 3 } else { 0 })
-}
-
-/// The solution's weights, mapped through the manifest when there is one.
-/// Without one, a format that leaves out zero columns (CBC, SCIP) cannot
-/// tell a zero from a missing weight: refused unless forced.
-fn map_weights(
-    a: &ApplyArgs,
-    sol: &solution::Solution,
-    layer: &onnx::FinalLayer,
-    found: Option<&apply::Found>,
-) -> Result<apply::Weights> {
-    let Some(f) = found else {
-        if !sol.format.lists_every_column() && !a.force {
-            return Err(Error::invalid(
-                &a.solution,
-                format!(
-                    "{} solutions leave out the columns that are 0, so without the export's manifest a missing weight cannot be told from a zero; give --manifest (--force reads every missing weight as 0)",
-                    sol.format.name()
-                ),
-            ));
-        }
-        return apply::map(sol, &a.solution, layer, None);
-    };
-    let mapped = apply::map(sol, &a.solution, layer, Some(&f.manifest));
-    match (mapped, f.choice) {
-        (Err(e), apply::Choice::Lone) => Err(Error::invalid(
-            &a.solution,
-            format!(
-                "no manifest here is named like it, and the only one of this model, {}, does not accept it ({e}); give --manifest",
-                f.path.display()
-            ),
-        )),
-        (r, _) => r,
-    }
-}
-
-/// How the manifest was chosen, for the `manifest` line.
-fn chosen(c: apply::Choice) -> &'static str {
-    match c {
-        apply::Choice::Given => "",
-        apply::Choice::Named => " (named like the solution)",
-        apply::Choice::Lone => {
-            " (the only manifest of this model here; not named like the solution, but its columns and box accept it)"
-        }
-    }
 }
 
 /// Prints the before / solver / after report.
