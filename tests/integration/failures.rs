@@ -460,6 +460,44 @@ fn a_second_export_to_a_locked_output_fails_and_writes_nothing() {
     );
 }
 
+// Case 10: two exports started together on one output: each finishes or is
+// refused by the lock, and the files left are one export's, whole.
+#[test]
+fn two_exports_at_once_leave_one_exports_files() {
+    let dir = Dir::new("fail-race");
+    let mps = dir.p("layer.mps");
+    let (m, d) = (model("regression"), data("regression"));
+    let spawn = |radius: &str| {
+        Command::new(env!("CARGO_BIN_EXE_gdmilp"))
+            .args(["export", &m, &d, "-o", &mps, "--radius", radius])
+            .current_dir(root())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let runs = [("0.01", spawn("0.01")), ("0.02", spawn("0.02"))];
+    let mut finished = Vec::new();
+    for (radius, child) in runs {
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        match out.status.code() {
+            Some(0) => finished.push(radius.parse::<f64>().unwrap()),
+            Some(2) => assert!(err.contains("another gdmilp run is writing"), "{err}"),
+            other => panic!("exit {other:?}: {err}"),
+        }
+    }
+    assert!(!finished.is_empty());
+    let man = read_json(&dir.path.join("layer.mps.gdmilp.json"));
+    let token = gdmilp::formats::tag::read(Path::new(&mps)).unwrap();
+    assert_eq!(
+        token.as_deref(),
+        man["token"].as_str(),
+        "manifest and file of one run"
+    );
+    assert!(finished.contains(&man["options"]["radius"].as_f64().unwrap()));
+    assert_eq!(dir.listing().len(), 3, "{:?}", dir.listing());
+}
+
 // Case 11: a symlinked -o is written through: the link stays, its target
 // gets the new content.
 #[test]
