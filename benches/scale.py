@@ -401,7 +401,7 @@ def run_case(c, args, gdmilp):
 
     if c["kind"] == "segments":
         rec["files_mb"] = {name: os.path.getsize(os.path.join(work, name)) / 1e6
-                           for name in ("layer.mps", "layer.gdmilp.json", "layer.mst")
+                           for name in ("layer.mps", "layer.mps.gdmilp.json", "layer.mps.mst")
                            if os.path.exists(os.path.join(work, name))}
     else:
         rec["printed"] = parse_tune(g["stdout"], g["stderr"])
@@ -454,7 +454,7 @@ def crosscheck(c, model, train, work, args, gdmilp):
                     args.cap, work, "export", args.mem_cap * GB)
     if ex["exit"] != 0:
         return {"export": ex, "agrees": False}
-    with open(os.path.join(work, "file.gdmilp.json")) as f:
+    with open(os.path.join(work, "file.mps.gdmilp.json")) as f:
         offset = json.load(f).get("objective_offset", 0.0)
     hs = run_capped([sys.executable, "-c", HIGHSPY, mps], args.crosscheck_cap, work, "highspy",
                     args.mem_cap * GB)
@@ -482,7 +482,7 @@ def verdict(rec):
     if "peak" in tgt:
         checks["peak"] = g["peak_mb"] <= tgt["peak"]
     if "manifest" in tgt:
-        checks["manifest"] = rec.get("files_mb", {}).get("layer.gdmilp.json", 1e9) <= tgt["manifest"]
+        checks["manifest"] = rec.get("files_mb", {}).get("layer.mps.gdmilp.json", 1e9) <= tgt["manifest"]
     if rec["kind"] == "mse":
         checks["optimum"] = optimum_ok(rec)
     if rec["kind"] == "zero-one":
@@ -583,7 +583,7 @@ def quality_text(rec):
     k, b, a = rec["kind"], rec["before"], rec.get("after")
     if k == "segments":
         f = rec.get("files_mb", {})
-        label = {"layer.mps": "MPS", "layer.gdmilp.json": "manifest", "layer.mst": "start"}
+        label = {"layer.mps": "MPS", "layer.mps.gdmilp.json": "manifest", "layer.mps.mst": "start"}
         return ", ".join(f"{label[n]} {v:.1f} MB" for n, v in f.items()) or "no files"
     if k == "mse":
         text = f"train MSE {b['train']['mse']:.6g} → {a['train']['mse']:.6g}" if a else \

@@ -122,7 +122,7 @@ fn read_array(
                 Err(e) => {
                     return Err(Error::invalid(
                         path,
-                        format!("array '{key}' cannot be read: {e}"),
+                        format!("array '{key}' cannot be read: {}", one_line(&e)),
                     ))
                 }
             }
@@ -142,6 +142,26 @@ fn read_array(
         path,
         format!("array '{key}' has a data type gdmilp does not read (use float32/float64 inputs, integer or float labels)"),
     ))
+}
+
+/// A reader's error in one line: a header parser's multi-line report
+/// (`syntax error: --> 1:8` and a picture of the line) becomes
+/// `syntax error at 1:8 of the .npy header`.
+fn one_line(e: &impl std::fmt::Display) -> String {
+    let text = e.to_string();
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or_default();
+    match first.split_once("-->") {
+        Some((head, at)) => format!(
+            "{} at {} of the .npy header",
+            head.trim_end().trim_end_matches(':'),
+            at.trim()
+        ),
+        None => first.to_string(),
+    }
 }
 
 fn pick_key(
@@ -204,7 +224,10 @@ pub fn load(
     let xk = pick_key(path, &names, x_key, X_KEYS, "inputs", "--x-key")?;
     let yk = pick_key(path, &names, y_key, Y_KEYS, "labels", "--y-key")?;
     let x = match read_array(&mut npz, path, &xk)? {
-        Raw::Float(a) => a,
+        // Fortran-ordered arrays (numpy.asfortranarray) in C order, as
+        // ONNX Runtime takes them.
+        Raw::Float(a) if a.is_standard_layout() => a,
+        Raw::Float(a) => a.as_standard_layout().into_owned(),
         Raw::Int(_) => {
             return Err(Error::invalid(
                 path,
@@ -458,5 +481,18 @@ mod tests {
             vec![0, 1, 2]
         );
         assert!(select(Select::Misclassified, Some(3), 0, None, &loss).is_err());
+    }
+}
+
+#[cfg(test)]
+mod one_line_tests {
+    #[test]
+    fn a_multi_line_parser_error_becomes_one_line() {
+        let e = "error parsing header: syntax error:  --> 1:8\n  |\n1 | {'descr'= '<f4'}\n  |        ^---\n";
+        assert_eq!(
+            super::one_line(&e),
+            "error parsing header: syntax error at 1:8 of the .npy header"
+        );
+        assert_eq!(super::one_line(&"plain"), "plain");
     }
 }

@@ -1,5 +1,7 @@
 //! The manifest: what `export` promises and `apply` checks. JSON, written
-//! beside the MILP file (`layer.mps` → `layer.gdmilp.json`).
+//! beside the MILP file (`layer.mps` → `layer.mps.gdmilp.json`), tied to it
+//! by a token both carry (a hash of the manifest's content, see
+//! [`Manifest::content_token`]). Knows nothing about how files are written.
 
 use crate::data::{Select, Task};
 use crate::error::{Error, Result};
@@ -9,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Version of the manifest layout.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 
 /// The model the file was exported from.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -111,6 +113,8 @@ pub struct Manifest {
     pub tool: String,
     /// Layout version.
     pub format_version: u32,
+    /// Also in the MILP file's problem name (`gdmilp-TOKEN`): ties the two.
+    pub token: String,
     /// The model.
     pub model: ModelRef,
     /// The layer.
@@ -143,7 +147,7 @@ pub struct Manifest {
 }
 
 /// Files written by export.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Files {
     /// The MILP file.
     pub milp: PathBuf,
@@ -171,6 +175,45 @@ impl Manifest {
         let m: Manifest = serde_json::from_value(value)
             .map_err(|e| Error::invalid(path, format!("not a gdmilp manifest: {e}")))?;
         Ok(m)
+    }
+
+    /// A token for this manifest's content: the first 16 hex digits of the
+    /// SHA-256 of its JSON without the token and the paths. The same model,
+    /// data and options give the same token (and the same file); any
+    /// difference in what the file holds gives another.
+    pub fn content_token(&self) -> String {
+        let mut m = self.clone();
+        m.token.clear();
+        m.files = Files::default();
+        m.model.path = PathBuf::new();
+        m.data.path = PathBuf::new();
+        let hex = crate::onnx::model::sha256_hex(m.to_json().as_bytes());
+        hex[..16].to_string()
+    }
+
+    /// Checks that the MILP file this manifest describes, when it is still
+    /// beside the manifest at `path`, carries the manifest's token.
+    pub fn check_file(&self, path: &Path) -> Result<()> {
+        let Some(name) = self.files.milp.file_name() else {
+            return Ok(());
+        };
+        let milp = path.with_file_name(name);
+        if !milp.is_file() {
+            return Ok(());
+        }
+        let found = crate::formats::tag::read(&milp)?;
+        if found.as_deref() == Some(self.token.as_str()) {
+            return Ok(());
+        }
+        Err(Error::invalid(
+            path,
+            format!(
+                "does not describe {} beside it (the file carries {}, the manifest {}): another export wrote one of them; export again, or give the matching --manifest",
+                milp.display(),
+                found.map_or("no gdmilp token".to_string(), |t| format!("token {t}")),
+                self.token
+            ),
+        ))
     }
 
     /// Serialized, pretty.

@@ -62,7 +62,30 @@ pub fn load_parts(
     Ok((model, layer, data))
 }
 
+/// Float labels that are all whole numbers 0, 1, …: class labels saved as
+/// floats, most likely; the largest.
+fn whole_number_labels(y: &Labels) -> Option<f64> {
+    let Labels::Targets(t) = y else { return None };
+    let whole = t.ncols() == 1 && t.iter().all(|v| *v >= 0.0 && v.fract() == 0.0);
+    whole.then(|| t.iter().copied().fold(0.0, f64::max))
+}
+
 fn check_task(model: &Model, layer: &FinalLayer, data: &Dataset) -> Result<()> {
+    let classifier_head = matches!(
+        layer.activation,
+        Activation::Softmax | Activation::LogSoftmax | Activation::Monotone(_)
+    );
+    if let (true, Some(max)) = (classifier_head, whole_number_labels(&data.y)) {
+        return Err(Error::invalid(
+            &data.path,
+            format!(
+                "labels '{}' are floats holding whole numbers (0 to {max}), read as regression targets, but {} ends in {}: if they are class labels, give --task classification (or save them as integers)",
+                data.y_key,
+                model.path.display(),
+                layer.activation.name()
+            ),
+        ));
+    }
     match (data.y.task(), &layer.activation) {
         (Task::Regression, Activation::Softmax | Activation::LogSoftmax | Activation::Monotone(_)) => Err(Error::invalid(
             &model.path,
@@ -188,6 +211,33 @@ pub fn build(loaded: &Loaded, sel: &SelectSpec, opts: &Options) -> Result<Built>
     build_on(loaded, indices, sel, opts)
 }
 
+/// The most an activation may move inside the box, r·Σ|h| + r_b: the
+/// big-M coefficients are about twice it, and solvers stop computing
+/// before that (HiGHS refuses matrix values from 1e15 and reads bounds
+/// from 1e20 as infinite).
+const MAX_REACH: f64 = 1e12;
+
+/// Refuses a box so large that the file's numbers would leave what
+/// solvers compute with.
+fn check_reach(h: &ndarray::Array2<f64>, opts: &Options) -> Result<()> {
+    let widest = h
+        .rows()
+        .into_iter()
+        .map(|r| r.iter().map(|v| v.abs()).sum::<f64>())
+        .fold(0.0, f64::max);
+    let reach = opts.radius * widest + opts.bias_radius;
+    if reach < MAX_REACH && opts.radius.max(opts.bias_radius) < MAX_REACH {
+        return Ok(());
+    }
+    let fmt = crate::formats::num::fmt;
+    Err(Error::usage(format!(
+        "--radius {} (--bias-radius {}) lets an activation move by up to {} in the box (r·Σ|h| + r_b); solvers cannot work with numbers that large: keep it below {MAX_REACH:e}",
+        fmt(opts.radius),
+        fmt(opts.bias_radius),
+        fmt(reach),
+    )))
+}
+
 /// Builds the formulation on the points `indices` (chosen by `sel`, which
 /// only words the error when there are none).
 pub fn build_on(
@@ -207,6 +257,7 @@ pub fn build_on(
         ));
     }
     let features = loaded.features.h.select(ndarray::Axis(0), &indices);
+    check_reach(&features, opts)?;
     let labels = loaded.data.y.subset(&indices);
     let layer_data = loaded.layer_data();
     let (classes, targets) = match &labels {
@@ -268,6 +319,7 @@ pub fn manifest(
     Manifest {
         tool: format!("gdmilp {}", env!("CARGO_PKG_VERSION")),
         format_version: manifest::FORMAT_VERSION,
+        token: String::new(),
         model: ModelRef {
             path: loaded.model.path.clone(),
             sha256: loaded.model.sha256.clone(),
@@ -310,7 +362,7 @@ pub fn manifest(
     }
 }
 
-/// Sizes of the files written by [`write_files`].
+/// Sizes of the files written by [`Outputs::write`].
 pub struct Written {
     /// MILP bytes (uncompressed).
     pub milp_bytes: u64,
@@ -322,8 +374,100 @@ pub struct Written {
     pub cbc_start: PathBuf,
 }
 
-/// Writes MILP, MIP start and manifest, each atomically. If any fails, the
-/// ones already written are removed, so export leaves all or nothing.
+/// The files of one export (MILP, MIP start, manifest), checked and locked
+/// before the slow work; they appear together or not at all.
+pub struct Outputs {
+    milp: PathBuf,
+    sidecars: formats::Sidecars,
+    _lock: crate::atomic::Lock,
+}
+
+impl Outputs {
+    /// Takes the lock on `milp` and checks it and its sidecars (see
+    /// [`crate::atomic::check_outputs`]) against the files read, `inputs`.
+    pub fn check(milp: &Path, inputs: &[&Path]) -> Result<Outputs> {
+        formats::FileKind::from_path(milp)?;
+        let lock = crate::atomic::Lock::take(milp)?;
+        let sidecars = formats::sidecars(milp);
+        let outs = [
+            milp,
+            sidecars.manifest.as_path(),
+            sidecars.start.as_path(),
+            sidecars.cbc_start.as_path(),
+        ];
+        crate::atomic::check_outputs(&outs, inputs)?;
+        Ok(Outputs {
+            milp: milp.to_path_buf(),
+            sidecars,
+            _lock: lock,
+        })
+    }
+
+    /// Checks again against every file `loaded` was read from (the model's
+    /// external data files are known once the model is read).
+    pub fn check_inputs(&self, loaded: &Loaded) -> Result<()> {
+        let inputs = input_files(loaded);
+        let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+        let s = &self.sidecars;
+        let outs = [self.milp.as_path(), &s.manifest, &s.start, &s.cbc_start];
+        crate::atomic::check_outputs(&outs, &inputs)
+    }
+
+    /// Writes the MILP (tagged with the manifest's token), the MIP start
+    /// and the manifest to temporary files, then renames all three into
+    /// place; on any failure none appears and the previous files stay.
+    pub fn write(
+        self,
+        loaded: &Loaded,
+        sel: &SelectSpec,
+        opts: &Options,
+        built: &Built,
+    ) -> Result<Written> {
+        let mut m = manifest(loaded, sel, opts, built, &self.milp, &self.sidecars.start);
+        m.token = m.content_token();
+        let mut start_text = Vec::new();
+        formats::mip_start::write(&built.problem, &mut start_text).expect("writing to memory");
+        let mut cbc_text = Vec::new();
+        formats::mip_start::write_cbc(&built.problem, &mut cbc_text).expect("writing to memory");
+        crate::error::progress(format_args!(
+            "writing {} ({} non-zeros)…",
+            self.milp.display(),
+            built.problem.nonzeros()
+        ));
+        let tag = formats::tag::name(&m.token);
+        let (milp_bytes, milp) = formats::write_problem_named(&built.problem, &self.milp, &tag)?;
+        let start = crate::atomic::finished(&self.sidecars.start, &start_text)?;
+        let cbc = crate::atomic::finished(&self.sidecars.cbc_start, &cbc_text)?;
+        let manifest = crate::atomic::finished(&self.sidecars.manifest, m.to_json().as_bytes())?;
+        crate::atomic::commit_all(vec![milp, start, cbc, manifest])?;
+        Ok(Written {
+            milp_bytes,
+            manifest: self.sidecars.manifest.clone(),
+            start: self.sidecars.start.clone(),
+            cbc_start: self.sidecars.cbc_start.clone(),
+        })
+    }
+}
+
+/// Every file `loaded` was read from: the model, its external data files
+/// and the data.
+pub fn input_files(loaded: &Loaded) -> Vec<PathBuf> {
+    let model = &loaded.model;
+    let mut files = vec![model.path.clone(), loaded.data.path.clone()];
+    for t in &model.graph.initializers {
+        if let crate::onnx::model::Storage::External { location, .. } = &t.storage {
+            if let Ok(p) = model.external_path(location) {
+                if !files.contains(&p) {
+                    files.push(p);
+                }
+            }
+        }
+    }
+    files
+}
+
+/// Checks the outputs, then writes MILP, MIP start and manifest together
+/// (see [`Outputs`]).
 pub fn write_files(
     loaded: &Loaded,
     sel: &SelectSpec,
@@ -331,32 +475,7 @@ pub fn write_files(
     built: &Built,
     milp: &Path,
 ) -> Result<Written> {
-    let (manifest_path, start_path) = formats::sidecars(milp);
-    let m = manifest(loaded, sel, opts, built, milp, &start_path);
-    let mut start_text = Vec::new();
-    formats::mip_start::write(&built.problem, &mut start_text).expect("writing to memory");
-    let cbc_start_path = formats::mip_start::cbc_path(milp);
-    let mut cbc_start_text = Vec::new();
-    formats::mip_start::write_cbc(&built.problem, &mut cbc_start_text).expect("writing to memory");
-    crate::error::progress(format_args!(
-        "writing {} ({} non-zeros)…",
-        milp.display(),
-        built.problem.nonzeros()
-    ));
-    let milp_bytes = formats::write_problem(&built.problem, milp)?;
-    let rest = crate::atomic::write_all(&start_path, &start_text)
-        .and_then(|_| crate::atomic::write_all(&cbc_start_path, &cbc_start_text))
-        .and_then(|_| crate::atomic::write_all(&manifest_path, m.to_json().as_bytes()));
-    if let Err(e) = rest {
-        let _ = std::fs::remove_file(milp);
-        let _ = std::fs::remove_file(&start_path);
-        let _ = std::fs::remove_file(&cbc_start_path);
-        return Err(e);
-    }
-    Ok(Written {
-        milp_bytes,
-        manifest: manifest_path,
-        start: start_path,
-        cbc_start: cbc_start_path,
-    })
+    let inputs = input_files(loaded);
+    let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+    Outputs::check(milp, &inputs)?.write(loaded, sel, opts, built)
 }

@@ -4,7 +4,7 @@
 //! needs). Reads MPS/LP files or takes a [`Problem`] directly, uses a MIP
 //! start, honours time limit / threads / gap, and logs to stderr.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::formulation::{Problem, Sense};
 use highs_sys as hs;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
@@ -493,27 +493,33 @@ impl Highs {
         })
     }
 
-    /// Writes HiGHS's own (raw) solution file, atomically.
+    /// Writes HiGHS's own (raw) solution file, atomically. HiGHS does not
+    /// report a failed write (a full disk gives a short file and success),
+    /// so it writes into a pipe that gdmilp reads, and gdmilp writes the
+    /// file with every write checked.
     pub fn write_solution(&self, path: &Path) -> Result<()> {
-        let tmp = crate::atomic::temp_path(path)?;
-        let c = CString::new(tmp.to_string_lossy().as_bytes())
-            .map_err(|_| Error::invalid(path, "the path contains a NUL byte"))?;
-        // HiGHS would log the temporary file's name.
+        use std::io::Read;
+        use std::os::fd::AsRawFd;
+        let (mut reader, writer) = std::io::pipe().at(path, "write")?;
+        let fd = CString::new(format!("/dev/fd/{}", writer.as_raw_fd())).expect("no NUL");
+        // HiGHS would log the pipe's name.
         let echo = self.log.echo.replace(false);
-        // SAFETY: valid instance and NUL-terminated path.
-        let s = unsafe { hs::Highs_writeSolution(self.ptr, c.as_ptr()) };
+        let (status, text) = std::thread::scope(|scope| {
+            let drain = scope.spawn(move || {
+                let mut text = Vec::new();
+                reader.read_to_end(&mut text).map(|_| text)
+            });
+            // SAFETY: valid instance and NUL-terminated path.
+            let status = unsafe { hs::Highs_writeSolution(self.ptr, fd.as_ptr()) };
+            drop(writer);
+            (status, drain.join().expect("the reader does not panic"))
+        });
         self.log.echo.set(echo);
-        if s == hs::kHighsStatusError || !tmp.is_file() {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(Error::invalid(
-                path,
-                "HiGHS could not write the solution here",
-            ));
+        let text = text.at(path, "write")?;
+        if status == hs::kHighsStatusError || text.is_empty() {
+            return Err(Error::invalid(path, "HiGHS could not write the solution"));
         }
-        std::fs::rename(&tmp, path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::io(path, "write", e)
-        })
+        crate::atomic::write_all(path, &text)
     }
 }
 

@@ -5,6 +5,7 @@
 //! or not matching the solver, or forced).
 
 use crate::apply::{self, Verification};
+use crate::atomic;
 use crate::data;
 use crate::error::{Error, Result};
 use crate::features;
@@ -25,8 +26,10 @@ pub struct ApplyArgs {
     /// beside it). The input is overwritten only when this names it.
     #[arg(short, long, value_name = "FILE")]
     pub output_file: Option<PathBuf>,
-    /// The export's manifest (default: a *.gdmilp.json beside the solution
-    /// or in the working directory whose model hash matches MODEL).
+    /// The export's manifest (default: among the *.gdmilp.json of MODEL's
+    /// exports beside the solution, else in the working directory, the one
+    /// named like the solution — layer.sol ↔ layer.mps.gdmilp.json — else
+    /// the only one, if it accepts the solution).
     #[arg(long, value_name = "FILE")]
     pub manifest: Option<PathBuf>,
     /// Read the solution as this format instead of detecting it.
@@ -63,24 +66,31 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
         )));
     }
     let found = apply::find_manifest(a.manifest.as_deref(), &a.solution, &model.sha256, &a.model)?;
-    let output_name = found.as_ref().map(|(_, m)| m.layer.model_output.clone());
+    let output_name = found
+        .as_ref()
+        .map(|f| f.manifest.layer.model_output.clone());
     let layer = onnx::locate(&model, output_name.as_deref())?;
-    if let Some((p, m)) = &found {
+    if let Some(f) = &found {
+        let m = &f.manifest;
         if m.layer.n_in != layer.n_in
             || m.layer.n_out != layer.n_out
             || m.layer.weight != layer.weight.name
         {
             return Err(Error::invalid(
-                p,
+                &f.path,
                 "describes a different layer than the model's; re-export",
             ));
         }
     }
-    let wts = apply::map(&sol, &a.solution, &layer, found.as_ref().map(|(_, m)| m))?;
+    let wts = apply::map_found(&sol, &a.solution, &layer, found.as_ref(), a.force)?;
     let out = a
         .output_file
         .clone()
         .unwrap_or_else(|| default_output(&a.model));
+    let _lock = atomic::Lock::take(&out)?;
+    let mut inputs = vec![a.solution.as_path()];
+    inputs.extend(found.as_ref().map(|f| f.path.as_path()));
+    atomic::check_outputs(&[&out], &inputs)?;
     let status = match &sol.status {
         Status::Optimal => "optimal".to_string(),
         Status::Feasible(s) => format!("feasible, not proven optimal: {s}"),
@@ -92,11 +102,19 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
             a.solution.display(),
             sol.format.name()
         );
+        if let Some(f) = &found {
+            outln!("manifest   {}{}", f.path.display(), f.choice.describe());
+        }
     }
     if let Some(note) = sol.format.rounding_note() {
         eprintln!("note: {note}");
     }
-    let Some((man_path, man)) = found else {
+    let Some(apply::Found {
+        path: man_path,
+        manifest: man,
+        ..
+    }) = found
+    else {
         apply::write(&model, &layer, &wts, &out)?;
         if a.json {
             let j = serde_json::json!({"status": status, "format": sol.format.name(), "verified": false, "written": out});
@@ -108,6 +126,7 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
         return Ok(3);
     };
     let data_path = apply::manifest_data(&man_path, &man)?;
+    atomic::check_outputs(&[&out], &[&data_path])?;
     let data = data::load(
         &data_path,
         Some(&man.data.x_key),
@@ -142,6 +161,7 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
         let j = serde_json::json!({
             "status": status, "format": sol.format.name(), "verified": v.matches_solver(),
             "worse_than_incumbent": worse, "verification": v, "written": out, "data_file": data_file,
+            "manifest": man_path,
         });
         outln!("{j}");
     } else {

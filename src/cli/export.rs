@@ -16,8 +16,8 @@ pub struct ExportArgs {
     /// The training data (.npz).
     pub data: PathBuf,
     /// The MILP file to write; its extension picks the format: .mps, .lp,
-    /// .mps.gz or .lp.gz. The manifest (NAME.gdmilp.json) and MIP start
-    /// (NAME.mst) go beside it.
+    /// .mps.gz or .lp.gz. The manifest (FILE.gdmilp.json) and MIP start
+    /// (FILE.mst) go beside it; the three appear together or not at all.
     #[arg(short, long, value_name = "FILE")]
     pub output_file: PathBuf,
     #[command(flatten)]
@@ -29,12 +29,13 @@ pub struct ExportArgs {
 pub(super) fn run(a: ExportArgs) -> Result<u8> {
     FileKind::from_path(&a.output_file)?;
     a.form.validate()?;
-    crate::atomic::temp_path(&a.output_file)?;
+    let outputs = pipeline::Outputs::check(&a.output_file, &[&a.model, &a.data])?;
     let loaded = pipeline::load(
         &a.model,
         a.data_args.output.as_deref(),
         &a.data_args.spec(a.data.clone()),
     )?;
+    outputs.check_inputs(&loaded)?;
     let task = loaded.data.y.task();
     let opts = a.form.options(task);
     a.form.check_for(&opts)?;
@@ -44,7 +45,7 @@ pub(super) fn run(a: ExportArgs) -> Result<u8> {
         WarmStart::Current => None,
         WarmStart::Hinge => Some(hinge_start(&loaded, &mut built, &sel, &opts)?),
     };
-    let written = pipeline::write_files(&loaded, &sel, &opts, &built, &a.output_file)?;
+    let written = outputs.write(&loaded, &sel, &opts, &built)?;
     let p = &built.problem;
     let pre = &p.presolve;
     eprintln!(

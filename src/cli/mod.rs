@@ -221,7 +221,13 @@ impl FormArgs {
     }
 }
 
-/// Writes one line of command output (see `outln!`).
+/// The first stdout error other than a closed pipe (a full disk, an I/O
+/// error), kept for [`stdout_error`].
+static STDOUT_FAILED: std::sync::OnceLock<std::io::Error> = std::sync::OnceLock::new();
+
+/// Writes one line of command output (see `outln!`). Never panics: once a
+/// write fails, later lines are dropped; a closed pipe is not an error, any
+/// other failure is reported by [`stdout_error`] when the command ends.
 pub(crate) fn out_line(line: std::fmt::Arguments<'_>) {
     use std::io::Write;
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -230,12 +236,28 @@ pub(crate) fn out_line(line: std::fmt::Arguments<'_>) {
         return;
     }
     if let Err(e) = writeln!(std::io::stdout().lock(), "{line}") {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            CLOSED.store(true, Ordering::Relaxed);
-        } else {
-            panic!("failed printing to stdout: {e}");
+        CLOSED.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            let _ = STDOUT_FAILED.set(e);
         }
     }
+}
+
+/// The error to report when command output could not be written (anything
+/// but a closed pipe): exit 2, one line.
+pub fn stdout_error() -> Option<crate::Error> {
+    use std::io::Write;
+    let flushed = std::io::stdout().flush();
+    let e = match (STDOUT_FAILED.get(), flushed) {
+        (Some(e), _) => std::io::Error::new(e.kind(), e.to_string()),
+        (None, Err(e)) if e.kind() != std::io::ErrorKind::BrokenPipe => e,
+        _ => return None,
+    };
+    Some(crate::Error::io(
+        "stdout",
+        "write the command's output to",
+        e,
+    ))
 }
 
 /// Formats a metrics line for people.

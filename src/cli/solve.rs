@@ -27,7 +27,21 @@ pub struct SolverArgs {
     pub quiet: bool,
 }
 
+/// The most threads `--threads` takes: HiGHS starts them all at once (a
+/// hundred thousand hung it for a minute).
+const MAX_THREADS: u32 = 1024;
+
 impl SolverArgs {
+    /// Checks the values before any work is done.
+    pub(crate) fn validate(&self) -> Result<()> {
+        if let Some(t) = self.threads.filter(|t| !(1..=MAX_THREADS).contains(t)) {
+            return Err(Error::usage(format!(
+                "--threads must be between 1 and {MAX_THREADS}, not {t}"
+            )));
+        }
+        Ok(())
+    }
+
     pub(crate) fn settings(&self) -> Settings {
         Settings {
             time_limit: self.time_limit,
@@ -46,7 +60,8 @@ pub struct SolveArgs {
     /// The solution file to write (HiGHS's raw format).
     #[arg(short, long, value_name = "FILE")]
     pub output_file: PathBuf,
-    /// MIP start (default: NAME.mst beside the model, if present).
+    /// MIP start (default: MODEL.mst beside the model, e.g. layer.mps.mst,
+    /// if present).
     #[arg(long, value_name = "FILE")]
     pub start: Option<PathBuf>,
     /// Do not use a MIP start.
@@ -97,7 +112,16 @@ pub(super) fn run(a: SolveArgs) -> Result<u8> {
             std::io::Error::from(std::io::ErrorKind::NotFound),
         ));
     }
-    crate::atomic::temp_path(&a.output_file)?;
+    a.solver.validate()?;
+    let start_path = match (&a.start, a.no_start) {
+        (_, true) => None,
+        (Some(p), _) => Some(p.clone()),
+        (None, _) => Some(formats::sidecars(&a.model).start).filter(|p| p.is_file()),
+    };
+    let _lock = crate::atomic::Lock::take(&a.output_file)?;
+    let mut inputs = vec![a.model.as_path()];
+    inputs.extend(start_path.as_deref());
+    crate::atomic::check_outputs(&[&a.output_file], &inputs)?;
     let unzipped = if kind.gz {
         Some(gunzip(&a.model)?)
     } else {
@@ -111,11 +135,6 @@ pub(super) fn run(a: SolveArgs) -> Result<u8> {
         Error::Invalid { msg, .. } => Error::invalid(&a.model, msg),
         other => other,
     })?;
-    let start_path = match (&a.start, a.no_start) {
-        (_, true) => None,
-        (Some(p), _) => Some(p.clone()),
-        (None, _) => Some(formats::sidecars(&a.model).1).filter(|p| p.is_file()),
-    };
     if let Some(sp) = &start_path {
         let text =
             std::fs::read_to_string(sp).map_err(|e| Error::io(sp, "read the MIP start", e))?;

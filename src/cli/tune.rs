@@ -74,9 +74,23 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
             ));
         }
     }
-    crate::atomic::temp_path(&a.output_file)?;
+    a.solver.validate()?;
+    // Every output checked before the slow work (the model is written
+    // before the report: a bad --report must not find it replaced).
+    let _lock = crate::atomic::Lock::take(&a.output_file)?;
+    let outputs: Vec<&std::path::Path> = std::iter::once(a.output_file.as_path())
+        .chain(a.report.as_deref())
+        .collect();
+    let inputs: Vec<&std::path::Path> = std::iter::once(a.data.as_path())
+        .chain(a.val.as_deref())
+        .collect();
+    crate::atomic::check_outputs(&outputs, &inputs)?;
+    if let Some(r) = &a.report {
+        crate::atomic::check_outputs(&[r], &[&a.model])?;
+    }
     if let Some(dir) = &a.keep {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create", e))?;
+        crate::atomic::check_outputs(&[&dir.join("sweep1.mps")], &[])?;
     }
     let spec = a.data_args.spec(a.data.clone());
     let (model, layer, data) =

@@ -15,9 +15,17 @@ const WRAP: usize = 100;
 
 /// Streams `p` as CPLEX LP into `w`.
 pub fn write<W: Write + Send>(p: &Problem, w: W) -> io::Result<()> {
+    write_named(p, "gdmilp", w)
+}
+
+/// Streams `p` as CPLEX LP into `w`, with `name` in the `\Problem name:`
+/// comment (export's tag, see [`super::tag`]).
+pub fn write_named<W: Write + Send>(p: &Problem, name: &str, w: W) -> io::Result<()> {
     let names = Names::of(p);
     pipelined(w, |s| {
-        s.s("\\ written by gdmilp: see the .gdmilp.json manifest beside this file\nMinimize\n");
+        s.s("\\ written by gdmilp: see the .gdmilp.json manifest beside this file\n\\Problem name: ");
+        s.s(name);
+        s.s("\nMinimize\n");
         write_objective(p, &names, s)?;
         s.s("Subject To\n");
         write_rows(p, &names, s)?;

@@ -8,6 +8,7 @@ pub mod mip_start;
 pub mod mps;
 pub mod num;
 pub mod solution;
+pub mod tag;
 #[cfg(test)]
 mod tiny;
 
@@ -60,26 +61,35 @@ impl FileKind {
     }
 }
 
-/// The files written beside a MILP file `layer.mps[.gz]`: the manifest
-/// `layer.gdmilp.json` and the MIP start `layer.mst`.
-pub fn sidecars(model_file: &Path) -> (PathBuf, PathBuf) {
+/// The files export writes beside a MILP file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sidecars {
+    /// The manifest, `NAME.gdmilp.json`.
+    pub manifest: PathBuf,
+    /// The MIP start, `NAME.mst`.
+    pub start: PathBuf,
+    /// CBC's MIP start, `NAME.cbc.mst`.
+    pub cbc_start: PathBuf,
+}
+
+/// The sidecars of `model_file`, named after its whole file name so that
+/// exports to `layer.mps`, `layer.lp` and `layer.mps.gz` never share one:
+/// `layer.mps` → `layer.mps.gdmilp.json` and `layer.mps.mst`. The one place
+/// that names them.
+pub fn sidecars(model_file: &Path) -> Sidecars {
     let name = model_file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut stem = name.as_str();
-    for ext in [".gz", ".GZ"] {
-        stem = stem.strip_suffix(ext).unwrap_or(stem);
+    Sidecars {
+        manifest: model_file.with_file_name(format!("{name}{MANIFEST_SUFFIX}")),
+        start: model_file.with_file_name(format!("{name}.mst")),
+        cbc_start: mip_start::cbc_path(model_file),
     }
-    for ext in [".mps", ".lp", ".MPS", ".LP"] {
-        stem = stem.strip_suffix(ext).unwrap_or(stem);
-    }
-    let dir = model_file.parent().unwrap_or(Path::new(""));
-    (
-        dir.join(format!("{stem}.gdmilp.json")),
-        dir.join(format!("{stem}.mst")),
-    )
 }
+
+/// The suffix of every manifest's file name.
+pub const MANIFEST_SUFFIX: &str = ".gdmilp.json";
 
 /// Column and stored-row names, made once per file; generated (tangent)
 /// rows are named as they are written.
@@ -222,29 +232,49 @@ pub fn check_finite(p: &Problem) -> std::result::Result<(), String> {
 /// Writes `p` to `path` in the format its extension names, atomically.
 /// Returns the number of bytes written (before compression).
 pub fn write_problem(p: &Problem, path: &Path) -> Result<u64> {
+    let (n, file) = write_problem_named(p, path, "gdmilp")?;
+    crate::atomic::commit_all(vec![file])?;
+    Ok(n)
+}
+
+/// Writes `p` with the problem name `name` to a temporary file for `path`,
+/// to be renamed into place with the files of its group
+/// ([`crate::atomic::commit_all`]). Returns the bytes written (before
+/// compression) and the finished file.
+pub fn write_problem_named(
+    p: &Problem,
+    path: &Path,
+    name: &str,
+) -> Result<(u64, crate::atomic::Finished)> {
     let kind = FileKind::from_path(path)?;
     check_finite(p).map_err(|m| Error::invalid(path, format!("cannot write the model: {m}")))?;
     let mut file = AtomicFile::create(path)?;
-    let counted = {
-        let w: Box<dyn Write + Send + '_> = if kind.gz {
-            Box::new(flate2::write::GzEncoder::new(
-                file.writer(),
-                flate2::Compression::default(),
-            ))
-        } else {
-            Box::new(file.writer())
-        };
-        let mut counter = Counter { inner: w, n: 0 };
-        match kind.format {
-            Format::Mps => mps::write(p, &mut counter),
-            Format::Lp => lp::write(p, &mut counter),
-        }
-        .at(path, "write")?;
-        counter.inner.flush().at(path, "write")?;
-        counter.n
+    let counted = if kind.gz {
+        let mut gz = flate2::write::GzEncoder::new(file.writer(), flate2::Compression::default());
+        let n = write_counted(p, kind.format, name, &mut gz).at(path, "write")?;
+        // The trailer, checked (dropping the encoder would write it unchecked).
+        gz.try_finish().at(path, "write")?;
+        n
+    } else {
+        write_counted(p, kind.format, name, file.writer()).at(path, "write")?
     };
-    file.commit()?;
-    Ok(counted)
+    Ok((counted, file.finish()?))
+}
+
+/// Writes `p` as `format` into `w`; the bytes written.
+fn write_counted<W: Write + Send>(
+    p: &Problem,
+    format: Format,
+    name: &str,
+    w: W,
+) -> std::io::Result<u64> {
+    let mut counter = Counter { inner: w, n: 0 };
+    match format {
+        Format::Mps => mps::write_named(p, name, &mut counter),
+        Format::Lp => lp::write_named(p, name, &mut counter),
+    }?;
+    counter.inner.flush()?;
+    Ok(counter.n)
 }
 
 struct Counter<W: Write> {
@@ -260,5 +290,25 @@ impl<W: Write> Write for Counter<W> {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sidecars_of_different_formats_never_collide() {
+        let names: Vec<Sidecars> = ["out.mps", "out.lp", "out.mps.gz", "out.lp.gz"]
+            .iter()
+            .map(|f| sidecars(Path::new("d").join(f).as_path()))
+            .collect();
+        assert_eq!(names[0].manifest, Path::new("d/out.mps.gdmilp.json"));
+        assert_eq!(names[2].start, Path::new("d/out.mps.gz.mst"));
+        for (i, a) in names.iter().enumerate() {
+            for b in &names[i + 1..] {
+                assert!(a.manifest != b.manifest && a.start != b.start);
+            }
+        }
     }
 }

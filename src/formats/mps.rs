@@ -17,9 +17,17 @@ use std::io::{self, Write};
 
 /// Streams `p` as free MPS into `w`.
 pub fn write<W: Write + Send>(p: &Problem, w: W) -> io::Result<()> {
+    write_named(p, "gdmilp", w)
+}
+
+/// Streams `p` as free MPS into `w`, with `name` (no spaces) on the NAME
+/// line (export's tag, see [`super::tag`]).
+pub fn write_named<W: Write + Send>(p: &Problem, name: &str, w: W) -> io::Result<()> {
     let names = Names::of(p);
     pipelined(w, |s| {
-        s.s("NAME gdmilp\n");
+        s.s("NAME ");
+        s.s(name);
+        s.s("\n");
         write_rows(p, &names, s)?;
         write_columns(p, &names, s)?;
         write_rhs(p, &names, s)?;

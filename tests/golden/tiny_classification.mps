@@ -1,4 +1,4 @@
-NAME gdmilp
+NAME gdmilp-956b16fab43fae9d
 ROWS
  N obj
  G mg_2_0

@@ -1,4 +1,4 @@
-NAME gdmilp
+NAME gdmilp-13aeb2dc74b4d1ff
 ROWS
  N obj
  G neg_0_0

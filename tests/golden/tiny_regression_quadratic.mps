@@ -1,4 +1,4 @@
-NAME gdmilp
+NAME gdmilp-ba19fa0b089dd52d
 ROWS
  N obj
 COLUMNS

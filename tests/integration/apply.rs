@@ -7,8 +7,8 @@ use crate::util::*;
 /// A Gurobi-style solution holding every column at its MIP-start value
 /// (the current weights), with `edit` applied to (name, value) pairs.
 pub fn solution_from_start(dir: &Dir, edit: impl Fn(&str, f64) -> Option<(String, f64)>) -> String {
-    let start = std::fs::read_to_string(dir.path.join("layer.mst")).unwrap();
-    let man = read_json(&dir.path.join("layer.gdmilp.json"));
+    let start = std::fs::read_to_string(dir.path.join("layer.mps.mst")).unwrap();
+    let man = read_json(&dir.path.join("layer.mps.gdmilp.json"));
     let mut out = format!(
         "# Solution for model gdmilp\n# Objective value = {}\n",
         man["incumbent_objective"]
@@ -42,7 +42,7 @@ fn apply_verified(dir: &Dir, case: &str, sol: &str, solver: &str) {
             "-o",
             &out,
             "--manifest",
-            &dir.p("layer.gdmilp.json"),
+            &dir.p("layer.mps.gdmilp.json"),
             "--json",
         ])
         .code_is(0);
@@ -70,7 +70,7 @@ fn apply_verified(dir: &Dir, case: &str, sol: &str, solver: &str) {
         );
     } else {
         // The export's loss on all points: mse (the default) or l1.
-        let man = read_json(&dir.path.join("layer.gdmilp.json"));
+        let man = read_json(&dir.path.join("layer.mps.gdmilp.json"));
         let metric = match man["options"]["loss"].as_str().unwrap() {
             "mse" => "mse",
             _ => "mae",
@@ -284,16 +284,17 @@ fn manifest_is_found_beside_the_solution_and_its_absence_is_reported() {
         r.stdout().contains("verified"),
         "found the manifest beside the solution",
     );
-    std::fs::remove_file(dir.path.join("layer.gdmilp.json")).unwrap();
-    let r = dir
-        .run(&[
-            "apply",
-            &dir.p("cbc.sol"),
-            &model("regression"),
-            "-o",
-            &dir.p("q.onnx"),
-        ])
-        .code_is(3);
+    r.check(
+        r.stdout().contains("manifest   ") && r.stdout().contains("the only manifest"),
+        "says which manifest it used, and why",
+    );
+    std::fs::remove_file(dir.path.join("layer.mps.gdmilp.json")).unwrap();
+    // CBC leaves out zeros: without the manifest only --force patches.
+    let (sol, m, q) = (dir.p("cbc.sol"), model("regression"), dir.p("q.onnx"));
+    let r = dir.run(&["apply", &sol, &m, "-o", &q]).code_is(2);
+    r.check(r.stderr().contains("--manifest"), "asks for the manifest");
+    let forced = ["apply", &sol, &m, "-o", &q, "--force"];
+    let r = dir.run(&forced).code_is(3);
     r.check(
         r.stdout().contains("verification skipped"),
         "says verification was skipped",
@@ -349,7 +350,7 @@ fn committed_solver_samples_parse_and_verify() {
     // fixtures/solutions/<solver>/: real files from each solver on one
     // export (fixtures/solutions/README.md has the commands).
     let base = root().join("fixtures/solutions");
-    let man = base.join("layer.gdmilp.json");
+    let man = base.join("layer.mps.gdmilp.json");
     let mut seen = 0;
     for entry in std::fs::read_dir(&base).unwrap() {
         let p = entry.unwrap().path();

@@ -38,7 +38,7 @@ fn digits_x(rows: usize) -> Arr {
     f32s(rows, 64, 0.5)
 }
 
-/// Exports regression into `dir` (layer.mps, .mst, .gdmilp.json).
+/// Exports regression into `dir` (layer.mps, layer.mps.mst, layer.mps.gdmilp.json).
 fn exported(dir: &Dir) {
     dir.run(&[
         "export",
@@ -333,6 +333,67 @@ fn cases() -> Vec<Case> {
             code: 2,
             needles: &["d.npz", "not a readable .npz"],
             setup: |d| s(&["eval", &model("digits"), &write(d, "d.npz", "hello")]),
+        },
+        Case {
+            name: "malformed_npy_header",
+            code: 2,
+            needles: &["d.npz", "array 'x'", "syntax error at 1:"],
+            setup: |d| {
+                let p = npz(
+                    d,
+                    "d.npz",
+                    vec![("x", digits_x(3)), ("y", ints(vec![0, 1, 2]))],
+                );
+                let b = std::fs::read(&p).unwrap();
+                let text = String::from_utf8_lossy(&b).replacen("'descr':", "'descr'=", 1);
+                let at = text.find("'descr'=").unwrap();
+                let mut b = b;
+                b[at + 7] = b'=';
+                std::fs::write(&p, b).unwrap();
+                s(&["eval", &model("digits"), &p])
+            },
+        },
+        Case {
+            name: "float_class_labels",
+            code: 2,
+            needles: &["d.npz", "whole numbers", "--task classification"],
+            setup: |d| {
+                let y = Arr::F32(Array1::from(vec![0.0f32, 9.0, 2.0]).into_dyn());
+                let p = npz(d, "d.npz", vec![("x", digits_x(3)), ("y", y)]);
+                s(&["eval", &model("digits"), &p])
+            },
+        },
+        Case {
+            name: "radius_beyond_what_solvers_compute",
+            code: 2,
+            needles: &["--radius 1e30", "below 1e12"],
+            setup: |d| {
+                s(&[
+                    "export",
+                    &model("digits"),
+                    &data("digits"),
+                    "-o",
+                    &d.p("o.mps"),
+                    "--radius",
+                    "1e30",
+                ])
+            },
+        },
+        Case {
+            name: "threads_without_bound",
+            code: 2,
+            needles: &["--threads", "1024", "100000"],
+            setup: |d| {
+                exported(d);
+                s(&[
+                    "solve",
+                    &d.p("layer.mps"),
+                    "-o",
+                    &d.p("s.sol"),
+                    "--threads",
+                    "100000",
+                ])
+            },
         },
         Case {
             name: "negative_radius",
@@ -706,7 +767,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "manifest_of_another_model",
             code: 2,
-            needles: &["layer.gdmilp.json", "different model"],
+            needles: &["layer.mps.gdmilp.json", "different model"],
             setup: |d| {
                 exported(d);
                 let sol = solution_from_start(d, |n, v| Some((n.into(), v)));
@@ -715,7 +776,7 @@ fn cases() -> Vec<Case> {
                     &write(d, "s.sol", &sol),
                     &model("no_bias"),
                     "--manifest",
-                    &d.p("layer.gdmilp.json"),
+                    &d.p("layer.mps.gdmilp.json"),
                     "-o",
                     &d.p("p.onnx"),
                 ])

@@ -23,15 +23,15 @@ fn every_fixture_exports_files_highspy_reads_at_the_incumbent() {
                     "40",
                 ])
                 .ok();
-            let man = read_json(&dir.path.join("layer.gdmilp.json"));
+            let man = read_json(&dir.path.join(format!("layer.{ext}.gdmilp.json")));
             let inc = man["incumbent_objective"].as_f64().unwrap();
             let off = man["objective_offset"].as_f64().unwrap();
-            let fixed = highspy(&out, &dir.p("layer.mst"), false);
+            let fixed = highspy(&out, &dir.p(&format!("layer.{ext}.mst")), false);
             r.check(
                 agrees(fixed + off, inc + off, &man["mse_bound"], 1e-9),
                 &format!("{case}.{ext}: fixed-weight objective {fixed} != incumbent {inc}"),
             );
-            let free = highspy(&out, &dir.p("layer.mst"), true);
+            let free = highspy(&out, &dir.p(&format!("layer.{ext}.mst")), true);
             r.check(
                 free <= inc + 1e-9 * inc.abs().max(1.0),
                 &format!("{case}.{ext}: optimum {free} worse than incumbent {inc}"),
@@ -44,14 +44,18 @@ fn every_fixture_exports_files_highspy_reads_at_the_incumbent() {
         assert_eq!(
             dir.listing(),
             vec![
-                "layer.gdmilp.json",
                 "layer.lp",
                 "layer.lp.cbc.mst",
+                "layer.lp.gdmilp.json",
+                "layer.lp.mst",
                 "layer.mps",
                 "layer.mps.cbc.mst",
+                "layer.mps.gdmilp.json",
                 "layer.mps.gz",
                 "layer.mps.gz.cbc.mst",
-                "layer.mst"
+                "layer.mps.gz.gdmilp.json",
+                "layer.mps.gz.mst",
+                "layer.mps.mst",
             ]
         );
     }
@@ -159,7 +163,7 @@ fn misclassified_selection_takes_exactly_the_asked_number_of_wrong_points() {
         "3",
     ])
     .ok();
-    let man = read_json(&dir.path.join("layer.gdmilp.json"));
+    let man = read_json(&dir.path.join("layer.lp.gdmilp.json"));
     let idx: Vec<usize> = man["selection"]["indices"]
         .as_array()
         .unwrap()
@@ -195,7 +199,7 @@ fn paper_form_and_keep_accuracy_have_the_same_optimum_as_compact() {
         args.extend(common);
         args.extend(extra);
         dir.run(&args).ok();
-        opt.push(highspy(&out, &dir.p("layer.mst"), true));
+        opt.push(highspy(&out, &dir.p("layer.mps.mst"), true));
     }
     assert_eq!(opt[0], opt[1]);
     assert_eq!(opt[0], opt[2]);
@@ -221,10 +225,10 @@ fn a_layer_reading_the_model_input_directly_gets_real_features() {
             &out,
         ])
         .ok();
-        let man = read_json(&dir.path.join("layer.gdmilp.json"));
+        let man = read_json(&dir.path.join("layer.mps.gdmilp.json"));
         let inc = man["incumbent_objective"].as_f64().unwrap();
         let off = man["objective_offset"].as_f64().unwrap();
-        let fixed = highspy(&out, &dir.p("layer.mst"), false);
+        let fixed = highspy(&out, &dir.p("layer.mps.mst"), false);
         assert!(agrees(fixed + off, inc + off, &man["mse_bound"], 1e-9));
     }
 }

@@ -71,7 +71,7 @@ fn hinge_is_an_lp_that_every_solver_solves_alike() {
         "hinge",
     ])
     .ok();
-    let man = read_json(&dir.path.join("l.gdmilp.json"));
+    let man = read_json(&dir.path.join("l.lp.gdmilp.json"));
     assert_eq!(man["counts"]["binaries"], 0);
     assert_eq!(man["options"]["loss"], "hinge");
     assert_eq!(man["options"]["margin"], 1.0, "hinge's default margin");
@@ -304,7 +304,7 @@ fn mse_reaches_the_least_squares_optimum_in_tune_and_through_cbc() {
             form,
         ];
         dir.run(&args).ok();
-        let man = read_json(&dir.path.join(format!("{form}.gdmilp.json")));
+        let man = read_json(&dir.path.join(format!("{form}.mps.gdmilp.json")));
         assert_eq!(man["options"]["loss"], "mse");
         assert_eq!(man["mse_bound"]["form"], form);
         assert_eq!(man["counts"]["binaries"], 0);
@@ -371,11 +371,11 @@ fn mse_after_a_relu_uses_segments_in_tune_and_the_quadratic_file_is_exact() {
     let lp = dir.p("q.lp");
     dir.run(&["export", &m, &d, "-o", &lp, "--mse-form", "quadratic"])
         .ok();
-    let man = read_json(&dir.path.join("q.gdmilp.json"));
+    let man = read_json(&dir.path.join("q.lp.gdmilp.json"));
     assert!(man["mse_bound"].is_null());
     // The file's objective leaves out the constant Σ y², the manifest has it.
     let offset = man["objective_offset"].as_f64().unwrap();
-    let optimum = highspy(&lp, &dir.p("q.mst"), true) + offset;
+    let optimum = highspy(&lp, &dir.p("q.lp.mst"), true) + offset;
     dir.run(&[
         "tune",
         &m,
@@ -425,9 +425,9 @@ fn a_hinge_solution_is_the_zero_one_mip_start_when_it_is_better() {
         .parse()
         .unwrap();
     assert!(n > 0.0, "the hinge weights fix some of the 32 wrong points");
-    let man = read_json(&dir.path.join("layer.gdmilp.json"));
+    let man = read_json(&dir.path.join("layer.mps.gdmilp.json"));
     let offset = man["objective_offset"].as_f64().unwrap();
-    let fixed = highspy(&mps, &dir.p("layer.mst"), false) + offset;
+    let fixed = highspy(&mps, &dir.p("layer.mps.mst"), false) + offset;
     assert!(
         close(fixed, -n, 1e-9),
         "start scores {fixed}, said {n} correct"
@@ -547,7 +547,7 @@ fn tune_with_cap_point_writes_mse_as_segments_and_keeps_the_cap() {
         "-q",
     ];
     dir.run(&args).ok();
-    let man = read_json(&dir.path.join("keep/sweep1.gdmilp.json"));
+    let man = read_json(&dir.path.join("keep/sweep1.mps.gdmilp.json"));
     assert_eq!(man["options"]["mse_form"], "segments");
     assert_eq!(man["options"]["cap"], "point");
     // No residual may grow: the patched model's error on each point and

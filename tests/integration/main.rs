@@ -6,6 +6,7 @@ mod util;
 mod apply;
 mod bad_inputs;
 mod export;
+mod failures;
 mod fuzz;
 mod golden;
 mod losses;

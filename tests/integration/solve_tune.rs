@@ -217,15 +217,15 @@ fn tune_keep_leaves_each_sweeps_files_and_the_first_applies_to_the_input() {
     assert_eq!(
         files,
         [
-            "sweep1.gdmilp.json",
             "sweep1.mps",
             "sweep1.mps.cbc.mst",
-            "sweep1.mst",
+            "sweep1.mps.gdmilp.json",
+            "sweep1.mps.mst",
             "sweep1.sol",
-            "sweep2.gdmilp.json",
             "sweep2.mps",
             "sweep2.mps.cbc.mst",
-            "sweep2.mst",
+            "sweep2.mps.gdmilp.json",
+            "sweep2.mps.mst",
             "sweep2.sol"
         ]
     );
@@ -236,7 +236,7 @@ fn tune_keep_leaves_each_sweeps_files_and_the_first_applies_to_the_input() {
             &format!("{keep}/sweep1.sol"),
             &model("regression"),
             "--manifest",
-            &format!("{keep}/sweep1.gdmilp.json"),
+            &format!("{keep}/sweep1.mps.gdmilp.json"),
             "-o",
             &dir.p("p.onnx"),
             "--json",

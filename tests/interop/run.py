@@ -69,13 +69,6 @@ def missing(solver):
     return None
 
 
-def sidecar(work, ext, suffix):
-    """The export's `suffix` file (gdmilp.json, mst) beside layer.EXT: named
-    after the whole file name, or after its stem (older exports)."""
-    new = os.path.join(work, f"layer.{ext}.{suffix}")
-    return new if os.path.exists(new) else os.path.join(work, f"layer.{suffix}")
-
-
 def read_start(path):
     values = {}
     for line in open(path):
@@ -330,12 +323,12 @@ def main():
             rows.append((case, label, {s: "✗ export: " + r.stderr.strip() for s in SOLVERS}))
             failed += len(SOLVERS)
             continue
-        manifest = sidecar(work, ext, "gdmilp.json")
+        manifest = os.path.join(work, f"layer.{ext}.gdmilp.json")
         # MIP solvers stop within their default relative gap (1e-4 for
         # HiGHS, CBC, Gurobi): optima of MILPs agree to that.
         with open(manifest) as f:
             tolerance = 1e-4 if json.load(f)["counts"]["binaries"] else 1e-6
-        start = sidecar(work, ext, "mst")
+        start = os.path.join(work, f"layer.{ext}.mst")
         cells, reference = {}, None
         for solver in SOLVERS:
             try:
