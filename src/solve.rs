@@ -46,8 +46,9 @@ pub struct Outcome {
     pub has_solution: bool,
     /// Objective of that solution.
     pub objective: f64,
-    /// Best bound (MIP), or the objective (LP).
-    pub bound: f64,
+    /// The proven dual bound of a MIP, or an optimal LP's objective; none
+    /// when HiGHS proved none (a MIP stopped before its root finished).
+    pub bound: Option<f64>,
     /// Column values.
     pub values: Vec<f64>,
 }
@@ -418,6 +419,11 @@ impl Highs {
         }
     }
 
+    /// Turns HiGHS's presolve on or off.
+    pub fn set_presolve(&mut self, on: bool) -> Result<()> {
+        self.set_string("presolve", if on { "on" } else { "off" })
+    }
+
     fn set_string(&mut self, name: &str, v: &str) -> Result<()> {
         let n = CString::new(name).expect("option names have no NUL");
         let v = CString::new(v).expect("option values have no NUL");
@@ -448,7 +454,7 @@ impl Highs {
             )));
         }
         // SAFETY: valid instance; info names are NUL-terminated literals.
-        let (status, primal, objective, bound) = unsafe {
+        let (status, primal, objective, bound, nodes) = unsafe {
             let status = hs::Highs_getModelStatus(self.ptr);
             let mut primal: hs::HighsInt = 0;
             hs::Highs_getIntInfoValue(self.ptr, c"primal_solution_status".as_ptr(), &mut primal);
@@ -461,7 +467,7 @@ impl Highs {
             if nodes >= 0 {
                 hs::Highs_getDoubleInfoValue(self.ptr, c"mip_dual_bound".as_ptr(), &mut bound);
             }
-            (status, primal, objective, bound)
+            (status, primal, objective, bound, nodes)
         };
         let has_solution = primal == hs::kHighsSolutionStatusFeasible;
         let mut values = vec![0.0; self.num_cols()];
@@ -488,7 +494,11 @@ impl Highs {
             optimal: status == hs::kHighsModelStatusOptimal,
             has_solution,
             objective,
-            bound: if bound.is_finite() { bound } else { objective },
+            bound: if nodes >= 0 {
+                bound.is_finite().then_some(bound)
+            } else {
+                (status == hs::kHighsModelStatusOptimal).then_some(objective)
+            },
             values,
         })
     }

@@ -179,7 +179,8 @@ pub(super) fn run(a: SolveArgs) -> Result<u8> {
         "{}: objective {} (bound {}); wrote {}",
         out.status,
         formats::num::fmt(out.objective),
-        formats::num::fmt(out.bound),
+        out.bound
+            .map_or("none proven".to_string(), formats::num::fmt),
         a.output_file.display()
     );
     Ok(0)
