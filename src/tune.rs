@@ -265,13 +265,16 @@ fn sweep(st: &State, k: usize, plan: &Plan<'_>) -> Result<Tried> {
         ..plan.options.clone()
     };
     let mut built = pipeline::build(current, &sel, &options)?;
-    let warm_start = match plan.warm_start {
-        WarmStart::Current => None,
-        WarmStart::Hinge => {
-            let h = crate::warm::hinge_start(current, &mut built, &sel, &options, &plan.settings)?;
-            eprintln!("sweep {k}: {}", h.describe());
-            Some(h)
-        }
+    // A zero-one MILP too large to search well starts from the hinge LP's
+    // weights whatever --warm-start says: they are all the sweep may have.
+    let hinge = plan.warm_start == WarmStart::Hinge
+        || (built.problem.binaries() > 0 && built.problem.nonzeros() > strategy::LARGE_MIP);
+    let warm_start = if hinge && options.loss == Loss::ZeroOne {
+        let h = crate::warm::hinge_start(current, &mut built, &sel, &options, &plan.settings)?;
+        eprintln!("sweep {k}: {}", h.describe());
+        Some(h)
+    } else {
+        None
     };
     let p = &built.problem;
     let method = Method::choose(p, &options);

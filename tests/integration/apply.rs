@@ -34,6 +34,12 @@ fn export(dir: &Dir, case: &str, ext: &str, extra: &[&str]) -> String {
 
 fn apply_verified(dir: &Dir, case: &str, sol: &str, solver: &str) {
     let out = dir.p(&format!("{solver}.onnx"));
+    // The export in `dir` was to layer.mps or layer.lp.
+    let manifest = ["layer.mps.gdmilp.json", "layer.lp.gdmilp.json"]
+        .into_iter()
+        .map(|m| dir.p(m))
+        .find(|m| std::path::Path::new(m).is_file())
+        .expect("an export's manifest in the test directory");
     let r = dir
         .run(&[
             "apply",
@@ -42,7 +48,7 @@ fn apply_verified(dir: &Dir, case: &str, sol: &str, solver: &str) {
             "-o",
             &out,
             "--manifest",
-            &dir.p("layer.mps.gdmilp.json"),
+            &manifest,
             "--json",
         ])
         .code_is(0);
@@ -70,7 +76,7 @@ fn apply_verified(dir: &Dir, case: &str, sol: &str, solver: &str) {
         );
     } else {
         // The export's loss on all points: mse (the default) or l1.
-        let man = read_json(&dir.path.join("layer.mps.gdmilp.json"));
+        let man = read_json(std::path::Path::new(&manifest));
         let metric = match man["options"]["loss"].as_str().unwrap() {
             "mse" => "mse",
             _ => "mae",
