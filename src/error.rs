@@ -151,7 +151,7 @@ impl<T> IoContext<T> for io::Result<T> {
 pub fn progress(msg: std::fmt::Arguments<'_>) {
     use std::io::IsTerminal;
     if std::io::stderr().is_terminal() {
-        eprintln!("{msg}");
+        errln!("{msg}");
     }
 }
 

@@ -9,6 +9,15 @@
 
 #![warn(missing_docs)]
 
+/// `eprintln!` for messages to people: a stderr that cannot be written
+/// (`2>/dev/full`, a closed pipe) drops the message instead of panicking.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 pub mod apply;
 pub mod atomic;
 pub mod cli;

@@ -109,7 +109,8 @@ unsafe extern "C" fn log_callback(
         state.errors.borrow_mut().push(e.trim().to_string());
     }
     if state.echo.get() {
-        eprint!("{msg}");
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr().lock(), "{msg}");
     }
 }
 

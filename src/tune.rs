@@ -212,7 +212,7 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
         if let (true, Some(f)) = (rec.rejected_by_validation, plan.shrink) {
             if k < plan.sweeps {
                 st.scale *= f;
-                eprintln!(
+                errln!(
                     "sweep {k}: the next sweep tries radius {}",
                     formats::num::fmt(plan.options.radius * st.scale)
                 );
@@ -271,14 +271,14 @@ fn sweep(st: &State, k: usize, plan: &Plan<'_>) -> Result<Tried> {
         || (built.problem.binaries() > 0 && built.problem.nonzeros() > strategy::LARGE_MIP);
     let warm_start = if hinge && options.loss == Loss::ZeroOne {
         let h = crate::warm::hinge_start(current, &mut built, &sel, &options, &plan.settings)?;
-        eprintln!("sweep {k}: {}", h.describe());
+        errln!("sweep {k}: {}", h.describe());
         Some(h)
     } else {
         None
     };
     let p = &built.problem;
     let method = Method::choose(p, &options);
-    eprintln!(
+    errln!(
         "sweep {k}: {} points ({} kept by presolve), {} columns ({} binary), {} rows; method: {}",
         p.presolve.points_in,
         p.presolve.points_kept,
@@ -320,7 +320,7 @@ fn sweep(st: &State, k: usize, plan: &Plan<'_>) -> Result<Tried> {
     let Some((w, b)) = answer.weights else {
         // The current weights stand (the solver stopped before it had any
         // solution, e.g. a very short time limit).
-        eprintln!(
+        errln!(
             "sweep {k}: {} ended with '{}' and no solution; the weights stay",
             answer.method.describe(),
             answer.status
@@ -350,7 +350,7 @@ fn sweep(st: &State, k: usize, plan: &Plan<'_>) -> Result<Tried> {
         record.train = next.metrics();
         record.val = val_next;
     }
-    eprintln!(
+    errln!(
         "sweep {k}: {} — loss on its points {} → {} (solver {}{}){}",
         record.status,
         formats::num::fmt(before),

@@ -107,7 +107,7 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
         }
     }
     if let Some(note) = sol.format.rounding_note() {
-        eprintln!("note: {note}");
+        errln!("note: {note}");
     }
     let Some(apply::Found {
         path: man_path,

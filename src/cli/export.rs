@@ -48,7 +48,7 @@ pub(super) fn run(a: ExportArgs) -> Result<u8> {
     let written = outputs.write(&loaded, &sel, &opts, &built)?;
     let p = &built.problem;
     let pre = &p.presolve;
-    eprintln!(
+    errln!(
         "layer    {} {}×{} ({} after), task {}",
         loaded.layer.op_summary(),
         loaded.layer.n_out,
@@ -59,31 +59,31 @@ pub(super) fn run(a: ExportArgs) -> Result<u8> {
             .as_str()
             .unwrap_or("")
     );
-    eprintln!("model    {}", super::describe(&loaded.metrics()));
-    eprintln!(
+    errln!("model    {}", super::describe(&loaded.metrics()));
+    errln!(
         "points   {} selected, {} kept, {} fixed correct, {} fixed wrong; {} rows dropped by presolve",
         pre.points_in, pre.points_kept, pre.fixed_correct, pre.fixed_wrong, pre.rows_dropped
     );
-    eprintln!(
+    errln!(
         "model    {} columns ({} binary), {} rows, {} non-zeros",
         p.columns.len(),
         p.binaries(),
         p.num_rows(),
         p.nonzeros()
     );
-    eprintln!(
+    errln!(
         "incumbent objective {} (loss on the selected points {})",
         crate::formats::num::fmt(built.incumbent),
         crate::formats::num::fmt(built.incumbent + p.objective_offset)
     );
     if let Some(b) = p.mse_bound {
-        eprintln!("mse      {}", b.describe());
+        errln!("mse      {}", b.describe());
     }
     if let Some(w) = warm {
-        eprintln!("start    {w}");
+        errln!("start    {w}");
     }
     let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-    eprintln!(
+    errln!(
         "wrote    {} ({} bytes{}), {}, {}, {}",
         a.output_file.display(),
         size(&a.output_file),

@@ -155,7 +155,7 @@ pub(super) fn run(a: SolveArgs) -> Result<u8> {
             })
             .collect::<Result<_>>()?;
         highs.set_start(&start)?;
-        eprintln!("MIP start from {}", sp.display());
+        errln!("MIP start from {}", sp.display());
     }
     let out = highs.run()?;
     if !out.has_solution {
@@ -175,7 +175,7 @@ pub(super) fn run(a: SolveArgs) -> Result<u8> {
             })
         );
     }
-    eprintln!(
+    errln!(
         "{}: objective {} (bound {}); wrote {}",
         out.status,
         formats::num::fmt(out.objective),

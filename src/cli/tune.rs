@@ -116,7 +116,7 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
     let (form, note) = tune::mse_form(&options, a.form.mse_form, relu)?;
     options.mse_form = form;
     if let Some(n) = note {
-        eprintln!("note     {n}");
+        errln!("note     {n}");
     }
     let plan = Plan {
         selection: a.form.selection(),
