@@ -178,46 +178,33 @@ pub fn patched_in_memory(
 ) -> Result<(Model, FinalLayer)> {
     let inlined = edit::with_outputs(model, &[])?;
     let inlined = Model::from_bytes(&model.path, inlined)?;
-    let patched = edit::patch(&inlined, layer, &wts.w, &wts.b, "unused.data")?;
+    let patched = edit::patch(&inlined, layer, &wts.w, &wts.b, &model.path)?;
     Ok((
         Model::from_bytes(&model.path, patched.model)?,
         layer.as_stored(&wts.w, &wts.b),
     ))
 }
 
-/// Writes the patched model to `out` (and its external data file beside it
-/// when the input keeps weights in one), atomically.
-pub fn write(
-    model: &Model,
-    layer: &FinalLayer,
-    wts: &Weights,
-    out: &Path,
-) -> Result<Option<PathBuf>> {
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let data_name = format!("{name}.data");
-    let patched = edit::patch(model, layer, &wts.w, &wts.b, &data_name)?;
-    let mut data_path = None;
-    if let Some(d) = &patched.data {
-        let target = out.with_file_name(&d.name);
-        let mut bytes = std::fs::read(&d.source)
-            .map_err(|e| Error::io(&d.source, "read the external data", e))?;
-        for (offset, chunk) in &d.writes {
-            let o = *offset as usize;
-            bytes[o..o + chunk.len()].copy_from_slice(chunk);
-        }
-        crate::atomic::write_all(&target, &bytes)?;
-        data_path = Some(target);
-    }
-    if let Err(e) = crate::atomic::write_all(out, &patched.model) {
-        if let Some(p) = &data_path {
-            let _ = std::fs::remove_file(p);
-        }
-        return Err(e);
-    }
-    Ok(data_path)
+/// What [`write`] wrote besides the model.
+#[derive(Debug, Clone, Default)]
+pub struct Written {
+    /// The patched model's external data files, beside it.
+    pub data_files: Vec<PathBuf>,
+    /// Why a data file has another name than `OUT.data` (it would have
+    /// been a file the input model reads).
+    pub notes: Vec<String>,
+}
+
+/// Writes the patched model to `out` (and copies of its external data
+/// files beside it when the input keeps weights in some), atomically;
+/// never a file the input model reads.
+pub fn write(model: &Model, layer: &FinalLayer, wts: &Weights, out: &Path) -> Result<Written> {
+    let patched = edit::patch(model, layer, &wts.w, &wts.b, out)?;
+    let data_files = edit::write(model, &patched, out)?;
+    Ok(Written {
+        data_files,
+        notes: patched.data.iter().filter_map(|d| d.note.clone()).collect(),
+    })
 }
 
 /// What verification found.

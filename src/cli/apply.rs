@@ -97,12 +97,17 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
         eprintln!("note: HiGHS's pretty style rounds values to 6 digits; the raw style is exact");
     }
     let Some((man_path, man)) = found else {
-        apply::write(&model, &layer, &wts, &out)?;
+        let written = apply::write(&model, &layer, &wts, &out)?;
+        super::print_notes(&written);
         if a.json {
             let j = serde_json::json!({"status": status, "format": sol.format.name(), "verified": false, "written": out});
             outln!("{j}");
         } else {
-            outln!("wrote      {}", out.display());
+            outln!(
+                "wrote      {}{}",
+                out.display(),
+                super::weights_in(&written)
+            );
             outln!("verification skipped: no manifest of this model's export was found (give --manifest)");
         }
         return Ok(3);
@@ -137,7 +142,9 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
             fmt(v.incumbent_loss)
         )));
     }
-    let data_file = apply::write(&model, &layer, &wts, &out)?;
+    let written = apply::write(&model, &layer, &wts, &out)?;
+    super::print_notes(&written);
+    let data_file = written.data_files.first();
     if a.json {
         let j = serde_json::json!({
             "status": status, "format": sol.format.name(), "verified": v.matches_solver(),
@@ -145,8 +152,11 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
         });
         outln!("{j}");
     } else {
-        let extra = data_file.map(|d| format!(" (weights in {})", d.display()));
-        outln!("wrote      {}{}", out.display(), extra.unwrap_or_default());
+        outln!(
+            "wrote      {}{}",
+            out.display(),
+            super::weights_in(&written)
+        );
     }
     Ok(if worse || !v.matches_solver() { 3 } else { 0 })
 }

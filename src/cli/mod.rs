@@ -256,3 +256,23 @@ pub(crate) fn describe(m: &crate::metrics::Metrics) -> String {
         _ => String::new(),
     }
 }
+
+/// ` (weights in FILE, …)` when the patched model keeps external data.
+pub(crate) fn weights_in(w: &crate::apply::Written) -> String {
+    if w.data_files.is_empty() {
+        return String::new();
+    }
+    let files: Vec<String> = w
+        .data_files
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect();
+    format!(" (weights in {})", files.join(", "))
+}
+
+/// Says on stderr why a data file was named otherwise.
+pub(crate) fn print_notes(w: &crate::apply::Written) {
+    for n in &w.notes {
+        eprintln!("note: {n}");
+    }
+}

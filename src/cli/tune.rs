@@ -131,7 +131,8 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
         shrink: a.shrink,
     };
     let (wts, report) = tune::tune(loaded, &plan)?;
-    let data_file = apply::write(&original, &layer, &wts, &a.output_file)?;
+    let written = apply::write(&original, &layer, &wts, &a.output_file)?;
+    super::print_notes(&written);
     if let Some(r) = &a.report {
         tune::write_report(&report, r)?;
     }
@@ -183,9 +184,7 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
     outln!(
         "wrote      {}{}",
         a.output_file.display(),
-        data_file
-            .map(|d| format!(" (weights in {})", d.display()))
-            .unwrap_or_default()
+        super::weights_in(&written)
     );
     Ok(0)
 }

@@ -4,6 +4,7 @@
 //! formulations or file formats of MILPs.
 
 pub mod edit;
+pub mod float;
 pub mod layer;
 pub mod model;
 pub mod wire;
