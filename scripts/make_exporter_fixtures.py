@@ -241,6 +241,31 @@ def argmax_only():
     save(d, g, x, y, np.argmax(hidden(x, w1, b1) @ w2 + b2, axis=1), atol=0)
 
 
+def bad_mixing_tail():
+    """fixtures/bad/mixing_tail.onnx: Gemm → Transpose → Softmax(axis=1) →
+    Transpose: the Softmax runs across points, so no point's scores are a
+    function of its own layer output (gdmilp must refuse it)."""
+    rng = np.random.default_rng(6)
+    w1, b1 = rng.normal(size=(3, 5)).astype(np.float32), rng.normal(size=5).astype(np.float32)
+    w2, b2 = rng.normal(size=(5, 4)).astype(np.float32), rng.normal(size=4).astype(np.float32)
+    nodes, inits = first_layer(w1, b1)
+    nodes += [
+        helper.make_node("Gemm", ["h", "W2", "B2"], ["a"], name="fc2"),
+        helper.make_node("Transpose", ["a"], ["a_t"], perm=[1, 0]),
+        helper.make_node("Softmax", ["a_t"], ["s_t"], axis=1),
+        helper.make_node("Transpose", ["s_t"], ["y"], perm=[1, 0]),
+    ]
+    inits += [numpy_helper.from_array(w2, "W2"), numpy_helper.from_array(b2, "B2")]
+    g = helper.make_graph(nodes, "mixing_tail", *io(3, 4), inits)
+    model = helper.make_model(g, opset_imports=OPSET, producer_name="gdmilp-fixtures")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path = os.path.join(ROOT, "bad", "mixing_tail.onnx")
+    onnx.save(model, path)
+    x = rng.uniform(size=(4, 3)).astype(np.float32)
+    check(path, x, softmax((hidden(x, w1, b1) @ w2 + b2).T).T)
+
+
 GENERATORS = [
     constant_weights,
     sk_multi_regressor,
@@ -249,6 +274,7 @@ GENERATORS = [
     half_cast,
     bfloat16_weights,
     argmax_only,
+    bad_mixing_tail,
 ]
 
 if __name__ == "__main__":

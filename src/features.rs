@@ -67,7 +67,11 @@ pub fn compute(
         fetch(&layer.evaluated, false),
     ];
     let (bytes, names) = edit::with_f64_outputs(model, &fetches)?;
-    let mut got = runtime::run(&model.path, &bytes, &input, x, &names, batch_size)?;
+    let outputs: Vec<(String, String)> = names
+        .into_iter()
+        .zip(fetches.iter().map(|f| f.tensor.clone()))
+        .collect();
+    let mut got = runtime::run(&model.path, &bytes, &input, x, &outputs, batch_size)?;
     let out = got.pop().expect("three outputs");
     let a = got.pop().expect("three outputs");
     let h = got.pop().expect("three outputs");

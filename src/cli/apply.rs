@@ -130,7 +130,8 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
     }
     let before = features::compute(&model, &layer, &data.x, &data.path, a.batch_size)?;
     let after = apply::run_patched(&model, &layer, &wts, &data, a.batch_size)?;
-    let v = apply::verify(&man, &layer, sol.objective, &data, &before, &after);
+    let mut v = apply::verify(&man, &layer, sol.objective, &data, &before, &after);
+    v.rounding = apply::rounding(&man, &layer, &wts, &data, &after);
     if !a.json {
         report(&v, &data_path);
     }
@@ -171,7 +172,21 @@ pub(crate) fn report(v: &Verification, data_path: &Path) {
             .unwrap_or_else(|| "not reported".into()),
         fmt(v.recomputed_loss)
     );
-    match (v.matches_solver(), v.mse_bound, v.solver_loss) {
+    if let Some(r) = &v.rounding {
+        outln!(
+            "rounding   the weights are {}: rounded to it, they give {} where the solver's exact weights give {}{}",
+            r.dtype,
+            fmt(r.stored_weights_loss),
+            fmt(r.solver_weights_loss),
+            if r.shift() > 0.0 {
+                " (rounding loses part of the gain)"
+            } else {
+                ""
+            }
+        );
+    }
+    let shift = v.rounding.as_ref().map_or(0.0, |r| r.shift());
+    match (v.matches_solver(), v.mse_bound, v.solver_loss.map(|s| s + shift)) {
         (true, Some(_), Some(s)) => outln!(
             "verified   the patched model's squared error is within what the solver's objective allows (≤ {})",
             fmt(v.solver_allows(s))

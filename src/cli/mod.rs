@@ -79,8 +79,8 @@ pub fn run(cli: Cli) -> Result<u8> {
 /// Model and data options shared by eval, export and tune.
 #[derive(Debug, Args, Clone)]
 pub struct DataArgs {
-    /// Model output to follow when the model has several (default: the
-    /// first float output).
+    /// Model output, or any tensor a node computes, to follow (default: the
+    /// first float output, else the scores an ArgMax/TopK output picks from).
     #[arg(long, value_name = "NAME")]
     pub output: Option<String>,
     /// Key of the inputs in the .npz (default: x, X, inputs, features or data).

@@ -101,11 +101,11 @@ enum Site {
 /// bytes, or `None` to keep it.
 type Visit<'a> = dyn FnMut(Site, &Tensor, &[u8]) -> Result<Option<Vec<u8>>> + 'a;
 
+/// New bytes for a TensorProto, or `None` to keep it (wire-level errors).
+type TensorEdit<'a> = dyn FnMut(&[u8]) -> Result<Option<Vec<u8>>, String> + 'a;
+
 /// A Constant node's bytes with its `value` tensor rewritten by `f`.
-fn constant_node(
-    bytes: &[u8],
-    f: &mut dyn FnMut(&[u8]) -> Result<Option<Vec<u8>>, String>,
-) -> Result<Option<Vec<u8>>, String> {
+fn constant_node(bytes: &[u8], f: &mut TensorEdit<'_>) -> Result<Option<Vec<u8>>, String> {
     let mut changed = false;
     let out = wire::rewrite(
         bytes,
@@ -376,7 +376,7 @@ fn site_of(model: &Model, p: &Param) -> Result<Site> {
             .graph
             .nodes
             .iter()
-            .position(|n| n.op_type == "Constant" && n.outputs.iter().any(|o| *o == p.name))
+            .position(|n| n.op_type == "Constant" && n.outputs.contains(&p.name))
             .map(Site::Constant)
             .ok_or_else(|| {
                 Error::invalid(

@@ -9,4 +9,5 @@ mod export;
 mod fuzz;
 mod golden;
 mod losses;
+mod models;
 mod solve_tune;
