@@ -549,3 +549,66 @@ pub fn write(model: &Model, patched: &Patched, out: &Path) -> Result<Vec<PathBuf
     }
     Ok(targets)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::onnx::layer::locate;
+    use crate::onnx::testgraph::{tensor, Attr, Graph};
+
+    fn constant_model(t: i32) -> Model {
+        let w = tensor("Wv", &[2, 3], t, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let b = tensor("Bv", &[2], t, &[0.5, -0.5]);
+        Graph::default()
+            .input("x")
+            .node("Constant", &[], &["W"], &[Attr::Tensor("value", w)])
+            .node("Constant", &[], &["B"], &[Attr::Tensor("value", b)])
+            .node("Gemm", &["x", "W", "B"], &["y"], &[Attr::Int("transB", 1)])
+            .output("y", t)
+            .model()
+    }
+
+    #[test]
+    fn constant_weights_patch_in_place_and_their_own_values_give_back_the_bytes() {
+        for t in [dtype::FLOAT, dtype::DOUBLE, dtype::FLOAT16, dtype::BFLOAT16] {
+            let m = constant_model(t);
+            let l = locate(&m, None).unwrap();
+            let same = patch(&m, &l, &l.w, &l.b, "out.onnx").unwrap();
+            assert_eq!(same.model, m.bytes, "{}", dtype::name(t));
+            assert!(same.data.is_empty());
+            let w2 = l.w.mapv(|v| v * 2.0);
+            let b2 = l.b.mapv(|v| v + 1.0);
+            let new = patch(&m, &l, &w2, &b2, "out.onnx").unwrap();
+            let back = Model::from_bytes(Path::new("out.onnx"), new.model).unwrap();
+            let l2 = locate(&back, None).unwrap();
+            assert_eq!((l2.w.clone(), l2.b.clone()), (w2, b2), "{}", dtype::name(t));
+            assert_eq!(back.graph.nodes.len(), 3);
+        }
+    }
+
+    #[test]
+    fn float64_outputs_are_added_through_cast_and_transpose_nodes() {
+        let m = constant_model(dtype::FLOAT);
+        let fetches = [
+            Fetch {
+                tensor: "x".into(),
+                transpose: true,
+            },
+            Fetch {
+                tensor: "y".into(),
+                transpose: false,
+            },
+        ];
+        let (bytes, names) = with_f64_outputs(&m, &fetches).unwrap();
+        let e = Model::from_bytes(Path::new("e.onnx"), bytes).unwrap();
+        let ops: Vec<&str> = e.graph.nodes.iter().map(|n| n.op_type.as_str()).collect();
+        assert_eq!(
+            ops,
+            ["Constant", "Constant", "Gemm", "Transpose", "Cast", "Cast"]
+        );
+        assert_eq!(e.producer(&names[0]).unwrap().inputs, ["gdmilp_fetch_0_t"]);
+        assert_eq!(e.producer(&names[1]).unwrap().attr_i("to", 0), 11);
+        let outs: Vec<&str> = e.graph.outputs.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(outs, ["y", names[0].as_str(), names[1].as_str()]);
+    }
+}

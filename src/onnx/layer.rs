@@ -644,7 +644,8 @@ pub fn locate(model: &Model, output: Option<&str>) -> Result<FinalLayer> {
     // Both lists run output first; `after` runs from the layer on.
     let mut after: Vec<String> = tail.ops.iter().chain(&passed).cloned().collect();
     after.reverse();
-    let activation = activation_of(model, &passed)?;
+    let from_layer: Vec<String> = passed.iter().rev().cloned().collect();
+    let activation = activation_of(model, &from_layer)?;
     let dense = match node.op_type.as_str() {
         "Gemm" => gemm_parts(model, node)?,
         _ => matmul_parts(model, node, &model_output)?,
@@ -742,5 +743,179 @@ impl FinalLayer {
             LayerOp::MatMulAdd if self.bias.is_some() => "MatMul+Add".into(),
             LayerOp::MatMulAdd => "MatMul".into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::onnx::testgraph::{gemm, tensor, Attr, Graph};
+
+    const FLOAT: i32 = dtype::FLOAT;
+
+    fn trans_b() -> [Attr<'static>; 1] {
+        [Attr::Int("transB", 1)]
+    }
+
+    #[test]
+    fn gemm_weights_are_read_as_w_times_alpha() {
+        let m = gemm(&[Attr::Int("transB", 1), Attr::Int("transA", 0)])
+            .output("a", FLOAT)
+            .model();
+        let l = locate(&m, None).unwrap();
+        assert_eq!((l.n_out, l.n_in), (2, 3));
+        assert_eq!(l.w.row(1).to_vec(), vec![4.0, 5.0, 6.0]);
+        assert_eq!(l.b.to_vec(), vec![0.5, -0.5]);
+        assert_eq!(l.stored_weight(&l.w), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        assert_eq!(
+            (l.input.as_str(), l.output.as_str(), l.evaluated.as_str()),
+            ("x", "a", "a")
+        );
+        assert_eq!(l.activation, Activation::Identity);
+    }
+
+    #[test]
+    fn a_layout_tail_is_skipped_and_the_scores_are_the_layer_output() {
+        // skl2onnx's multi-output regressor: MatMul + Add → Reshape(-1, 1).
+        let m = Graph::default()
+            .input("x")
+            .init("W", &[3, 2], &[1.0; 6])
+            .init("B", &[1, 2], &[0.0, 1.0])
+            .init("shape", &[2], &[-1.0, 1.0])
+            .node("MatMul", &["x", "W"], &["z"], &[])
+            .node("Add", &["z", "B"], &["a"], &[])
+            .node("Reshape", &["a", "shape"], &["y"], &[])
+            .output("y", FLOAT)
+            .model();
+        let l = locate(&m, None).unwrap();
+        assert_eq!(l.evaluated, "a");
+        assert_eq!(l.after, vec!["Reshape"]);
+        assert_eq!(l.bias_kind, BiasKind::PerOutput);
+        assert_eq!(l.op_summary(), "MatMul+Add");
+    }
+
+    #[test]
+    fn an_argmax_output_leads_back_to_its_scores_and_any_tensor_can_be_named() {
+        let g = || {
+            gemm(&trans_b())
+                .node("Softmax", &["a"], &["p"], &[])
+                .node("ArgMax", &["p"], &["k"], &[Attr::Int("axis", 1)])
+                .node("Cast", &["k"], &["label"], &[Attr::Int("to", 7)])
+                .output("label", dtype::INT64)
+        };
+        let l = locate(&g().model(), None).unwrap();
+        assert_eq!(l.model_output, "label");
+        assert_eq!(l.evaluated, "p");
+        assert_eq!(l.activation, Activation::Softmax);
+        assert_eq!(l.after, vec!["Softmax", "ArgMax", "Cast"]);
+        let l = locate(&g().model(), Some("a")).unwrap();
+        assert_eq!((l.model_output.as_str(), l.evaluated.as_str()), ("a", "a"));
+        assert_eq!(l.activation, Activation::Identity);
+        let e = locate(&g().model(), Some("nowhere"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no output or computed tensor 'nowhere'"), "{e}");
+    }
+
+    #[test]
+    fn without_a_float_output_or_a_pick_the_error_asks_for_output() {
+        let m = gemm(&trans_b())
+            .node("Cast", &["a"], &["n"], &[Attr::Int("to", 7)])
+            .output("n", dtype::INT64)
+            .model();
+        let e = locate(&m, None).unwrap_err().to_string();
+        assert!(e.contains("--output"), "{e}");
+    }
+
+    #[test]
+    fn a_float_cast_after_the_layer_is_passed_and_an_integer_one_is_not() {
+        let m = gemm(&trans_b())
+            .node("Cast", &["a"], &["a16"], &[Attr::Int("to", 10)])
+            .node("Relu", &["a16"], &["y"], &[])
+            .output("y", dtype::FLOAT16)
+            .model();
+        let l = locate(&m, None).unwrap();
+        assert_eq!(l.activation, Activation::Relu);
+        assert_eq!(l.after, vec!["Cast", "Relu"]);
+        let m = gemm(&trans_b())
+            .node("Cast", &["a"], &["n"], &[Attr::Int("to", 7)])
+            .node("Cast", &["n"], &["y"], &[Attr::Int("to", 1)])
+            .output("y", FLOAT)
+            .model();
+        let e = locate(&m, None).unwrap_err().to_string();
+        assert!(
+            e.contains("Cast node") && e.contains("after the last dense layer"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn weights_in_constant_nodes_and_behind_a_cast_are_stored_parameters() {
+        let w = tensor(
+            "Wv",
+            &[2, 3],
+            dtype::BFLOAT16,
+            &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        );
+        let m = Graph::default()
+            .input("x")
+            .node("Constant", &[], &["Wc"], &[Attr::Tensor("value", w)])
+            .node("Cast", &["Wc"], &["W"], &[Attr::Int("to", 1)])
+            .init_typed("B", &[2], dtype::FLOAT16, &[0.5, 0.25])
+            .node("Gemm", &["x", "W", "B"], &["y"], &trans_b())
+            .output("y", FLOAT)
+            .model();
+        let l = locate(&m, None).unwrap();
+        assert_eq!(l.weight.name, "Wc");
+        assert!(matches!(l.weight.source, Source::Constant { .. }));
+        assert_eq!(
+            (l.weight.dtype, l.weight.cast_to),
+            ("bfloat16", Some("float32"))
+        );
+        assert_eq!(l.bias.as_ref().unwrap().dtype, "float16");
+        assert_eq!(l.b.to_vec(), vec![0.5, 0.25]);
+        // Stored as the model holds it: 1 + 2^-9 rounds to 1 in bfloat16.
+        let stored = l.as_stored(&l.w.mapv(|v| v + 2f64.powi(-9)), &l.b);
+        assert_eq!(stored.w, l.w);
+    }
+
+    #[test]
+    fn a_shared_or_computed_weight_and_two_activations_are_refused() {
+        let shared = gemm(&trans_b())
+            .node("Gemm", &["x", "W"], &["other"], &trans_b())
+            .output("a", FLOAT)
+            .model();
+        let e = locate(&shared, Some("a")).unwrap_err().to_string();
+        assert!(e.contains("also read by"), "{e}");
+        let computed = Graph::default()
+            .input("x")
+            .input("w")
+            .node("MatMul", &["x", "w"], &["y"], &[])
+            .output("y", FLOAT)
+            .model();
+        let e = locate(&computed, None).unwrap_err().to_string();
+        assert!(e.contains("computed at run time"), "{e}");
+        let two = gemm(&trans_b())
+            .node("Relu", &["a"], &["r"], &[])
+            .node("Sigmoid", &["r"], &["y"], &[])
+            .output("y", FLOAT)
+            .model();
+        let e = locate(&two, None).unwrap_err().to_string();
+        assert!(e.contains("2 activations (Relu, Sigmoid)"), "{e}");
+    }
+
+    #[test]
+    fn trans_a_is_a_layer_whose_input_comes_transposed() {
+        let m = Graph::default()
+            .input("x")
+            .init("W", &[3, 2], &[1.0; 6])
+            .node("Transpose", &["x"], &["xt"], &[])
+            .node("Gemm", &["xt", "W"], &["y"], &[Attr::Int("transA", 1)])
+            .output("y", FLOAT)
+            .model();
+        let l = locate(&m, None).unwrap();
+        assert!(l.input_transposed());
+        assert_eq!((l.input.as_str(), l.n_in, l.n_out), ("xt", 3, 2));
+        assert_eq!(l.bias_kind, BiasKind::None);
     }
 }

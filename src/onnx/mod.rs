@@ -7,6 +7,8 @@ pub mod edit;
 pub mod float;
 pub mod layer;
 pub mod model;
+#[cfg(test)]
+pub(crate) mod testgraph;
 pub mod wire;
 
 pub use layer::{locate, Activation, BiasKind, FinalLayer};
