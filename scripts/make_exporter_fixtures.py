@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Generate the fixtures for the final-layer forms real exporters write
 (issue #14): weights in Constant nodes, layout-only tails, several external
-data files, Gemm transA=1, float16 and bfloat16 weights, an ArgMax-only output.
+data files, Gemm transA=1, float16 (around the layer or the whole model) and
+bfloat16 weights, an ArgMax-only output, and a tail that mixes points.
 
 Run from the repository root with the project's venv (no torch needed):
 
@@ -201,6 +202,39 @@ def half_cast():
     save(d, g, x, y, softmax(a), atol=2e-2)
 
 
+def half_model():
+    """`model.half()` on the whole network: float16 input, weights, output."""
+    d = out_dir("half_model")
+    x, y = digits()
+    w1, b1, w2, b2 = classifier(x, y, seed=7)
+    w1, b1, w2, b2 = (v.astype(np.float16) for v in (w1, b1, w2, b2))
+    nodes, inits = first_layer(w1, b1)
+    nodes += [
+        helper.make_node("Gemm", ["h", "fc2.weight", "fc2.bias"], ["a"], transB=1, name="fc2"),
+        helper.make_node("Softmax", ["a"], ["y"], axis=1, name="softmax"),
+    ]
+    inits += [numpy_helper.from_array(w2.T.copy(), "fc2.weight"), numpy_helper.from_array(b2, "fc2.bias")]
+    g = helper.make_graph(
+        nodes,
+        "half_model",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT16, ["batch", 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT16, ["batch", 10])],
+        inits,
+    )
+    x16 = x.astype(np.float16)
+    f = lambda v: v.astype(np.float32)
+    h = np.maximum(f(x16) @ f(w1) + f(b1), 0)
+    expected = softmax(h @ f(w2) + f(b2))
+    model = helper.make_model(g, opset_imports=OPSET, producer_name="gdmilp-fixtures")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path = os.path.join(d, "model.onnx")
+    onnx.save(model, path)
+    check(path, x16, expected, atol=2e-2)
+    # The data stay float32: gdmilp feeds any float input type.
+    np.savez_compressed(os.path.join(d, "data.npz"), x=x, y=y)
+
+
 def bfloat16_weights():
     """Weights stored as bfloat16, Cast to float32 in front of the Gemm (ONNX
     Runtime's CPU has no bfloat16 Gemm): a regression head, identity output."""
@@ -272,6 +306,7 @@ GENERATORS = [
     external_files,
     gemm_trans_a,
     half_cast,
+    half_model,
     bfloat16_weights,
     argmax_only,
     bad_mixing_tail,

@@ -6,7 +6,7 @@
 use crate::error::{Error, Result};
 use crate::onnx::edit;
 use crate::onnx::float;
-use crate::onnx::model::dtype;
+use crate::onnx::model::{dtype, ValueInfo};
 use crate::onnx::{Activation, FinalLayer, Model};
 use crate::runtime;
 use ndarray::{Array2, ArrayD, ArrayView1};
@@ -66,7 +66,21 @@ pub fn compute(
         fetch(&layer.output, false),
         fetch(&layer.evaluated, false),
     ];
-    let (bytes, names) = edit::with_f64_outputs(model, &fetches)?;
+    // A float16 / bfloat16 input is fed as float64 through a Cast.
+    let (fed, input) = match input.elem_type {
+        Some(t @ (dtype::FLOAT16 | dtype::BFLOAT16)) => {
+            let (bytes, name) = edit::with_f64_input(model, &input.name, t)?;
+            let fed = Model::from_bytes(&model.path, bytes)?;
+            let input = ValueInfo {
+                name,
+                elem_type: Some(dtype::DOUBLE),
+                shape: input.shape,
+            };
+            (Some(fed), input)
+        }
+        _ => (None, input),
+    };
+    let (bytes, names) = edit::with_f64_outputs(fed.as_ref().unwrap_or(model), &fetches)?;
     let outputs: Vec<(String, String)> = names
         .into_iter()
         .zip(fetches.iter().map(|f| f.tensor.clone()))

@@ -277,11 +277,11 @@ pub fn check_input(
         ));
     }
     if let Some(t) = input.elem_type {
-        if t != dtype::FLOAT && t != dtype::DOUBLE {
+        if !dtype::is_float(t) {
             return Err(Error::invalid(
                 model_path,
                 format!(
-                    "input '{}' is {}; gdmilp feeds float32 or float64 inputs",
+                    "input '{}' is {}; gdmilp feeds float32, float64, float16 or bfloat16 inputs",
                     input.name,
                     dtype::name(t)
                 ),

@@ -195,6 +195,9 @@ pub(crate) fn report(v: &Verification, data_path: &Path) {
             "warning    the patched model's squared error is above what the solver's objective allows (≤ {}): the solution is not the file's",
             fmt(v.solver_allows(s))
         ),
+        (true, _, _) if shift != 0.0 => outln!(
+            "verified   the patched model computes the solver's objective moved by the rounding (within 1e-6)"
+        ),
         (true, _, _) => {
             outln!("verified   the patched model computes the solver's objective (within 1e-6)")
         }

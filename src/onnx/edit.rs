@@ -278,6 +278,93 @@ pub fn with_f64_outputs(model: &Model, fetches: &[Fetch]) -> Result<(Vec<u8>, Ve
     Ok((bytes, names))
 }
 
+/// The model fed through a new float64 input: the graph input `input`
+/// (float16 or bfloat16, as `model.half()` exports write it) is renamed
+/// and declared float64, and a Cast to its own type, first among the
+/// nodes, gives the graph back the tensor it reads. Returns the bytes and
+/// the new input's name.
+pub fn with_f64_input(model: &Model, input: &str, elem_type: i32) -> Result<(Vec<u8>, String)> {
+    let name = "gdmilp_input_f64".to_string();
+    let cast = node("Cast", &name, input, &[("to", &[elem_type as i64])]);
+    let mut first_node = true;
+    let retype = |b: &[u8]| -> Result<Vec<u8>, String> {
+        // TypeProto.tensor_type (1) → Tensor.elem_type (1).
+        wire::rewrite(
+            b,
+            |f| {
+                Ok(match f.number {
+                    1 => {
+                        let inner = wire::rewrite(
+                            f.bytes()?,
+                            |g| {
+                                Ok(if g.number == 1 {
+                                    let mut r = Vec::new();
+                                    wire::put_int(&mut r, 1, dtype::DOUBLE as i64);
+                                    Edit::Replace(r)
+                                } else {
+                                    Edit::Keep
+                                })
+                            },
+                            &[],
+                        )?;
+                        let mut r = Vec::new();
+                        wire::put_bytes(&mut r, 1, &inner);
+                        Edit::Replace(r)
+                    }
+                    _ => Edit::Keep,
+                })
+            },
+            &[],
+        )
+    };
+    let bytes = rewrite_graph(
+        model,
+        |f| {
+            match f.number {
+                field::GRAPH_NODE if first_node => {
+                    first_node = false;
+                    // In memory only: the node is re-encoded, not copied.
+                    let mut b = cast.clone();
+                    wire::put_bytes(&mut b, field::GRAPH_NODE, f.bytes()?);
+                    return Ok(Edit::Replace(b));
+                }
+                field::GRAPH_INPUT => {}
+                _ => return Ok(Edit::Keep),
+            }
+            let vi = f.bytes()?;
+            let is_it = wire::fields(vi)
+                .filter_map(|x| x.ok())
+                .any(|x| x.number == 1 && x.bytes() == Ok(input.as_bytes()));
+            if !is_it {
+                return Ok(Edit::Keep);
+            }
+            let new_vi = wire::rewrite(
+                vi,
+                |x| {
+                    let mut r = Vec::new();
+                    Ok(match x.number {
+                        1 => {
+                            wire::put_bytes(&mut r, 1, name.as_bytes());
+                            Edit::Replace(r)
+                        }
+                        2 => {
+                            wire::put_bytes(&mut r, 2, &retype(x.bytes()?)?);
+                            Edit::Replace(r)
+                        }
+                        _ => Edit::Keep,
+                    })
+                },
+                &[],
+            )?;
+            let mut b = Vec::new();
+            wire::put_bytes(&mut b, field::GRAPH_INPUT, &new_vi);
+            Ok(Edit::Replace(b))
+        },
+        &[],
+    )?;
+    Ok((bytes, name))
+}
+
 /// A patched model, ready to be written.
 #[derive(Debug)]
 pub struct Patched {

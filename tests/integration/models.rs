@@ -14,6 +14,7 @@ const FORMS: &[&str] = &[
     "external_files",
     "gemm_trans_a",
     "half_cast",
+    "half_model",
     "bfloat16_weights",
     "argmax_only",
 ];
@@ -82,16 +83,16 @@ fn every_exporter_form_goes_through_a_solver_and_verifies_in_onnx_runtime() {
 
 #[test]
 fn float16_and_bfloat16_weights_are_rounded_and_the_rounding_is_reported() {
-    for case in ["half_cast", "bfloat16_weights"] {
+    for case in ["half_cast", "half_model", "bfloat16_weights"] {
         let dir = Dir::new(&format!("models-round-{case}"));
         let mps = export(&dir, &model(case), &data(case), &[]);
         dir.run(&["solve", &mps, "-o", &dir.p("layer.sol")]).ok();
         let (r, j) = apply(&dir, &dir.p("layer.sol"), &model(case), &dir.p("p.onnx"));
         let rounding = &j["verification"]["rounding"];
-        let dtype = if case == "half_cast" {
-            "float16"
-        } else {
+        let dtype = if case == "bfloat16_weights" {
             "bfloat16"
+        } else {
+            "float16"
         };
         r.check(rounding["dtype"] == dtype, "the rounding names the type");
         let (exact, stored) = (
@@ -134,6 +135,7 @@ fn the_incumbents_own_weights_give_back_each_form_byte_for_byte() {
     for case in [
         "constant_weights",
         "half_cast",
+        "half_model",
         "bfloat16_weights",
         "sk_multi_regressor",
         "gemm_trans_a",
