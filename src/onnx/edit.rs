@@ -20,7 +20,8 @@ use ndarray::{Array1, Array2};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-fn value_info(name: &str, elem_type: i32) -> Vec<u8> {
+/// A ValueInfoProto: a tensor `name` of `elem_type`, shape not declared.
+pub(crate) fn value_info_proto(name: &str, elem_type: i32) -> Vec<u8> {
     let mut tensor_type = Vec::new();
     wire::put_int(&mut tensor_type, 1, elem_type as i64);
     let mut type_proto = Vec::new();
@@ -28,8 +29,17 @@ fn value_info(name: &str, elem_type: i32) -> Vec<u8> {
     let mut vi = Vec::new();
     wire::put_bytes(&mut vi, 1, name.as_bytes());
     wire::put_bytes(&mut vi, 2, &type_proto);
+    vi
+}
+
+/// A graph `output` field declaring `name` of `elem_type`.
+fn value_info(name: &str, elem_type: i32) -> Vec<u8> {
     let mut out = Vec::new();
-    wire::put_bytes(&mut out, field::GRAPH_OUTPUT, &vi);
+    wire::put_bytes(
+        &mut out,
+        field::GRAPH_OUTPUT,
+        &value_info_proto(name, elem_type),
+    );
     out
 }
 
@@ -287,80 +297,34 @@ pub fn with_f64_input(model: &Model, input: &str, elem_type: i32) -> Result<(Vec
     let name = "gdmilp_input_f64".to_string();
     let cast = node("Cast", &name, input, &[("to", &[elem_type as i64])]);
     let mut first_node = true;
-    let retype = |b: &[u8]| -> Result<Vec<u8>, String> {
-        // TypeProto.tensor_type (1) → Tensor.elem_type (1).
-        wire::rewrite(
-            b,
-            |f| {
-                Ok(match f.number {
-                    1 => {
-                        let inner = wire::rewrite(
-                            f.bytes()?,
-                            |g| {
-                                Ok(if g.number == 1 {
-                                    let mut r = Vec::new();
-                                    wire::put_int(&mut r, 1, dtype::DOUBLE as i64);
-                                    Edit::Replace(r)
-                                } else {
-                                    Edit::Keep
-                                })
-                            },
-                            &[],
-                        )?;
-                        let mut r = Vec::new();
-                        wire::put_bytes(&mut r, 1, &inner);
-                        Edit::Replace(r)
-                    }
-                    _ => Edit::Keep,
-                })
-            },
-            &[],
-        )
+    let names_input = |vi: &[u8]| {
+        wire::fields(vi)
+            .filter_map(|x| x.ok())
+            .any(|x| x.number == 1 && x.bytes() == Ok(input.as_bytes()))
     };
+    let mut new_input = Vec::new();
+    wire::put_bytes(
+        &mut new_input,
+        field::GRAPH_INPUT,
+        &value_info_proto(&name, dtype::DOUBLE),
+    );
+    // In memory only: the first node is re-encoded, not copied, and the
+    // old input declaration is dropped for one without a shape.
     let bytes = rewrite_graph(
         model,
         |f| {
-            match f.number {
+            Ok(match f.number {
                 field::GRAPH_NODE if first_node => {
                     first_node = false;
-                    // In memory only: the node is re-encoded, not copied.
                     let mut b = cast.clone();
                     wire::put_bytes(&mut b, field::GRAPH_NODE, f.bytes()?);
-                    return Ok(Edit::Replace(b));
+                    Edit::Replace(b)
                 }
-                field::GRAPH_INPUT => {}
-                _ => return Ok(Edit::Keep),
-            }
-            let vi = f.bytes()?;
-            let is_it = wire::fields(vi)
-                .filter_map(|x| x.ok())
-                .any(|x| x.number == 1 && x.bytes() == Ok(input.as_bytes()));
-            if !is_it {
-                return Ok(Edit::Keep);
-            }
-            let new_vi = wire::rewrite(
-                vi,
-                |x| {
-                    let mut r = Vec::new();
-                    Ok(match x.number {
-                        1 => {
-                            wire::put_bytes(&mut r, 1, name.as_bytes());
-                            Edit::Replace(r)
-                        }
-                        2 => {
-                            wire::put_bytes(&mut r, 2, &retype(x.bytes()?)?);
-                            Edit::Replace(r)
-                        }
-                        _ => Edit::Keep,
-                    })
-                },
-                &[],
-            )?;
-            let mut b = Vec::new();
-            wire::put_bytes(&mut b, field::GRAPH_INPUT, &new_vi);
-            Ok(Edit::Replace(b))
+                field::GRAPH_INPUT if names_input(f.bytes()?) => Edit::Drop,
+                _ => Edit::Keep,
+            })
         },
-        &[],
+        &new_input,
     )?;
     Ok((bytes, name))
 }
@@ -697,5 +661,29 @@ mod tests {
         assert_eq!(e.producer(&names[1]).unwrap().attr_i("to", 0), 11);
         let outs: Vec<&str> = e.graph.outputs.iter().map(|o| o.name.as_str()).collect();
         assert_eq!(outs, ["y", names[0].as_str(), names[1].as_str()]);
+    }
+
+    #[test]
+    fn a_float16_input_is_fed_through_a_cast_from_float64() {
+        let m = constant_model(dtype::FLOAT16);
+        let (bytes, name) = with_f64_input(&m, "x", dtype::FLOAT16).unwrap();
+        let e = Model::from_bytes(Path::new("e.onnx"), bytes).unwrap();
+        let first = &e.graph.nodes[0];
+        assert_eq!(
+            (first.op_type.as_str(), first.inputs[0].as_str()),
+            ("Cast", name.as_str())
+        );
+        assert_eq!(
+            (first.outputs[0].as_str(), first.attr_i("to", 0)),
+            ("x", 10)
+        );
+        let inputs: Vec<_> = e
+            .graph
+            .inputs
+            .iter()
+            .map(|i| (i.name.as_str(), i.elem_type))
+            .collect();
+        assert_eq!(inputs, [(name.as_str(), Some(dtype::DOUBLE))]);
+        assert_eq!(e.graph.nodes.len(), m.graph.nodes.len() + 1);
     }
 }

@@ -818,6 +818,23 @@ mod tests {
     }
 
     #[test]
+    fn a_topk_output_and_a_zipmap_lead_back_to_the_scores() {
+        let m = gemm(&trans_b())
+            .node("LogSoftmax", &["a"], &["p"], &[])
+            .init("k", &[1], &[1.0])
+            .node("TopK", &["p", "k"], &["best", "idx"], &[])
+            .node("Squeeze", &["idx"], &["label"], &[])
+            .output("label", dtype::INT64)
+            .model();
+        let l = locate(&m, None).unwrap();
+        assert_eq!(
+            (l.evaluated.as_str(), l.activation.name()),
+            ("p", "LogSoftmax")
+        );
+        assert_eq!(l.after, vec!["LogSoftmax", "TopK", "Squeeze"]);
+    }
+
+    #[test]
     fn without_a_float_output_or_a_pick_the_error_asks_for_output() {
         let m = gemm(&trans_b())
             .node("Cast", &["a"], &["n"], &[Attr::Int("to", 7)])

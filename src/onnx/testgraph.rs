@@ -1,6 +1,7 @@
 //! Tiny ONNX models built byte by byte with the wire helpers, for unit
 //! tests of the layer walk and the patcher (no ONNX Runtime, no files).
 
+use super::edit::value_info_proto as value_info;
 use super::model::{dtype, field, Model};
 use super::wire;
 use std::path::Path;
@@ -50,17 +51,6 @@ fn attribute(a: &Attr<'_>) -> Vec<u8> {
         }
     }
     b
-}
-
-fn value_info(name: &str, elem_type: i32) -> Vec<u8> {
-    let mut tt = Vec::new();
-    wire::put_int(&mut tt, 1, elem_type as i64);
-    let mut tp = Vec::new();
-    wire::put_bytes(&mut tp, 1, &tt);
-    let mut vi = Vec::new();
-    wire::put_bytes(&mut vi, 1, name.as_bytes());
-    wire::put_bytes(&mut vi, 2, &tp);
-    vi
 }
 
 impl Graph {
