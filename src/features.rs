@@ -1,7 +1,10 @@
 //! Penultimate features from ONNX Runtime: the model is run with the final
-//! layer's input and output added as graph outputs, and the features times
-//! the weights read from the file must reproduce the layer's own output
-//! (this catches a misread layer before anything is written).
+//! layer's input, its output and the scores added as float64 graph outputs
+//! (whatever float type the model computes in). The features times the
+//! weights read from the file must reproduce the layer's own output to the
+//! precision of that type, and the scores must be the activation of that
+//! output point by point (this catches a misread layer, or a tail that
+//! mixes points, before anything is written). Knows nothing of solvers.
 
 use crate::error::{Error, Result};
 use crate::onnx::edit;

@@ -84,7 +84,7 @@ pub enum Source {
         /// Stored in an external data file.
         external: bool,
     },
-    /// The `value` of a Constant node (read, not patched).
+    /// The `value` of a Constant node (patched in place like an initializer).
     Constant {
         /// The Constant node's name.
         node: String,
