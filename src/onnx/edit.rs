@@ -562,6 +562,17 @@ pub fn patch(
 /// Refuses (before writing anything) to write a file the input reads.
 pub fn write(model: &Model, patched: &Patched, out: &Path) -> Result<Vec<PathBuf>> {
     let read = model.files_read()?;
+    // The model file may be replaced (`-o` naming the input does that);
+    // its data files never.
+    if let Some(r) = read[1..].iter().find(|r| same_file(r, out)) {
+        return Err(Error::invalid(
+            out,
+            format!(
+                "is the external data file {} of the input model; refusing to overwrite it",
+                r.display()
+            ),
+        ));
+    }
     let targets: Vec<PathBuf> = patched
         .data
         .iter()

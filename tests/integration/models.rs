@@ -237,6 +237,24 @@ fn apply_never_writes_a_data_file_the_input_model_reads() {
         r.stderr().contains("is a file the input model reads"),
         "apply says why",
     );
+    // Nor may the patched model itself be written over a data file.
+    let r = dir
+        .run(&[
+            "apply",
+            &dir.p("layer.sol"),
+            &dir.p("backup.onnx"),
+            "-o",
+            &dir.p("model.onnx.data"),
+        ])
+        .code_is(2);
+    r.check(
+        r.stderr().contains("is the external data file"),
+        "refused, saying why",
+    );
+    r.check(
+        std::fs::read(dir.path.join("model.onnx.data")).unwrap() == data_before,
+        "the data file is untouched",
+    );
     let backup = eval(&dir, &dir.p("backup.onnx"), &data_p, &[]);
     r.check(backup == before, "backup.onnx still scores what it did");
     let patched = eval(&dir, &model_p, &data_p, &[]);
