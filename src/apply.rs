@@ -188,52 +188,51 @@ pub fn patched_in_memory(
 ) -> Result<(Model, FinalLayer)> {
     let inlined = edit::with_outputs(model, &[])?;
     let inlined = Model::from_bytes(&model.path, inlined)?;
-    let patched = edit::patch(&inlined, layer, &wts.w, &wts.b, "unused.data")?;
+    let patched = edit::patch(&inlined, layer, &wts.w, &wts.b, &model.path)?;
     Ok((
         Model::from_bytes(&model.path, patched.model)?,
         layer.as_stored(&wts.w, &wts.b),
     ))
 }
 
-/// Writes the patched model to `out` (and its external data file beside it
-/// when the input keeps weights in one), atomically.
-pub fn write(
+/// What [`write`] wrote besides the model.
+#[derive(Debug, Clone, Default)]
+pub struct Written {
+    /// The patched model's external data files, beside it.
+    pub data_files: Vec<PathBuf>,
+    /// Why a data file has another name than `OUT.data` (it would have
+    /// been a file the input model reads).
+    pub notes: Vec<String>,
+}
+
+/// Writes the patched model to `out` (and copies of its external data
+/// files beside it when the input keeps weights in some): all appear
+/// together or none does; never a file the input model reads.
+pub fn write(model: &Model, layer: &FinalLayer, wts: &Weights, out: &Path) -> Result<Written> {
+    let (written, files) = finish(model, layer, wts, out)?;
+    crate::atomic::commit_all(files)?;
+    Ok(written)
+}
+
+/// [`write`] up to the renames: the files, finished, for the caller to
+/// commit with its own outputs (`tune --report`).
+pub fn finish(
     model: &Model,
     layer: &FinalLayer,
     wts: &Weights,
     out: &Path,
-) -> Result<Option<PathBuf>> {
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let data_name = format!("{name}.data");
-    let patched = edit::patch(model, layer, &wts.w, &wts.b, &data_name)?;
-    let mut data_path = None;
-    if let Some(d) = &patched.data {
-        let target = out.with_file_name(&d.name);
-        let mut bytes = std::fs::read(&d.source)
-            .map_err(|e| Error::io(&d.source, "read the external data", e))?;
-        for (offset, chunk) in &d.writes {
-            let o = *offset as usize;
-            bytes[o..o + chunk.len()].copy_from_slice(chunk);
-        }
-        crate::atomic::write_all(&target, &bytes)?;
-        data_path = Some(target);
-    }
-    if let Err(e) = crate::atomic::write_all(out, &patched.model) {
-        if let Some(p) = &data_path {
-            let _ = std::fs::remove_file(p);
-        }
-        return Err(e);
-    }
-    Ok(data_path)
+) -> Result<(Written, Vec<crate::atomic::Finished>)> {
+    let patched = edit::patch(model, layer, &wts.w, &wts.b, out)?;
+    let (data_files, files) = edit::write(model, &patched, out)?;
+    let notes = patched.data.iter().filter_map(|d| d.note.clone()).collect();
+    Ok((Written { data_files, notes }, files))
 }
 
 /// What verification found.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Verification {
-    /// Loss on the exported points at the current weights.
+    /// Loss on the exported points at the current weights, as the model
+    /// computes it in ONNX Runtime.
     pub incumbent_loss: f64,
     /// Loss the solver reported (objective + offset), if it did.
     pub solver_loss: Option<f64>,
@@ -249,6 +248,69 @@ pub struct Verification {
     pub before: metrics::Metrics,
     /// Metrics on the whole data file, after.
     pub after: metrics::Metrics,
+    /// float16 / bfloat16 weights: what rounding the solver's weights to
+    /// the model's type does to the loss ([`rounding`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rounding: Option<Rounding>,
+}
+
+/// The loss on the exported points at the solver's weights and at those
+/// weights rounded as the model stores them, both computed in f64 from the
+/// features (float16 and bfloat16 weights only).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Rounding {
+    /// The coarsest type the weights pass through.
+    pub dtype: &'static str,
+    /// Loss at the solver's weights.
+    pub solver_weights_loss: f64,
+    /// Loss at the weights as stored.
+    pub stored_weights_loss: f64,
+}
+
+impl Rounding {
+    /// How much rounding moved the loss (positive: it lost part of the gain).
+    pub fn shift(&self) -> f64 {
+        self.stored_weights_loss - self.solver_weights_loss
+    }
+}
+
+/// What rounding `wts` to a float16 or bfloat16 layer does to the loss on
+/// the exported points (None for float32 and float64 layers, whose
+/// rounding the verification's tolerances already cover).
+pub fn rounding(
+    man: &Manifest,
+    layer: &FinalLayer,
+    wts: &Weights,
+    data: &Dataset,
+    features: &Features,
+) -> Option<Rounding> {
+    use crate::onnx::model::dtype;
+    let coarse = |t: i32| matches!(t, dtype::FLOAT16 | dtype::BFLOAT16);
+    let p = &layer.weight;
+    let t = [p.data_type, p.compute_type]
+        .into_iter()
+        .find(|&t| coarse(t))?;
+    let stored = layer.as_stored(&wts.w, &wts.b);
+    let relu = layer.activation == Activation::Relu;
+    let h = features.h.select(ndarray::Axis(0), &man.selection.indices);
+    let y = data.y.subset(&man.selection.indices);
+    let loss = |w: &Array2<f64>, b: &Array1<f64>| {
+        let a = h.dot(&w.t()) + b;
+        // Margins counted as the verification counts them: a solver leaves
+        // them at ε within its feasibility tolerance.
+        metrics::formulation_loss(
+            a.view(),
+            relu,
+            &man.options,
+            metrics::MarginCheck::Float32,
+            &y,
+        )
+    };
+    Some(Rounding {
+        dtype: crate::onnx::model::dtype::name(t),
+        solver_weights_loss: loss(&wts.w, &wts.b),
+        stored_weights_loss: loss(&stored.w, &stored.b),
+    })
 }
 
 impl Verification {
@@ -257,7 +319,9 @@ impl Verification {
     /// objective allows (the objective is then an estimate, see
     /// [`MseBound`]).
     pub fn matches_solver(&self) -> bool {
-        self.solver_loss.is_none_or(|s| {
+        // The solver's loss moved by what rounding to the model's type does.
+        let shift = self.rounding.as_ref().map_or(0.0, Rounding::shift);
+        self.solver_loss.map(|s| s + shift).is_none_or(|s| {
             let tol = 1e-6 * s.abs().max(1.0);
             match self.mse_bound {
                 None => (self.recomputed_loss - s).abs() <= tol,
@@ -313,13 +377,16 @@ pub fn verify(
     let relu = layer.activation == Activation::Relu;
     let idx = &man.selection.indices;
     Verification {
-        incumbent_loss: man.incumbent_objective + man.objective_offset,
+        // Computed by ONNX Runtime like `recomputed_loss`, so that weights
+        // the patch leaves as they were compare equal in any float type.
+        incumbent_loss: loss_on(man, relu, &before.a, &data.y, idx),
         solver_loss: solver_objective.map(|o| o + man.objective_offset),
         recomputed_loss: loss_on(man, relu, &after.a, &data.y, idx),
         mse_bound: man.mse_bound,
         objective_offset: man.objective_offset,
         before: metrics::metrics(&before.out, &before.a, &data.y),
         after: metrics::metrics(&after.out, &after.a, &data.y),
+        rounding: None,
     }
 }
 

@@ -1,14 +1,18 @@
 //! Penultimate features from ONNX Runtime: the model is run with the final
-//! layer's input and output added as graph outputs, and the features times
-//! the weights read from the file must reproduce the layer's own output
-//! (this catches a misread layer before anything is written).
+//! layer's input, its output and the scores added as float64 graph outputs
+//! (whatever float type the model computes in). The features times the
+//! weights read from the file must reproduce the layer's own output to the
+//! precision of that type, and the scores must be the activation of that
+//! output point by point (this catches a misread layer, or a tail that
+//! mixes points, before anything is written). Knows nothing of solvers.
 
 use crate::error::{Error, Result};
 use crate::onnx::edit;
-use crate::onnx::model::dtype;
-use crate::onnx::{FinalLayer, Model};
+use crate::onnx::float;
+use crate::onnx::model::{dtype, ValueInfo};
+use crate::onnx::{Activation, FinalLayer, Model};
 use crate::runtime;
-use ndarray::{Array2, ArrayD};
+use ndarray::{Array2, ArrayD, ArrayView1};
 use std::path::Path;
 
 /// What one run of the model gives.
@@ -54,30 +58,37 @@ pub fn compute(
         }
     };
     runtime::check_input(&model.path, data_path, &input, x.shape())?;
-    if layer.input_transposed() {
-        return Err(Error::invalid(
-            &model.path,
-            format!(
-                "{} has transA=1 (features along columns); gdmilp needs points along rows",
-                layer.nodes[0]
-            ),
-        ));
-    }
-    let elem = if layer.weight.dtype == "float64" {
-        dtype::DOUBLE
-    } else {
-        dtype::FLOAT
+    // The layer's input, its output and the scores, each as float64 (any
+    // float type the model computes in), points along the first axis.
+    let fetch = |t: &str, transpose: bool| edit::Fetch {
+        tensor: t.to_string(),
+        transpose,
     };
-    let names = vec![
-        layer.input.clone(),
-        layer.output.clone(),
-        layer.evaluated.clone(),
+    let fetches = [
+        fetch(&layer.input, layer.input_transposed()),
+        fetch(&layer.output, false),
+        fetch(&layer.evaluated, false),
     ];
-    // The followed output is usually a graph output already (with_outputs
-    // leaves those alone); after a ZipMap it is the tensor feeding it.
-    let extra: Vec<(&str, i32)> = names.iter().map(|n| (n.as_str(), elem)).collect();
-    let bytes = edit::with_outputs(model, &extra)?;
-    let mut got = runtime::run(&model.path, &bytes, &input, x, &names, batch_size)?;
+    // A float16 / bfloat16 input is fed as float64 through a Cast.
+    let (fed, input) = match input.elem_type {
+        Some(t @ (dtype::FLOAT16 | dtype::BFLOAT16)) => {
+            let (bytes, name) = edit::with_f64_input(model, &input.name, t)?;
+            let fed = Model::from_bytes(&model.path, bytes)?;
+            let input = ValueInfo {
+                name,
+                elem_type: Some(dtype::DOUBLE),
+                shape: input.shape,
+            };
+            (Some(fed), input)
+        }
+        _ => (None, input),
+    };
+    let (bytes, names) = edit::with_f64_outputs(fed.as_ref().unwrap_or(model), &fetches)?;
+    let outputs: Vec<(String, String)> = names
+        .into_iter()
+        .zip(fetches.iter().map(|f| f.tensor.clone()))
+        .collect();
+    let mut got = runtime::run(&model.path, &bytes, &input, x, &outputs, batch_size)?;
     let out = got.pop().expect("three outputs");
     let a = got.pop().expect("three outputs");
     let h = got.pop().expect("three outputs");
@@ -103,6 +114,7 @@ pub fn compute(
         ));
     }
     check_reproduces(model, layer, &h, &a)?;
+    check_follows(model, layer, &a, &out)?;
     Ok(Features { h, a, out })
 }
 
@@ -113,11 +125,7 @@ fn check_reproduces(
     h: &Array2<f64>,
     a: &Array2<f64>,
 ) -> Result<()> {
-    let tol = if layer.weight.dtype == "float64" {
-        1e-9
-    } else {
-        2e-5
-    };
+    let tol = tolerance(layer.weight.compute_type);
     for (t, hrow) in h.rows().into_iter().enumerate() {
         for j in 0..layer.n_out {
             let wrow = layer.w.row(j);
@@ -137,6 +145,76 @@ fn check_reproduces(
                         a[[t, j]]
                     ),
                 ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Relative tolerance for values a model computes in `data_type`.
+fn tolerance(data_type: i32) -> f64 {
+    match data_type {
+        dtype::DOUBLE => 1e-9,
+        dtype::FLOAT => 2e-5,
+        // float16 / bfloat16: the output itself is rounded, and sums may
+        // be too; eight units of roundoff.
+        t => 8.0 * float::unit_roundoff(t),
+    }
+}
+
+/// The activation the layer walk found, applied to one row of `a`.
+fn activate(act: &Activation, row: ArrayView1<'_, f64>) -> Vec<f64> {
+    let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let log_sum = max + row.iter().map(|v| (v - max).exp()).sum::<f64>().ln();
+    row.iter()
+        .map(|&v| match act {
+            Activation::Identity => v,
+            Activation::Relu => v.max(0.0),
+            Activation::Softmax => (v - log_sum).exp(),
+            Activation::LogSoftmax => v - log_sum,
+            Activation::Monotone(op) if op == "Tanh" => v.tanh(),
+            Activation::Monotone(_) => 1.0 / (1.0 + (-v).exp()),
+        })
+        .collect()
+}
+
+/// Checks that the scores are the activation of the layer's output, point
+/// by point: what lies between them (layout ops, a Cast) must not mix
+/// points or reorder a point's values.
+fn check_follows(
+    model: &Model,
+    layer: &FinalLayer,
+    a: &Array2<f64>,
+    out: &Array2<f64>,
+) -> Result<()> {
+    let mixes = |detail: String| {
+        Error::invalid(
+            &model.path,
+            format!(
+                "the ops between the layer output '{}' and '{}' ({}) do not keep each point's {} values in place ({detail}); name the layer's scores with --output",
+                layer.output,
+                layer.evaluated,
+                layer.after.join(", "),
+                layer.n_out
+            ),
+        )
+    };
+    if out.ncols() != layer.n_out {
+        return Err(mixes(format!(
+            "'{}' has {} values per point",
+            layer.evaluated,
+            out.ncols()
+        )));
+    }
+    let tol = tolerance(layer.weight.compute_type).max(1e-5);
+    for (t, (arow, orow)) in a.rows().into_iter().zip(out.rows()).enumerate() {
+        let want = activate(&layer.activation, arow);
+        for (j, (w, o)) in want.iter().zip(orow.iter()).enumerate() {
+            if (w - o).abs() > tol * (1.0 + w.abs()) && !(w.is_nan() && o.is_nan()) {
+                return Err(mixes(format!(
+                    "point {t}, output {j}: {} of the layer output gives {w}, the model {o}",
+                    layer.activation.name()
+                )));
             }
         }
     }

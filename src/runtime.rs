@@ -130,12 +130,14 @@ pub fn environment() -> Result<&'static ort::environment::Environment> {
 
 /// Runs `model_bytes` on `x` (points along axis 0) in batches and returns
 /// the named outputs, each flattened to (points × values per point).
+/// `outputs` pairs each graph output with the tensor it shows, the name
+/// messages use.
 pub fn run(
     model_path: &Path,
     model_bytes: &[u8],
     input: &ValueInfo,
     x: &ArrayD<f64>,
-    outputs: &[String],
+    outputs: &[(String, String)],
     batch_size: usize,
 ) -> Result<Vec<Array2<f64>>> {
     let env = environment()?;
@@ -184,11 +186,11 @@ pub fn run(
                     .map_err(rt)?
             }
         };
-        for (k, name) in outputs.iter().enumerate() {
+        for (k, (name, shown)) in outputs.iter().enumerate() {
             let v = out.get(name.as_str()).ok_or_else(|| {
                 Error::invalid(
                     model_path,
-                    format!("ONNX Runtime returned no output '{name}'"),
+                    format!("ONNX Runtime returned no output '{shown}'"),
                 )
             })?;
             let arr: ArrayD<f64> = if let Ok(a) = v.try_extract_array::<f32>() {
@@ -200,7 +202,7 @@ pub fn run(
             } else {
                 return Err(Error::invalid(
                     model_path,
-                    format!("output '{name}' is not a float or integer tensor"),
+                    format!("tensor '{shown}' is not a float or integer tensor"),
                 ));
             };
             let rows = arr.shape().first().copied().unwrap_or(1);
@@ -208,7 +210,7 @@ pub fn run(
                 return Err(Error::invalid(
                     model_path,
                     format!(
-                        "tensor '{name}' has shape {:?} for a batch of {} points; gdmilp expects the points along its first axis",
+                        "tensor '{shown}' has shape {:?} for a batch of {} points; gdmilp expects one row per point along its first axis (do the ops after the layer mix points? --output can name the layer's scores)",
                         arr.shape(),
                         chunk.shape()[0]
                     ),
@@ -217,7 +219,7 @@ pub fn run(
             let per = arr.len() / rows.max(1);
             let flat = arr
                 .into_shape_with_order((rows, per))
-                .map_err(|e| Error::invalid(model_path, format!("output '{name}': {e}")))?;
+                .map_err(|e| Error::invalid(model_path, format!("tensor '{shown}': {e}")))?;
             parts[k].push(flat.slice_axis(Axis(0), (0..end - start).into()).to_owned());
         }
         start = end;
@@ -275,11 +277,11 @@ pub fn check_input(
         ));
     }
     if let Some(t) = input.elem_type {
-        if t != dtype::FLOAT && t != dtype::DOUBLE {
+        if !dtype::is_float(t) {
             return Err(Error::invalid(
                 model_path,
                 format!(
-                    "input '{}' is {}; gdmilp feeds float32 or float64 inputs",
+                    "input '{}' is {}; gdmilp feeds float32, float64, float16 or bfloat16 inputs",
                     input.name,
                     dtype::name(t)
                 ),

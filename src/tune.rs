@@ -399,12 +399,9 @@ fn patched(
     Ok((next, after))
 }
 
-/// Writes `report` as JSON to `path`, atomically.
-pub fn write_report(report: &Report, path: &Path) -> Result<()> {
-    crate::atomic::write_all(
-        path,
-        serde_json::to_string_pretty(report)
-            .expect("json")
-            .as_bytes(),
-    )
+/// `report` as JSON in a finished temporary file for `path`, to be
+/// committed with the tuned model ([`crate::atomic::commit_all`]).
+pub fn finish_report(report: &Report, path: &Path) -> Result<crate::atomic::Finished> {
+    let json = serde_json::to_string_pretty(report).expect("json");
+    crate::atomic::finished(path, json.as_bytes())
 }

@@ -115,12 +115,17 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
         ..
     }) = found
     else {
-        apply::write(&model, &layer, &wts, &out)?;
+        let written = apply::write(&model, &layer, &wts, &out)?;
+        super::print_notes(&written);
         if a.json {
             let j = serde_json::json!({"status": status, "format": sol.format.name(), "verified": false, "written": out});
             outln!("{j}");
         } else {
-            outln!("wrote      {}", out.display());
+            outln!(
+                "wrote      {}{}",
+                out.display(),
+                super::weights_in(&written)
+            );
             outln!("verification skipped: no manifest of this model's export was found (give --manifest)");
         }
         return Ok(3);
@@ -144,7 +149,8 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
     }
     let before = features::compute(&model, &layer, &data.x, &data.path, a.batch_size)?;
     let after = apply::run_patched(&model, &layer, &wts, &data, a.batch_size)?;
-    let v = apply::verify(&man, &layer, sol.objective, &data, &before, &after);
+    let mut v = apply::verify(&man, &layer, sol.objective, &data, &before, &after);
+    v.rounding = apply::rounding(&man, &layer, &wts, &data, &after);
     if !a.json {
         report(&v, &data_path);
     }
@@ -156,7 +162,9 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
             fmt(v.incumbent_loss)
         )));
     }
-    let data_file = apply::write(&model, &layer, &wts, &out)?;
+    let written = apply::write(&model, &layer, &wts, &out)?;
+    super::print_notes(&written);
+    let data_file = written.data_files.first();
     if a.json {
         let j = serde_json::json!({
             "status": status, "format": sol.format.name(), "verified": v.matches_solver(),
@@ -165,8 +173,11 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
         });
         outln!("{j}");
     } else {
-        let extra = data_file.map(|d| format!(" (weights in {})", d.display()));
-        outln!("wrote      {}{}", out.display(), extra.unwrap_or_default());
+        outln!(
+            "wrote      {}{}",
+            out.display(),
+            super::weights_in(&written)
+        );
     }
     Ok(if worse || !v.matches_solver() { 3 } else { 0 })
 }
@@ -181,7 +192,21 @@ pub(crate) fn report(v: &Verification, data_path: &Path) {
             .unwrap_or_else(|| "not reported".into()),
         fmt(v.recomputed_loss)
     );
-    match (v.matches_solver(), v.mse_bound, v.solver_loss) {
+    if let Some(r) = &v.rounding {
+        outln!(
+            "rounding   the weights are {}: rounded to it, they give {} where the solver's exact weights give {}{}",
+            r.dtype,
+            fmt(r.stored_weights_loss),
+            fmt(r.solver_weights_loss),
+            if r.shift() > 0.0 {
+                " (rounding loses part of the gain)"
+            } else {
+                ""
+            }
+        );
+    }
+    let shift = v.rounding.as_ref().map_or(0.0, |r| r.shift());
+    match (v.matches_solver(), v.mse_bound, v.solver_loss.map(|s| s + shift)) {
         (true, Some(_), Some(s)) => outln!(
             "verified   the patched model's squared error is within what the solver's objective allows (≤ {})",
             fmt(v.solver_allows(s))
@@ -189,6 +214,9 @@ pub(crate) fn report(v: &Verification, data_path: &Path) {
         (false, Some(_), Some(s)) => outln!(
             "warning    the patched model's squared error is above what the solver's objective allows (≤ {}): the solution is not the file's",
             fmt(v.solver_allows(s))
+        ),
+        (true, _, _) if shift != 0.0 => outln!(
+            "verified   the patched model computes the solver's objective moved by the rounding (within 1e-6)"
         ),
         (true, _, _) => {
             outln!("verified   the patched model computes the solver's objective (within 1e-6)")

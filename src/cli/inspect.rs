@@ -11,7 +11,8 @@ use std::path::PathBuf;
 pub struct InspectArgs {
     /// The ONNX model.
     pub model: PathBuf,
-    /// Model output to follow (default: the first float output).
+    /// Model output, or any tensor a node computes, to follow (default: the
+    /// first float output, else the scores an ArgMax/TopK output picks from).
     #[arg(long, value_name = "NAME")]
     pub output: Option<String>,
     /// Print JSON instead of text.
@@ -34,7 +35,7 @@ pub(super) fn run(a: InspectArgs) -> Result<u8> {
         }
         onnx::layer::Source::Initializer { .. } => "initializer".to_string(),
         onnx::layer::Source::Constant { node } => format!("Constant node '{node}'"),
-    };
+    } + &p.cast_to.map(|t| format!(", Cast to {t}")).unwrap_or_default();
     outln!("model        {}", a.model.display());
     outln!(
         "layer        {} ({})",

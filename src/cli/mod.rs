@@ -79,8 +79,8 @@ pub fn run(cli: Cli) -> Result<u8> {
 /// Model and data options shared by eval, export and tune.
 #[derive(Debug, Args, Clone)]
 pub struct DataArgs {
-    /// Model output to follow when the model has several (default: the
-    /// first float output).
+    /// Model output, or any tensor a node computes, to follow (default: the
+    /// first float output, else the scores an ArgMax/TopK output picks from).
     #[arg(long, value_name = "NAME")]
     pub output: Option<String>,
     /// Key of the inputs in the .npz (default: x, X, inputs, features or data).
@@ -276,5 +276,25 @@ pub(crate) fn describe(m: &crate::metrics::Metrics) -> String {
             m.points
         ),
         _ => String::new(),
+    }
+}
+
+/// ` (weights in FILE, …)` when the patched model keeps external data.
+pub(crate) fn weights_in(w: &crate::apply::Written) -> String {
+    if w.data_files.is_empty() {
+        return String::new();
+    }
+    let files: Vec<String> = w
+        .data_files
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect();
+    format!(" (weights in {})", files.join(", "))
+}
+
+/// Says on stderr why a data file was named otherwise.
+pub(crate) fn print_notes(w: &crate::apply::Written) {
+    for n in &w.notes {
+        errln!("note: {n}");
     }
 }

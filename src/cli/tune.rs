@@ -130,10 +130,13 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
         shrink: a.shrink,
     };
     let (wts, report) = tune::tune(loaded, &plan)?;
-    let data_file = apply::write(&original, &layer, &wts, &a.output_file)?;
+    // The tuned model, its data files and the report appear together.
+    let (written, mut files) = apply::finish(&original, &layer, &wts, &a.output_file)?;
     if let Some(r) = &a.report {
-        tune::write_report(&report, r)?;
+        files.push(tune::finish_report(&report, r)?);
     }
+    crate::atomic::commit_all(files)?;
+    super::print_notes(&written);
     for s in &report.sweeps {
         outln!(
             "sweep {}  {} points  radius {}  {}  {}  loss {} → {}{}",
@@ -183,9 +186,7 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
     outln!(
         "wrote      {}{}",
         a.output_file.display(),
-        data_file
-            .map(|d| format!(" (weights in {})", d.display()))
-            .unwrap_or_default()
+        super::weights_in(&written)
     );
     Ok(0)
 }

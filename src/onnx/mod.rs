@@ -4,8 +4,11 @@
 //! formulations or file formats of MILPs.
 
 pub mod edit;
+pub mod float;
 pub mod layer;
 pub mod model;
+#[cfg(test)]
+pub(crate) mod testgraph;
 pub mod wire;
 
 pub use layer::{locate, Activation, BiasKind, FinalLayer};

@@ -23,6 +23,25 @@ pub mod dtype {
     pub const FLOAT16: i32 = 10;
     /// float64
     pub const DOUBLE: i32 = 11;
+    /// bfloat16
+    pub const BFLOAT16: i32 = 16;
+
+    /// True for the floating-point types gdmilp reads as weights.
+    pub fn is_float(t: i32) -> bool {
+        matches!(t, FLOAT | DOUBLE | FLOAT16 | BFLOAT16)
+    }
+
+    /// Bytes per element in `raw_data` and external files, for the types
+    /// gdmilp reads or inlines.
+    pub fn size(t: i32) -> Option<usize> {
+        match t {
+            DOUBLE | INT64 | 13 => Some(8),
+            FLOAT | INT32 | 12 => Some(4),
+            FLOAT16 | BFLOAT16 | 4 | 5 => Some(2),
+            2 | 3 | 9 => Some(1),
+            _ => None,
+        }
+    }
 
     /// A readable name for a data type number.
     pub fn name(t: i32) -> &'static str {
@@ -362,40 +381,34 @@ impl Model {
         Ok(buf)
     }
 
-    /// A float tensor's values as f64, whatever its storage.
+    /// A float tensor's values as f64 (exactly: every float type gdmilp
+    /// reads is a subset of f64), whatever its storage.
     pub fn float_values(&self, t: &Tensor) -> Result<Vec<f64>> {
         let n = t.len();
-        let size = match t.data_type {
-            dtype::FLOAT => 4,
-            dtype::DOUBLE => 8,
-            other => {
-                return Err(Error::invalid(
-                    &self.path,
-                    format!(
-                        "tensor '{}' is {}; gdmilp reads float32 and float64 weights",
-                        t.name,
-                        dtype::name(other)
-                    ),
-                ))
-            }
-        };
-        let from_le = |b: &[u8]| -> Vec<f64> {
-            if size == 4 {
-                b.chunks_exact(4)
-                    .map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64)
-                    .collect()
-            } else {
-                b.chunks_exact(8)
-                    .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
-                    .collect()
-            }
-        };
+        if !dtype::is_float(t.data_type) {
+            return Err(Error::invalid(
+                &self.path,
+                format!(
+                    "tensor '{}' is {}; gdmilp reads float32, float64, float16 and bfloat16 weights",
+                    t.name,
+                    dtype::name(t.data_type)
+                ),
+            ));
+        }
         let values = match &t.storage {
-            Storage::Raw(b) => from_le(b),
+            Storage::Raw(b) => super::float::from_le(b, t.data_type),
             Storage::Floats(v) => v.iter().map(|&x| x as f64).collect(),
             Storage::Doubles(v) => v.clone(),
-            Storage::External { .. } => from_le(&self.external_bytes(t, size)?),
-            Storage::Int64s(_) | Storage::Int32s(_) => Vec::new(),
+            // float16 and bfloat16 keep their bit patterns in int32_data.
+            Storage::Int32s(v) => v
+                .iter()
+                .map(|&b| super::float::from_bits16(b as u16, t.data_type))
+                .collect(),
+            Storage::External { .. } => {
+                let size = dtype::size(t.data_type).expect("float types have a size");
+                super::float::from_le(&self.external_bytes(t, size)?, t.data_type)
+            }
+            Storage::Int64s(_) => Vec::new(),
         };
         if values.len() != n {
             return Err(Error::invalid(
@@ -409,6 +422,40 @@ impl Model {
             ));
         }
         Ok(values)
+    }
+
+    /// Every file this model reads: the model file and each external data
+    /// file its initializers and Constant nodes name (each once, in first
+    /// use order). An output must never be one of them.
+    pub fn files_read(&self) -> Result<Vec<PathBuf>> {
+        let mut files = vec![self.path.clone()];
+        for loc in self.external_locations() {
+            let p = self.external_path(&loc)?;
+            if !files.contains(&p) {
+                files.push(p);
+            }
+        }
+        Ok(files)
+    }
+
+    /// The distinct external data locations, in first use order
+    /// (initializers first, then Constant nodes).
+    pub fn external_locations(&self) -> Vec<String> {
+        let constants = self
+            .graph
+            .nodes
+            .iter()
+            .filter(|n| n.op_type == "Constant")
+            .filter_map(|n| n.attr("value").and_then(|a| a.t.as_ref()));
+        let mut locs: Vec<String> = Vec::new();
+        for t in self.graph.initializers.iter().chain(constants) {
+            if let Storage::External { location, .. } = &t.storage {
+                if !locs.contains(location) {
+                    locs.push(location.clone());
+                }
+            }
+        }
+        locs
     }
 
     /// An integer tensor's values (for Reshape shapes and the like).

@@ -117,39 +117,6 @@ fn cases() -> Vec<Case> {
             setup: |_| s(&["inspect", "fixtures/bad/shared_weight.onnx"]),
         },
         Case {
-            name: "constant_weight_apply",
-            code: 2,
-            needles: &[
-                "constant_weight.onnx",
-                "Constant node",
-                "patches initializers only",
-            ],
-            setup: |d| {
-                // export reads a weight held by a Constant node; apply refuses to patch it.
-                let p = npz(
-                    d,
-                    "d.npz",
-                    vec![("x", f32s(6, 3, 0.5)), ("y", f32s(6, 4, 0.1))],
-                );
-                d.run(&[
-                    "export",
-                    "fixtures/bad/constant_weight.onnx",
-                    &p,
-                    "-o",
-                    &d.p("layer.mps"),
-                ])
-                .ok();
-                let sol = solution_from_start(d, |n, v| Some((n.into(), v)));
-                s(&[
-                    "apply",
-                    &write(d, "s.sol", &sol),
-                    "fixtures/bad/constant_weight.onnx",
-                    "-o",
-                    &d.p("p.onnx"),
-                ])
-            },
-        },
-        Case {
             name: "sigmoid_regression",
             code: 2,
             needles: &["sigmoid_head.onnx", "Sigmoid", "cannot model"],

@@ -53,6 +53,9 @@ fn models() -> Vec<Vec<u8>> {
         "torch_export",
         "sk_classifier",
         "convnet",
+        "constant_weights",
+        "half_model",
+        "bfloat16_weights",
     ]
     .iter()
     .map(|c| std::fs::read(root().join(model(c))).unwrap())
@@ -120,7 +123,7 @@ proptest! {
 
     #[test]
     fn onnx_reader_never_panics(
-        which in 0usize..5,
+        which in 0usize..8,
         edits in proptest::collection::vec((any::<u32>(), any::<u8>(), 0u8..3), 0..8),
         cut in any::<u32>(),
     ) {

@@ -10,4 +10,5 @@ mod failures;
 mod fuzz;
 mod golden;
 mod losses;
+mod models;
 mod solve_tune;

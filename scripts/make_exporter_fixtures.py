@@ -1,0 +1,320 @@
+#!/usr/bin/env python3
+"""Generate the fixtures for the final-layer forms real exporters write
+(issue #14): weights in Constant nodes, layout-only tails, several external
+data files, Gemm transA=1, float16 (around the layer or the whole model) and
+bfloat16 weights, an ArgMax-only output, and a tail that mixes points.
+
+Run from the repository root with the project's venv (no torch needed):
+
+    .venv/bin/python scripts/make_exporter_fixtures.py          # all of them
+    .venv/bin/python scripts/make_exporter_fixtures.py half_cast
+
+The networks are trained by scikit-learn (gradient descent: Adam). Where the
+real exporter installs here it writes the model (skl2onnx); the forms that
+other exporters write (paddle2onnx's Constant weights, torch.onnx's external
+data, `model.half()`) are built with `onnx.helper` from the same trained
+weights, in the layout those exporters use, because paddle2onnx and torch are
+too large to install for a fixture. Every model is checked here with
+onnxruntime against numpy before it is written.
+"""
+import os
+import shutil
+import sys
+import warnings
+
+import ml_dtypes
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+from sklearn.datasets import load_digits, load_iris
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+warnings.filterwarnings("ignore", category=ConvergenceWarning)
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures")
+OPSET = [helper.make_opsetid("", 17)]
+
+
+def out_dir(name):
+    d = os.path.join(ROOT, name)
+    if os.path.isdir(d):
+        shutil.rmtree(d)
+    os.makedirs(d)
+    return d
+
+
+def check(path, x, expected, atol=1e-4):
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    got = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+    assert np.allclose(got.reshape(expected.shape), expected, atol=atol), path
+
+
+def save(d, graph, x, y, expected, atol=1e-4, external=None):
+    """Writes model.onnx (external: {tensor name: data file name}) and data.npz."""
+    model = helper.make_model(graph, opset_imports=OPSET, producer_name="gdmilp-fixtures")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path = os.path.join(d, "model.onnx")
+    # Each external tensor's bytes are appended to its file, in file order,
+    # with its offset and length recorded (as torch.onnx writes them).
+    offsets = {}
+    for t in model.graph.initializer:
+        if not external or t.name not in external:
+            continue
+        loc = external[t.name]
+        off = offsets.get(loc, 0)
+        with open(os.path.join(d, loc), "ab") as f:
+            f.write(t.raw_data)
+        onnx.external_data_helper.set_external_data(t, location=loc, offset=off, length=len(t.raw_data))
+        t.data_location = TensorProto.EXTERNAL
+        offsets[loc] = off + len(t.raw_data)
+        t.ClearField("raw_data")
+    onnx.save(model, path)
+    check(path, x, expected, atol)
+    np.savez_compressed(os.path.join(d, "data.npz"), x=x, y=y)
+
+
+def digits(n=300):
+    dg = load_digits()
+    return (dg.data[:n] / 16.0).astype(np.float32), dg.target[:n].astype(np.int64)
+
+
+def classifier(x, y, hidden=16, seed=0, iters=60):
+    clf = MLPClassifier(hidden_layer_sizes=(hidden,), max_iter=iters, random_state=seed)
+    clf.fit(x, y)
+    w1, w2 = (c.astype(np.float32) for c in clf.coefs_)
+    b1, b2 = (c.astype(np.float32) for c in clf.intercepts_)
+    return w1, b1, w2, b2
+
+
+def hidden(x, w1, b1):
+    return np.maximum(x @ w1 + b1, 0).astype(np.float32)
+
+
+def softmax(a):
+    e = np.exp(a - a.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def io(n_in, m, out_type=TensorProto.FLOAT, out_shape=None):
+    return (
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", n_in])],
+        [helper.make_tensor_value_info("y", out_type, out_shape or ["batch", m])],
+    )
+
+
+def first_layer(w1, b1):
+    """x → MatMul → Add → Relu → h, weights as initializers."""
+    nodes = [
+        helper.make_node("MatMul", ["x", "W1"], ["z1"], name="fc1"),
+        helper.make_node("Add", ["z1", "B1"], ["h1"], name="fc1_bias"),
+        helper.make_node("Relu", ["h1"], ["h"], name="relu1"),
+    ]
+    return nodes, [numpy_helper.from_array(w1, "W1"), numpy_helper.from_array(b1, "B1")]
+
+
+def constant_weights():
+    """paddle2onnx (older versions) style: the final MatMul's weight and the
+    Add's bias come from Constant nodes (raw_data and float_data), → Softmax."""
+    d = out_dir("constant_weights")
+    x, y = digits()
+    w1, b1, w2, b2 = classifier(x, y)
+    nodes, inits = first_layer(w1, b1)
+    w_const = numpy_helper.from_array(w2, "fc2_w_value")  # raw_data
+    b_const = helper.make_tensor("fc2_b_value", TensorProto.FLOAT, [b2.size], b2.tolist())  # float_data
+    nodes += [
+        helper.make_node("Constant", [], ["fc2_w"], value=w_const, name="fc2_w_const"),
+        helper.make_node("Constant", [], ["fc2_b"], value=b_const, name="fc2_b_const"),
+        helper.make_node("MatMul", ["h", "fc2_w"], ["z2"], name="fc2"),
+        helper.make_node("Add", ["z2", "fc2_b"], ["logits"], name="fc2_bias"),
+        helper.make_node("Softmax", ["logits"], ["y"], axis=1, name="softmax"),
+    ]
+    g = helper.make_graph(nodes, "constant_weights", *io(64, 10), inits)
+    save(d, g, x, y, softmax(hidden(x, w1, b1) @ w2 + b2))
+
+
+def sk_multi_regressor():
+    """skl2onnx's MLPRegressor with two targets: MatMul + Add → Reshape(-1, 1)
+    of the [T, 2] output (a [2T, 1] tensor)."""
+    from skl2onnx import to_onnx
+
+    d = out_dir("sk_multi_regressor")
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 1, size=(150, 3)).astype(np.float32)
+    y = np.stack([3 * x[:, 0] + 1, x[:, 1] - 2 * x[:, 2]], axis=1).astype(np.float32)
+    reg = MLPRegressor(hidden_layer_sizes=(8,), max_iter=200, random_state=0).fit(x, y)
+    onx = to_onnx(reg, x[:1])
+    assert onx.graph.node[-1].op_type == "Reshape", "skl2onnx no longer ends in Reshape"
+    path = os.path.join(d, "model.onnx")
+    onnx.save(onx, path)
+    check(path, x, reg.predict(x).astype(np.float32).reshape(-1, 1))
+    np.savez_compressed(os.path.join(d, "data.npz"), x=x, y=y)
+
+
+def external_files():
+    """torch.onnx-style external data split over two files: the final Gemm's
+    weight in weights.bin (with the first layer's), its bias in bias.bin."""
+    d = out_dir("external_files")
+    x, y = digits()
+    w1, b1, w2, b2 = classifier(x, y, seed=1)
+    nodes, inits = first_layer(w1, b1)
+    nodes.append(helper.make_node("Gemm", ["h", "fc2.weight", "fc2.bias"], ["y"], transB=1, name="fc2"))
+    inits += [numpy_helper.from_array(w2.T.copy(), "fc2.weight"), numpy_helper.from_array(b2, "fc2.bias")]
+    g = helper.make_graph(nodes, "external_files", *io(64, 10), inits)
+    ext = {"W1": "weights.bin", "B1": "weights.bin", "fc2.weight": "weights.bin", "fc2.bias": "bias.bin"}
+    save(d, g, x, y, hidden(x, w1, b1) @ w2 + b2, external=ext)
+
+
+def gemm_trans_a():
+    """The features enter the final Gemm transposed: Transpose → Gemm(transA=1)."""
+    d = out_dir("gemm_trans_a")
+    x, y = digits()
+    w1, b1, w2, b2 = classifier(x, y, seed=2)
+    nodes, inits = first_layer(w1, b1)
+    nodes += [
+        helper.make_node("Transpose", ["h"], ["h_t"], perm=[1, 0], name="to_columns"),
+        helper.make_node("Gemm", ["h_t", "W2", "B2"], ["y"], transA=1, name="fc2"),
+    ]
+    inits += [numpy_helper.from_array(w2, "W2"), numpy_helper.from_array(b2, "B2")]
+    g = helper.make_graph(nodes, "gemm_trans_a", *io(64, 10), inits)
+    save(d, g, x, y, hidden(x, w1, b1) @ w2 + b2)
+
+
+def half_cast():
+    """`model.half()` on the head only: Cast to float16 → Gemm with float16
+    weights → Cast back to float32 → Softmax."""
+    d = out_dir("half_cast")
+    x, y = digits()
+    w1, b1, w2, b2 = classifier(x, y, seed=3)
+    w16, b16 = w2.T.astype(np.float16), b2.astype(np.float16)
+    nodes, inits = first_layer(w1, b1)
+    nodes += [
+        helper.make_node("Cast", ["h"], ["h16"], to=TensorProto.FLOAT16, name="to_half"),
+        helper.make_node("Gemm", ["h16", "fc2.weight", "fc2.bias"], ["a16"], transB=1, name="fc2"),
+        helper.make_node("Cast", ["a16"], ["a"], to=TensorProto.FLOAT, name="to_float"),
+        helper.make_node("Softmax", ["a"], ["y"], axis=1, name="softmax"),
+    ]
+    inits += [numpy_helper.from_array(w16, "fc2.weight"), numpy_helper.from_array(b16, "fc2.bias")]
+    g = helper.make_graph(nodes, "half_cast", *io(64, 10), inits)
+    h16 = hidden(x, w1, b1).astype(np.float16).astype(np.float32)
+    a = h16 @ w16.T.astype(np.float32) + b16.astype(np.float32)
+    save(d, g, x, y, softmax(a), atol=2e-2)
+
+
+def half_model():
+    """`model.half()` on the whole network: float16 input, weights, output."""
+    d = out_dir("half_model")
+    x, y = digits()
+    w1, b1, w2, b2 = classifier(x, y, seed=7)
+    w1, b1, w2, b2 = (v.astype(np.float16) for v in (w1, b1, w2, b2))
+    nodes, inits = first_layer(w1, b1)
+    nodes += [
+        helper.make_node("Gemm", ["h", "fc2.weight", "fc2.bias"], ["a"], transB=1, name="fc2"),
+        helper.make_node("Softmax", ["a"], ["y"], axis=1, name="softmax"),
+    ]
+    inits += [numpy_helper.from_array(w2.T.copy(), "fc2.weight"), numpy_helper.from_array(b2, "fc2.bias")]
+    g = helper.make_graph(
+        nodes,
+        "half_model",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT16, ["batch", 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT16, ["batch", 10])],
+        inits,
+    )
+    x16 = x.astype(np.float16)
+    f = lambda v: v.astype(np.float32)
+    h = np.maximum(f(x16) @ f(w1) + f(b1), 0)
+    expected = softmax(h @ f(w2) + f(b2))
+    model = helper.make_model(g, opset_imports=OPSET, producer_name="gdmilp-fixtures")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path = os.path.join(d, "model.onnx")
+    onnx.save(model, path)
+    check(path, x16, expected, atol=2e-2)
+    # The data stay float32: gdmilp feeds any float input type.
+    np.savez_compressed(os.path.join(d, "data.npz"), x=x, y=y)
+
+
+def bfloat16_weights():
+    """Weights stored as bfloat16, Cast to float32 in front of the Gemm (ONNX
+    Runtime's CPU has no bfloat16 Gemm): a regression head, identity output."""
+    d = out_dir("bfloat16_weights")
+    rng = np.random.default_rng(4)
+    x = rng.uniform(0, 1, size=(150, 3)).astype(np.float32)
+    y = np.stack([3 * x[:, 0] + 4, 3 * x[:, 1] + 4], axis=1).astype(np.float32)
+    reg = MLPRegressor(hidden_layer_sizes=(8,), max_iter=300, random_state=0).fit(x, y)
+    w1, w2 = (c.astype(np.float32) for c in reg.coefs_)
+    b1, b2 = (c.astype(np.float32) for c in reg.intercepts_)
+    wb, bb = w2.T.astype(ml_dtypes.bfloat16), b2.astype(ml_dtypes.bfloat16)
+    nodes, inits = first_layer(w1, b1)
+    nodes += [
+        helper.make_node("Cast", ["fc2.weight"], ["w32"], to=TensorProto.FLOAT, name="w_to_float"),
+        helper.make_node("Cast", ["fc2.bias"], ["b32"], to=TensorProto.FLOAT, name="b_to_float"),
+        helper.make_node("Gemm", ["h", "w32", "b32"], ["y"], transB=1, name="fc2"),
+    ]
+    for name, v in [("fc2.weight", wb), ("fc2.bias", bb)]:
+        t = helper.make_tensor(name, TensorProto.BFLOAT16, v.shape, v.view(np.uint16).tobytes(), raw=True)
+        inits.append(t)
+    g = helper.make_graph(nodes, "bfloat16_weights", *io(3, 2), inits)
+    a = hidden(x, w1, b1) @ wb.T.astype(np.float32) + bb.astype(np.float32)
+    save(d, g, x, y, a)
+
+
+def argmax_only():
+    """A deployed classifier that returns labels only: Gemm → ArgMax (int64)."""
+    d = out_dir("argmax_only")
+    x, y = digits()
+    w1, b1, w2, b2 = classifier(x, y, seed=5)
+    nodes, inits = first_layer(w1, b1)
+    nodes += [
+        helper.make_node("Gemm", ["h", "W2", "B2"], ["logits"], name="fc2"),
+        helper.make_node("ArgMax", ["logits"], ["y"], axis=1, keepdims=0, name="predict"),
+    ]
+    inits += [numpy_helper.from_array(w2, "W2"), numpy_helper.from_array(b2, "B2")]
+    g = helper.make_graph(nodes, "argmax_only", *io(64, 10, TensorProto.INT64, ["batch"]), inits)
+    save(d, g, x, y, np.argmax(hidden(x, w1, b1) @ w2 + b2, axis=1), atol=0)
+
+
+def bad_mixing_tail():
+    """fixtures/bad/mixing_tail.onnx: Gemm → Transpose → Softmax(axis=1) →
+    Transpose: the Softmax runs across points, so no point's scores are a
+    function of its own layer output (gdmilp must refuse it)."""
+    rng = np.random.default_rng(6)
+    w1, b1 = rng.normal(size=(3, 5)).astype(np.float32), rng.normal(size=5).astype(np.float32)
+    w2, b2 = rng.normal(size=(5, 4)).astype(np.float32), rng.normal(size=4).astype(np.float32)
+    nodes, inits = first_layer(w1, b1)
+    nodes += [
+        helper.make_node("Gemm", ["h", "W2", "B2"], ["a"], name="fc2"),
+        helper.make_node("Transpose", ["a"], ["a_t"], perm=[1, 0]),
+        helper.make_node("Softmax", ["a_t"], ["s_t"], axis=1),
+        helper.make_node("Transpose", ["s_t"], ["y"], perm=[1, 0]),
+    ]
+    inits += [numpy_helper.from_array(w2, "W2"), numpy_helper.from_array(b2, "B2")]
+    g = helper.make_graph(nodes, "mixing_tail", *io(3, 4), inits)
+    model = helper.make_model(g, opset_imports=OPSET, producer_name="gdmilp-fixtures")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path = os.path.join(ROOT, "bad", "mixing_tail.onnx")
+    onnx.save(model, path)
+    x = rng.uniform(size=(4, 3)).astype(np.float32)
+    check(path, x, softmax((hidden(x, w1, b1) @ w2 + b2).T).T)
+
+
+GENERATORS = [
+    constant_weights,
+    sk_multi_regressor,
+    external_files,
+    gemm_trans_a,
+    half_cast,
+    half_model,
+    bfloat16_weights,
+    argmax_only,
+    bad_mixing_tail,
+]
+
+if __name__ == "__main__":
+    wanted = sys.argv[1:]
+    for gen in GENERATORS:
+        if not wanted or gen.__name__ in wanted:
+            gen()
+            print("wrote", gen.__name__)
