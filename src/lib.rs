@@ -17,6 +17,7 @@ pub mod error;
 pub mod features;
 pub mod formats;
 pub mod formulation;
+pub mod hinge;
 pub mod manifest;
 pub mod metrics;
 pub mod onnx;
