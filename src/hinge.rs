@@ -12,7 +12,9 @@
 //! so the capped-simplex projection stays exact), adaptive step sizes, a
 //! primal weight updated at restarts, and restarts to the average or the
 //! last iterate when the duality gap has fallen enough. One iteration is two
-//! dense products, A = H Wᵀ + b (T×N · N×M) and G = Y'ᵀ H (M×T · T×N).
+//! products, A = H Wᵀ + b (T×N · N×M) and G = Y'ᵀ H (M×T · T×N), fused into
+//! one pass over the feature rows (a point's dual step needs only its own
+//! activations) that skips the zeros of the sparse dual.
 //!
 //! Every iterate is certified: f(x) is an upper bound, and for any y ∈ Y
 //! D(y) = Σ y_tj (δ − m_tj(x⁰)) − r‖G(y)‖₁ − r_b‖g_b(y)‖₁ (the minimum of
@@ -25,7 +27,8 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, CowArray, Ix2, Zip};
 use std::time::{Duration, Instant};
 
-/// The hinge LP of one layer.
+/// The hinge LP of one layer. Labels must be < M and the shapes agree
+/// (T×N features, M×N weights, M biases); [`solve`] panics otherwise.
 #[derive(Debug, Clone)]
 pub struct HingeLp<'a> {
     /// Features, T×N.
@@ -990,6 +993,74 @@ mod tests {
         let loss0 = loss_at(&hd, &hd.layer.w, &hd.layer.b);
         assert!((sol.objective - loss0).abs() <= 1e-12 * loss0);
         assert!(sol.bound <= sol.objective);
+    }
+
+    #[test]
+    fn the_fused_pass_matches_the_two_products() {
+        let hd = head(50, (25, 13, 5), true);
+        let lp = lp(&hd, 0.1, 0.1);
+        let red = presolve(&lp);
+        let op = Op::new(&lp, &red);
+        let mut rng = SplitMix(51);
+        let (t, m) = (op.h.nrows(), op.m);
+        let w = hd.layer.w.mapv(|v| v + 0.1 * rng.uniform());
+        let b = hd.layer.b.mapv(|v| v - 0.1 * rng.uniform());
+        let a = Array2::from_shape_fn((t, m), |_| rng.uniform());
+        let y = Array2::from_shape_fn((t, m), |_| 0.3 * rng.uniform());
+        let sy = Array1::from_shape_fn(t, |_| rng.uniform());
+        let (mut an, mut yn) = (Array2::zeros((t, m)), Array2::zeros((t, m)));
+        let (mut g, mut gb) = (Array2::zeros((m, 13)), Array1::zeros(m));
+        let pass = Sweep {
+            h: op.h.as_slice().unwrap(),
+            n: 13,
+            labels: op.labels,
+            delta: 1.0,
+            sigma: 0.7,
+            sy: sy.as_slice().unwrap(),
+            w: w.as_slice().unwrap(),
+            b: b.as_slice().unwrap(),
+            a: a.as_slice().unwrap(),
+            y: y.as_slice().unwrap(),
+        };
+        let out = SweepOut {
+            a: an.as_slice_mut().unwrap(),
+            y: yn.as_slice_mut().unwrap(),
+            g: g.as_slice_mut().unwrap(),
+            gb: gb.as_slice_mut().unwrap(),
+            buf: &mut Vec::new(),
+        };
+        sweep(&pass, out);
+        let mut want_a = Array2::zeros((t, m));
+        op.act(&w.view(), &b.view(), &mut want_a);
+        let (mut want_g, mut want_gb) = (Array2::zeros((m, 13)), Array1::zeros(m));
+        op.adjoint(&yn, &mut Array2::zeros((t, m)), &mut want_g, &mut want_gb);
+        let close = |x: f64, y: f64| (x - y).abs() <= 1e-12 * (1.0 + y.abs());
+        assert!(an.iter().zip(&want_a).all(|(&x, &y)| close(x, y)));
+        assert!(g.iter().zip(&want_g).all(|(&x, &y)| close(x, y)));
+        assert!(gb.iter().zip(&want_gb).all(|(&x, &y)| close(x, y)));
+        // Each point's dual is in its capped simplex, 0 at its label.
+        for (row, &l) in yn.rows().into_iter().zip(op.labels) {
+            assert!(row[l] == 0.0 && row.iter().all(|&v| v >= 0.0) && row.sum() <= 1.0 + 1e-12);
+        }
+    }
+
+    #[test]
+    fn features_in_column_major_order_give_the_same_answer() {
+        let hd = head(60, (30, 6, 3), true);
+        let h_cols = hd.h.t().as_standard_layout().into_owned().reversed_axes();
+        assert!(!h_cols.is_standard_layout());
+        let standard = solve(&lp(&hd, 0.2, 0.2), &Settings::default());
+        let other = solve(
+            &HingeLp {
+                h: h_cols.view(),
+                ..lp(&hd, 0.2, 0.2)
+            },
+            &Settings::default(),
+        );
+        assert_eq!(
+            (standard.objective, standard.bound),
+            (other.objective, other.bound)
+        );
     }
 
     #[test]
