@@ -26,6 +26,7 @@ pub mod error;
 pub mod features;
 pub mod formats;
 pub mod formulation;
+pub mod hinge;
 pub mod lsq;
 pub mod manifest;
 pub mod metrics;

@@ -1,0 +1,1081 @@
+//! A fast, certified solver for the multiclass hinge LP of one layer
+//! (`--loss hinge`): minimise f(W, b) = Σ_t max(0, max_{j≠ℓ_t} δ − m_tj)
+//! with m_tj = (w_ℓ − w_j)·h_t + b_ℓ − b_j over the box |W − W⁰| ≤ r,
+//! |b − b⁰| ≤ r_b (b fixed when the layer has no bias variables). It owns
+//! the algorithm only: numbers in, weights and a proven bound out; it knows
+//! nothing of files, ONNX or HiGHS.
+//!
+//! The LP is the saddle point min_{x∈box} max_{y∈Y} Σ_tj y_tj (δ − m_tj(x))
+//! with Y = Π_t {y_t ≥ 0, Σ_j y_tj ≤ 1}, solved by restarted, adaptive
+//! primal–dual hybrid gradient (PDHG, the PDLP recipe of Applegate et al.
+//! 2021): Pock–Chambolle diagonal preconditioning (one dual step per point,
+//! so the capped-simplex projection stays exact), adaptive step sizes, a
+//! primal weight updated at restarts, and restarts to the average or the
+//! last iterate when the duality gap has fallen enough. One iteration is two
+//! products, A = H Wᵀ + b (T×N · N×M) and G = Y'ᵀ H (M×T · T×N), fused into
+//! one pass over the feature rows (a point's dual step needs only its own
+//! activations) that skips the zeros of the sparse dual.
+//!
+//! Every iterate is certified: f(x) is an upper bound, and for any y ∈ Y
+//! D(y) = Σ y_tj (δ − m_tj(x⁰)) − r‖G(y)‖₁ − r_b‖g_b(y)‖₁ (the minimum of
+//! the Lagrangian over the box, in closed form) is a lower bound. The solver
+//! stops when (best f − best D) / max(1, best f) ≤ the requested gap.
+//! Before it starts, points whose margins stay ≥ δ everywhere in the box
+//! (interval bounds) are dropped: their loss is 0 for every feasible x.
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, CowArray, Ix2, Zip};
+use std::time::{Duration, Instant};
+
+/// The hinge LP of one layer. Labels must be < M and the shapes agree
+/// (T×N features, M×N weights, M biases); [`solve`] panics otherwise.
+#[derive(Debug, Clone)]
+pub struct HingeLp<'a> {
+    /// Features, T×N.
+    pub h: ArrayView2<'a, f64>,
+    /// Labels ℓ_t ∈ 0..M.
+    pub labels: &'a [usize],
+    /// Current weights W⁰, M×N (the box's centre).
+    pub w0: ArrayView2<'a, f64>,
+    /// Current bias b⁰, M.
+    pub b0: ArrayView1<'a, f64>,
+    /// Box radius r of the weights.
+    pub radius: f64,
+    /// Box radius r_b of the bias; `None`: b is fixed at b⁰.
+    pub bias_radius: Option<f64>,
+    /// The hinge margin δ.
+    pub delta: f64,
+}
+
+/// When to stop.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Certified relative gap (P − D) / max(1, |P|) at which to stop.
+    pub rel_gap: f64,
+    /// Wall-clock limit, or none.
+    pub time_limit: Option<Duration>,
+    /// Most PDHG steps (each two dense products).
+    pub max_iterations: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            rel_gap: 1e-4,
+            time_limit: None,
+            max_iterations: 100_000,
+        }
+    }
+}
+
+/// Why the solver stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// The certified gap is within the requested one.
+    Converged,
+    /// Stopped by the time limit.
+    TimeLimit,
+    /// Stopped by the iteration limit.
+    IterationLimit,
+}
+
+/// The answer: weights in the box, their exact loss, and a proven bound.
+#[derive(Debug, Clone)]
+pub struct Solution {
+    /// Weights, M×N, inside the box.
+    pub w: Array2<f64>,
+    /// Bias, M (b⁰ when it is fixed).
+    pub b: Array1<f64>,
+    /// The hinge loss f at (w, b), recomputed from them.
+    pub objective: f64,
+    /// A certified lower bound on the LP optimum.
+    pub bound: f64,
+    /// PDHG steps taken (rejected step sizes included).
+    pub iterations: usize,
+    /// Why it stopped.
+    pub status: Status,
+    /// Points left after presolve.
+    pub points: usize,
+}
+
+impl Solution {
+    /// The certified relative gap (objective − bound) / max(1, |objective|).
+    pub fn rel_gap(&self) -> f64 {
+        (self.objective - self.bound).max(0.0) / self.objective.abs().max(1.0)
+    }
+}
+
+/// Solves the hinge LP to the gap, time or iteration limit in `s`.
+pub fn solve(lp: &HingeLp<'_>, s: &Settings) -> Solution {
+    let clock = Instant::now();
+    let red = presolve(lp);
+    let op = Op::new(lp, &red);
+    let mut pd = Pdhg::new(&op);
+    let status = pd.run(s, clock);
+    let (w, b) = pd.best_weights();
+    let mut a = Array2::zeros((op.h.nrows(), op.m));
+    op.act(&w.view(), &b.view(), &mut a);
+    let objective = op.loss(&a);
+    let bound = pd.best_bound.max(0.0);
+    let iterations = pd.steps;
+    let status = if status != Status::Converged && gap_met(objective, bound, s.rel_gap) {
+        Status::Converged
+    } else {
+        status
+    };
+    if objective > pd.loss0 {
+        return Solution {
+            w: lp.w0.to_owned(),
+            b: lp.b0.to_owned(),
+            objective: pd.loss0,
+            bound,
+            iterations,
+            status,
+            points: op.h.nrows(),
+        };
+    }
+    Solution {
+        w,
+        b,
+        objective,
+        bound,
+        iterations,
+        status,
+        points: op.h.nrows(),
+    }
+}
+
+fn gap_met(p: f64, d: f64, tol: f64) -> bool {
+    p - d <= tol * p.abs().max(1.0)
+}
+
+/// The points presolve keeps: their features (borrowed when none leave),
+/// labels and activations at the box's centre.
+struct Reduced<'a> {
+    h: CowArray<'a, f64, Ix2>,
+    labels: Vec<usize>,
+}
+
+/// Drops every point whose margins stay ≥ δ over the whole box: a_tj moves
+/// at most r‖h_t‖₁ + r_b, so a margin at most twice that.
+fn presolve<'a>(lp: &HingeLp<'a>) -> Reduced<'a> {
+    let rb = lp.bias_radius.unwrap_or(0.0);
+    let a0 = activations(lp.h, lp.w0, lp.b0);
+    let keep: Vec<usize> = (0..lp.h.nrows())
+        .filter(|&t| {
+            let l = lp.labels[t];
+            let reach = 2.0 * (lp.radius * lp.h.row(t).map(|v| v.abs()).sum() + rb);
+            let row = a0.row(t);
+            (0..row.len()).any(|j| j != l && row[l] - row[j] - reach < lp.delta)
+        })
+        .collect();
+    if keep.len() == lp.h.nrows() && lp.h.is_standard_layout() {
+        return Reduced {
+            h: CowArray::from(lp.h),
+            labels: lp.labels.to_vec(),
+        };
+    }
+    Reduced {
+        h: CowArray::from(lp.h.select(Axis(0), &keep)),
+        labels: keep.iter().map(|&t| lp.labels[t]).collect(),
+    }
+}
+
+fn activations(h: ArrayView2<f64>, w: ArrayView2<f64>, b: ArrayView1<f64>) -> Array2<f64> {
+    let mut a = Array2::zeros((h.nrows(), w.nrows()));
+    general_mat_mul(1.0, &h, &w.t(), 0.0, &mut a);
+    a += &b;
+    a
+}
+
+/// The LP's linear operator K (x ↦ activations, y ↦ G(y)) and the numbers
+/// that do not change while solving.
+struct Op<'a> {
+    h: ArrayView2<'a, f64>,
+    labels: &'a [usize],
+    m: usize,
+    delta: f64,
+    r: f64,
+    rb: Option<f64>,
+    w0: ArrayView2<'a, f64>,
+    b0: ArrayView1<'a, f64>,
+    /// Activations at the box's centre, T×M.
+    a0: Array2<f64>,
+}
+
+impl<'a> Op<'a> {
+    fn new<'l: 'a>(lp: &HingeLp<'l>, red: &'a Reduced<'_>) -> Op<'a> {
+        let h = red.h.view();
+        Op {
+            a0: activations(h, lp.w0, lp.b0),
+            h,
+            labels: &red.labels,
+            m: lp.w0.nrows(),
+            delta: lp.delta,
+            r: lp.radius,
+            rb: lp.bias_radius,
+            w0: lp.w0,
+            b0: lp.b0,
+        }
+    }
+
+    /// a = H wᵀ + b.
+    fn act(&self, w: &ArrayView2<f64>, b: &ArrayView1<f64>, a: &mut Array2<f64>) {
+        general_mat_mul(1.0, &self.h, &w.t(), 0.0, a);
+        *a += b;
+    }
+
+    /// g = Y'ᵀ H and gb = column sums of Y', where Y' = −y except
+    /// Y'_tℓ = Σ_j y_tj: the gradient of Σ y_tj m_tj in (W, b).
+    fn adjoint(
+        &self,
+        y: &Array2<f64>,
+        yp: &mut Array2<f64>,
+        g: &mut Array2<f64>,
+        gb: &mut Array1<f64>,
+    ) {
+        Zip::from(yp.rows_mut())
+            .and(y.rows())
+            .and(self.labels)
+            .for_each(|mut ypr, yr, &l| {
+                ypr.assign(&yr);
+                ypr.mapv_inplace(|v| -v);
+                ypr[l] = yr.sum();
+            });
+        general_mat_mul(1.0, &yp.t(), &self.h, 0.0, g);
+        gb.assign(&yp.sum_axis(Axis(0)));
+    }
+
+    /// The hinge loss at activations a.
+    fn loss(&self, a: &Array2<f64>) -> f64 {
+        a.rows()
+            .into_iter()
+            .zip(self.labels)
+            .map(|(row, &l)| {
+                let worst = row
+                    .iter()
+                    .enumerate()
+                    .filter(|&(j, _)| j != l)
+                    .map(|(_, &v)| v)
+                    .fold(f64::NEG_INFINITY, f64::max);
+                (self.delta - row[l] + worst).max(0.0)
+            })
+            .sum()
+    }
+
+    /// D(y): the Lagrangian's minimum over the box, a lower bound on the
+    /// LP optimum for any y ∈ Y (g, gb = K'y from [`Op::adjoint`]).
+    fn bound(&self, y: &Array2<f64>, g: &Array2<f64>, gb: &Array1<f64>) -> f64 {
+        let mut d = 0.0;
+        for ((yr, ar), &l) in y.rows().into_iter().zip(self.a0.rows()).zip(self.labels) {
+            let sum = yr.sum();
+            d += (self.delta - ar[l]) * sum + yr.dot(&ar);
+        }
+        d -= self.r * g.iter().map(|v| v.abs()).sum::<f64>();
+        if let Some(rb) = self.rb {
+            d -= rb * gb.iter().map(|v| v.abs()).sum::<f64>();
+        }
+        d
+    }
+}
+
+/// A primal–dual point with its images under K.
+#[derive(Clone)]
+struct Point {
+    w: Array2<f64>,
+    b: Array1<f64>,
+    /// Activations H wᵀ + b, T×M.
+    a: Array2<f64>,
+    /// Dual, T×M, zero in each point's label column.
+    y: Array2<f64>,
+    /// K'y: the weight part (M×N) and the bias part (M).
+    g: Array2<f64>,
+    gb: Array1<f64>,
+}
+
+impl Point {
+    fn assign(&mut self, o: &Point) {
+        self.w.assign(&o.w);
+        self.b.assign(&o.b);
+        self.a.assign(&o.a);
+        self.y.assign(&o.y);
+        self.g.assign(&o.g);
+        self.gb.assign(&o.gb);
+    }
+
+    /// self += f (o − self): the running average with o's share f.
+    fn blend(&mut self, o: &Point, f: f64) {
+        let mix = |s: &mut f64, &v: &f64| *s += f * (v - *s);
+        Zip::from(&mut self.w).and(&o.w).for_each(mix);
+        Zip::from(&mut self.b).and(&o.b).for_each(mix);
+        Zip::from(&mut self.a).and(&o.a).for_each(mix);
+        Zip::from(&mut self.y).and(&o.y).for_each(mix);
+        Zip::from(&mut self.g).and(&o.g).for_each(mix);
+        Zip::from(&mut self.gb).and(&o.gb).for_each(mix);
+    }
+}
+
+/// Projects row (its entries j ≠ label) onto {y ≥ 0, Σ y ≤ 1}; the label's
+/// entry is set to 0. `buf` is scratch space.
+fn project_capped(row: &mut [f64], label: usize, buf: &mut Vec<f64>) {
+    row[label] = 0.0;
+    let mut sum = 0.0;
+    for v in row.iter_mut() {
+        *v = v.max(0.0);
+        sum += *v;
+    }
+    if sum <= 1.0 {
+        return;
+    }
+    // Onto the simplex Σ y = 1: y = max(v − θ, 0) with θ > 0 from the
+    // sorted positive entries.
+    buf.clear();
+    buf.extend(row.iter().copied().filter(|&v| v > 0.0));
+    buf.sort_unstable_by(|a, b| b.total_cmp(a));
+    let mut cum = 0.0;
+    let mut theta = 0.0;
+    for (k, &v) in buf.iter().enumerate() {
+        cum += v;
+        let th = (cum - 1.0) / (k + 1) as f64;
+        if v - th > 0.0 {
+            theta = th;
+        } else {
+            break;
+        }
+    }
+    for v in row.iter_mut() {
+        *v = (*v - theta).max(0.0);
+    }
+}
+
+/// What one pass of [`sweep`] reads: features (T×N, row-major), the new
+/// primal point (w⁺, b⁺) and the current activations and dual.
+struct Sweep<'s> {
+    h: &'s [f64],
+    n: usize,
+    labels: &'s [usize],
+    delta: f64,
+    sigma: f64,
+    sy: &'s [f64],
+    w: &'s [f64],
+    b: &'s [f64],
+    a: &'s [f64],
+    y: &'s [f64],
+}
+
+/// What it writes: a⁺, y⁺ (T×M) and g⁺ (M×N), gb⁺ (M).
+struct SweepOut<'s> {
+    a: &'s mut [f64],
+    y: &'s mut [f64],
+    g: &'s mut [f64],
+    gb: &'s mut [f64],
+    buf: &'s mut Vec<f64>,
+}
+
+/// The two products of a PDHG step fused into one pass over the points,
+/// so each feature row is read from memory once: for point t, its
+/// activations a⁺_t = W⁺ h_t + b⁺, its dual step (which needs only a⁺_t),
+/// then its share Y'⁺_t h_t of g⁺, skipping the classes where Y'⁺_t is 0
+/// (most of them: a point's dual is sparse). With AVX2 and FMA when the
+/// processor has them.
+fn sweep(p: &Sweep<'_>, out: SweepOut<'_>) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the processor has the features sweep_avx2 is compiled for.
+        unsafe { sweep_avx2(p, out) };
+        return;
+    }
+    sweep_body(p, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn sweep_avx2(p: &Sweep<'_>, out: SweepOut<'_>) {
+    sweep_body(p, out);
+}
+
+#[inline(always)]
+fn sweep_body(p: &Sweep<'_>, out: SweepOut<'_>) {
+    let (n, m) = (p.n, p.b.len());
+    out.g.fill(0.0);
+    out.gb.fill(0.0);
+    for (t, &l) in p.labels.iter().enumerate() {
+        let ht = &p.h[t * n..(t + 1) * n];
+        let (an, a) = (&mut out.a[t * m..(t + 1) * m], &p.a[t * m..(t + 1) * m]);
+        for (k, v) in an.iter_mut().enumerate() {
+            *v = dot(ht, &p.w[k * n..(k + 1) * n]) + p.b[k];
+        }
+        let (ny, y) = (&mut out.y[t * m..(t + 1) * m], &p.y[t * m..(t + 1) * m]);
+        let step = p.sigma * p.sy[t];
+        let al = 2.0 * an[l] - a[l];
+        for j in 0..m {
+            ny[j] = y[j] + step * (p.delta - al + 2.0 * an[j] - a[j]);
+        }
+        project_capped(ny, l, out.buf);
+        let total: f64 = ny.iter().sum();
+        for (k, &v) in ny.iter().enumerate() {
+            let c = if k == l { total } else { -v };
+            if c != 0.0 {
+                axpy(c, ht, &mut out.g[k * n..(k + 1) * n]);
+                out.gb[k] += c;
+            }
+        }
+    }
+}
+
+/// Σ a_i b_i with eight partial sums (so that it vectorises).
+#[inline(always)]
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f64 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    acc.iter().sum::<f64>() + tail
+}
+
+/// y += c x.
+#[inline(always)]
+fn axpy(c: f64, x: &[f64], y: &mut [f64]) {
+    for (yi, &xi) in y.iter_mut().zip(x) {
+        *yi += c * xi;
+    }
+}
+
+/// Restart parameters (PDLP's defaults).
+const SUFFICIENT: f64 = 0.2;
+const NECESSARY: f64 = 0.8;
+const ARTIFICIAL: f64 = 0.36;
+
+/// The restarted, adaptive PDHG state.
+struct Pdhg<'o, 'a> {
+    op: &'o Op<'a>,
+    lo: Array2<f64>,
+    hi: Array2<f64>,
+    blo: Array1<f64>,
+    bhi: Array1<f64>,
+    /// Primal preconditioner: 1 / (column abs-sum of K), 0 for a column K
+    /// never reads.
+    tw: Array2<f64>,
+    tb: Array1<f64>,
+    /// Dual preconditioner: 1 / (row abs-sum of K), one per point.
+    sy: Array1<f64>,
+    cur: Point,
+    next: Point,
+    avg: Point,
+    avg_weight: f64,
+    last: Point,
+    last_gap: f64,
+    prev_candidate_gap: f64,
+    since_restart: usize,
+    accepted: usize,
+    buf: Vec<f64>,
+    eta: f64,
+    omega: f64,
+    steps: usize,
+    loss0: f64,
+    best_loss: f64,
+    best_w: Array2<f64>,
+    best_b: Array1<f64>,
+    best_bound: f64,
+}
+
+impl<'o, 'a> Pdhg<'o, 'a> {
+    fn new(op: &'o Op<'a>) -> Pdhg<'o, 'a> {
+        let (t, m, n) = (op.h.nrows(), op.m, op.h.ncols());
+        let rb = op.rb.unwrap_or(0.0);
+        let bias = op.rb.is_some() as usize as f64;
+        // Column abs-sums: w_k reads |h_t| once per row of point t, that is
+        // M − 1 times when ℓ_t = k and once otherwise.
+        let mut cnt = Array2::<f64>::ones((m, t));
+        for (i, &l) in op.labels.iter().enumerate() {
+            cnt[[l, i]] = (m - 1) as f64;
+        }
+        let habs = op.h.mapv(f64::abs);
+        let inv = |v: f64| if v > 0.0 { 1.0 / v } else { 0.0 };
+        let tw = cnt.dot(&habs).mapv(inv);
+        let tb = cnt.sum_axis(Axis(1)).mapv(|v| inv(v * bias));
+        let sy = habs.sum_axis(Axis(1)).mapv(|v| {
+            if v + bias > 0.0 {
+                0.5 / (v + bias)
+            } else {
+                1.0
+            }
+        });
+        drop(habs);
+        let mut start = Point {
+            w: op.w0.to_owned(),
+            b: op.b0.to_owned(),
+            a: op.a0.clone(),
+            y: Array2::zeros((t, m)),
+            g: Array2::zeros((m, n)),
+            gb: Array1::zeros(m),
+        };
+        // The dual starts at the best response to x⁰: each point's most
+        // violated class.
+        for ((mut yr, ar), &l) in start
+            .y
+            .rows_mut()
+            .into_iter()
+            .zip(op.a0.rows())
+            .zip(op.labels)
+        {
+            if let Some(j) = worst_class(&ar, l, op.delta) {
+                yr[j] = 1.0;
+            }
+        }
+        let mut yp = Array2::zeros((t, m));
+        op.adjoint(&start.y, &mut yp, &mut start.g, &mut start.gb);
+        let loss0 = op.loss(&op.a0);
+        let bound0 = op.bound(&start.y, &start.g, &start.gb).max(0.0);
+        Pdhg {
+            op,
+            lo: op.w0.mapv(|v| v - op.r),
+            hi: op.w0.mapv(|v| v + op.r),
+            blo: op.b0.mapv(|v| v - rb),
+            bhi: op.b0.mapv(|v| v + rb),
+            tw,
+            tb,
+            sy,
+            next: start.clone(),
+            avg: start.clone(),
+            avg_weight: 0.0,
+            last: start.clone(),
+            last_gap: loss0 - bound0,
+            prev_candidate_gap: f64::INFINITY,
+            since_restart: 0,
+            accepted: 0,
+            cur: start,
+            buf: Vec::with_capacity(m),
+            eta: 1.0,
+            omega: 1.0,
+            steps: 0,
+            loss0,
+            best_loss: loss0,
+            best_w: op.w0.to_owned(),
+            best_b: op.b0.to_owned(),
+            best_bound: bound0,
+        }
+    }
+
+    fn best_weights(&self) -> (Array2<f64>, Array1<f64>) {
+        // Averages of points in the box are in it up to rounding: clamp.
+        let mut w = self.best_w.clone();
+        Zip::from(&mut w)
+            .and(&self.lo)
+            .and(&self.hi)
+            .for_each(|v, &lo, &hi| *v = v.clamp(lo, hi));
+        let mut b = self.best_b.clone();
+        Zip::from(&mut b)
+            .and(&self.blo)
+            .and(&self.bhi)
+            .for_each(|v, &lo, &hi| *v = v.clamp(lo, hi));
+        (w, b)
+    }
+
+    fn run(&mut self, s: &Settings, clock: Instant) -> Status {
+        loop {
+            if gap_met(self.best_loss, self.best_bound, s.rel_gap) {
+                return Status::Converged;
+            }
+            if self.steps >= s.max_iterations {
+                return Status::IterationLimit;
+            }
+            if s.time_limit.is_some_and(|l| clock.elapsed() >= l) {
+                return Status::TimeLimit;
+            }
+            self.iterate();
+        }
+    }
+
+    /// One PDHG step from `cur` into `next`; kept when the step size passes
+    /// the adaptive test, then averages, bounds and restarts are updated.
+    fn iterate(&mut self) {
+        self.steps += 1;
+        let (tau, sigma) = (self.eta / self.omega, self.eta * self.omega);
+        self.primal_step(tau);
+        self.dual_step(sigma);
+        let eta_max = self.step_limit();
+        let k = (self.steps + 1) as f64;
+        let eta_new = ((1.0 - k.powf(-0.3)) * eta_max).min((1.0 + k.powf(-0.6)) * self.eta);
+        if self.eta > eta_max {
+            self.eta = eta_new;
+            return;
+        }
+        let used = self.eta;
+        self.eta = eta_new;
+        std::mem::swap(&mut self.cur, &mut self.next);
+        self.accepted += 1;
+        self.since_restart += 1;
+        self.avg_weight += used;
+        self.avg.blend(&self.cur, used / self.avg_weight);
+        let gap_cur = self.evaluate(false);
+        let gap_avg = self.evaluate(true);
+        self.maybe_restart(gap_cur, gap_avg);
+    }
+
+    fn primal_step(&mut self, tau: f64) {
+        let (cur, next) = (&self.cur, &mut self.next);
+        Zip::from(&mut next.w)
+            .and(&cur.w)
+            .and(&cur.g)
+            .and(&self.tw)
+            .and(&self.lo)
+            .and(&self.hi)
+            .for_each(|n, &w, &g, &t, &lo, &hi| *n = (w + tau * t * g).clamp(lo, hi));
+        if self.op.rb.is_some() {
+            Zip::from(&mut next.b)
+                .and(&cur.b)
+                .and(&cur.gb)
+                .and(&self.tb)
+                .and(&self.blo)
+                .and(&self.bhi)
+                .for_each(|n, &b, &g, &t, &lo, &hi| *n = (b + tau * t * g).clamp(lo, hi));
+        }
+    }
+
+    /// The rest of the step, in one pass over the points (see [`sweep`]):
+    /// a⁺ = H w⁺ᵀ + b⁺, y⁺ = proj(y + σ_t (δ − margins at 2x⁺ − x)) and
+    /// g⁺ = K'y⁺.
+    fn dual_step(&mut self, sigma: f64) {
+        let (op, cur, next) = (self.op, &self.cur, &mut self.next);
+        let h =
+            op.h.as_slice()
+                .expect("presolve keeps the features in standard layout");
+        let pass = Sweep {
+            h,
+            n: op.h.ncols(),
+            labels: op.labels,
+            delta: op.delta,
+            sigma,
+            sy: self.sy.as_slice().expect("a fresh array is contiguous"),
+            w: next.w.as_slice().expect("a fresh array is contiguous"),
+            b: next.b.as_slice().expect("a fresh array is contiguous"),
+            a: cur.a.as_slice().expect("a fresh array is contiguous"),
+            y: cur.y.as_slice().expect("a fresh array is contiguous"),
+        };
+        let out = SweepOut {
+            a: next.a.as_slice_mut().expect("a fresh array is contiguous"),
+            y: next.y.as_slice_mut().expect("a fresh array is contiguous"),
+            g: next.g.as_slice_mut().expect("a fresh array is contiguous"),
+            gb: next.gb.as_slice_mut().expect("a fresh array is contiguous"),
+            buf: &mut self.buf,
+        };
+        sweep(&pass, out);
+    }
+
+    /// The largest step size the adaptive rule allows for the step just
+    /// taken: ‖Δz‖²_ω / (2 |⟨Δy, K Δx⟩|) in the preconditioned norms.
+    fn step_limit(&self) -> f64 {
+        let (cur, next, op) = (&self.cur, &self.next, self.op);
+        let mut inter = 0.0;
+        let mut ny = 0.0;
+        for ((((y1, y0), a1), a0), (&l, &s)) in next
+            .y
+            .rows()
+            .into_iter()
+            .zip(cur.y.rows())
+            .zip(next.a.rows())
+            .zip(cur.a.rows())
+            .zip(op.labels.iter().zip(&self.sy))
+        {
+            let dal = a1[l] - a0[l];
+            let mut sq = 0.0;
+            for j in 0..y1.len() {
+                let dy = y1[j] - y0[j];
+                inter += dy * (dal - (a1[j] - a0[j]));
+                sq += dy * dy;
+            }
+            ny += sq / s;
+        }
+        let nx =
+            precond_dist2(&next.w, &cur.w, &self.tw) + precond_dist2(&next.b, &cur.b, &self.tb);
+        if inter.abs() <= 0.0 {
+            return f64::INFINITY;
+        }
+        (self.omega * nx + ny / self.omega) / (2.0 * inter.abs())
+    }
+
+    /// Updates the best loss and bound from `cur` (or the average) and
+    /// returns its duality gap.
+    fn evaluate(&mut self, average: bool) -> f64 {
+        let p = if average { &self.avg } else { &self.cur };
+        let loss = self.op.loss(&p.a);
+        let bound = self.op.bound(&p.y, &p.g, &p.gb);
+        if loss < self.best_loss {
+            self.best_loss = loss;
+            self.best_w.assign(&p.w);
+            self.best_b.assign(&p.b);
+        }
+        self.best_bound = self.best_bound.max(bound);
+        loss - bound
+    }
+
+    /// Restarts (to the average or the iterate, whichever has the smaller
+    /// gap) when the gap fell enough since the last restart, and updates
+    /// the primal weight from how far each side moved.
+    fn maybe_restart(&mut self, gap_cur: f64, gap_avg: f64) {
+        let to_avg = gap_avg < gap_cur;
+        let gap = gap_cur.min(gap_avg);
+        let restart = gap <= SUFFICIENT * self.last_gap
+            || (gap <= NECESSARY * self.last_gap && gap > self.prev_candidate_gap)
+            || self.since_restart as f64 >= ARTIFICIAL * self.accepted as f64;
+        self.prev_candidate_gap = gap;
+        if !restart {
+            return;
+        }
+        if to_avg {
+            self.cur.assign(&self.avg);
+        }
+        let dx = (precond_dist2(&self.cur.w, &self.last.w, &self.tw)
+            + precond_dist2(&self.cur.b, &self.last.b, &self.tb))
+        .sqrt();
+        let dy = Zip::from(self.cur.y.rows())
+            .and(self.last.y.rows())
+            .and(&self.sy)
+            .fold(0.0, |acc, a, b, &s| {
+                acc + a.iter().zip(b).map(|(u, v)| (u - v) * (u - v)).sum::<f64>() / s
+            })
+            .sqrt();
+        if dx > 1e-10 && dy > 1e-10 {
+            self.omega = (0.5 * (dy / dx).ln() + 0.5 * self.omega.ln()).exp();
+        }
+        self.last.assign(&self.cur);
+        self.last_gap = gap;
+        self.avg_weight = 0.0;
+        self.avg.assign(&self.cur);
+        self.since_restart = 0;
+        self.prev_candidate_gap = f64::INFINITY;
+    }
+}
+
+/// Σ (u − v)² / t over the entries with t > 0.
+fn precond_dist2<D: ndarray::Dimension>(
+    u: &ndarray::Array<f64, D>,
+    v: &ndarray::Array<f64, D>,
+    t: &ndarray::Array<f64, D>,
+) -> f64 {
+    Zip::from(u).and(v).and(t).fold(0.0, |acc, &u, &v, &t| {
+        if t > 0.0 {
+            acc + (u - v) * (u - v) / t
+        } else {
+            acc
+        }
+    })
+}
+
+/// The class j ≠ l with the largest positive violation δ − (a_l − a_j).
+fn worst_class(a: &ArrayView1<f64>, l: usize, delta: f64) -> Option<usize> {
+    (0..a.len())
+        .filter(|&j| j != l)
+        .map(|j| (j, delta - a[l] + a[j]))
+        .filter(|&(_, v)| v > 0.0)
+        .max_by(|x, y| x.1.total_cmp(&y.1))
+        .map(|(j, _)| j)
+}
+
+#[cfg(all(test, feature = "highs"))]
+mod tests {
+    use super::*;
+    use crate::data::{SplitMix, Task};
+    use crate::formulation::{self, Cap, Form, Input, LayerData, Loss, MseForm, Options};
+    use crate::solve::{self, Highs};
+
+    /// A random head: non-negative features t×n, labels in 0..m, a layer.
+    struct Head {
+        h: Array2<f64>,
+        labels: Vec<usize>,
+        layer: LayerData,
+    }
+
+    fn head(seed: u64, (t, n, m): (usize, usize, usize), bias_vars: bool) -> Head {
+        let mut rng = SplitMix(seed);
+        Head {
+            h: Array2::from_shape_fn((t, n), |_| (rng.uniform() * 2.0 - 0.5).max(0.0)),
+            labels: (0..t)
+                .map(|_| (rng.uniform() * m as f64) as usize)
+                .collect(),
+            layer: LayerData {
+                w: Array2::from_shape_fn((m, n), |_| rng.uniform() - 0.5),
+                b: Array1::from_shape_fn(m, |_| rng.uniform() - 0.5),
+                bias_vars,
+            },
+        }
+    }
+
+    fn lp(hd: &Head, radius: f64, bias_radius: f64) -> HingeLp<'_> {
+        HingeLp {
+            h: hd.h.view(),
+            labels: &hd.labels,
+            w0: hd.layer.w.view(),
+            b0: hd.layer.b.view(),
+            radius,
+            bias_radius: hd.layer.bias_vars.then_some(bias_radius),
+            delta: 1.0,
+        }
+    }
+
+    /// The optimum of gdmilp's own hinge LP for the head, by HiGHS.
+    fn highs_optimum(hd: &Head, radius: f64, bias_radius: f64) -> f64 {
+        let opts = Options {
+            task: Task::Classification,
+            loss: Loss::Hinge,
+            radius,
+            bias_radius,
+            margin: 1.0,
+            form: Form::Compact,
+            keep_accuracy: false,
+            cap: Cap::None,
+            mse_form: MseForm::Segments,
+        };
+        let input = Input {
+            layer: &hd.layer,
+            features: hd.h.clone(),
+            points: (0..hd.h.nrows()).collect(),
+            relu: false,
+            classes: Some(&hd.labels),
+            targets: None,
+        };
+        let problem = formulation::build(input, &opts).expect("the hinge LP builds");
+        let mut highs = Highs::new(&solve::Settings {
+            quiet: true,
+            threads: Some(1),
+            ..Default::default()
+        })
+        .expect("HiGHS starts");
+        highs.pass(&problem).expect("HiGHS takes the LP");
+        let out = highs.run().expect("HiGHS solves");
+        assert!(out.optimal, "HiGHS status {}", out.status);
+        out.objective + problem.objective_offset
+    }
+
+    fn loss_at(hd: &Head, w: &Array2<f64>, b: &Array1<f64>) -> f64 {
+        let a = activations(hd.h.view(), w.view(), b.view());
+        let mut total = 0.0;
+        for (row, &l) in a.rows().into_iter().zip(&hd.labels) {
+            let worst = (0..row.len())
+                .filter(|&j| j != l)
+                .map(|j| 1.0 - (row[l] - row[j]))
+                .fold(0.0, f64::max);
+            total += worst;
+        }
+        total
+    }
+
+    /// The solution is in the box, its objective is its loss, and the
+    /// bound, HiGHS's optimum and the objective are in order within the gap.
+    fn check_against_highs(hd: &Head, radius: f64, bias_radius: f64) -> Solution {
+        let sol = solve(&lp(hd, radius, bias_radius), &Settings::default());
+        let opt = highs_optimum(hd, radius, bias_radius);
+        assert_eq!(sol.status, Status::Converged);
+        let tol = 1e-7 * opt.abs().max(1.0);
+        assert!(
+            sol.bound <= opt + tol,
+            "bound {} above HiGHS {opt}",
+            sol.bound
+        );
+        assert!(
+            opt <= sol.objective + tol,
+            "objective {} below HiGHS {opt}",
+            sol.objective
+        );
+        assert!(sol.objective - opt <= 1e-4 * opt.abs().max(1.0) + tol);
+        assert!(sol.rel_gap() <= 1e-4);
+        for (w, w0) in sol.w.iter().zip(&hd.layer.w) {
+            // The file's bounds, computed as the formulation does.
+            assert!(
+                w0 - radius <= *w && *w <= w0 + radius,
+                "weight {w} outside {w0} ± {radius}"
+            );
+        }
+        let rb = if hd.layer.bias_vars { bias_radius } else { 0.0 };
+        for (b, b0) in sol.b.iter().zip(&hd.layer.b) {
+            assert!(
+                b0 - rb <= *b && *b <= b0 + rb,
+                "bias {b} outside {b0} ± {rb}"
+            );
+        }
+        let exact = loss_at(hd, &sol.w, &sol.b);
+        assert!((sol.objective - exact).abs() <= 1e-9 * exact.max(1.0));
+        sol
+    }
+
+    #[test]
+    fn agrees_with_highs_on_random_heads() {
+        for seed in 0..6 {
+            let hd = head(seed, (40, 7, 4), true);
+            let radius = [0.05, 0.2, 1.0][seed as usize % 3];
+            let sol = check_against_highs(&hd, radius, radius / 2.0);
+            assert!(sol.objective < loss_at(&hd, &hd.layer.w, &hd.layer.b));
+        }
+    }
+
+    #[test]
+    fn a_layer_without_bias_keeps_its_bias() {
+        for seed in 10..13 {
+            let hd = head(seed, (30, 5, 3), false);
+            let sol = check_against_highs(&hd, 0.3, 0.3);
+            assert_eq!(sol.b, hd.layer.b);
+        }
+    }
+
+    #[test]
+    fn two_classes() {
+        for seed in 20..23 {
+            check_against_highs(&head(seed, (50, 6, 2), true), 0.2, 0.2);
+        }
+    }
+
+    #[test]
+    fn presolve_drops_points_the_box_cannot_hurt() {
+        let hd = head(30, (60, 5, 3), true);
+        let sol = check_against_highs(&hd, 0.01, 0.01);
+        assert!(sol.points < 60, "all {} points kept", sol.points);
+    }
+
+    #[test]
+    fn a_box_that_separates_the_points_certifies_zero() {
+        // Two classes, features (1, 0) or (0, 1) by class: W = I·10 gives
+        // margins 10, and the box reaches it.
+        let t = 20;
+        let labels: Vec<usize> = (0..t).map(|i| i % 2).collect();
+        let hd = Head {
+            h: Array2::from_shape_fn((t, 2), |(i, k)| (labels[i] == k) as usize as f64),
+            labels,
+            layer: LayerData {
+                w: Array2::zeros((2, 2)),
+                b: Array1::zeros(2),
+                bias_vars: true,
+            },
+        };
+        let sol = check_against_highs(&hd, 1.0, 0.0);
+        assert_eq!((sol.objective, sol.bound), (0.0, 0.0));
+    }
+
+    #[test]
+    fn all_points_presolved_away() {
+        let labels = vec![0, 1, 0];
+        let h = Array2::from_shape_vec((3, 2), vec![1.0, 0.0, 0.0, 1.0, 2.0, 0.0]).unwrap();
+        let w = Array2::from_shape_vec((2, 2), vec![5.0, 0.0, 0.0, 5.0]).unwrap();
+        let b = Array1::zeros(2);
+        let lp = HingeLp {
+            h: h.view(),
+            labels: &labels,
+            w0: w.view(),
+            b0: b.view(),
+            radius: 0.1,
+            bias_radius: Some(0.1),
+            delta: 1.0,
+        };
+        let sol = solve(&lp, &Settings::default());
+        assert_eq!((sol.points, sol.objective, sol.bound), (0, 0.0, 0.0));
+        assert_eq!(sol.status, Status::Converged);
+    }
+
+    #[test]
+    fn no_iterations_return_the_current_weights() {
+        let hd = head(40, (30, 5, 3), true);
+        let s = Settings {
+            max_iterations: 0,
+            ..Settings::default()
+        };
+        let sol = solve(&lp(&hd, 0.3, 0.3), &s);
+        assert_eq!(sol.status, Status::IterationLimit);
+        assert_eq!(sol.w, hd.layer.w);
+        let loss0 = loss_at(&hd, &hd.layer.w, &hd.layer.b);
+        assert!((sol.objective - loss0).abs() <= 1e-12 * loss0);
+        assert!(sol.bound <= sol.objective);
+    }
+
+    #[test]
+    fn the_fused_pass_matches_the_two_products() {
+        let hd = head(50, (25, 13, 5), true);
+        let lp = lp(&hd, 0.1, 0.1);
+        let red = presolve(&lp);
+        let op = Op::new(&lp, &red);
+        let mut rng = SplitMix(51);
+        let (t, m) = (op.h.nrows(), op.m);
+        let w = hd.layer.w.mapv(|v| v + 0.1 * rng.uniform());
+        let b = hd.layer.b.mapv(|v| v - 0.1 * rng.uniform());
+        let a = Array2::from_shape_fn((t, m), |_| rng.uniform());
+        let y = Array2::from_shape_fn((t, m), |_| 0.3 * rng.uniform());
+        let sy = Array1::from_shape_fn(t, |_| rng.uniform());
+        let (mut an, mut yn) = (Array2::zeros((t, m)), Array2::zeros((t, m)));
+        let (mut g, mut gb) = (Array2::zeros((m, 13)), Array1::zeros(m));
+        let pass = Sweep {
+            h: op.h.as_slice().unwrap(),
+            n: 13,
+            labels: op.labels,
+            delta: 1.0,
+            sigma: 0.7,
+            sy: sy.as_slice().unwrap(),
+            w: w.as_slice().unwrap(),
+            b: b.as_slice().unwrap(),
+            a: a.as_slice().unwrap(),
+            y: y.as_slice().unwrap(),
+        };
+        let out = SweepOut {
+            a: an.as_slice_mut().unwrap(),
+            y: yn.as_slice_mut().unwrap(),
+            g: g.as_slice_mut().unwrap(),
+            gb: gb.as_slice_mut().unwrap(),
+            buf: &mut Vec::new(),
+        };
+        sweep(&pass, out);
+        let mut want_a = Array2::zeros((t, m));
+        op.act(&w.view(), &b.view(), &mut want_a);
+        let (mut want_g, mut want_gb) = (Array2::zeros((m, 13)), Array1::zeros(m));
+        op.adjoint(&yn, &mut Array2::zeros((t, m)), &mut want_g, &mut want_gb);
+        let close = |x: f64, y: f64| (x - y).abs() <= 1e-12 * (1.0 + y.abs());
+        assert!(an.iter().zip(&want_a).all(|(&x, &y)| close(x, y)));
+        assert!(g.iter().zip(&want_g).all(|(&x, &y)| close(x, y)));
+        assert!(gb.iter().zip(&want_gb).all(|(&x, &y)| close(x, y)));
+        // Each point's dual is in its capped simplex, 0 at its label.
+        for (row, &l) in yn.rows().into_iter().zip(op.labels) {
+            assert!(row[l] == 0.0 && row.iter().all(|&v| v >= 0.0) && row.sum() <= 1.0 + 1e-12);
+        }
+    }
+
+    #[test]
+    fn features_in_column_major_order_give_the_same_answer() {
+        let hd = head(60, (30, 6, 3), true);
+        let h_cols = hd.h.t().as_standard_layout().into_owned().reversed_axes();
+        assert!(!h_cols.is_standard_layout());
+        let standard = solve(&lp(&hd, 0.2, 0.2), &Settings::default());
+        let other = solve(
+            &HingeLp {
+                h: h_cols.view(),
+                ..lp(&hd, 0.2, 0.2)
+            },
+            &Settings::default(),
+        );
+        assert_eq!(
+            (standard.objective, standard.bound),
+            (other.objective, other.bound)
+        );
+    }
+
+    #[test]
+    fn capped_simplex_projection() {
+        let mut buf = Vec::new();
+        // Inside: only clamped; the label's entry is zeroed.
+        let mut v = [0.2, -1.0, 0.3, 5.0];
+        project_capped(&mut v, 3, &mut buf);
+        assert_eq!(v, [0.2, 0.0, 0.3, 0.0]);
+        // Outside: onto Σ = 1, θ = 0.5 here.
+        let mut v = [1.0, 0.7, -0.2, 0.1];
+        project_capped(&mut v, 2, &mut buf);
+        let want = [0.65, 0.35, 0.0, 0.0];
+        for (a, b) in v.iter().zip(want) {
+            assert!((a - b).abs() < 1e-12, "{v:?}");
+        }
+    }
+}
