@@ -43,8 +43,11 @@ pub const MIP_BUDGET: usize = 20_000_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Method {
-    /// Projected Newton per output on the Gram matrix (mse, linear output).
+    /// Interior point per output on the Gram matrix (mse, linear output).
     LeastSquares,
+    /// Restarted PDHG on the hinge LP's saddle point, with a certified gap
+    /// (large hinge LPs).
+    HingePdhg,
     /// HiGHS's dual simplex (small LPs).
     HighsSimplex,
     /// HiGHS's interior point without crossover (large LPs).
@@ -62,6 +65,8 @@ impl Method {
     pub fn choose(p: &Problem, opts: &Options) -> Method {
         if opts.loss == Loss::Mse && opts.mse_form == MseForm::Quadratic && p.normal.is_some() {
             Method::LeastSquares
+        } else if opts.loss == Loss::Hinge && p.labels.is_some() && p.nonzeros() > LARGE_LP {
+            Method::HingePdhg
         } else if p.binaries() > 0 && p.nonzeros() > MIP_BUDGET {
             Method::MipStart
         } else if p.binaries() > 0 {
@@ -78,7 +83,8 @@ impl Method {
     /// For people.
     pub fn describe(self) -> &'static str {
         match self {
-            Method::LeastSquares => "box-constrained least squares per output (projected Newton)",
+            Method::LeastSquares => "box-constrained least squares per output (interior point)",
+            Method::HingePdhg => "hinge LP by restarted PDHG (certified gap)",
             Method::HighsSimplex => "HiGHS dual simplex",
             Method::HighsIpm => "HiGHS interior point (no crossover)",
             Method::HighsQp => "HiGHS QP",
@@ -151,6 +157,7 @@ pub fn solve(
     let method = Method::choose(p, opts);
     match method {
         Method::LeastSquares => Ok(least_squares(p, opts, bias)),
+        Method::HingePdhg => Ok(hinge(p, opts, bias, deadline)),
         Method::MipStart => {
             let x = p.start();
             Ok(Answer {
@@ -207,6 +214,80 @@ fn least_squares(p: &Problem, opts: &Options, bias: &Array1<f64>) -> Answer {
         highs: None,
         values: Some(values),
     }
+}
+
+/// The relative gap the first-order and least-squares methods stop at: the
+/// solvers' own default MIP gap.
+pub const REL_GAP: f64 = 1e-4;
+
+fn hinge(p: &Problem, opts: &Options, bias: &Array1<f64>, deadline: Option<Instant>) -> Answer {
+    let labels = p.labels.as_deref().expect("chosen only with labels");
+    let w0 = p.current_weights();
+    let b0 = p.current_bias().unwrap_or_else(|| bias.clone());
+    let lp = crate::hinge::HingeLp {
+        h: p.features.view(),
+        labels,
+        w0: w0.view(),
+        b0: b0.view(),
+        radius: opts.radius,
+        bias_radius: p.bias_vars.then_some(opts.bias_radius),
+        delta: opts.margin,
+    };
+    let settings = crate::hinge::Settings {
+        rel_gap: REL_GAP,
+        time_limit: deadline.map(|d| d.saturating_duration_since(Instant::now())),
+        ..Default::default()
+    };
+    let s = crate::hinge::solve(&lp, &settings);
+    let status = match s.status {
+        crate::hinge::Status::Converged => "Optimal".to_string(),
+        crate::hinge::Status::TimeLimit => "Time limit reached".to_string(),
+        crate::hinge::Status::IterationLimit => "Iteration limit reached".to_string(),
+    };
+    let values = hinge_values(p, labels, opts.margin, &s.w, &s.b);
+    let offset = p.objective_offset;
+    Answer {
+        method: Method::HingePdhg,
+        optimal: s.status == crate::hinge::Status::Converged,
+        status,
+        objective: s.objective - offset,
+        bound: Some(s.bound - offset),
+        weights: Some((s.w, s.b)),
+        highs: None,
+        values: Some(values),
+    }
+}
+
+/// Every column of the hinge problem at weights (w, b): the layer's
+/// parameters, and ξ_t, each kept point's hinge loss there.
+fn hinge_values(
+    p: &Problem,
+    labels: &[usize],
+    delta: f64,
+    w: &Array2<f64>,
+    b: &Array1<f64>,
+) -> Vec<f64> {
+    let a = p.features.dot(&w.t()) + b;
+    let pos: std::collections::HashMap<usize, usize> =
+        p.points.iter().enumerate().map(|(k, &t)| (t, k)).collect();
+    p.columns
+        .iter()
+        .map(|c| match c.var {
+            crate::formulation::names::Var::W(j, i) => w[[j, i]],
+            crate::formulation::names::Var::B(j) => b[j],
+            crate::formulation::names::Var::Xi(t) => {
+                let k = pos[&t];
+                let l = labels[k];
+                let row = a.row(k);
+                (0..row.len())
+                    .filter(|&j| j != l)
+                    .map(|j| delta - (row[l] - row[j]))
+                    .fold(0.0, f64::max)
+                    .min(c.upper)
+            }
+            _ => c.start,
+        })
+        .collect()
 }
 
 fn highs(

@@ -24,6 +24,7 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
     let eps = opts.margin;
     let rb = opts.bias_reach(layer);
     let mut p = Problem::new(layer, input.features, input.points, opts);
+    p.labels = Some(classes[..p.points.len().min(classes.len())].to_vec());
     let t_count = p.points.len();
     p.presolve.points_in = t_count;
     let mut kept_correct = 0usize;

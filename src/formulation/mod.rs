@@ -371,6 +371,9 @@ pub struct Problem {
     /// objective was written from (one problem per output on a shared Gram
     /// matrix), for a solver that uses that structure.
     pub normal: Option<crate::lsq::Normal>,
+    /// Classification: the label of each selected point (for solvers that
+    /// work on the hinge loss's own structure).
+    pub labels: Option<Vec<usize>>,
     tangents: Vec<TangentSet>,
     tangent_points: Vec<f64>,
     /// Per auxiliary column: the tangent set it belongs to, or u32::MAX.
@@ -429,6 +432,7 @@ impl Problem {
             mse_bound: None,
             presolve: Presolve::default(),
             normal: None,
+            labels: None,
             tangents: Vec::new(),
             tangent_points: Vec::new(),
             aux_tangent: Vec::new(),
