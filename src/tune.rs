@@ -270,7 +270,14 @@ fn sweep(st: &State, k: usize, plan: &Plan<'_>) -> Result<Tried> {
     let hinge = plan.warm_start == WarmStart::Hinge
         || (built.problem.binaries() > 0 && built.problem.nonzeros() > strategy::LARGE_MIP);
     let warm_start = if hinge && options.loss == Loss::ZeroOne {
-        let h = crate::warm::hinge_start(current, &mut built, &sel, &options, &plan.settings)?;
+        // The hinge LP may take 60 % of what is left of the sweep's time;
+        // the branch and cut gets the rest.
+        let until = deadline.map(|d| {
+            let now = Instant::now();
+            now + d.saturating_duration_since(now).mul_f64(0.6)
+        });
+        let h =
+            crate::warm::hinge_start(current, &mut built, &sel, &options, &plan.settings, until)?;
         errln!("sweep {k}: {}", h.describe());
         Some(h)
     } else {

@@ -26,14 +26,16 @@ pub struct HingeStart {
     pub seconds: f64,
 }
 
-/// Solves the hinge LP on `built`'s points and, when its weights score
-/// better, makes them `built.problem`'s MIP start.
+/// Solves the hinge LP on `built`'s points (stopping at `deadline` with the
+/// best weights so far) and, when its weights score better, makes them
+/// `built.problem`'s MIP start.
 pub fn hinge_start(
     loaded: &Loaded,
     built: &mut Built,
     sel: &SelectSpec,
     opts: &Options,
     settings: &Settings,
+    deadline: Option<Instant>,
 ) -> Result<HingeStart> {
     let clock = Instant::now();
     let hinge_opts = Options {
@@ -48,7 +50,8 @@ pub fn hinge_start(
         quiet: true,
         ..settings.clone()
     };
-    let answer = crate::strategy::solve(&lp.problem, &hinge_opts, &loaded.layer.b, &quiet, None)?;
+    let answer =
+        crate::strategy::solve(&lp.problem, &hinge_opts, &loaded.layer.b, &quiet, deadline)?;
     let offset = built.problem.objective_offset;
     let current = built.incumbent + offset;
     let mut report = HingeStart {

@@ -108,7 +108,7 @@ fn hinge_start(
     opts: &crate::formulation::Options,
 ) -> Result<String> {
     let settings = crate::solve::Settings::default();
-    let h = crate::warm::hinge_start(loaded, built, sel, opts, &settings)?;
+    let h = crate::warm::hinge_start(loaded, built, sel, opts, &settings, None)?;
     Ok(h.describe())
 }
 

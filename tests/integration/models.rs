@@ -32,7 +32,7 @@ fn export(dir: &Dir, model: &str, data: &str, extra: &[&str]) -> String {
 
 /// `gdmilp apply` with the export's manifest; its JSON report.
 fn apply(dir: &Dir, sol: &str, model: &str, out: &str) -> (Run, serde_json::Value) {
-    let man = dir.p("layer.gdmilp.json");
+    let man = dir.p("layer.mps.gdmilp.json");
     let r = dir.run(&["apply", sol, model, "-o", out, "--manifest", &man, "--json"]);
     let j = r.json();
     (r, j)
@@ -119,7 +119,7 @@ fn float16_and_bfloat16_weights_are_rounded_and_the_rounding_is_reported() {
                     "-o",
                     &dir.p("q.onnx"),
                     "--manifest",
-                    &dir.p("layer.gdmilp.json"),
+                    &dir.p("layer.mps.gdmilp.json"),
                 ])
                 .code_is(0);
             text.check(
@@ -274,7 +274,7 @@ fn output_names_any_tensor_and_argmax_outputs_lead_to_their_scores() {
         "the ArgMax output is followed to its scores",
     );
     export(&dir, &model(case), &data(case), &["--output", "logits"]);
-    let man = read_json(&dir.path.join("layer.gdmilp.json"));
+    let man = read_json(&dir.path.join("layer.mps.gdmilp.json"));
     assert_eq!(man["layer"]["model_output"], "logits");
     let same = solution_from_start(&dir, |n, v| Some((n.into(), v)));
     std::fs::write(dir.path.join("same.sol"), same).unwrap();
