@@ -71,7 +71,8 @@ impl Default for Settings {
 /// Why the solver stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
-    /// The certified gap is within the requested one.
+    /// The certified gap is within the requested one (on the loss tracked
+    /// while solving, equal to the recomputed objective up to rounding).
     Converged,
     /// Stopped by the time limit.
     TimeLimit,
@@ -112,35 +113,26 @@ pub fn solve(lp: &HingeLp<'_>, s: &Settings) -> Solution {
     let op = Op::new(lp, &red);
     let mut pd = Pdhg::new(&op);
     let status = pd.run(s, clock);
-    let (w, b) = pd.best_weights();
+    let (mut w, mut b) = pd.best_weights();
     let mut a = Array2::zeros((op.h.nrows(), op.m));
     op.act(&w.view(), &b.view(), &mut a);
-    let objective = op.loss(&a);
-    let bound = pd.best_bound.max(0.0);
-    let iterations = pd.steps;
-    let status = if status != Status::Converged && gap_met(objective, bound, s.rel_gap) {
-        Status::Converged
-    } else {
-        status
-    };
+    let mut objective = op.loss(&a);
     if objective > pd.loss0 {
-        return Solution {
-            w: lp.w0.to_owned(),
-            b: lp.b0.to_owned(),
-            objective: pd.loss0,
-            bound,
-            iterations,
-            status,
-            points: op.h.nrows(),
-        };
+        // Never worse than the current weights.
+        (w, b, objective) = (lp.w0.to_owned(), lp.b0.to_owned(), pd.loss0);
     }
+    let bound = pd.best_bound.max(0.0);
     Solution {
         w,
         b,
         objective,
         bound,
-        iterations,
-        status,
+        iterations: pd.steps,
+        status: if gap_met(objective, bound, s.rel_gap) {
+            Status::Converged
+        } else {
+            status
+        },
         points: op.h.nrows(),
     }
 }
@@ -149,8 +141,8 @@ fn gap_met(p: f64, d: f64, tol: f64) -> bool {
     p - d <= tol * p.abs().max(1.0)
 }
 
-/// The points presolve keeps: their features (borrowed when none leave),
-/// labels and activations at the box's centre.
+/// The points presolve keeps: their features (borrowed when none leave and
+/// they are in row-major order) and labels.
 struct Reduced<'a> {
     h: CowArray<'a, f64, Ix2>,
     labels: Vec<usize>,
