@@ -74,6 +74,12 @@ CASES = [
     case("hinge5k", "hinge", 10, 5_000, {"ratio": 20}),
     case("hinge60k", "hinge", 10, 60_000, {"ratio": 60}),
     case("hinge5k-m100", "hinge", 100, 5_000, {"ratio": 30}),
+    # The same hinge heads in a box a fifth as wide (r = 0.01: activations
+    # move by at most about ±2 logits instead of ±10).
+    case("hinge1k-r0.01", "hinge", 10, 1_000, {"ratio": 5}, extra=["--radius", "0.01"]),
+    case("hinge5k-r0.01", "hinge", 10, 5_000, {"ratio": 20}, extra=["--radius", "0.01"]),
+    case("hinge60k-r0.01", "hinge", 10, 60_000, {"ratio": 60}, extra=["--radius", "0.01"]),
+    case("hinge5k-m100-r0.01", "hinge", 100, 5_000, {"ratio": 30}, extra=["--radius", "0.01"]),
     case("mse60k", "mse", 10, 60_000, {"ratio": 3}),
     case("zeroone5k", "zero-one", 10, 5_000, {"wall": 22, "peak": 2 * GB}, time_limit=20),
     case("segments10k", "segments", 10, 10_000, {"peak": 1 * GB, "manifest": 5}),
