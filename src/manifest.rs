@@ -104,6 +104,10 @@ pub struct Counts {
     pub rows: usize,
     /// Non-zeros (objective excluded).
     pub nonzeros: usize,
+    /// Entries of the quadratic objective's lower triangle (mse, exact
+    /// form): the Hessian's share of the model's size.
+    #[serde(default)]
+    pub hessian: usize,
 }
 
 /// Everything `apply` needs to map and verify a solution.

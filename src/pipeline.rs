@@ -349,6 +349,7 @@ pub fn manifest(
             binaries: p.binaries(),
             rows: p.num_rows(),
             nonzeros: p.nonzeros(),
+            hessian: p.quadratic.len(),
         },
         columns: p.columns.iter().map(|c| c.var.to_string()).collect(),
         files: manifest::Files {

@@ -65,11 +65,16 @@ pub(super) fn run(a: ExportArgs) -> Result<u8> {
         pre.points_in, pre.points_kept, pre.fixed_correct, pre.fixed_wrong, pre.rows_dropped
     );
     errln!(
-        "model    {} columns ({} binary), {} rows, {} non-zeros",
+        "model    {} columns ({} binary), {} rows, {} non-zeros{}",
         p.columns.len(),
         p.binaries(),
         p.num_rows(),
-        p.nonzeros()
+        p.nonzeros(),
+        if p.quadratic.is_empty() {
+            String::new()
+        } else {
+            format!(" + {} Hessian entries (lower triangle)", p.quadratic.len())
+        }
     );
     errln!(
         "incumbent objective {} (loss on the selected points {})",

@@ -1,4 +1,4 @@
-NAME gdmilp-956b16fab43fae9d
+NAME gdmilp-9d0a76dc7161fac1
 ROWS
  N obj
  G mg_2_0

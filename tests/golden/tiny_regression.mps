@@ -1,4 +1,4 @@
-NAME gdmilp-13aeb2dc74b4d1ff
+NAME gdmilp-f870831001e9a6ea
 ROWS
  N obj
  G neg_0_0

@@ -1,4 +1,4 @@
-NAME gdmilp-ba19fa0b089dd52d
+NAME gdmilp-37dba8e3d2a5a378
 ROWS
  N obj
 COLUMNS
