@@ -590,7 +590,7 @@ def quality_text(rec):
     if k == "segments":
         f = rec.get("files_mb", {})
         label = {"layer.mps": "MPS", "layer.mps.gdmilp.json": "manifest", "layer.mps.mst": "start"}
-        return ", ".join(f"{label[n]} {v:.1f} MB" for n, v in f.items()) or "no files"
+        return ", ".join(f"{label.get(n, n)} {v:.1f} MB" for n, v in f.items()) or "no files"
     if k == "mse":
         text = f"train MSE {b['train']['mse']:.6g} → {a['train']['mse']:.6g}" if a else \
             f"train MSE {b['train']['mse']:.6g} → —"

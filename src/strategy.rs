@@ -39,6 +39,20 @@ pub const LARGE_MIP: usize = 2_000_000;
 /// the hinge start itself above [`LARGE_MIP`]).
 pub const MIP_BUDGET: usize = 20_000_000;
 
+/// What the user asked for (`tune --method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Choice {
+    /// By the problem's shape and size (the structured methods for large
+    /// problems, HiGHS for small ones).
+    #[default]
+    Auto,
+    /// HiGHS for every problem: what solving the exported file gives.
+    Highs,
+    /// The structured method wherever one applies (mse with a linear
+    /// output, hinge), whatever the size.
+    Structured,
+}
+
 /// The method a sweep used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -61,11 +75,17 @@ pub enum Method {
 }
 
 impl Method {
-    /// Picks the method for `p`, built with `opts`.
-    pub fn choose(p: &Problem, opts: &Options) -> Method {
-        if opts.loss == Loss::Mse && opts.mse_form == MseForm::Quadratic && p.normal.is_some() {
+    /// Picks the method for `p`, built with `opts`, as `choice` asks.
+    pub fn choose(p: &Problem, opts: &Options, choice: Choice) -> Method {
+        let structured = choice != Choice::Highs;
+        let large = choice == Choice::Structured || p.nonzeros() > LARGE_LP;
+        if structured
+            && opts.loss == Loss::Mse
+            && opts.mse_form == MseForm::Quadratic
+            && p.normal.is_some()
+        {
             Method::LeastSquares
-        } else if opts.loss == Loss::Hinge && p.labels.is_some() && p.nonzeros() > LARGE_LP {
+        } else if structured && large && opts.loss == Loss::Hinge && p.labels.is_some() {
             Method::HingePdhg
         } else if p.binaries() > 0 && p.nonzeros() > MIP_BUDGET {
             Method::MipStart
@@ -146,15 +166,17 @@ impl Answer {
 }
 
 /// Solves `p` (built with `opts`; `bias` is the layer's bias, used when it
-/// is not a variable) by the method that fits it, stopping at `deadline`.
+/// is not a variable) by the method that fits it (as `choice` asks),
+/// stopping at `deadline`.
 pub fn solve(
     p: &Problem,
     opts: &Options,
     bias: &Array1<f64>,
     settings: &Settings,
     deadline: Option<Instant>,
+    choice: Choice,
 ) -> Result<Answer> {
-    let method = Method::choose(p, opts);
+    let method = Method::choose(p, opts, choice);
     match method {
         Method::LeastSquares => Ok(least_squares(p, opts, bias)),
         Method::HingePdhg => Ok(hinge(p, opts, bias, deadline)),

@@ -104,6 +104,8 @@ pub struct Plan<'a> {
     /// After a sweep validation rejects, the next one tries the box radii
     /// times this factor (0 < F < 1) instead of stopping.
     pub shrink: Option<f64>,
+    /// How each sweep is solved (`--method`).
+    pub method: strategy::Choice,
 }
 
 /// The mse form a sweep uses: `explicit` (`--mse-form`) when given, else
@@ -284,7 +286,7 @@ fn sweep(st: &State, k: usize, plan: &Plan<'_>) -> Result<Tried> {
         None
     };
     let p = &built.problem;
-    let method = Method::choose(p, &options);
+    let method = Method::choose(p, &options, plan.method);
     errln!(
         "sweep {k}: {} points ({} kept by presolve), {} columns ({} binary), {} rows; method: {}",
         p.presolve.points_in,
@@ -298,7 +300,14 @@ fn sweep(st: &State, k: usize, plan: &Plan<'_>) -> Result<Tried> {
         let milp = dir.join(format!("sweep{k}.mps"));
         pipeline::write_files(current, &sel, &options, &built, &milp)?;
     }
-    let answer = strategy::solve(p, &options, &current.layer.b, &plan.settings, deadline)?;
+    let answer = strategy::solve(
+        p,
+        &options,
+        &current.layer.b,
+        &plan.settings,
+        deadline,
+        plan.method,
+    )?;
     if let Some(dir) = plan.keep {
         answer.write_solution(p, &dir.join(format!("sweep{k}.sol")))?;
     }

@@ -50,8 +50,14 @@ pub fn hinge_start(
         quiet: true,
         ..settings.clone()
     };
-    let answer =
-        crate::strategy::solve(&lp.problem, &hinge_opts, &loaded.layer.b, &quiet, deadline)?;
+    let answer = crate::strategy::solve(
+        &lp.problem,
+        &hinge_opts,
+        &loaded.layer.b,
+        &quiet,
+        deadline,
+        crate::strategy::Choice::Auto,
+    )?;
     let offset = built.problem.objective_offset;
     let current = built.incumbent + offset;
     let mut report = HingeStart {

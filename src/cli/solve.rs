@@ -157,7 +157,10 @@ pub(super) fn run(a: SolveArgs) -> Result<u8> {
         highs.set_start(&start)?;
         errln!("MIP start from {}", sp.display());
     }
-    let out = highs.run()?;
+    let out = highs.run().map_err(|e| match e {
+        Error::Rejected(m) => Error::Rejected(format!("{}: {m}", a.model.display())),
+        other => other,
+    })?;
     if !out.has_solution {
         return Err(Error::Rejected(format!(
             "{}: HiGHS ended with '{}' and no solution; nothing written",

@@ -53,6 +53,14 @@ pub struct TuneArgs {
     /// instead of stopping; --sweeps still bounds the count.
     #[arg(long, value_name = "F")]
     pub shrink: Option<f64>,
+    /// How each sweep is solved. auto: by the problem's shape and size
+    /// (mse with a linear output as least squares per output; large hinge
+    /// LPs by a first-order method with a certified gap; the rest, and small
+    /// problems, by HiGHS). highs: HiGHS for every problem, as solving the
+    /// exported file would. structured: the structured method wherever one
+    /// applies, whatever the size.
+    #[arg(long, value_enum, default_value_t = crate::strategy::Choice::Auto)]
+    pub method: crate::strategy::Choice,
     #[command(flatten)]
     pub solver: SolverArgs,
 }
@@ -128,6 +136,7 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
         val: val.as_ref(),
         warm_start: a.form.warm_start,
         shrink: a.shrink,
+        method: a.method,
     };
     let (wts, report) = tune::tune(loaded, &plan)?;
     // The tuned model, its data files and the report appear together.

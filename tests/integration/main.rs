@@ -12,3 +12,4 @@ mod golden;
 mod losses;
 mod models;
 mod solve_tune;
+mod strategy;
