@@ -2,7 +2,8 @@
 """Generate the fixtures for the final-layer forms real exporters write
 (issue #14): weights in Constant nodes, layout-only tails, several external
 data files, Gemm transA=1, float16 (around the layer or the whole model) and
-bfloat16 weights, an ArgMax-only output, and a tail that mixes points.
+bfloat16 weights, an ArgMax-only output, a classifier with a Relu after its
+final layer, and a tail that mixes points.
 
 Run from the repository root with the project's venv (no torch needed):
 
@@ -300,6 +301,25 @@ def bad_mixing_tail():
     check(path, x, softmax((hidden(x, w1, b1) @ w2 + b2).T).T)
 
 
+def relu_classifier():
+    """A classifier whose final Gemm is followed by a Relu (the argmax is taken
+    over max(0, a)): the bias is shifted down so that many outputs are clipped
+    at 0 and ties at 0 occur, as a head trained with a ReLU output has them."""
+    d = out_dir("relu_classifier")
+    x, y = digits()
+    w1, b1, w2, b2 = classifier(x, y, seed=3)
+    b2 = (b2 - 0.5).astype(np.float32)
+    nodes, inits = first_layer(w1, b1)
+    nodes += [
+        helper.make_node("Gemm", ["h", "W2", "B2"], ["a"], name="fc2"),
+        helper.make_node("Relu", ["a"], ["y"], name="relu2"),
+    ]
+    inits += [numpy_helper.from_array(w2, "W2"), numpy_helper.from_array(b2, "B2")]
+    g = helper.make_graph(nodes, "relu_classifier", *io(64, 10), inits)
+    out = np.maximum(hidden(x, w1, b1) @ w2 + b2, 0)
+    save(d, g, x, y, out)
+
+
 GENERATORS = [
     constant_weights,
     sk_multi_regressor,
@@ -309,6 +329,7 @@ GENERATORS = [
     half_model,
     bfloat16_weights,
     argmax_only,
+    relu_classifier,
     bad_mixing_tail,
 ]
 

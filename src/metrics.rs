@@ -146,7 +146,8 @@ pub enum MarginCheck {
 /// The formulation's loss (objective + offset) at layer activations `a`
 /// (selected points × M), for the loss `opts` names: mse Σ(out − y)², l1
 /// Σ|out − y| and linf max|out − y| with out = a or ReLU(a); zero-one
-/// −#(points correct with margin ε); hinge Σ_t max(0, max_j δ − (a_tℓ − a_tj)).
+/// −#(points correct with margin ε, on the outputs: after a ReLU too);
+/// hinge Σ_t max(0, max_j δ − (a_tℓ − a_tj)).
 pub fn formulation_loss(
     a: ArrayView2<'_, f64>,
     relu: bool,
@@ -184,9 +185,12 @@ pub fn formulation_loss(
                 .into_iter()
                 .zip(c)
                 .filter(|(r, &l)| {
+                    // After a ReLU the margins are the outputs' (see
+                    // formulation::classification: the same condition).
+                    let ol = out(r[l]);
                     r.iter()
                         .enumerate()
-                        .all(|(j, &v)| j == l || r[l] - v >= needed(r[l], v))
+                        .all(|(j, &v)| j == l || ol - out(v) >= needed(ol, out(v)))
                 })
                 .count() as f64)
         }

@@ -94,10 +94,6 @@ fn check_task(model: &Model, layer: &FinalLayer, data: &Dataset) -> Result<()> {
                 layer.activation.name()
             ),
         )),
-        (Task::Classification, Activation::Relu) => Err(Error::invalid(
-            &model.path,
-            "the last layer is followed by Relu; classification through a Relu is not supported (ties at 0 change the argmax)",
-        )),
         _ => Ok(()),
     }
 }

@@ -4,6 +4,13 @@
 //!   paper:   a_tℓ − a_tj ≥ ε − M_tj (1 − c_t), with a_tj = w_j·h_t + b_j
 //! where M_tj = ε − min(a_tℓ − a_tj) over the box. Minimise −Σ c_t.
 //! Presolve drops points the box cannot change and rows that cannot bind.
+//!
+//! After a ReLU the model's outputs are o_j = max(0, a_j), and with M ≥ 2
+//! o_ℓ − o_j ≥ ε for every j ≠ ℓ holds exactly when a_ℓ − a_j ≥ ε for every
+//! j and a_ℓ ≥ ε: the ReLU's zero is one more class (row `mg_t_M`, j = M)
+//! whose activation is 0. A margin ε > 0 excludes ties (ONNX Runtime's
+//! ArgMax takes the first of equal outputs, so an all-zero row would count
+//! for class 0 alone). The hinge loss is not modelled after a ReLU.
 
 use super::bounds::PointBounds;
 use super::names::{RowName, Var};
@@ -18,8 +25,8 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
             "classification needs at least 2 outputs; the layer has {m}"
         ));
     }
-    if input.relu {
-        return Err("classification through a Relu after the last layer is not supported (ties at 0 change the argmax)".into());
+    if input.relu && opts.loss == Loss::Hinge {
+        return Err("--loss hinge after a Relu is not modelled (the hinge of max(0, a) is not linear in the weights); use --loss zero-one".into());
     }
     let eps = opts.margin;
     let rb = opts.bias_reach(layer);
@@ -38,20 +45,33 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
             ));
         }
         let pb = PointBounds::new(p.features.row(pos), &layer.w, &layer.b, opts.radius, rb);
-        let margins: Vec<(usize, f64, f64)> = (0..m)
+        let mut margins: Vec<(usize, f64, f64)> = (0..m)
             .filter(|&j| j != l)
             .map(|j| {
                 let (lo, hi) = pb.margin(l, j);
                 (j, lo, hi)
             })
             .collect();
+        if input.relu {
+            // The ReLU's zero: a_ℓ − 0 ≥ ε.
+            let (lo, hi) = pb.activation(l);
+            margins.push((m, lo, hi));
+        }
         if margins.iter().all(|&(_, lo, _)| lo >= eps) {
             // Correct with margin (zero-one), or zero hinge loss, everywhere
             // in the box.
             p.presolve.fixed_correct += 1;
             continue;
         }
-        let konst = |j: usize| if layer.bias_vars { 0.0 } else { layer.b[j] };
+        // The constant part of a_j (the bias when it is not a variable; the
+        // ReLU's zero class, j = M, is 0).
+        let konst = |j: usize| {
+            if layer.bias_vars || j == m {
+                0.0
+            } else {
+                layer.b[j]
+            }
+        };
         if opts.loss == Loss::Hinge {
             // ξ_t ≥ δ − (a_tℓ − a_tj) for every j whose margin can fall
             // below δ; ξ_t ≥ 0 by its bound.
@@ -88,7 +108,10 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
             p.presolve.fixed_wrong += 1;
             continue;
         }
-        let current = (0..m).all(|j| j == l || pb.a0[l] - pb.a0[j] >= eps);
+        let current = margins.iter().all(|&(j, _, _)| {
+            let a0j = if j == m { 0.0 } else { pb.a0[j] };
+            pb.a0[l] - a0j >= eps
+        });
         kept_correct += current as usize;
         let c = p.add_column(Var::C(t), 0.0, 1.0, true, if current { 1.0 } else { 0.0 });
         p.objective.push((c, -1.0));
@@ -120,7 +143,10 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
             let big_m = eps - lo;
             let row = match opts.form {
                 Form::Compact => {
-                    let mut act = vec![(l, 1.0), (j, -1.0)];
+                    let mut act = vec![(l, 1.0)];
+                    if j < m {
+                        act.push((j, -1.0));
+                    }
                     act.sort_by_key(|&(k, _)| k);
                     Row {
                         name: RowName::Margin(t, j),
@@ -131,14 +157,21 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
                         aux: vec![(c, -big_m)],
                     }
                 }
-                Form::Paper => Row {
-                    name: RowName::Margin(t, j),
-                    sense: Sense::Ge,
-                    rhs: eps - big_m,
-                    point: None,
-                    act: vec![],
-                    aux: vec![(a_cols[l], 1.0), (a_cols[j], -1.0), (c, -big_m)],
-                },
+                Form::Paper => {
+                    let mut aux = vec![(a_cols[l], 1.0)];
+                    if j < m {
+                        aux.push((a_cols[j], -1.0));
+                    }
+                    aux.push((c, -big_m));
+                    Row {
+                        name: RowName::Margin(t, j),
+                        sense: Sense::Ge,
+                        rhs: eps - big_m,
+                        point: None,
+                        act: vec![],
+                        aux,
+                    }
+                }
             };
             p.rows.push(row);
         }
