@@ -149,9 +149,15 @@ def run_capped(cmd, cap, log_dir, tag, mem_cap_mb=None):
     outputs."""
     out_path = os.path.join(log_dir, f"{tag}.stdout")
     err_path = os.path.join(log_dir, f"{tag}.stderr")
+    peak_path = os.path.join(log_dir, f"{tag}.peak")
+    # The peak comes from /usr/bin/time, the command's own parent: a child
+    # of this (large) Python process inherits its memory high-water mark in
+    # wait4's ru_maxrss, which made every later peak at least Python's.
+    timed = ["/usr/bin/time", "-f", "%M", "-o", peak_path] + list(cmd) \
+        if os.path.exists("/usr/bin/time") else list(cmd)
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         start = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=out, stderr=err, start_new_session=True)
+        p = subprocess.Popen(timed, stdout=out, stderr=err, start_new_session=True)
         killed = None
         while True:
             pid, status, usage = os.wait4(p.pid, os.WNOHANG)
@@ -172,7 +178,13 @@ def run_capped(cmd, cap, log_dir, tag, mem_cap_mb=None):
         stdout = f.read()
     with open(err_path, errors="replace") as f:
         stderr = f.read()
-    return {"cmd": cmd, "wall": wall, "peak_mb": usage.ru_maxrss / 1024.0,
+    peak_kb = usage.ru_maxrss
+    try:
+        with open(peak_path) as f:
+            peak_kb = int(f.read().split()[-1])
+    except (OSError, ValueError, IndexError):
+        pass  # killed before /usr/bin/time wrote it: the upper bound stands
+    return {"cmd": cmd, "wall": wall, "peak_mb": peak_kb / 1024.0,
             "exit": None if killed else code, "killed": killed,
             "stdout": stdout, "stderr": clip(stderr)}
 
