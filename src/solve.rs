@@ -24,15 +24,11 @@ pub struct Settings {
     pub quiet: bool,
 }
 
-/// How HiGHS solves an LP.
+/// How HiGHS solves an LP, when not by its default dual simplex.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LpMethod {
-    /// Dual simplex (HiGHS's default): a vertex, fast on small LPs.
-    Simplex,
     /// Interior point without crossover: far faster on large, dense LPs.
     Ipm,
-    /// PDLP, HiGHS's first-order LP method.
-    Pdlp,
 }
 
 /// The outcome of a run.
@@ -407,22 +403,19 @@ impl Highs {
         self.log.deadline.set(Some(deadline));
     }
 
-    /// Chooses how HiGHS solves an LP: its default (dual simplex), interior
-    /// point without crossover, or PDLP.
+    /// Chooses how HiGHS solves an LP (its default is dual simplex).
     pub fn set_lp_method(&mut self, method: LpMethod) -> Result<()> {
         match method {
-            LpMethod::Simplex => self.set_string("solver", "simplex"),
             LpMethod::Ipm => {
                 self.set_string("solver", "ipm")?;
                 self.set_string("run_crossover", "off")
             }
-            LpMethod::Pdlp => self.set_string("solver", "pdlp"),
         }
     }
 
-    /// Turns HiGHS's presolve on or off.
-    pub fn set_presolve(&mut self, on: bool) -> Result<()> {
-        self.set_string("presolve", if on { "on" } else { "off" })
+    /// Turns HiGHS's presolve off.
+    pub fn no_presolve(&mut self) -> Result<()> {
+        self.set_string("presolve", "off")
     }
 
     fn set_string(&mut self, name: &str, v: &str) -> Result<()> {

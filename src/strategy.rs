@@ -42,8 +42,9 @@ pub const MIP_BUDGET: usize = 20_000_000;
 /// What the user asked for (`tune --method`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Choice {
-    /// By the problem's shape and size (the structured methods for large
-    /// problems, HiGHS for small ones).
+    /// By the problem's shape and size: least squares for mse with a linear
+    /// output (any size), the first-order hinge method and the MILP budget
+    /// for large problems, HiGHS otherwise.
     #[default]
     Auto,
     /// HiGHS for every problem: what solving the exported file gives.
@@ -87,7 +88,7 @@ impl Method {
             Method::LeastSquares
         } else if structured && large && opts.loss == Loss::Hinge && p.labels.is_some() {
             Method::HingePdhg
-        } else if p.binaries() > 0 && p.nonzeros() > MIP_BUDGET {
+        } else if structured && p.binaries() > 0 && p.nonzeros() > MIP_BUDGET {
             Method::MipStart
         } else if p.binaries() > 0 {
             Method::HighsMip
@@ -134,6 +135,12 @@ pub struct Answer {
     pub values: Option<Vec<f64>>,
 }
 
+/// How far an answer may be from optimal, as solvers state a MIP gap:
+/// (loss − bound) / max(1, |loss|), losses with the objective's offset.
+pub fn rel_gap(loss: f64, bound: f64) -> f64 {
+    (loss - bound).max(0.0) / loss.abs().max(1.0)
+}
+
 impl Answer {
     /// Writes the answer as a solution file `apply` reads: HiGHS's own
     /// when HiGHS solved it, else the same raw format from the values.
@@ -161,7 +168,7 @@ impl Answer {
     /// may be, as the solvers state a MIP gap.
     pub fn gap(&self, offset: f64) -> Option<f64> {
         self.bound
-            .map(|b| (self.objective - b).max(0.0) / (self.objective + offset).abs().max(1.0))
+            .map(|b| rel_gap(self.objective + offset, b + offset))
     }
 }
 
@@ -178,7 +185,7 @@ pub fn solve(
 ) -> Result<Answer> {
     let method = Method::choose(p, opts, choice);
     match method {
-        Method::LeastSquares => Ok(least_squares(p, opts, bias)),
+        Method::LeastSquares => Ok(least_squares(p, opts, bias, deadline)),
         Method::HingePdhg => Ok(hinge(p, opts, bias, deadline)),
         Method::MipStart => {
             let x = p.start();
@@ -201,7 +208,12 @@ pub fn solve(
     }
 }
 
-fn least_squares(p: &Problem, opts: &Options, bias: &Array1<f64>) -> Answer {
+fn least_squares(
+    p: &Problem,
+    opts: &Options,
+    bias: &Array1<f64>,
+    deadline: Option<Instant>,
+) -> Answer {
     let normal = p
         .normal
         .as_ref()
@@ -214,9 +226,15 @@ fn least_squares(p: &Problem, opts: &Options, bias: &Array1<f64>) -> Answer {
         radius: opts.radius,
         bias_radius: opts.bias_radius,
     };
-    let s = crate::lsq::solve(normal, &bx, 1e-9);
+    let s = crate::lsq::solve(normal, &bx, 1e-9, deadline);
     let offset = p.objective_offset;
-    let gap = (s.objective - s.bound) / s.objective.abs().max(1e-300);
+    let gap = rel_gap(s.objective, s.bound);
+    let optimal = gap <= LSQ_GAP;
+    let status = match (optimal, s.stopped) {
+        (true, _) => "Optimal".to_string(),
+        (false, true) => "Time limit reached".to_string(),
+        (false, false) => format!("Stopped at a relative gap of {gap:.1e}"),
+    };
     // The problem has no columns but the layer's: its solution is (w, b).
     let mut values: Vec<f64> = s.w.iter().copied().collect();
     if p.bias_vars {
@@ -224,12 +242,8 @@ fn least_squares(p: &Problem, opts: &Options, bias: &Array1<f64>) -> Answer {
     }
     Answer {
         method: Method::LeastSquares,
-        status: if gap <= 1e-6 {
-            "Optimal".into()
-        } else {
-            format!("Stopped at a relative gap of {gap:.1e}")
-        },
-        optimal: gap <= 1e-6,
+        status,
+        optimal,
         weights: Some((s.w, s.b)),
         objective: s.objective - offset,
         bound: Some(s.bound - offset),
@@ -238,9 +252,13 @@ fn least_squares(p: &Problem, opts: &Options, bias: &Array1<f64>) -> Answer {
     }
 }
 
-/// The relative gap the first-order and least-squares methods stop at: the
-/// solvers' own default MIP gap.
+/// The relative gap ([`rel_gap`]) the hinge method stops at: the solvers'
+/// own default MIP gap.
 pub const REL_GAP: f64 = 1e-4;
+
+/// The relative gap at which least squares counts as optimal (it runs on to
+/// 1e-9 a output where the arithmetic allows).
+pub const LSQ_GAP: f64 = 1e-6;
 
 fn hinge(p: &Problem, opts: &Options, bias: &Array1<f64>, deadline: Option<Instant>) -> Answer {
     let labels = p.labels.as_deref().expect("chosen only with labels");
@@ -324,8 +342,23 @@ fn highs(
         h.set_deadline(d);
     }
     h.pass(p)?;
+    // Loading a large model takes time too: past the deadline, the start
+    // stands without HiGHS's setup (which no callback interrupts).
+    if method == Method::HighsMip && deadline.is_some_and(|d| Instant::now() >= d) {
+        let x = p.start();
+        return Ok(Answer {
+            method: Method::MipStart,
+            status: "Time limit reached before the search".into(),
+            optimal: false,
+            weights: Some(p.parameters_at(&x, bias).map_err(crate::Error::Rejected)?),
+            objective: p.objective_at(&x),
+            bound: None,
+            highs: None,
+            values: Some(x),
+        });
+    }
     if method == Method::HighsMip && p.nonzeros() > LARGE_MIP {
-        h.set_presolve(false)?;
+        h.no_presolve()?;
     }
     match method {
         Method::HighsIpm => h.set_lp_method(LpMethod::Ipm)?,

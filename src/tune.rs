@@ -270,7 +270,9 @@ fn sweep(st: &State, k: usize, plan: &Plan<'_>) -> Result<Tried> {
     // A zero-one MILP too large to search well starts from the hinge LP's
     // weights whatever --warm-start says: they are all the sweep may have.
     let hinge = plan.warm_start == WarmStart::Hinge
-        || (built.problem.binaries() > 0 && built.problem.nonzeros() > strategy::LARGE_MIP);
+        || (plan.method != strategy::Choice::Highs
+            && built.problem.binaries() > 0
+            && built.problem.nonzeros() > strategy::LARGE_MIP);
     let warm_start = if hinge && options.loss == Loss::ZeroOne {
         // The hinge LP may take 60 % of what is left of the sweep's time;
         // the branch and cut gets the rest.
@@ -278,8 +280,15 @@ fn sweep(st: &State, k: usize, plan: &Plan<'_>) -> Result<Tried> {
             let now = Instant::now();
             now + d.saturating_duration_since(now).mul_f64(0.6)
         });
-        let h =
-            crate::warm::hinge_start(current, &mut built, &sel, &options, &plan.settings, until)?;
+        let h = crate::warm::hinge_start(
+            current,
+            &mut built,
+            &sel,
+            &options,
+            &plan.settings,
+            until,
+            plan.method,
+        )?;
         errln!("sweep {k}: {}", h.describe());
         Some(h)
     } else {
@@ -307,7 +316,13 @@ fn sweep(st: &State, k: usize, plan: &Plan<'_>) -> Result<Tried> {
         &plan.settings,
         deadline,
         plan.method,
-    )?;
+    )
+    .map_err(|e| match e {
+        crate::Error::Rejected(m) => {
+            crate::Error::Rejected(format!("{}: sweep {k}: {m}", current.model.path.display()))
+        }
+        other => other,
+    })?;
     if let Some(dir) = plan.keep {
         answer.write_solution(p, &dir.join(format!("sweep{k}.sol")))?;
     }

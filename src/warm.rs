@@ -36,6 +36,7 @@ pub fn hinge_start(
     opts: &Options,
     settings: &Settings,
     deadline: Option<Instant>,
+    choice: crate::strategy::Choice,
 ) -> Result<HingeStart> {
     let clock = Instant::now();
     let hinge_opts = Options {
@@ -56,7 +57,7 @@ pub fn hinge_start(
         &loaded.layer.b,
         &quiet,
         deadline,
-        crate::strategy::Choice::Auto,
+        choice,
     )?;
     let offset = built.problem.objective_offset;
     let current = built.incumbent + offset;

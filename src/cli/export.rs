@@ -113,7 +113,15 @@ fn hinge_start(
     opts: &crate::formulation::Options,
 ) -> Result<String> {
     let settings = crate::solve::Settings::default();
-    let h = crate::warm::hinge_start(loaded, built, sel, opts, &settings, None)?;
+    let h = crate::warm::hinge_start(
+        loaded,
+        built,
+        sel,
+        opts,
+        &settings,
+        None,
+        crate::strategy::Choice::Auto,
+    )?;
     Ok(h.describe())
 }
 

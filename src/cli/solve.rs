@@ -39,6 +39,19 @@ impl SolverArgs {
                 "--threads must be between 1 and {MAX_THREADS}, not {t}"
             )));
         }
+        // A year: beyond it a limit means none, and a Duration cannot hold
+        // much more than that reliably on every platform.
+        if let Some(t) = self
+            .time_limit
+            .filter(|t| !(t.is_finite() && *t > 0.0 && *t <= 3.2e7))
+        {
+            return Err(Error::usage(format!(
+                "--time-limit must be a positive number of seconds (at most a year, 3.2e7), not {t}"
+            )));
+        }
+        if let Some(g) = self.gap.filter(|g| !(g.is_finite() && *g >= 0.0)) {
+            return Err(Error::usage(format!("--gap must be a number ≥ 0, not {g}")));
+        }
         Ok(())
     }
 

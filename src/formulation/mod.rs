@@ -374,6 +374,9 @@ pub struct Problem {
     /// Classification: the label of each selected point (for solvers that
     /// work on the hinge loss's own structure).
     pub labels: Option<Vec<usize>>,
+    /// The layer's weights and bias when the problem was built: the box's
+    /// centre (the columns' `start` may later hold another MIP start).
+    centre: (Array2<f64>, Array1<f64>),
     tangents: Vec<TangentSet>,
     tangent_points: Vec<f64>,
     /// Per auxiliary column: the tangent set it belongs to, or u32::MAX.
@@ -433,6 +436,7 @@ impl Problem {
             presolve: Presolve::default(),
             normal: None,
             labels: None,
+            centre: (layer.w.clone(), layer.b.clone()),
             tangents: Vec::new(),
             tangent_points: Vec::new(),
             aux_tangent: Vec::new(),
@@ -672,18 +676,15 @@ impl Problem {
         worst
     }
 
-    /// The layer's current weights W⁰ (M×N), the centre of the box.
+    /// The layer's weights W⁰ (M×N) when the problem was built, the centre
+    /// of the box.
     pub fn current_weights(&self) -> Array2<f64> {
-        Array2::from_shape_fn((self.n_out, self.n_in), |(j, i)| {
-            self.columns[j * self.n_in + i].start
-        })
+        self.centre.0.clone()
     }
 
-    /// The current bias b⁰ when it is a variable.
+    /// The bias b⁰ when the problem was built, when it is a variable.
     pub fn current_bias(&self) -> Option<Array1<f64>> {
-        let wn = self.n_out * self.n_in;
-        self.bias_vars
-            .then(|| Array1::from_shape_fn(self.n_out, |j| self.columns[wn + j].start))
+        self.bias_vars.then(|| self.centre.1.clone())
     }
 
     /// The weights and bias a solution's column values give, by the one rule
