@@ -557,16 +557,17 @@ def zero_one_ok(rec):
 
 
 def certified_gap(rec):
-    """Relative gap between the sweep's loss and its proven bound (0 when optimal)."""
+    """Relative gap between the sweep's loss and its proven bound: the one tune
+    reports ((loss − bound) / max(1, |loss|)), else computed from its bound."""
     sweeps = rec.get("report", {}).get("sweeps", [])
     if not sweeps:
         return None
     s = sweeps[0]
-    if s.get("optimal"):
-        return 0.0
+    if s.get("gap") is not None:
+        return s["gap"]
     if s.get("loss_bound") is None:
         return None
-    return abs(s["loss_solver"] - s["loss_bound"]) / max(abs(s["loss_solver"]), 1e-9)
+    return max(s["loss_solver"] - s["loss_bound"], 0.0) / max(abs(s["loss_solver"]), 1.0)
 
 
 # ---------------------------------------------------------------- output
@@ -720,7 +721,7 @@ def write_results(runs):
         "training points, `--threads 1`. \"Killed\" means the wall-clock cap (`--cap`) or the",
         "memory cap (`--mem-cap`) ended it.",
         "`*`: a size with no target of its own in the issue; its family's target, for reference.",
-        "Hinge's gap is |solver loss − bound| / |solver loss| from `--report`; zero-one's \"no worse\"",
+        "Hinge's gap is (solver loss − bound) / max(1, |solver loss|), as `--report` gives it; zero-one's \"no worse\"",
         "compares its kept loss on its points with the current weights' (and the hinge start's,",
         "when tune reports one), and a bound or gap tune reports must be one HiGHS proved (its",
         "log's dual bound is not ±inf); mse compares each output's sum of squares with the same box's",

@@ -126,26 +126,21 @@ fn check_reproduces(
     a: &Array2<f64>,
 ) -> Result<()> {
     let tol = tolerance(layer.weight.compute_type);
-    for (t, hrow) in h.rows().into_iter().enumerate() {
-        for j in 0..layer.n_out {
-            let wrow = layer.w.row(j);
-            let mut s = layer.b[j];
-            let mut scale = layer.b[j].abs();
-            for (w, x) in wrow.iter().zip(hrow.iter()) {
-                s += w * x;
-                scale += (w * x).abs();
-            }
-            if (s - a[[t, j]]).abs() > tol * (1.0 + scale) {
-                return Err(Error::invalid(
-                    &model.path,
-                    format!(
-                        "the weights read from '{}' do not reproduce the layer output '{}' (point {t}, output {j}: computed {s}, the model gives {}); gdmilp cannot model this layer",
-                        layer.weight.name,
-                        layer.output,
-                        a[[t, j]]
-                    ),
-                ));
-            }
+    // h·Wᵀ + b, and its scale Σ_i |w_ji h_ti| + |b_j|, as two matrix
+    // products (a per-element loop took a second at 60,000 × 512).
+    let computed = h.dot(&layer.w.t()) + &layer.b;
+    let scale = h.mapv(f64::abs).dot(&layer.w.mapv(f64::abs).t()) + &layer.b.mapv(f64::abs);
+    for ((t, j), &s) in computed.indexed_iter() {
+        if (s - a[[t, j]]).abs() > tol * (1.0 + scale[[t, j]]) {
+            return Err(Error::invalid(
+                &model.path,
+                format!(
+                    "the weights read from '{}' do not reproduce the layer output '{}' (point {t}, output {j}: computed {s}, the model gives {}); gdmilp cannot model this layer",
+                    layer.weight.name,
+                    layer.output,
+                    a[[t, j]]
+                ),
+            ));
         }
     }
     Ok(())
