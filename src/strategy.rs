@@ -187,25 +187,32 @@ pub fn solve(
     match method {
         Method::LeastSquares => Ok(least_squares(p, opts, bias, deadline)),
         Method::HingePdhg => Ok(hinge(p, opts, bias, deadline)),
-        Method::MipStart => {
-            let x = p.start();
-            Ok(Answer {
-                method,
-                status: format!(
-                    "Not searched: {} non-zeros is beyond the {} HiGHS's branch and cut handles in memory here",
-                    p.nonzeros(),
-                    MIP_BUDGET
-                ),
-                optimal: false,
-                weights: Some(p.parameters_at(&x, bias).map_err(crate::Error::Rejected)?),
-                objective: p.objective_at(&x),
-                bound: None,
-                highs: None,
-                values: Some(x),
-            })
-        }
+        Method::MipStart => start_stands(
+            p,
+            bias,
+            format!(
+                "Not searched: {} non-zeros is beyond the {} HiGHS's branch and cut handles in memory here",
+                p.nonzeros(),
+                MIP_BUDGET
+            ),
+        ),
         _ => highs(p, method, bias, settings, deadline),
     }
+}
+
+/// The answer when the MIP start stands without a search, saying why.
+fn start_stands(p: &Problem, bias: &Array1<f64>, status: String) -> Result<Answer> {
+    let x = p.start();
+    Ok(Answer {
+        method: Method::MipStart,
+        status,
+        optimal: false,
+        weights: Some(p.parameters_at(&x, bias).map_err(crate::Error::Rejected)?),
+        objective: p.objective_at(&x),
+        bound: None,
+        highs: None,
+        values: Some(x),
+    })
 }
 
 fn least_squares(
@@ -345,17 +352,7 @@ fn highs(
     // Loading a large model takes time too: past the deadline, the start
     // stands without HiGHS's setup (which no callback interrupts).
     if method == Method::HighsMip && deadline.is_some_and(|d| Instant::now() >= d) {
-        let x = p.start();
-        return Ok(Answer {
-            method: Method::MipStart,
-            status: "Time limit reached before the search".into(),
-            optimal: false,
-            weights: Some(p.parameters_at(&x, bias).map_err(crate::Error::Rejected)?),
-            objective: p.objective_at(&x),
-            bound: None,
-            highs: None,
-            values: Some(x),
-        });
+        return start_stands(p, bias, "Time limit reached before the search".into());
     }
     if method == Method::HighsMip && p.nonzeros() > LARGE_MIP {
         h.no_presolve()?;
