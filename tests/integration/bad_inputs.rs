@@ -363,6 +363,39 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            // Regression: a negative limit panicked converting it to a
+            // Duration (tune's deadline) before HiGHS checked it.
+            name: "negative_time_limit_for_tune",
+            code: 2,
+            needles: &["--time-limit", "-1"],
+            setup: |d| {
+                s(&[
+                    "tune",
+                    &model("tiny_regression"),
+                    &data("tiny_regression"),
+                    "-o",
+                    &d.p("t.onnx"),
+                    "--time-limit=-1",
+                ])
+            },
+        },
+        Case {
+            name: "nan_time_limit_for_solve",
+            code: 2,
+            needles: &["--time-limit", "NaN"],
+            setup: |d| {
+                exported(d);
+                s(&[
+                    "solve",
+                    &d.p("layer.mps"),
+                    "-o",
+                    &d.p("s.sol"),
+                    "--time-limit",
+                    "NaN",
+                ])
+            },
+        },
+        Case {
             name: "negative_radius",
             code: 2,
             needles: &["--radius", "-0.1"],
