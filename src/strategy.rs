@@ -9,10 +9,12 @@
 //! - mse with a linear output: one box-constrained least-squares problem per
 //!   output on the shared Gram matrix ([`crate::lsq`]), never one QP over all
 //!   M·(N+1) weights;
+//! - large hinge LPs: restarted PDHG with a certified gap ([`crate::hinge`]);
 //! - other LPs: HiGHS, by dual simplex from the current weights when small,
 //!   by interior point without crossover when large (a start basis makes
 //!   HiGHS skip presolve and crawl on dense rows);
-//! - MILPs: HiGHS branch and cut from the MIP start.
+//! - MILPs: HiGHS branch and cut from the MIP start, without presolve when
+//!   large, and not at all beyond a memory budget (the start stands).
 //!
 //! Every method stops at the sweep's deadline. It knows problems, weights
 //! and solvers; not files or ONNX.
@@ -27,14 +29,14 @@ use std::time::Instant;
 pub const LARGE_LP: usize = 200_000;
 
 /// A MILP with more non-zeros than this skips HiGHS's presolve, which
-/// cannot be interrupted and alone took 23 s of a 20 s limit on 46 M
-/// non-zeros (zero-one, T = 5,000, N = 512): the search starts from the MIP
-/// start at once and stops at the deadline.
+/// cannot be interrupted and alone took 12–23 s of a 20 s limit on 23 M
+/// non-zeros (zero-one, T = 5,000, N = 512, M = 10): the search starts from
+/// the MIP start at once and stops at the deadline.
 pub const LARGE_MIP: usize = 2_000_000;
 
 /// A MILP with more non-zeros than this is not handed to HiGHS at all: its
-/// branch and cut needed about 85 bytes a non-zero (4 GB on 46 M) and did not
-/// finish its root LP in 150 s. The sweep keeps its MIP start (for zero-one,
+/// branch and cut needed about 170 bytes a non-zero (4 GB on 23 M) and did
+/// not finish its root LP in 150 s. The sweep keeps its MIP start (for zero-one,
 /// the better of the current weights and the hinge LP's: `tune` computes
 /// the hinge start itself above [`LARGE_MIP`]).
 pub const MIP_BUDGET: usize = 20_000_000;
