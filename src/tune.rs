@@ -294,6 +294,13 @@ fn sweep(st: &State, k: usize, plan: &Plan<'_>) -> Result<Tried> {
     } else {
         None
     };
+    if k == 1 {
+        errln!(
+            "box      radius {}: {}",
+            formats::num::fmt(options.radius),
+            pipeline::BoxReach::of(current, &built, &options).describe()
+        );
+    }
     let p = &built.problem;
     let method = Method::choose(p, &options, plan.method);
     errln!(

@@ -81,6 +81,10 @@ pub(super) fn run(a: ExportArgs) -> Result<u8> {
         crate::formats::num::fmt(built.incumbent),
         crate::formats::num::fmt(built.incumbent + p.objective_offset)
     );
+    errln!(
+        "box      {}",
+        pipeline::BoxReach::of(&loaded, &built, &opts).describe()
+    );
     if let Some(b) = p.mse_bound {
         errln!("mse      {}", b.describe());
     }

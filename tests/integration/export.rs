@@ -232,3 +232,41 @@ fn a_layer_reading_the_model_input_directly_gets_real_features() {
         assert!(agrees(fixed + off, inc + off, &man["mse_bound"], 1e-9));
     }
 }
+
+#[test]
+fn export_says_how_far_the_box_lets_activations_move_and_advises_on_a_wide_one() {
+    let dir = Dir::new("export-box-reach");
+    let out = dir.p("layer.mps");
+    let (m, d) = (model("digits"), data("digits"));
+    let box_line = |radius: &str| {
+        let r = dir
+            .run(&["export", &m, &d, "-o", &out, "--radius", radius])
+            .ok();
+        r.stderr()
+            .lines()
+            .find(|l| l.starts_with("box "))
+            .unwrap_or_else(|| panic!("no box line in {}", r.stderr()))
+            .to_string()
+    };
+    // The reach scales with the radius (r·‖h‖₁ + r_b with r_b = r).
+    let narrow = box_line("0.01");
+    let wide = box_line("1");
+    assert!(narrow.contains("the median |margin| now"), "{narrow}");
+    assert!(!narrow.contains("--val-split"), "{narrow}");
+    assert!(
+        wide.contains("--val-split"),
+        "a wide box gets the advice: {wide}"
+    );
+    let reach = |l: &str| -> f64 {
+        l.split("up to ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let ratio = reach(&wide) / reach(&narrow);
+    assert!((ratio - 100.0).abs() < 1.0, "{ratio}");
+}
