@@ -254,68 +254,16 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
 /// One sweep from the current weights: build, solve, patch, judge.
 fn sweep(st: &State, k: usize, plan: &Plan<'_>) -> Result<Tried> {
     let clock = Instant::now();
+    // (--time-limit is checked to be a finite positive number of seconds
+    // before any work; a value no Duration holds means no limit.)
     let deadline = plan
         .settings
         .time_limit
-        .map(|t| clock + Duration::from_secs_f64(t));
+        .and_then(|t| Duration::try_from_secs_f64(t).ok())
+        .and_then(|t| clock.checked_add(t));
     let current = &st.current;
-    let mut sel = plan.selection.clone();
-    sel.seed = sel.seed.wrapping_add(k as u64 - 1);
-    let options = Options {
-        radius: plan.options.radius * st.scale,
-        bias_radius: plan.options.bias_radius * st.scale,
-        ..plan.options.clone()
-    };
-    let mut built = pipeline::build(current, &sel, &options)?;
-    // A zero-one MILP too large to search well starts from the hinge LP's
-    // weights whatever --warm-start says: they are all the sweep may have.
-    let hinge = plan.warm_start == WarmStart::Hinge
-        || (plan.method != strategy::Choice::Highs
-            && built.problem.binaries() > 0
-            && built.problem.nonzeros() > strategy::LARGE_MIP);
-    let warm_start = if hinge && options.loss == Loss::ZeroOne {
-        // The hinge LP may take 60 % of what is left of the sweep's time;
-        // the branch and cut gets the rest.
-        let until = deadline.map(|d| {
-            let now = Instant::now();
-            now + d.saturating_duration_since(now).mul_f64(0.6)
-        });
-        let h = crate::warm::hinge_start(
-            current,
-            &mut built,
-            &sel,
-            &options,
-            &plan.settings,
-            until,
-            plan.method,
-        )?;
-        errln!("sweep {k}: {}", h.describe());
-        Some(h)
-    } else {
-        None
-    };
-    if k == 1 {
-        errln!(
-            "box      radius {}: {}",
-            formats::num::fmt(options.radius),
-            pipeline::BoxReach::of(current, &built, &options).describe()
-        );
-    }
+    let (options, built, warm_start) = prepare(st, k, plan, deadline)?;
     let p = &built.problem;
-    let method = Method::choose(p, &options, plan.method);
-    errln!(
-        "sweep {k}: {} points ({} kept by presolve), {} columns ({} binary), {} rows; method: {}",
-        p.presolve.points_in,
-        p.presolve.points_kept,
-        p.columns.len(),
-        p.binaries(),
-        p.num_rows(),
-        method.describe()
-    );
-    if let Some(dir) = plan.keep {
-        let milp = dir.join(format!("sweep{k}.mps"));
-        pipeline::write_files(current, &sel, &options, &built, &milp)?;
-    }
     let answer = strategy::solve(
         p,
         &options,
@@ -369,11 +317,89 @@ fn sweep(st: &State, k: usize, plan: &Plan<'_>) -> Result<Tried> {
     };
     let (next, after) = patched(current, &Weights { w, b }, &built, plan)?;
     record.loss_after = after;
+    judge(st, plan, &next, &mut record)?;
+    record.seconds = clock.elapsed().as_secs_f64();
+    Ok(Tried {
+        record,
+        next: Some(next),
+    })
+}
+
+/// A sweep's box, points and problem (with the hinge start of a zero-one
+/// sweep when asked for or needed), described on stderr.
+fn prepare(
+    st: &State,
+    k: usize,
+    plan: &Plan<'_>,
+    deadline: Option<Instant>,
+) -> Result<(Options, pipeline::Built, Option<crate::warm::HingeStart>)> {
+    let current = &st.current;
+    let mut sel = plan.selection.clone();
+    sel.seed = sel.seed.wrapping_add(k as u64 - 1);
+    let options = Options {
+        radius: plan.options.radius * st.scale,
+        bias_radius: plan.options.bias_radius * st.scale,
+        ..plan.options.clone()
+    };
+    let mut built = pipeline::build(current, &sel, &options)?;
+    // A zero-one MILP too large to search well starts from the hinge LP's
+    // weights whatever --warm-start says: they are all the sweep may have.
+    let hinge = plan.warm_start == WarmStart::Hinge
+        || (plan.method != strategy::Choice::Highs
+            && built.problem.binaries() > 0
+            && built.problem.nonzeros() > strategy::LARGE_MIP);
+    let warm_start = if hinge && options.loss == Loss::ZeroOne {
+        // The hinge LP may take 60 % of what is left of the sweep's time;
+        // the branch and cut gets the rest.
+        let until = deadline.map(|d| {
+            let now = Instant::now();
+            now + d.saturating_duration_since(now).mul_f64(0.6)
+        });
+        let h = crate::warm::hinge_start(
+            current,
+            &mut built,
+            &sel,
+            &options,
+            &plan.settings,
+            until,
+            plan.method,
+        )?;
+        errln!("sweep {k}: {}", h.describe());
+        Some(h)
+    } else {
+        None
+    };
+    if k == 1 {
+        errln!(
+            "box      radius {}: {}",
+            formats::num::fmt(options.radius),
+            pipeline::BoxReach::of(current, &built, &options).describe()
+        );
+    }
+    let p = &built.problem;
+    errln!(
+        "sweep {k}: {} points ({} kept by presolve), {} columns ({} binary), {} rows; method: {}",
+        p.presolve.points_in,
+        p.presolve.points_kept,
+        p.columns.len(),
+        p.binaries(),
+        p.num_rows(),
+        Method::choose(p, &options, plan.method).describe()
+    );
+    if let Some(dir) = plan.keep {
+        let milp = dir.join(format!("sweep{k}.mps"));
+        pipeline::write_files(current, &sel, &options, &built, &milp)?;
+    }
+    Ok((options, built, warm_start))
+}
+
+/// Decides whether the patched model `next` is kept: strictly better on
+/// the sweep's points and, with validation data, no worse there; says so.
+fn judge(st: &State, plan: &Plan<'_>, next: &Loaded, record: &mut Sweep) -> Result<()> {
+    let (before, after) = (record.loss_before, record.loss_after);
     let improved = after < before - 1e-9 * before.abs().max(1.0);
-    // With validation data, an improvement on the sweep's points counts
-    // only if the validation metric of the loss does not get worse.
     let val_next = match (plan.val, improved) {
-        (Some(v), true) => Some(val_metrics(&next, v, plan.batch_size)?),
+        (Some(v), true) => Some(val_metrics(next, v, plan.batch_size)?),
         _ => None,
     };
     record.rejected_by_validation = match (&val_next, &st.val_current) {
@@ -389,7 +415,8 @@ fn sweep(st: &State, k: usize, plan: &Plan<'_>) -> Result<Tried> {
         record.val = val_next;
     }
     errln!(
-        "sweep {k}: {} — loss on its points {} → {} (solver {}{}){}",
+        "sweep {}: {} — loss on its points {} → {} (solver {}{}){}",
+        record.sweep,
         record.status,
         formats::num::fmt(before),
         formats::num::fmt(after),
@@ -408,11 +435,7 @@ fn sweep(st: &State, k: usize, plan: &Plan<'_>) -> Result<Tried> {
             ": not better, not kept"
         }
     );
-    record.seconds = clock.elapsed().as_secs_f64();
-    Ok(Tried {
-        record,
-        next: Some(next),
-    })
+    Ok(())
 }
 
 /// The model patched with `wts`, re-run in ONNX Runtime on the training
