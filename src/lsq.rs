@@ -233,130 +233,23 @@ impl Quadratic<'_> {
     }
 
     /// Mehrotra's predictor-corrector interior point on v = x − x⁰ with
-    /// |v_i| ≤ r_i: about ten iterations whatever the conditioning (an
-    /// active-set method needed ~80 a output on ReLU features, whose Gram
-    /// matrix is close to singular), one Cholesky factorisation each.
+    /// |v_i| ≤ r_i: about ten iterations whatever the conditioning, one
+    /// Cholesky factorisation each; the best certified point is kept.
     fn minimise(
         &self,
         centre: Vec<f64>,
         rel_gap: f64,
         deadline: Option<std::time::Instant>,
     ) -> Minimum {
-        let k = centre.len();
-        let r: Vec<f64> = (0..k)
-            .map(|i| (self.upper[i] - self.lower[i]) / 2.0)
-            .collect();
-        // A variable the loss does not depend on (its feature is 0 at every
-        // point), or one the box fixes, stays where it is.
-        let idle: Vec<bool> = (0..k)
-            .map(|i| r[i] <= 0.0 || (self.g.row(i).iter().all(|&v| v == 0.0) && self.q[i] == 0.0))
-            .collect();
-        // ½vᵀQv + cᵀv with Q = 2G, c = 2(Gx⁰ − q): f(x⁰ + v) − f(x⁰).
-        let c: Vec<f64> = self
-            .half_gradient(&centre)
-            .iter()
-            .map(|g| 2.0 * g)
-            .collect();
-        let mut v = vec![0.0; k];
-        // An idle variable keeps v = 0 and slacks of 1 (never 0: 0/0 is NaN).
-        let mut s1: Vec<f64> = (0..k).map(|i| if idle[i] { 1.0 } else { r[i] }).collect();
-        let mut s2: Vec<f64> = s1.clone();
-        let z0 = c.iter().fold(0.0f64, |a, &b| a.max(b.abs())).max(1.0) / k as f64;
-        let mut z1 = vec![z0; k];
-        let mut z2 = vec![z0; k];
-        let mut best = self.finish(&centre, &v, 0);
-        let mut m = vec![0.0; k * k];
+        let mut ipm = Ipm::new(self, &centre);
+        let mut best = self.finish(&centre, &ipm.v, 0);
         for it in 1..=60 {
             if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
                 best.stopped = true;
                 break;
             }
-            // The residual of stationarity: Qv + c − z1 + z2.
-            let qv: Vec<f64> = {
-                let vv = ArrayView1::from(&v);
-                self.g.dot(&vv).iter().map(|x| 2.0 * x).collect()
-            };
-            let rd: Vec<f64> = (0..k).map(|i| qv[i] + c[i] - z1[i] + z2[i]).collect();
-            let active = (0..k).filter(|&i| !idle[i]).count().max(1);
-            let mu = (0..k)
-                .filter(|&i| !idle[i])
-                .map(|i| s1[i] * z1[i] + s2[i] * z2[i])
-                .sum::<f64>()
-                / (2 * active) as f64;
-            for a in 0..k {
-                for b in 0..=a {
-                    m[a * k + b] = if idle[a] || idle[b] {
-                        0.0
-                    } else {
-                        2.0 * self.g[[a, b]]
-                    };
-                }
-                m[a * k + a] += if idle[a] {
-                    1.0
-                } else {
-                    z1[a] / s1[a] + z2[a] / s2[a]
-                };
-            }
-            cholesky_in_place(&mut m, k, 1e-300);
-            let solve = |t1: &[f64], t2: &[f64]| -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-                // (Q + Z1/S1 + Z2/S2) dv = −rd + t1/s1 − t2/s2, then the duals.
-                let mut dv: Vec<f64> = (0..k)
-                    .map(|i| {
-                        if idle[i] {
-                            0.0
-                        } else {
-                            -rd[i] + t1[i] / s1[i] - t2[i] / s2[i]
-                        }
-                    })
-                    .collect();
-                cholesky_solve(&m, k, &mut dv);
-                for (i, d) in dv.iter_mut().enumerate() {
-                    if idle[i] {
-                        *d = 0.0;
-                    }
-                }
-                // An idle variable's duals stay where they are.
-                let dz = |i: usize, d: f64| if idle[i] { 0.0 } else { d };
-                let dz1 = (0..k)
-                    .map(|i| dz(i, (t1[i] - z1[i] * dv[i]) / s1[i]))
-                    .collect();
-                let dz2 = (0..k)
-                    .map(|i| dz(i, (t2[i] + z2[i] * dv[i]) / s2[i]))
-                    .collect();
-                (dv, dz1, dz2)
-            };
-            let t1: Vec<f64> = (0..k).map(|i| -s1[i] * z1[i]).collect();
-            let t2: Vec<f64> = (0..k).map(|i| -s2[i] * z2[i]).collect();
-            let (dv, dz1, dz2) = solve(&t1, &t2);
-            let (ap, ad) = steps(&s1, &s2, &z1, &z2, &dv, &dz1, &dz2, 1.0);
-            let mu_aff = (0..k)
-                .filter(|&i| !idle[i])
-                .map(|i| {
-                    (s1[i] + ap * dv[i]) * (z1[i] + ad * dz1[i])
-                        + (s2[i] - ap * dv[i]) * (z2[i] + ad * dz2[i])
-                })
-                .sum::<f64>()
-                / (2 * active) as f64;
-            let sigma = (mu_aff / mu).powi(3).min(1.0);
-            let t1: Vec<f64> = (0..k)
-                .map(|i| sigma * mu - s1[i] * z1[i] - dv[i] * dz1[i])
-                .collect();
-            let t2: Vec<f64> = (0..k)
-                .map(|i| sigma * mu - s2[i] * z2[i] + dv[i] * dz2[i])
-                .collect();
-            let (dv, dz1, dz2) = solve(&t1, &t2);
-            let (ap, ad) = steps(&s1, &s2, &z1, &z2, &dv, &dz1, &dz2, 0.99);
-            for i in 0..k {
-                if idle[i] {
-                    continue;
-                }
-                v[i] += ap * dv[i];
-                s1[i] = (r[i] + v[i]).max(0.0);
-                s2[i] = (r[i] - v[i]).max(0.0);
-                z1[i] += ad * dz1[i];
-                z2[i] += ad * dz2[i];
-            }
-            let now = self.finish(&centre, &v, it);
+            ipm.iterate(self);
+            let now = self.finish(&centre, &ipm.v, it);
             if now.value - now.bound < best.value - best.bound {
                 best = now;
             }
@@ -382,6 +275,168 @@ impl Quadratic<'_> {
             iterations,
             stopped: false,
         }
+    }
+}
+
+/// The interior point's state for one output: v = x − x⁰ in |v| ≤ r, the
+/// slacks s1 = r + v, s2 = r − v, their duals z1, z2, and the Newton
+/// matrix's Cholesky factor. The objective is ½vᵀQv + cᵀv with Q = 2G and
+/// c = 2(Gx⁰ − q), that is f(x⁰ + v) − f(x⁰).
+struct Ipm {
+    k: usize,
+    r: Vec<f64>,
+    /// A variable the loss does not depend on (its feature is 0 at every
+    /// point) or that the box fixes: it keeps v = 0, slacks of 1 (never 0:
+    /// 0/0 is NaN) and its duals.
+    idle: Vec<bool>,
+    c: Vec<f64>,
+    v: Vec<f64>,
+    s1: Vec<f64>,
+    s2: Vec<f64>,
+    z1: Vec<f64>,
+    z2: Vec<f64>,
+    m: Vec<f64>,
+}
+
+/// A Newton direction: the move of v and of both duals.
+struct Direction {
+    dv: Vec<f64>,
+    dz1: Vec<f64>,
+    dz2: Vec<f64>,
+}
+
+impl Ipm {
+    fn new(f: &Quadratic<'_>, centre: &[f64]) -> Ipm {
+        let k = centre.len();
+        let r: Vec<f64> = (0..k).map(|i| (f.upper[i] - f.lower[i]) / 2.0).collect();
+        let idle: Vec<bool> = (0..k)
+            .map(|i| r[i] <= 0.0 || (f.g.row(i).iter().all(|&v| v == 0.0) && f.q[i] == 0.0))
+            .collect();
+        let c: Vec<f64> = f.half_gradient(centre).iter().map(|g| 2.0 * g).collect();
+        let s1: Vec<f64> = (0..k).map(|i| if idle[i] { 1.0 } else { r[i] }).collect();
+        let z0 = c.iter().fold(0.0f64, |a, &b| a.max(b.abs())).max(1.0) / k as f64;
+        Ipm {
+            k,
+            r,
+            idle,
+            c,
+            v: vec![0.0; k],
+            s2: s1.clone(),
+            s1,
+            z1: vec![z0; k],
+            z2: vec![z0; k],
+            m: vec![0.0; k * k],
+        }
+    }
+
+    /// The mean complementarity s·z of the variables that move, after steps
+    /// (ap, ad) along `d` (0, 0: now).
+    fn mu(&self, d: Option<(&Direction, f64, f64)>) -> f64 {
+        let moving = (0..self.k).filter(|&i| !self.idle[i]);
+        let count = moving.clone().count().max(1);
+        let sum: f64 = moving
+            .map(|i| match d {
+                None => self.s1[i] * self.z1[i] + self.s2[i] * self.z2[i],
+                Some((d, ap, ad)) => {
+                    (self.s1[i] + ap * d.dv[i]) * (self.z1[i] + ad * d.dz1[i])
+                        + (self.s2[i] - ap * d.dv[i]) * (self.z2[i] + ad * d.dz2[i])
+                }
+            })
+            .sum();
+        sum / (2 * count) as f64
+    }
+
+    /// Factors Q + Z1/S1 + Z2/S2 (idle rows and columns: the identity).
+    fn factor(&mut self, g: ArrayView2<'_, f64>) {
+        let k = self.k;
+        for a in 0..k {
+            for b in 0..=a {
+                self.m[a * k + b] = if self.idle[a] || self.idle[b] {
+                    0.0
+                } else {
+                    2.0 * g[[a, b]]
+                };
+            }
+            self.m[a * k + a] += if self.idle[a] {
+                1.0
+            } else {
+                self.z1[a] / self.s1[a] + self.z2[a] / self.s2[a]
+            };
+        }
+        cholesky_in_place(&mut self.m, k, 1e-300);
+    }
+
+    /// The direction for complementarity targets t1, t2, given the
+    /// stationarity residual rd = Qv + c − z1 + z2.
+    fn direction(&self, rd: &[f64], t1: &[f64], t2: &[f64]) -> Direction {
+        let (k, idle) = (self.k, &self.idle);
+        let (s1, s2, z1, z2) = (&self.s1, &self.s2, &self.z1, &self.z2);
+        let mut dv: Vec<f64> = (0..k)
+            .map(|i| {
+                if idle[i] {
+                    0.0
+                } else {
+                    -rd[i] + t1[i] / s1[i] - t2[i] / s2[i]
+                }
+            })
+            .collect();
+        cholesky_solve(&self.m, k, &mut dv);
+        for (i, d) in dv.iter_mut().enumerate() {
+            if idle[i] {
+                *d = 0.0;
+            }
+        }
+        let dz = |i: usize, d: f64| if idle[i] { 0.0 } else { d };
+        let dz1 = (0..k)
+            .map(|i| dz(i, (t1[i] - z1[i] * dv[i]) / s1[i]))
+            .collect();
+        let dz2 = (0..k)
+            .map(|i| dz(i, (t2[i] + z2[i] * dv[i]) / s2[i]))
+            .collect();
+        Direction { dv, dz1, dz2 }
+    }
+
+    /// One predictor-corrector step.
+    fn iterate(&mut self, f: &Quadratic<'_>) {
+        let k = self.k;
+        let qv: Vec<f64> =
+            f.g.dot(&ArrayView1::from(&self.v))
+                .iter()
+                .map(|x| 2.0 * x)
+                .collect();
+        let rd: Vec<f64> = (0..k)
+            .map(|i| qv[i] + self.c[i] - self.z1[i] + self.z2[i])
+            .collect();
+        let mu = self.mu(None);
+        self.factor(f.g);
+        // Predictor: aim at complementarity 0.
+        let t1: Vec<f64> = (0..k).map(|i| -self.s1[i] * self.z1[i]).collect();
+        let t2: Vec<f64> = (0..k).map(|i| -self.s2[i] * self.z2[i]).collect();
+        let d = self.direction(&rd, &t1, &t2);
+        let (ap, ad) = self.steps(&d, 1.0);
+        let sigma = (self.mu(Some((&d, ap, ad))) / mu).powi(3).min(1.0);
+        // Corrector: centred at σμ, with the predictor's second-order term.
+        let t1: Vec<f64> = (0..k)
+            .map(|i| sigma * mu - self.s1[i] * self.z1[i] - d.dv[i] * d.dz1[i])
+            .collect();
+        let t2: Vec<f64> = (0..k)
+            .map(|i| sigma * mu - self.s2[i] * self.z2[i] + d.dv[i] * d.dz2[i])
+            .collect();
+        let d = self.direction(&rd, &t1, &t2);
+        let (ap, ad) = self.steps(&d, 0.99);
+        for i in (0..k).filter(|&i| !self.idle[i]) {
+            self.v[i] += ap * d.dv[i];
+            self.s1[i] = (self.r[i] + self.v[i]).max(0.0);
+            self.s2[i] = (self.r[i] - self.v[i]).max(0.0);
+            self.z1[i] += ad * d.dz1[i];
+            self.z2[i] += ad * d.dz2[i];
+        }
+    }
+
+    fn steps(&self, d: &Direction, frac: f64) -> (f64, f64) {
+        steps(
+            &self.s1, &self.s2, &self.z1, &self.z2, &d.dv, &d.dz1, &d.dz2, frac,
+        )
     }
 }
 
