@@ -102,6 +102,9 @@ fn scip(dir: &Dir, file: &str, sol: &str) {
 
 #[test]
 fn cbc_glpk_scip_and_highs_solutions_verify_on_every_layer_form() {
+    if !have(&["cbc", "glpsol", "python"]) {
+        return;
+    }
     for (case, extra) in [
         ("regression", &[][..]),
         ("relu_output", &[][..]),
@@ -143,6 +146,9 @@ fn glpsol_flag(file: &str) -> &'static str {
 
 #[test]
 fn glpk_reports_verify_for_a_milp_and_an_lp_from_mps_and_lp_files() {
+    if !have(&["glpsol"]) {
+        return;
+    }
     // The -o report prints values to 6 digits: apply still verifies
     // (classification margins and the segments' bound hold).
     for (case, extra) in [
@@ -161,6 +167,9 @@ fn glpk_reports_verify_for_a_milp_and_an_lp_from_mps_and_lp_files() {
 
 #[test]
 fn gurobi_json_solutions_verify() {
+    if !have(&["python"]) {
+        return;
+    }
     // The size-limited licence takes the tiny fixtures (and 40 digits).
     for (case, ext, extra) in [
         ("tiny_classification", "mps", &[][..]),
@@ -180,6 +189,9 @@ fn gurobi_json_solutions_verify() {
 
 #[test]
 fn cbc_accepts_the_cbc_start_and_its_solution_verifies() {
+    if !have(&["cbc"]) {
+        return;
+    }
     for ext in ["mps", "lp"] {
         let dir = Dir::new(&format!("cbc-start-{ext}"));
         let file = export(
@@ -273,6 +285,9 @@ fn the_incumbents_own_values_give_back_the_input_byte_for_byte() {
 
 #[test]
 fn manifest_is_found_beside_the_solution_and_its_absence_is_reported() {
+    if !have(&["cbc"]) {
+        return;
+    }
     let dir = Dir::new("apply-discovery");
     let mps = export(&dir, "regression", "mps", &[]);
     dir.tool("cbc", &[&mps, "solve", "solution", "cbc.sol"])

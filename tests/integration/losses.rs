@@ -58,6 +58,9 @@ fn agree_and_verify(case: &str, loss: &str, extra: &[&str]) {
 
 #[test]
 fn hinge_is_an_lp_that_every_solver_solves_alike() {
+    if !have(&["cbc", "glpsol"]) {
+        return;
+    }
     agree_and_verify("digits", "hinge", &[]);
     agree_and_verify("torch_export", "hinge", &["--margin", "0.5"]);
     let dir = Dir::new("hinge-is-lp");
@@ -79,6 +82,9 @@ fn hinge_is_an_lp_that_every_solver_solves_alike() {
 
 #[test]
 fn linf_minimises_the_largest_error() {
+    if !have(&["cbc", "glpsol"]) {
+        return;
+    }
     agree_and_verify("regression", "linf", &[]);
     agree_and_verify("relu_output", "linf", &[]);
 }
@@ -277,6 +283,9 @@ fn at_the_optimum(r: &serde_json::Value, what: &str) {
 
 #[test]
 fn mse_reaches_the_least_squares_optimum_in_tune_and_through_cbc() {
+    if !have(&["cbc", "python"]) {
+        return;
+    }
     let dir = Dir::new("mse-least-squares");
     let (m, d) = (model("regression"), data("regression"));
     // tune: mse is the default; a linear output → HiGHS solves the exact QP.
@@ -333,6 +342,9 @@ fn mse_reaches_the_least_squares_optimum_in_tune_and_through_cbc() {
 
 #[test]
 fn mse_after_a_relu_uses_segments_in_tune_and_the_quadratic_file_is_exact() {
+    if !have(&["python"]) {
+        return;
+    }
     let dir = Dir::new("mse-relu");
     let (m, d) = (model("relu_output"), data("relu_output"));
     let out = dir.p("t.onnx");
@@ -397,6 +409,9 @@ fn mse_after_a_relu_uses_segments_in_tune_and_the_quadratic_file_is_exact() {
 
 #[test]
 fn a_hinge_solution_is_the_zero_one_mip_start_when_it_is_better() {
+    if !have(&["python"]) {
+        return;
+    }
     let dir = Dir::new("warm-start-hinge");
     let (m, d) = (model("digits"), data("digits"));
     let mps = dir.p("layer.mps");

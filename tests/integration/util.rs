@@ -126,6 +126,34 @@ impl Run {
     }
 }
 
+/// Whether every program a test needs is here: a solver on PATH (`cbc`,
+/// `glpsol`), or `python`, the project's .venv with its solver packages.
+/// A missing one skips the calling test with its reason on stderr, except
+/// under CI (the environment variable `CI` set), where every solver must be
+/// installed and a missing one fails the test.
+pub fn have(programs: &[&str]) -> bool {
+    let found = |p: &str| {
+        if p == "python" {
+            return root().join(".venv/bin/python").is_file();
+        }
+        std::env::var_os("PATH")
+            .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(p).is_file()))
+    };
+    let missing: Vec<&str> = programs.iter().copied().filter(|p| !found(p)).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let msg = format!(
+        "skipped: {} not installed here (scripts/setup installs it)",
+        missing.join(", ")
+    );
+    if std::env::var_os("CI").is_some() {
+        panic!("{msg}; CI must have every solver");
+    }
+    eprintln!("{msg}");
+    false
+}
+
 /// The Python of the project's .venv (made by scripts/setup).
 pub fn python() -> String {
     let p = root().join(".venv/bin/python");
