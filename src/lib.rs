@@ -30,6 +30,7 @@ pub mod hinge;
 pub mod lsq;
 pub mod manifest;
 pub mod metrics;
+pub mod num;
 pub mod onnx;
 pub mod pipeline;
 pub mod runtime;

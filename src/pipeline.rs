@@ -275,8 +275,8 @@ impl BoxReach {
         let ratio = self.reach / self.scale.max(1e-300);
         let mut line = format!(
             "an activation may move by up to {} (median over the points), {ratio:.1}× the median |{what}| now ({})",
-            crate::formats::num::fmt(round3(self.reach)),
-            crate::formats::num::fmt(round3(self.scale))
+            crate::num::fmt(round3(self.reach)),
+            crate::num::fmt(round3(self.scale))
         );
         if ratio > WIDE_BOX {
             line.push_str(
@@ -327,7 +327,7 @@ fn check_reach(h: &ndarray::Array2<f64>, opts: &Options) -> Result<()> {
     if reach < MAX_REACH && opts.radius.max(opts.bias_radius) < MAX_REACH {
         return Ok(());
     }
-    let fmt = crate::formats::num::fmt;
+    let fmt = crate::num::fmt;
     Err(Error::usage(format!(
         "--radius {} (--bias-radius {}) lets an activation move by up to {} in the box (r·Σ|h| + r_b); solvers cannot work with numbers that large: keep it below {MAX_REACH:e}",
         fmt(opts.radius),

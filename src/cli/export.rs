@@ -78,8 +78,8 @@ pub(super) fn run(a: ExportArgs) -> Result<u8> {
     );
     errln!(
         "incumbent objective {} (loss on the selected points {})",
-        crate::formats::num::fmt(built.incumbent),
-        crate::formats::num::fmt(built.incumbent + p.objective_offset)
+        crate::num::fmt(built.incumbent),
+        crate::num::fmt(built.incumbent + p.objective_offset)
     );
     errln!(
         "box      {}",

@@ -151,15 +151,15 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
             "sweep {}  {} points  radius {}  {}  {}  loss {} → {}{}",
             s.sweep,
             s.points,
-            crate::formats::num::fmt(s.radius),
+            crate::num::fmt(s.radius),
             s.method.describe(),
             match (s.optimal, s.gap) {
                 (true, _) => "optimal".to_string(),
                 (false, Some(g)) => format!("{} (gap {g:.2e})", s.status),
                 (false, None) => s.status.clone(),
             },
-            crate::formats::num::fmt(s.loss_before),
-            crate::formats::num::fmt(s.loss_after),
+            crate::num::fmt(s.loss_before),
+            crate::num::fmt(s.loss_after),
             if s.kept {
                 ""
             } else if s.rejected_by_validation {

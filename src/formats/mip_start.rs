@@ -15,7 +15,7 @@
 //! column at its value, solves the LP that is left and logs
 //! `MIPStart provided solution with cost …` when the start is feasible.
 
-use super::{num, Names};
+use super::Names;
 use crate::error::{Error, Result};
 use crate::formulation::Problem;
 use std::collections::HashMap;
@@ -54,7 +54,7 @@ fn write_lines<W: Write>(p: &Problem, header: &str, indexed: bool, mut w: W) -> 
         }
         buf.extend_from_slice(names.cols[c].as_bytes());
         buf.push(b' ');
-        num::push(&mut buf, col.start);
+        crate::num::push(&mut buf, col.start);
         buf.push(b'\n');
     }
     w.write_all(&buf)?;

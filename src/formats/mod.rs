@@ -6,7 +6,8 @@
 pub mod lp;
 pub mod mip_start;
 pub mod mps;
-pub mod num;
+/// Number text (the crate's leaf module; kept here for the writers).
+pub use crate::num;
 pub mod solution;
 pub mod tag;
 #[cfg(test)]

@@ -224,8 +224,8 @@ impl MseBound {
     /// words with numbers.
     pub fn describe(&self) -> String {
         let (e, d) = (
-            crate::formats::num::fmt(self.relative),
-            crate::formats::num::fmt(self.absolute),
+            crate::num::fmt(self.relative),
+            crate::num::fmt(self.absolute),
         );
         match self.form {
             MseForm::Tangents => format!(

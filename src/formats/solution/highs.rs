@@ -22,12 +22,12 @@ pub fn write_raw<W: std::io::Write>(
     buf.extend_from_slice(b"Model status\n");
     buf.extend_from_slice(status.as_bytes());
     buf.extend_from_slice(b"\n\n# Primal solution values\nFeasible\nObjective ");
-    crate::formats::num::push(&mut buf, objective);
+    crate::num::push(&mut buf, objective);
     buf.extend_from_slice(format!("\n# Columns {}\n", names.len()).as_bytes());
     for (n, &v) in names.iter().zip(values) {
         buf.extend_from_slice(n.as_bytes());
         buf.push(b' ');
-        crate::formats::num::push(&mut buf, v);
+        crate::num::push(&mut buf, v);
         buf.push(b'\n');
     }
     buf.extend_from_slice(b"# Rows 0\n");

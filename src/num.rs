@@ -1,4 +1,6 @@
-//! Every number gdmilp writes to a text file goes through here: shortest
+//! Every number gdmilp writes to a text file goes through here (a leaf
+//! module: the formulation describes its bounds with it and the file
+//! formats write with it, neither through the other): shortest
 //! text that reads back to the same f64, integers without `.0`, `-0` as
 //! `0`. Non-finite values are refused by the writers before they get here.
 
