@@ -20,6 +20,7 @@ mod inspect;
 mod solve;
 #[cfg(feature = "highs")]
 mod tune;
+mod values;
 
 use crate::data::{Select, Task};
 use crate::error::Result;

@@ -88,7 +88,7 @@ struct TangentSet {
 }
 
 /// Which classification model to write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Form {
     /// Margins written directly on the weights (fewer columns).
@@ -98,7 +98,7 @@ pub enum Form {
 }
 
 /// The per-point cap on regression errors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Cap {
     /// No cap (default).
@@ -108,7 +108,7 @@ pub enum Cap {
 }
 
 /// The loss the solver minimises.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Loss {
     /// Regression: Σ (output − target)², the loss regressors train with
@@ -165,7 +165,7 @@ impl Loss {
 }
 
 /// How the mse loss is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MseForm {
     /// r² as a piecewise-linear function over segments of the residual's
