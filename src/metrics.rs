@@ -39,14 +39,18 @@ fn hinge_sum(a: ArrayView2<'_, f64>, classes: &[usize], delta: f64) -> f64 {
     a.rows()
         .into_iter()
         .zip(classes)
-        .map(|(r, &l)| {
-            r.iter()
-                .enumerate()
-                .filter(|&(j, _)| j != l)
-                .map(|(_, &v)| delta - (r[l] - v))
-                .fold(0.0, f64::max)
-        })
+        .map(|(r, &l)| hinge(r, l, delta))
         .sum()
+}
+
+/// One point's multiclass hinge loss max(0, max_{j ≠ ℓ} δ − (a_ℓ − a_j)) at
+/// its activations `row`, label `l`.
+pub fn hinge(row: ArrayView1<'_, f64>, l: usize, delta: f64) -> f64 {
+    row.iter()
+        .enumerate()
+        .filter(|&(j, _)| j != l)
+        .map(|(_, &v)| delta - (row[l] - v))
+        .fold(0.0, f64::max)
 }
 
 /// Index of the largest value (first on ties).

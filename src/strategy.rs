@@ -326,13 +326,7 @@ fn hinge_values(
             crate::formulation::names::Var::B(j) => b[j],
             crate::formulation::names::Var::Xi(t) => {
                 let k = pos[&t];
-                let l = labels[k];
-                let row = a.row(k);
-                (0..row.len())
-                    .filter(|&j| j != l)
-                    .map(|j| delta - (row[l] - row[j]))
-                    .fold(0.0, f64::max)
-                    .min(c.upper)
+                crate::metrics::hinge(a.row(k), labels[k], delta).min(c.upper)
             }
             _ => c.start,
         })

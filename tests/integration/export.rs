@@ -266,16 +266,6 @@ fn export_says_how_far_the_box_lets_activations_move_and_advises_on_a_wide_one()
         wide.contains("--val-split"),
         "a wide box gets the advice: {wide}"
     );
-    let reach = |l: &str| -> f64 {
-        l.split("up to ")
-            .nth(1)
-            .unwrap()
-            .split(' ')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
-    let ratio = reach(&wide) / reach(&narrow);
+    let ratio = number_after(&wide, "up to ") / number_after(&narrow, "up to ");
     assert!((ratio - 100.0).abs() < 1.0, "{ratio}");
 }

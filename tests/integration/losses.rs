@@ -430,15 +430,7 @@ fn a_hinge_solution_is_the_zero_one_mip_start_when_it_is_better() {
         "hinge start used",
     );
     // "its weights have N correct": the MST must score exactly that.
-    let n: f64 = line
-        .split("have ")
-        .nth(1)
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let n = number_after(&line, "have ");
     assert!(n > 0.0, "the hinge weights fix some of the 32 wrong points");
     let man = read_json(&dir.path.join("layer.mps.gdmilp.json"));
     let offset = man["objective_offset"].as_f64().unwrap();
