@@ -11,6 +11,7 @@
 pub mod bounds;
 pub mod classification;
 pub mod names;
+pub mod protect;
 pub mod regression;
 
 use crate::data::Task;
@@ -549,6 +550,32 @@ impl Problem {
             })
             .sum();
         self
+    }
+
+    /// Adds rows that read the activations of extra points, not the
+    /// objective's (protected points, see [`protect`]): `features` holds
+    /// theirs, one per row, and each added row's `point` indexes it. The
+    /// indexes are rebuilt: this is the only way rows join a finished
+    /// problem.
+    pub(crate) fn with_extra_points(mut self, features: Array2<f64>, rows: Vec<Row>) -> Problem {
+        let base = self.features.nrows();
+        if features.nrows() > 0 {
+            let all =
+                ndarray::concatenate(ndarray::Axis(0), &[self.features.view(), features.view()])
+                    .expect("extra points have the layer's N features");
+            self.features = all.as_standard_layout().into_owned();
+        }
+        self.rows.extend(rows.into_iter().map(|mut r| {
+            r.point = r.point.map(|k| k + base);
+            r
+        }));
+        self.finish()
+    }
+
+    /// How many points rows read beyond the objective's (protected points):
+    /// a method that works on the objective's points alone cannot take them.
+    pub fn extra_points(&self) -> usize {
+        self.features.nrows() - self.points.len()
     }
 
     /// Index of the first auxiliary column.

@@ -63,6 +63,13 @@ pub enum RowName {
     Residual(usize, usize),
     /// `tg_t_j_k`: sq_t_j ≥ 2 p_k r_t_j − p_k², the k-th tangent of r² (mse).
     Tangent(usize, usize, usize),
+    /// `pm_k_j`: protected point k (index in the protect file) keeps beating
+    /// class j by its margin (j = M: the ReLU's zero).
+    ProtectMargin(usize, usize),
+    /// `pu_k_j`: protected point k's output j stays ≤ target + its error now.
+    ProtectUpper(usize, usize),
+    /// `pl_k_j`: protected point k's output j stays ≥ target − its error now.
+    ProtectLower(usize, usize),
 }
 
 /// The objective row's name in files.
@@ -101,6 +108,9 @@ impl fmt::Display for RowName {
             RowName::Hinge(t, j) => write!(f, "hg_{t}_{j}"),
             RowName::Residual(t, j) => write!(f, "res_{t}_{j}"),
             RowName::Tangent(t, j, k) => write!(f, "tg_{t}_{j}_{k}"),
+            RowName::ProtectMargin(k, j) => write!(f, "pm_{k}_{j}"),
+            RowName::ProtectUpper(k, j) => write!(f, "pu_{k}_{j}"),
+            RowName::ProtectLower(k, j) => write!(f, "pl_{k}_{j}"),
         }
     }
 }
@@ -269,6 +279,9 @@ mod tests {
             RowName::Hinge(3, 0),
             RowName::Residual(3, 1),
             RowName::Tangent(3, 1, 40),
+            RowName::ProtectMargin(1000, 10),
+            RowName::ProtectUpper(7, 0),
+            RowName::ProtectLower(7, 0),
         ];
         for r in rows {
             assert!(legal_lp_name(&r.to_string()), "{r}");
