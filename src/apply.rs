@@ -652,6 +652,255 @@ pub fn manifest_data(man_path: &Path, man: &Manifest) -> Result<PathBuf> {
     Ok(found.clone())
 }
 
+/// What `apply` is asked to do, as the command line gives it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The solver's solution file.
+    pub solution: PathBuf,
+    /// The ONNX model that was exported.
+    pub model: PathBuf,
+    /// The patched model to write (default: [`default_output`]).
+    pub output: Option<PathBuf>,
+    /// The export's manifest (default: found by [`find_manifest`]).
+    pub manifest: Option<PathBuf>,
+    /// The solution's format, when not detected.
+    pub format: Option<crate::formats::solution::SolutionFormat>,
+    /// Write even a model that fails verification.
+    pub force: bool,
+    /// Points per ONNX Runtime call.
+    pub batch_size: usize,
+}
+
+/// `model.onnx` → `model.patched.onnx`, beside it.
+pub fn default_output(model: &Path) -> PathBuf {
+    let stem = model
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into());
+    model.with_file_name(format!("{stem}.patched.onnx"))
+}
+
+/// An `apply`, checked before the slow work: the model read and its layer
+/// located, the solution read and mapped to weights (through the manifest,
+/// when there is one), the output locked and checked against every input.
+/// Then [`ApplyPlan::verify`] re-runs the patched model, and
+/// [`ApplyPlan::write`] writes it or refuses; [`Applied::code`] is the exit
+/// code. The caller only prints.
+pub struct ApplyPlan {
+    request: Request,
+    /// The patched model's path.
+    pub out: PathBuf,
+    /// The solution as read.
+    pub solution: Solution,
+    /// The manifest used, if any.
+    pub found: Option<Found>,
+    model: Model,
+    layer: FinalLayer,
+    weights: Weights,
+    _lock: crate::atomic::Lock,
+}
+
+/// What verification found, for [`ApplyPlan::write`] to judge.
+pub struct Checked {
+    /// The data file verification ran on.
+    pub data_path: PathBuf,
+    /// The comparison with the solver and with the current weights.
+    pub verification: Verification,
+    /// `--protect` at export: the protected points, checked one by one.
+    pub protect: Option<crate::protect::Check>,
+}
+
+impl Checked {
+    /// The patched model loses a protected point.
+    pub fn loses_protected(&self) -> bool {
+        self.protect.as_ref().is_some_and(|c| !c.lost.is_empty())
+    }
+}
+
+/// What [`ApplyPlan::write`] wrote.
+pub struct Applied {
+    /// The patched model.
+    pub out: PathBuf,
+    /// Its data files and notes.
+    pub written: Written,
+    /// The exit code: 0 written and verified, 3 written with a caveat.
+    pub code: u8,
+}
+
+impl ApplyPlan {
+    /// Reads and checks everything `request` names; refuses a solution
+    /// without a usable answer (exit 1) before any other work.
+    pub fn new(request: Request) -> Result<ApplyPlan> {
+        let model = Model::load(&request.model)?;
+        let sol = crate::formats::solution::read(&request.solution, request.format)?;
+        if let crate::formats::solution::Status::NoSolution(why) = &sol.status {
+            return Err(Error::Rejected(format!(
+                "{}: the solver reports '{why}' and gives no usable solution; nothing written",
+                request.solution.display()
+            )));
+        }
+        let found = find_manifest(
+            request.manifest.as_deref(),
+            &request.solution,
+            &model.sha256,
+            &request.model,
+        )?;
+        let output_name = found
+            .as_ref()
+            .map(|f| f.manifest.layer.model_output.as_str());
+        let layer = crate::onnx::locate(&model, output_name)?;
+        if let Some(f) = &found {
+            let m = &f.manifest;
+            if m.layer.n_in != layer.n_in
+                || m.layer.n_out != layer.n_out
+                || m.layer.weight != layer.weight.name
+            {
+                return Err(Error::invalid(
+                    &f.path,
+                    "describes a different layer than the model's; re-export",
+                ));
+            }
+        }
+        let weights = map_found(
+            &sol,
+            &request.solution,
+            &layer,
+            found.as_ref(),
+            request.force,
+        )?;
+        let out = request
+            .output
+            .clone()
+            .unwrap_or_else(|| default_output(&request.model));
+        let lock = crate::atomic::Lock::take(&out)?;
+        let mut inputs = vec![request.solution.as_path()];
+        inputs.extend(found.as_ref().map(|f| f.path.as_path()));
+        crate::atomic::check_outputs(&[&out], &inputs)?;
+        Ok(ApplyPlan {
+            request,
+            out,
+            solution: sol,
+            found,
+            model,
+            layer,
+            weights,
+            _lock: lock,
+        })
+    }
+
+    /// The solver's status, in words.
+    pub fn status(&self) -> String {
+        use crate::formats::solution::Status;
+        match &self.solution.status {
+            Status::Optimal => "optimal".to_string(),
+            Status::Feasible(s) => format!("feasible, not proven optimal: {s}"),
+            Status::NoSolution(s) => s.clone(),
+        }
+    }
+
+    /// Re-runs the model before and after the patch on the manifest's data
+    /// (and protect file) and compares; `None` without a manifest.
+    pub fn verify(&self) -> Result<Option<Checked>> {
+        let Some(f) = &self.found else {
+            return Ok(None);
+        };
+        let (man_path, man) = (&f.path, &f.manifest);
+        let data_path = manifest_data(man_path, man)?;
+        crate::atomic::check_outputs(&[&self.out], &[&data_path])?;
+        let data = data::load(
+            &data_path,
+            Some(&man.data.x_key),
+            Some(&man.data.y_key),
+            Some(man.task),
+        )?;
+        if data.sha256 != man.data.sha256 {
+            return Err(Error::invalid(
+                &data_path,
+                format!(
+                    "has changed since the export recorded in {}; verification needs the same data",
+                    man_path.display()
+                ),
+            ));
+        }
+        let protect = match &man.protect {
+            Some(pr) => Some(crate::protect::verify_file(
+                man_path,
+                man,
+                pr,
+                &self.out,
+                (&self.model, &self.layer),
+                &self.weights,
+                self.request.batch_size,
+            )?),
+            None => None,
+        };
+        let batch = self.request.batch_size;
+        let before = features::compute(&self.model, &self.layer, &data.x, &data.path, batch)?;
+        let after = run_patched(&self.model, &self.layer, &self.weights, &data, batch)?;
+        let mut v = verify(
+            man,
+            &self.layer,
+            self.solution.objective,
+            &data,
+            &before,
+            &after,
+        );
+        v.rounding = rounding(man, &self.layer, &self.weights, &data, &after);
+        Ok(Some(Checked {
+            data_path,
+            verification: v,
+            protect,
+        }))
+    }
+
+    /// Writes the patched model (all its files or none), unless `checked`
+    /// finds it worse than the current weights or losing a protected point
+    /// (exit 1, nothing written; `force` writes it with exit 3).
+    pub fn write(self, checked: Option<&Checked>) -> Result<Applied> {
+        let mut code = 0;
+        match checked {
+            None => code = 3,
+            Some(c) => {
+                let v = &c.verification;
+                let worse = v.worse_than_incumbent();
+                let lost = c.loses_protected();
+                if (worse || lost) && !self.request.force {
+                    return Err(Error::Rejected(refusal(c)));
+                }
+                if worse || lost || !v.matches_solver() {
+                    code = 3;
+                }
+            }
+        }
+        let written = write(&self.model, &self.layer, &self.weights, &self.out)?;
+        Ok(Applied {
+            out: self.out,
+            written,
+            code,
+        })
+    }
+}
+
+/// Why [`ApplyPlan::write`] refuses, in one line.
+fn refusal(c: &Checked) -> String {
+    let v = &c.verification;
+    let fmt = crate::num::fmt;
+    match &c.protect {
+        Some(p) if !p.lost.is_empty() => format!(
+            "the patched model loses {} of the {} protected points of {} (first: {}); nothing written (--force writes it anyway)",
+            p.lost.len(),
+            p.protected,
+            p.path.display(),
+            p.first_lost(5)
+        ),
+        _ => format!(
+            "the patched model is worse than the current weights on the exported points ({} > {}); nothing written (--force writes it anyway)",
+            fmt(v.recomputed_loss),
+            fmt(v.incumbent_loss)
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::stems;

@@ -33,6 +33,7 @@ pub mod metrics;
 pub mod num;
 pub mod onnx;
 pub mod pipeline;
+pub mod protect;
 pub mod runtime;
 #[cfg(feature = "highs")]
 pub mod solve;

@@ -148,6 +148,31 @@ pub struct Manifest {
     pub files: Files,
     /// Variable naming scheme.
     pub naming: Vec<(String, String)>,
+    /// `--protect`: the protected points, which `apply` checks one by one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protect: Option<ProtectRef>,
+}
+
+/// The protect file of an export (`--protect`): what was promised, and
+/// on which points.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProtectRef {
+    /// Path as given to export.
+    pub path: PathBuf,
+    /// SHA-256 of the file (apply refuses a changed one).
+    pub sha256: String,
+    /// Inputs key (the data file's).
+    pub x_key: String,
+    /// Labels key (the data file's).
+    pub y_key: String,
+    /// The promise, in words.
+    pub rule: String,
+    /// ε of the rule (the formulation's margin; classification).
+    pub margin: f64,
+    /// Points, protected, not protected, rows kept and dropped.
+    pub counts: crate::formulation::protect::Counts,
+    /// Indices (in the protect file) of the protected points.
+    pub indices: Vec<usize>,
 }
 
 /// Files written by export.
@@ -191,6 +216,9 @@ impl Manifest {
         m.files = Files::default();
         m.model.path = PathBuf::new();
         m.data.path = PathBuf::new();
+        if let Some(p) = &mut m.protect {
+            p.path = PathBuf::new();
+        }
         let hex = crate::onnx::model::sha256_hex(m.to_json().as_bytes());
         hex[..16].to_string()
     }

@@ -198,6 +198,8 @@ pub struct Built {
     pub indices: Vec<usize>,
     /// Objective at the current weights.
     pub incumbent: f64,
+    /// `--protect`: what the manifest records (the rows are in `problem`).
+    pub protect: Option<manifest::ProtectRef>,
 }
 
 /// How far the box lets the layer's outputs move, against how far they are
@@ -229,6 +231,7 @@ impl BoxReach {
                 .features
                 .rows()
                 .into_iter()
+                .take(built.indices.len())
                 .map(|h| opts.radius * h.iter().map(|x| x.abs()).sum::<f64>() + rb)
                 .collect(),
         );
@@ -401,6 +404,7 @@ pub fn build_on(
         problem,
         indices,
         incumbent,
+        protect: None,
     })
 }
 
@@ -458,6 +462,7 @@ pub fn manifest(
             .into_iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect(),
+        protect: built.protect.clone(),
     }
 }
 

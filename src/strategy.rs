@@ -80,7 +80,9 @@ pub enum Method {
 impl Method {
     /// Picks the method for `p`, built with `opts`, as `choice` asks.
     pub fn choose(p: &Problem, opts: &Options, choice: Choice) -> Method {
-        let structured = choice != Choice::Highs;
+        // Rows that read protected points (`--protect`) are beyond the
+        // structured methods, which see the objective's points alone.
+        let structured = choice != Choice::Highs && p.extra_points() == 0;
         let large = choice == Choice::Structured || p.nonzeros() > LARGE_LP;
         if structured
             && opts.loss == Loss::Mse

@@ -61,6 +61,23 @@ pub struct Sweep {
     /// zero-one with `--warm-start hinge`: what the hinge LP gave.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warm_start: Option<crate::warm::HingeStart>,
+    /// `--protect`: the rounds of row generation, and the protected points
+    /// the patched model lost in ONNX Runtime (a sweep that loses one is
+    /// not kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protect: Option<ProtectSweep>,
+}
+
+/// What `--protect` did in one sweep.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProtectSweep {
+    /// Rows left after presolve.
+    pub rows: usize,
+    /// Row generation's rounds and the rows the solves needed.
+    pub rounds: crate::protect::Rounds,
+    /// Protected points lost in ONNX Runtime (checked when the sweep
+    /// improved its points).
+    pub lost: usize,
 }
 
 /// The result of [`tune`].
@@ -106,6 +123,8 @@ pub struct Plan<'a> {
     pub shrink: Option<f64>,
     /// How each sweep is solved (`--method`).
     pub method: strategy::Choice,
+    /// `--protect`: points that must not get worse.
+    pub protect: Option<&'a crate::protect::Protect>,
 }
 
 /// The mse form a sweep uses: `explicit` (`--mse-form`) when given, else
@@ -222,7 +241,10 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
             }
         }
         let Some(next) = tried.next.filter(|_| rec.kept) else {
-            stopped = if rec.rejected_by_validation {
+            let lost = rec.protect.as_ref().map_or(0, |p| p.lost);
+            stopped = if lost > 0 {
+                format!("sweep {k} loses {lost} protected points in ONNX Runtime; not kept")
+            } else if rec.rejected_by_validation {
                 format!(
                     "sweep {k} improved its points but made the validation data worse; not kept"
                 )
@@ -262,22 +284,15 @@ fn sweep(st: &State, k: usize, plan: &Plan<'_>) -> Result<Tried> {
         .and_then(|t| Duration::try_from_secs_f64(t).ok())
         .and_then(|t| clock.checked_add(t));
     let current = &st.current;
-    let (options, built, warm_start) = prepare(st, k, plan, deadline)?;
+    let (options, built, warm_start, guard) = prepare(st, k, plan, deadline)?;
     let p = &built.problem;
-    let answer = strategy::solve(
-        p,
-        &options,
-        &current.layer.b,
-        &plan.settings,
-        deadline,
-        plan.method,
-    )
-    .map_err(|e| match e {
-        crate::Error::Rejected(m) => {
-            crate::Error::Rejected(format!("{}: sweep {k}: {m}", current.model.path.display()))
-        }
-        other => other,
-    })?;
+    let (answer, rounds) =
+        solve(p, guard.as_ref(), &options, current, plan, deadline).map_err(|e| match e {
+            crate::Error::Rejected(m) => {
+                crate::Error::Rejected(format!("{}: sweep {k}: {m}", current.model.path.display()))
+            }
+            other => other,
+        })?;
     if let Some(dir) = plan.keep {
         answer.write_solution(p, &dir.join(format!("sweep{k}.sol")))?;
     }
@@ -302,6 +317,11 @@ fn sweep(st: &State, k: usize, plan: &Plan<'_>) -> Result<Tried> {
         seconds: 0.0,
         radius: options.radius,
         warm_start,
+        protect: guard.as_ref().map(|g| ProtectSweep {
+            rows: g.len(),
+            rounds,
+            lost: 0,
+        }),
     };
     let Some((w, b)) = answer.weights else {
         // The current weights stand (the solver stopped before it had any
@@ -318,11 +338,71 @@ fn sweep(st: &State, k: usize, plan: &Plan<'_>) -> Result<Tried> {
     let (next, after) = patched(current, &Weights { w, b }, &built, plan)?;
     record.loss_after = after;
     judge(st, plan, &next, &mut record)?;
+    if let (Some(g), Some(pr), true) = (&guard, plan.protect, record.kept) {
+        protect_check(g, pr, st, &next, plan, &mut record)?;
+    }
     record.seconds = clock.elapsed().as_secs_f64();
     Ok(Tried {
         record,
         next: Some(next),
     })
+}
+
+/// Solves a sweep's problem: with `--protect`, by row generation over the
+/// protected rows `guard`.
+fn solve(
+    p: &crate::formulation::Problem,
+    guard: Option<&crate::formulation::protect::Guard>,
+    options: &Options,
+    current: &Loaded,
+    plan: &Plan<'_>,
+    deadline: Option<Instant>,
+) -> Result<(strategy::Answer, crate::protect::Rounds)> {
+    let bias = &current.layer.b;
+    match guard {
+        Some(g) => {
+            crate::protect::solve(p, g, options, bias, &plan.settings, deadline, plan.method)
+        }
+        None => Ok((
+            strategy::solve(p, options, bias, &plan.settings, deadline, plan.method)?,
+            Default::default(),
+        )),
+    }
+}
+
+/// Checks the protected points on the patched model `next` in ONNX
+/// Runtime; a sweep that loses one is not kept.
+fn protect_check(
+    g: &crate::formulation::protect::Guard,
+    pr: &crate::protect::Protect,
+    st: &State,
+    next: &Loaded,
+    plan: &Plan<'_>,
+    record: &mut Sweep,
+) -> Result<()> {
+    let current = &st.current;
+    let check = crate::protect::check_models(
+        pr,
+        g,
+        plan.options.margin,
+        (&current.model, &current.layer),
+        (&next.model, &next.layer),
+        plan.batch_size,
+    )?;
+    errln!("sweep {}: protect {}", record.sweep, check.describe());
+    if let Some(p) = &mut record.protect {
+        p.lost = check.lost.len();
+    }
+    if !check.lost.is_empty() {
+        errln!(
+            "sweep {}: not kept: it loses protected points",
+            record.sweep
+        );
+        record.kept = false;
+        record.train = current.metrics();
+        record.val = st.val_current.clone();
+    }
+    Ok(())
 }
 
 /// A sweep's box, points and problem (with the hinge start of a zero-one
@@ -332,7 +412,12 @@ fn prepare(
     k: usize,
     plan: &Plan<'_>,
     deadline: Option<Instant>,
-) -> Result<(Options, pipeline::Built, Option<crate::warm::HingeStart>)> {
+) -> Result<(
+    Options,
+    pipeline::Built,
+    Option<crate::warm::HingeStart>,
+    Option<crate::formulation::protect::Guard>,
+)> {
     let current = &st.current;
     let mut sel = plan.selection.clone();
     sel.seed = sel.seed.wrapping_add(k as u64 - 1);
@@ -342,6 +427,18 @@ fn prepare(
         ..plan.options.clone()
     };
     let mut built = pipeline::build(current, &sel, &options)?;
+    let relu = current.layer.activation == Activation::Relu;
+    let guard = match plan.protect {
+        Some(pr) => {
+            let g = pr.guard(&current.layer_data(), relu, &options)?;
+            errln!(
+                "sweep {k}: protect {}",
+                crate::protect::describe(&pr.data.path, &g)
+            );
+            Some(g)
+        }
+        None => None,
+    };
     // A zero-one MILP too large to search well starts from the hinge LP's
     // weights whatever --warm-start says: they are all the sweep may have.
     let hinge = plan.warm_start == WarmStart::Hinge
@@ -388,9 +485,23 @@ fn prepare(
     );
     if let Some(dir) = plan.keep {
         let milp = dir.join(format!("sweep{k}.mps"));
-        pipeline::write_files(current, &sel, &options, &built, &milp)?;
+        match (&guard, plan.protect) {
+            (Some(g), Some(pr)) => {
+                // The kept file holds every protected row, as export's does.
+                let whole = pipeline::Built {
+                    problem: g.add_all(built.problem.clone()),
+                    indices: built.indices.clone(),
+                    incumbent: built.incumbent,
+                    protect: Some(pr.reference(g, &options)),
+                };
+                pipeline::write_files(current, &sel, &options, &whole, &milp)?;
+            }
+            _ => {
+                pipeline::write_files(current, &sel, &options, &built, &milp)?;
+            }
+        }
     }
-    Ok((options, built, warm_start))
+    Ok((options, built, warm_start, guard))
 }
 
 /// Decides whether the patched model `next` is kept: strictly better on

@@ -1,17 +1,14 @@
-//! `gdmilp apply SOLUTION MODEL`: patch the final layer with a solver's
-//! answer, re-run the model, report before/after. Exit codes: 0 written and
-//! verified; 1 refused (no usable solution, or worse than the current
-//! weights without --force); 3 written with a caveat (verification skipped
-//! or not matching the solver, or forced).
+//! `gdmilp apply SOLUTION MODEL`: the flags become an [`ApplyPlan`] (the
+//! sequence and its exit-code rules live in the library, `crate::apply`),
+//! and its results become lines. Exit codes: 0 written and verified; 1
+//! refused (no usable solution, worse than the current weights or a
+//! protected point lost, without --force); 3 written with a caveat
+//! (verification skipped or not matching the solver, or forced).
 
-use crate::apply::{self, Verification};
-use crate::atomic;
-use crate::data;
-use crate::error::{Error, Result};
-use crate::features;
-use crate::formats::solution::{self, SolutionFormat, Status};
+use crate::apply::{ApplyPlan, Request, Verification};
+use crate::error::Result;
+use crate::formats::solution::SolutionFormat;
 use crate::num::fmt;
-use crate::onnx::{self, Model};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -47,139 +44,69 @@ pub struct ApplyArgs {
     pub json: bool,
 }
 
-/// `model.onnx` → `model.patched.onnx`, beside it.
-pub(crate) fn default_output(model: &Path) -> PathBuf {
-    let stem = model
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "model".into());
-    model.with_file_name(format!("{stem}.patched.onnx"))
-}
-
 pub(super) fn run(a: ApplyArgs) -> Result<u8> {
-    let model = Model::load(&a.model)?;
-    let sol = solution::read(&a.solution, a.solution_format)?;
-    if let Status::NoSolution(why) = &sol.status {
-        return Err(Error::Rejected(format!(
-            "{}: the solver reports '{why}' and gives no usable solution; nothing written",
-            a.solution.display()
-        )));
-    }
-    let found = apply::find_manifest(a.manifest.as_deref(), &a.solution, &model.sha256, &a.model)?;
-    let output_name = found
-        .as_ref()
-        .map(|f| f.manifest.layer.model_output.clone());
-    let layer = onnx::locate(&model, output_name.as_deref())?;
-    if let Some(f) = &found {
-        let m = &f.manifest;
-        if m.layer.n_in != layer.n_in
-            || m.layer.n_out != layer.n_out
-            || m.layer.weight != layer.weight.name
-        {
-            return Err(Error::invalid(
-                &f.path,
-                "describes a different layer than the model's; re-export",
-            ));
-        }
-    }
-    let wts = apply::map_found(&sol, &a.solution, &layer, found.as_ref(), a.force)?;
-    let out = a
-        .output_file
-        .clone()
-        .unwrap_or_else(|| default_output(&a.model));
-    let _lock = atomic::Lock::take(&out)?;
-    let mut inputs = vec![a.solution.as_path()];
-    inputs.extend(found.as_ref().map(|f| f.path.as_path()));
-    atomic::check_outputs(&[&out], &inputs)?;
-    let status = match &sol.status {
-        Status::Optimal => "optimal".to_string(),
-        Status::Feasible(s) => format!("feasible, not proven optimal: {s}"),
-        Status::NoSolution(s) => s.clone(),
-    };
+    let plan = ApplyPlan::new(Request {
+        solution: a.solution.clone(),
+        model: a.model.clone(),
+        output: a.output_file.clone(),
+        manifest: a.manifest.clone(),
+        format: a.solution_format,
+        force: a.force,
+        batch_size: a.batch_size,
+    })?;
+    let status = plan.status();
+    let format = plan.solution.format;
     if !a.json {
         outln!(
             "solution   {} ({}, {status})",
             a.solution.display(),
-            sol.format.name()
+            format.name()
         );
-        if let Some(f) = &found {
+        if let Some(f) = &plan.found {
             outln!("manifest   {}{}", f.path.display(), f.choice.describe());
         }
     }
-    if let Some(note) = sol.format.rounding_note() {
+    if let Some(note) = format.rounding_note() {
         errln!("note: {note}");
     }
-    let Some(apply::Found {
-        path: man_path,
-        manifest: man,
-        ..
-    }) = found
-    else {
-        let written = apply::write(&model, &layer, &wts, &out)?;
-        super::print_notes(&written);
-        if a.json {
-            let j = serde_json::json!({"status": status, "format": sol.format.name(), "verified": false, "written": out});
+    let man_path = plan.found.as_ref().map(|f| f.path.clone());
+    let checked = plan.verify()?;
+    if let (Some(c), false) = (&checked, a.json) {
+        report(&c.verification, &c.data_path);
+        if let Some(p) = &c.protect {
+            outln!("protect    {}", p.describe());
+        }
+    }
+    let applied = plan.write(checked.as_ref())?;
+    super::print_notes(&applied.written);
+    let out = &applied.out;
+    match (&checked, a.json) {
+        (None, true) => {
+            let j = serde_json::json!({"status": status, "format": format.name(), "verified": false, "written": out});
             outln!("{j}");
-        } else {
+        }
+        (Some(c), true) => {
+            let v = &c.verification;
+            let j = serde_json::json!({
+                "status": status, "format": format.name(), "verified": v.matches_solver(),
+                "worse_than_incumbent": v.worse_than_incumbent(), "verification": v, "written": out,
+                "data_file": applied.written.data_files.first(), "manifest": man_path,
+                "protect": c.protect,
+            });
+            outln!("{j}");
+        }
+        (_, false) => {
             outln!(
                 "wrote      {}{}",
                 out.display(),
-                super::weights_in(&written)
+                super::weights_in(&applied.written)
             );
-            outln!("verification skipped: no manifest of this model's export was found (give --manifest)");
+            if checked.is_none() {
+                outln!("verification skipped: no manifest of this model's export was found (give --manifest)");
+            }
         }
-        return Ok(3);
-    };
-    let data_path = apply::manifest_data(&man_path, &man)?;
-    atomic::check_outputs(&[&out], &[&data_path])?;
-    let data = data::load(
-        &data_path,
-        Some(&man.data.x_key),
-        Some(&man.data.y_key),
-        Some(man.task),
-    )?;
-    if data.sha256 != man.data.sha256 {
-        return Err(Error::invalid(
-            &data_path,
-            format!(
-                "has changed since the export recorded in {}; verification needs the same data",
-                man_path.display()
-            ),
-        ));
     }
-    let before = features::compute(&model, &layer, &data.x, &data.path, a.batch_size)?;
-    let after = apply::run_patched(&model, &layer, &wts, &data, a.batch_size)?;
-    let mut v = apply::verify(&man, &layer, sol.objective, &data, &before, &after);
-    v.rounding = apply::rounding(&man, &layer, &wts, &data, &after);
-    if !a.json {
-        report(&v, &data_path);
-    }
-    let worse = v.worse_than_incumbent();
-    if worse && !a.force {
-        return Err(Error::Rejected(format!(
-            "the patched model is worse than the current weights on the exported points ({} > {}); nothing written (--force writes it anyway)",
-            fmt(v.recomputed_loss),
-            fmt(v.incumbent_loss)
-        )));
-    }
-    let written = apply::write(&model, &layer, &wts, &out)?;
-    super::print_notes(&written);
-    let data_file = written.data_files.first();
-    if a.json {
-        let j = serde_json::json!({
-            "status": status, "format": sol.format.name(), "verified": v.matches_solver(),
-            "worse_than_incumbent": worse, "verification": v, "written": out, "data_file": data_file,
-            "manifest": man_path,
-        });
-        outln!("{j}");
-    } else {
-        outln!(
-            "wrote      {}{}",
-            out.display(),
-            super::weights_in(&written)
-        );
-    }
-    Ok(if worse || !v.matches_solver() { 3 } else { 0 })
+    Ok(applied.code)
 }
 
 /// Prints the before / solver / after report.

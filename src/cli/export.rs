@@ -29,7 +29,9 @@ pub struct ExportArgs {
 pub(super) fn run(a: ExportArgs) -> Result<u8> {
     FileKind::from_path(&a.output_file)?;
     a.form.validate()?;
-    let outputs = pipeline::Outputs::check(&a.output_file, &[&a.model, &a.data])?;
+    let mut inputs = vec![a.model.as_path(), a.data.as_path()];
+    inputs.extend(a.form.protect.as_deref());
+    let outputs = pipeline::Outputs::check(&a.output_file, &inputs)?;
     let loaded = pipeline::load(
         &a.model,
         a.data_args.output.as_deref(),
@@ -40,7 +42,15 @@ pub(super) fn run(a: ExportArgs) -> Result<u8> {
     let opts = a.form.options(task);
     a.form.check_for(&opts)?;
     let sel = a.form.selection();
-    let mut built = pipeline::build(&loaded, &sel, &opts)?;
+    let built = pipeline::build(&loaded, &sel, &opts)?;
+    let (mut built, protected) = match &a.form.protect {
+        Some(path) => {
+            let batch = a.data_args.batch_size;
+            let (b, line) = crate::protect::add_all(&loaded, built, &opts, path, batch)?;
+            (b, Some(line))
+        }
+        None => (built, None),
+    };
     let warm = match a.form.warm_start {
         WarmStart::Current => None,
         WarmStart::Hinge => Some(hinge_start(&loaded, &mut built, &sel, &opts)?),
@@ -64,6 +74,9 @@ pub(super) fn run(a: ExportArgs) -> Result<u8> {
         "points   {} selected, {} kept, {} fixed correct, {} fixed wrong; {} rows dropped by presolve",
         pre.points_in, pre.points_kept, pre.fixed_correct, pre.fixed_wrong, pre.rows_dropped
     );
+    if let Some(line) = protected {
+        errln!("protect  {line}");
+    }
     errln!(
         "model    {} columns ({} binary), {} rows, {} non-zeros{}",
         p.columns.len(),

@@ -171,6 +171,13 @@ pub struct FormArgs {
     /// points correct.
     #[arg(long, value_enum, default_value_t = WarmStart::Current)]
     pub warm_start: WarmStart,
+    /// Points that must not get worse (.npz, the data file's keys): every
+    /// point the model gets right now stays right with the margin (the
+    /// smaller of --margin and its margin now), every regression output's
+    /// error stays at most what it is now. Hard rows on the weights; apply
+    /// checks each point in ONNX Runtime.
+    #[arg(long, value_name = "FILE")]
+    pub protect: Option<PathBuf>,
 }
 
 impl FormArgs {

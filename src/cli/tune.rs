@@ -91,6 +91,7 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
         .collect();
     let inputs: Vec<&std::path::Path> = std::iter::once(a.data.as_path())
         .chain(a.val.as_deref())
+        .chain(a.form.protect.as_deref())
         .collect();
     crate::atomic::check_outputs(&outputs, &inputs)?;
     if let Some(r) = &a.report {
@@ -116,6 +117,16 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
         (None, None) => (data, None),
     };
     let loaded = pipeline::Loaded::from_parts(model, layer, train, a.data_args.batch_size)?;
+    let protect = match &a.form.protect {
+        Some(p) => Some(crate::protect::load(
+            p,
+            &loaded.data,
+            &loaded.model,
+            &loaded.layer,
+            a.data_args.batch_size,
+        )?),
+        None => None,
+    };
     let original = loaded.model.clone();
     let layer = loaded.layer.clone();
     let mut options = a.form.options(loaded.data.y.task());
@@ -137,6 +148,7 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
         warm_start: a.form.warm_start,
         shrink: a.shrink,
         method: a.method,
+        protect: protect.as_ref(),
     };
     let (wts, report) = tune::tune(loaded, &plan)?;
     // The tuned model, its data files and the report appear together.

@@ -1,0 +1,402 @@
+//! `--protect FILE.npz` around the formulation's rows
+//! ([`crate::formulation::protect`]): reading the protect file and running
+//! the model on it, the embedded solve by row generation (solve without the
+//! protected rows, add those the answer violates, solve again, until none
+//! is), and the point-by-point check of a patched model in ONNX Runtime
+//! that `apply` and `tune` make. Knows no file format but the .npz.
+
+use crate::apply::Weights;
+use crate::data::{self, Dataset, Labels};
+use crate::error::{Error, Result};
+use crate::features;
+use crate::formulation::protect::{Guard, Targets, MARGIN_RULE};
+use crate::formulation::{LayerData, Options, Problem};
+use crate::manifest::{Manifest, ProtectRef};
+use crate::onnx::{Activation, FinalLayer, Model};
+use ndarray::Array2;
+use std::path::{Path, PathBuf};
+
+/// The protect file, read, and the model's features on it (they do not
+/// change while only the final layer does).
+pub struct Protect {
+    /// The points.
+    pub data: Dataset,
+    /// Their penultimate features, P×N.
+    pub h: Array2<f64>,
+}
+
+/// Reads `path` with the data file's keys and task and runs the model on
+/// it (`data`, `model` and `layer` as loaded for the export).
+pub fn load(
+    path: &Path,
+    data: &Dataset,
+    model: &Model,
+    layer: &FinalLayer,
+    batch: usize,
+) -> Result<Protect> {
+    let p = data::load(
+        path,
+        Some(&data.x_key),
+        Some(&data.y_key),
+        Some(data.y.task()),
+    )?;
+    check_labels(&p, layer.n_out)?;
+    crate::error::progress(format_args!(
+        "running {} on the {} protected points of {}…",
+        model.path.display(),
+        p.y.len(),
+        path.display()
+    ));
+    let f = features::compute(model, layer, &p.x, &p.path, batch)?;
+    Ok(Protect { data: p, h: f.h })
+}
+
+fn check_labels(p: &Dataset, m: usize) -> Result<()> {
+    let bad = match &p.y {
+        Labels::Classes(c) => c.iter().enumerate().find(|&(_, &l)| l >= m).map(|(k, l)| {
+            format!(
+                "label {l} of point {k} is out of range: the model has {m} classes (0..{})",
+                m - 1
+            )
+        }),
+        Labels::Targets(t) if t.ncols() != m => Some(format!(
+            "targets '{}' have {} values per point but the model's layer has {m} outputs",
+            p.y_key,
+            t.ncols()
+        )),
+        Labels::Targets(_) => None,
+    };
+    bad.map_or(Ok(()), |msg| Err(Error::invalid(&p.path, msg)))
+}
+
+impl Protect {
+    /// The protected rows for `layer` in the box of `opts`.
+    pub fn guard(&self, layer: &LayerData, relu: bool, opts: &Options) -> Result<Guard> {
+        let targets = match &self.data.y {
+            Labels::Classes(c) => Targets::Classes(c),
+            Labels::Targets(t) => Targets::Values(t.view()),
+        };
+        Guard::build(layer, self.h.view(), targets, relu, opts)
+            .map_err(|m| Error::invalid(&self.data.path, m))
+    }
+
+    /// What the manifest records about `guard`.
+    pub fn reference(&self, guard: &Guard, opts: &Options) -> ProtectRef {
+        ProtectRef {
+            path: self.data.path.clone(),
+            sha256: self.data.sha256.clone(),
+            x_key: self.data.x_key.clone(),
+            y_key: self.data.y_key.clone(),
+            rule: MARGIN_RULE.to_string(),
+            margin: opts.margin,
+            counts: guard.counts.clone(),
+            indices: guard.protected.clone(),
+        }
+    }
+}
+
+/// `built` with every protected row of the file at `path` that presolve
+/// leaves (an exported file holds them all), and what the manifest records;
+/// also the line that says so.
+pub fn add_all(
+    loaded: &crate::pipeline::Loaded,
+    mut built: crate::pipeline::Built,
+    opts: &Options,
+    path: &Path,
+    batch: usize,
+) -> Result<(crate::pipeline::Built, String)> {
+    let pr = load(path, &loaded.data, &loaded.model, &loaded.layer, batch)?;
+    let relu = loaded.layer.activation == Activation::Relu;
+    let guard = pr.guard(&loaded.layer_data(), relu, opts)?;
+    built.problem = guard.add_all(built.problem);
+    built.protect = Some(pr.reference(&guard, opts));
+    Ok((built, describe(path, &guard)))
+}
+
+/// One line for people: how many points are protected, and how many rows
+/// presolve left.
+pub fn describe(path: &Path, guard: &Guard) -> String {
+    let c = &guard.counts;
+    format!(
+        "{}: {} points, {} protected{}; {} rows remain after presolve ({} hold everywhere in the box)",
+        path.display(),
+        c.points,
+        c.protected,
+        if c.not_protected > 0 {
+            format!(" ({} wrong now, not protected)", c.not_protected)
+        } else {
+            String::new()
+        },
+        c.rows,
+        c.rows_dropped
+    )
+}
+
+/// How row generation went.
+#[cfg(feature = "highs")]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Rounds {
+    /// Solves after the first.
+    pub rounds: usize,
+    /// Protected rows the solves needed.
+    pub rows: usize,
+}
+
+/// Solves `p` with `guard`'s rows by row generation: without them first,
+/// then with every row an answer violates, until an answer violates none.
+/// Methods that work on the objective's points alone cannot take the rows,
+/// so HiGHS solves whenever a row remains. An answer that still violates a
+/// row at the deadline is no answer (the weights stay).
+#[cfg(feature = "highs")]
+pub fn solve(
+    p: &Problem,
+    guard: &Guard,
+    opts: &Options,
+    bias: &ndarray::Array1<f64>,
+    settings: &crate::solve::Settings,
+    deadline: Option<std::time::Instant>,
+    choice: crate::strategy::Choice,
+) -> Result<(crate::strategy::Answer, Rounds)> {
+    use crate::strategy::{self, Choice};
+    let choice = if guard.is_empty() {
+        choice
+    } else {
+        Choice::Highs
+    };
+    let mut active = vec![false; guard.len()];
+    let mut which: Vec<usize> = Vec::new();
+    let mut rounds = Rounds::default();
+    loop {
+        let q = guard.add(p.clone(), &which);
+        let mut answer = strategy::solve(&q, opts, bias, settings, deadline, choice)?;
+        let Some((w, b)) = &answer.weights else {
+            return Ok((answer, rounds));
+        };
+        let violated = guard.violated(w, b, &active);
+        if violated.is_empty() {
+            return Ok((answer, rounds));
+        }
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            answer.weights = None;
+            answer.status = format!(
+                "{}; {} protected rows still violated at the time limit",
+                answer.status,
+                violated.len()
+            );
+            return Ok((answer, rounds));
+        }
+        for &r in &violated {
+            active[r] = true;
+        }
+        which.extend(&violated);
+        rounds.rounds += 1;
+        rounds.rows = which.len();
+        errln!(
+            "protect  round {}: the answer violates {} protected rows; solving again with {} of {}",
+            rounds.rounds,
+            violated.len(),
+            which.len(),
+            guard.len()
+        );
+    }
+}
+
+/// The protected points a patched model was checked on.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Check {
+    /// The protect file.
+    pub path: PathBuf,
+    /// Points protected.
+    pub protected: usize,
+    /// Protect-file indices of the points lost (ascending).
+    pub lost: Vec<usize>,
+}
+
+impl Check {
+    /// The first `k` lost indices, comma-separated.
+    pub fn first_lost(&self, k: usize) -> String {
+        let v: Vec<String> = self.lost.iter().take(k).map(|i| i.to_string()).collect();
+        v.join(", ")
+    }
+
+    /// One line for people.
+    pub fn describe(&self) -> String {
+        if self.lost.is_empty() {
+            format!(
+                "{}: all {} protected points kept in ONNX Runtime",
+                self.path.display(),
+                self.protected
+            )
+        } else {
+            format!(
+                "{}: {} of {} protected points lost in ONNX Runtime (first: {})",
+                self.path.display(),
+                self.lost.len(),
+                self.protected,
+                self.first_lost(5)
+            )
+        }
+    }
+}
+
+/// The points of `indices` that the patched layer output `after` (from
+/// ONNX Runtime) no longer keeps as the rule promises, against the output
+/// `before`: classification, a margin below min(ε, its margin before)
+/// beyond float32's reach (1e-5 · (1 + |a_ℓ| + |a_j|), never more than
+/// half the promised margin, so a point at zero margin is never kept);
+/// regression, an error above the error before by more than
+/// 1e-5 · (1 + |out| + |y|).
+pub fn lost(
+    indices: &[usize],
+    eps: f64,
+    relu: bool,
+    before: &Array2<f64>,
+    after: &Array2<f64>,
+    y: &Labels,
+) -> Vec<usize> {
+    let kept = |k: usize| match y {
+        Labels::Classes(c) => {
+            let l = c[k];
+            let margins = |a: ndarray::ArrayView1<'_, f64>| {
+                let mut v: Vec<(f64, f64)> = (0..a.len())
+                    .filter(|&j| j != l)
+                    .map(|j| (a[l] - a[j], a[j]))
+                    .collect();
+                if relu {
+                    v.push((a[l], 0.0));
+                }
+                v
+            };
+            let now = margins(before.row(k))
+                .iter()
+                .map(|m| m.0)
+                .fold(f64::INFINITY, f64::min);
+            let mu = eps.min(now);
+            let al = after[[k, l]];
+            margins(after.row(k)).iter().all(|&(d, aj)| {
+                let mut tol = 1e-5 * (1.0 + al.abs() + aj.abs());
+                if mu > 0.0 {
+                    tol = tol.min(mu / 2.0);
+                }
+                d >= mu - tol
+            })
+        }
+        Labels::Targets(t) => (0..t.ncols()).all(|j| {
+            let out = |v: f64| if relu { v.max(0.0) } else { v };
+            let (o0, o1, yj) = (out(before[[k, j]]), out(after[[k, j]]), t[[k, j]]);
+            (o1 - yj).abs() <= (o0 - yj).abs() + 1e-5 * (1.0 + o1.abs() + yj.abs())
+        }),
+    };
+    indices.iter().copied().filter(|&k| !kept(k)).collect()
+}
+
+/// The protected points of `guard` checked in ONNX Runtime: the model
+/// `before` and the patched model `after` (each with its layer) run on the
+/// protect file (`tune`'s check of a sweep).
+pub fn check_models(
+    pr: &Protect,
+    guard: &Guard,
+    eps: f64,
+    before: (&Model, &FinalLayer),
+    after: (&Model, &FinalLayer),
+    batch: usize,
+) -> Result<Check> {
+    let x = &pr.data.x;
+    let a0 = features::compute(before.0, before.1, x, &pr.data.path, batch)?;
+    let a1 = features::compute(after.0, after.1, x, &pr.data.path, batch)?;
+    let relu = before.1.activation == Activation::Relu;
+    Ok(Check {
+        path: pr.data.path.clone(),
+        protected: guard.protected.len(),
+        lost: lost(&guard.protected, eps, relu, &a0.a, &a1.a, &pr.data.y),
+    })
+}
+
+/// `apply`'s check of the export's protected points `pr` (manifest `man`
+/// at `man_path`): the protect file re-read (refused if it changed), the
+/// model run before and after the patch with `wts`. `out` must not be the
+/// protect file.
+pub fn verify_file(
+    man_path: &Path,
+    man: &Manifest,
+    pr: &ProtectRef,
+    out: &Path,
+    (model, layer): (&Model, &FinalLayer),
+    wts: &Weights,
+    batch: usize,
+) -> Result<Check> {
+    let beside = man_path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(pr.path.file_name().unwrap_or_default());
+    let path = [pr.path.clone(), beside]
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            Error::invalid(
+                man_path,
+                format!(
+                    "names the protect file {}, which is not there; apply checks every protected point on it",
+                    pr.path.display()
+                ),
+            )
+        })?;
+    crate::atomic::check_outputs(&[out], &[&path])?;
+    let data = data::load(&path, Some(&pr.x_key), Some(&pr.y_key), Some(man.task))?;
+    if data.sha256 != pr.sha256 {
+        return Err(Error::invalid(
+            &path,
+            format!(
+                "has changed since the export recorded in {} (SHA-256 differs); the protected points cannot be checked: export again",
+                man_path.display()
+            ),
+        ));
+    }
+    if let Some(&k) = pr.indices.iter().find(|&&k| k >= data.y.len()) {
+        return Err(Error::invalid(
+            man_path,
+            format!(
+                "protects point {k}, beyond the {} points of {}",
+                data.y.len(),
+                path.display()
+            ),
+        ));
+    }
+    let before = features::compute(model, layer, &data.x, &data.path, batch)?;
+    let after = crate::apply::run_patched(model, layer, wts, &data, batch)?;
+    let relu = layer.activation == Activation::Relu;
+    Ok(Check {
+        lost: lost(&pr.indices, pr.margin, relu, &before.a, &after.a, &data.y),
+        protected: pr.indices.len(),
+        path,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn a_point_is_lost_below_its_promised_margin_beyond_float32() {
+        let before = array![[1.0, 0.0], [1.0, 0.9995], [0.0, 1.0]];
+        // Point 0 keeps margin 0.5 ≥ ε; point 1 (margin 5e-4 < ε = 1e-3)
+        // keeps 4.99e-4, within float32's reach of it.
+        let after = array![[0.5, 0.0], [1.0, 0.999501], [0.0, 1.0]];
+        let y = Labels::Classes(vec![0, 0, 0]);
+        assert!(lost(&[0, 1], 1e-3, false, &before, &after, &y).is_empty());
+        // Point 0 falls to 5e-4, half its promised ε: lost.
+        let after = array![[0.0005, 0.0], [1.0, 0.9995], [0.0, 1.0]];
+        assert_eq!(lost(&[0, 1], 1e-3, false, &before, &after, &y), vec![0]);
+    }
+
+    #[test]
+    fn a_regression_point_is_lost_when_its_error_grows() {
+        let before = array![[1.0], [-1.0]];
+        let y = Labels::Targets(array![[1.5], [0.5]]);
+        let after = array![[0.9], [-2.0]];
+        // Point 1: after a ReLU its output stays 0 (error 0.5): kept.
+        assert_eq!(lost(&[0, 1], 0.0, false, &before, &after, &y), vec![0, 1]);
+        assert_eq!(lost(&[0, 1], 0.0, true, &before, &after, &y), vec![0]);
+    }
+}
