@@ -142,6 +142,16 @@ pub struct Rounds {
     pub rows: usize,
 }
 
+/// The method choice with protected rows `guard`: HiGHS while any row
+/// remains (the structured methods see the objective's points alone).
+#[cfg(feature = "highs")]
+pub fn choice(guard: Option<&Guard>, asked: crate::strategy::Choice) -> crate::strategy::Choice {
+    match guard {
+        Some(g) if !g.is_empty() => crate::strategy::Choice::Highs,
+        _ => asked,
+    }
+}
+
 /// Solves `p` with `guard`'s rows by row generation: without them first,
 /// then with every row an answer violates, until an answer violates none.
 /// Methods that work on the objective's points alone cannot take the rows,
@@ -157,18 +167,13 @@ pub fn solve(
     deadline: Option<std::time::Instant>,
     choice: crate::strategy::Choice,
 ) -> Result<(crate::strategy::Answer, Rounds)> {
-    use crate::strategy::{self, Choice};
-    let choice = if guard.is_empty() {
-        choice
-    } else {
-        Choice::Highs
-    };
+    let choice = self::choice(Some(guard), choice);
     let mut active = vec![false; guard.len()];
     let mut which: Vec<usize> = Vec::new();
     let mut rounds = Rounds::default();
     loop {
         let q = guard.add(p.clone(), &which);
-        let mut answer = strategy::solve(&q, opts, bias, settings, deadline, choice)?;
+        let mut answer = crate::strategy::solve(&q, opts, bias, settings, deadline, choice)?;
         let Some((w, b)) = &answer.weights else {
             return Ok((answer, rounds));
         };

@@ -481,7 +481,12 @@ fn prepare(
         p.columns.len(),
         p.binaries(),
         p.num_rows(),
-        Method::choose(p, &options, plan.method).describe()
+        Method::choose(
+            p,
+            &options,
+            crate::protect::choice(guard.as_ref(), plan.method)
+        )
+        .describe()
     );
     if let Some(dir) = plan.keep {
         let milp = dir.join(format!("sweep{k}.mps"));

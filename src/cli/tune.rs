@@ -160,7 +160,7 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
     super::print_notes(&written);
     for s in &report.sweeps {
         outln!(
-            "sweep {}  {} points  radius {}  {}  {}  loss {} → {}{}",
+            "sweep {}  {} points  radius {}  {}  {}  loss {} → {}{}{}",
             s.sweep,
             s.points,
             crate::num::fmt(s.radius),
@@ -172,6 +172,10 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
             },
             crate::num::fmt(s.loss_before),
             crate::num::fmt(s.loss_after),
+            s.protect.as_ref().map_or(String::new(), |p| format!(
+                "  protect: {} rows, {} rounds, {} lost",
+                p.rows, p.rounds.rounds, p.lost
+            )),
             if s.kept {
                 ""
             } else if s.rejected_by_validation {
