@@ -206,6 +206,65 @@ pub fn solve(
     }
 }
 
+/// Solves a model HiGHS read from a file by row generation over the
+/// protected rows in it (found by name): they are taken out, and each
+/// answer's violated rows go back in before HiGHS solves again. `start`
+/// (the MIP start, which satisfies every protected row) is given to every
+/// solve; `deadline` bounds them all, and an answer that still violates a
+/// row at it is no answer.
+#[cfg(feature = "highs")]
+pub fn solve_file(
+    h: &mut crate::solve::Highs,
+    start: Option<&[f64]>,
+    deadline: Option<std::time::Instant>,
+) -> Result<(crate::solve::Outcome, Rounds)> {
+    let held = h.take_rows(crate::formulation::protect::is_row_name)?;
+    if let Some(d) = deadline.filter(|_| !held.is_empty()) {
+        h.set_deadline(d);
+    }
+    if !held.is_empty() {
+        errln!(
+            "protect  {} protected rows taken out of the file: added back as answers violate them",
+            held.len()
+        );
+    }
+    let mut active = vec![false; held.len()];
+    let mut rounds = Rounds::default();
+    loop {
+        if let Some(s) = start {
+            h.set_start(s)?;
+        }
+        let mut out = h.run()?;
+        let violated = held.violated(&out.values, &active);
+        if !out.has_solution || violated.is_empty() {
+            return Ok((out, rounds));
+        }
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            out.has_solution = false;
+            out.optimal = false;
+            out.status = format!(
+                "{}; {} protected rows still violated at the time limit",
+                out.status,
+                violated.len()
+            );
+            return Ok((out, rounds));
+        }
+        h.add_rows(&held, &violated)?;
+        for &k in &violated {
+            active[k] = true;
+        }
+        rounds.rounds += 1;
+        rounds.rows += violated.len();
+        errln!(
+            "protect  round {}: the answer violates {} protected rows; solving again with {} of {}",
+            rounds.rounds,
+            violated.len(),
+            rounds.rows,
+            held.len()
+        );
+    }
+}
+
 /// The protected points a patched model was checked on.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Check {

@@ -527,6 +527,173 @@ impl Highs {
     }
 }
 
+/// Rows taken out of a model read from a file, to be added back as
+/// answers need them (row generation over `--protect`'s rows, which carry
+/// names of their own).
+#[derive(Debug, Default)]
+pub struct HeldRows {
+    names: Vec<CString>,
+    lower: Vec<f64>,
+    upper: Vec<f64>,
+    /// Row k's non-zeros are `entries[start[k]..start[k + 1]]`.
+    start: Vec<usize>,
+    entries: Vec<(hs::HighsInt, f64)>,
+}
+
+impl HeldRows {
+    /// Number of rows held.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// No row is held.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// The held rows, not `active`, that the column values `x` violate by
+    /// more than 1e-7 (relative to the bound).
+    pub fn violated(&self, x: &[f64], active: &[bool]) -> Vec<usize> {
+        (0..self.len())
+            .filter(|&k| !active[k])
+            .filter(|&k| {
+                let lhs: f64 = self.entries[self.start[k]..self.start[k + 1]]
+                    .iter()
+                    .map(|&(c, v)| v * x[c as usize])
+                    .sum();
+                let (lo, hi) = (self.lower[k], self.upper[k]);
+                lo - lhs > 1e-7 * (1.0 + lo.abs()) || lhs - hi > 1e-7 * (1.0 + hi.abs())
+            })
+            .collect()
+    }
+}
+
+impl Highs {
+    /// Number of rows.
+    pub fn num_rows(&self) -> usize {
+        // SAFETY: valid instance.
+        unsafe { hs::Highs_getNumRow(self.ptr) as usize }
+    }
+
+    fn row_name(&self, r: usize) -> String {
+        let mut buf = vec![0 as c_char; 1024];
+        // SAFETY: the buffer is larger than HiGHS's maximum name length.
+        unsafe { hs::Highs_getRowName(self.ptr, r as hs::HighsInt, buf.as_mut_ptr()) };
+        // SAFETY: HiGHS wrote a NUL-terminated string into buf.
+        unsafe { CStr::from_ptr(buf.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// Takes every row whose name `pick` accepts out of the model and
+    /// returns them.
+    pub fn take_rows(&mut self, pick: impl Fn(&str) -> bool) -> Result<HeldRows> {
+        let set: Vec<hs::HighsInt> = (0..self.num_rows())
+            .filter(|&r| pick(&self.row_name(r)))
+            .map(|r| r as hs::HighsInt)
+            .collect();
+        let mut held = HeldRows {
+            names: set
+                .iter()
+                .map(|&r| CString::new(self.row_name(r as usize)).expect("no NUL"))
+                .collect(),
+            start: vec![0],
+            ..HeldRows::default()
+        };
+        // A row has at most one entry a column: fetch in chunks of rows
+        // whose worst case fits a few million entries.
+        let cols = self.num_cols().max(1);
+        for chunk in set.chunks((4_000_000 / cols).max(1)) {
+            self.fetch_rows(chunk, &mut held)?;
+        }
+        if !set.is_empty() {
+            // SAFETY: `set` is ascending, of valid row indices.
+            let s = unsafe {
+                hs::Highs_deleteRowsBySet(self.ptr, set.len() as hs::HighsInt, set.as_ptr())
+            };
+            self.check(s, "taking rows out")?;
+        }
+        Ok(held)
+    }
+
+    fn fetch_rows(&self, rows: &[hs::HighsInt], held: &mut HeldRows) -> Result<()> {
+        let n = rows.len();
+        let cap = n * self.num_cols().max(1);
+        let (mut lower, mut upper) = (vec![0.0; n], vec![0.0; n]);
+        let mut start = vec![0 as hs::HighsInt; n];
+        let (mut index, mut value) = (vec![0 as hs::HighsInt; cap], vec![0.0; cap]);
+        let (mut got, mut nz): (hs::HighsInt, hs::HighsInt) = (0, 0);
+        // SAFETY: every array has room for `n` rows of at most one entry a
+        // column; `rows` is ascending, of valid row indices.
+        let s = unsafe {
+            hs::Highs_getRowsBySet(
+                self.ptr,
+                n as hs::HighsInt,
+                rows.as_ptr(),
+                &mut got,
+                lower.as_mut_ptr(),
+                upper.as_mut_ptr(),
+                &mut nz,
+                start.as_mut_ptr(),
+                index.as_mut_ptr(),
+                value.as_mut_ptr(),
+            )
+        };
+        self.check(s, "reading rows")?;
+        let base = held.entries.len();
+        held.entries
+            .extend(index.into_iter().zip(value).take(nz as usize));
+        for k in 0..n {
+            let end = if k + 1 < n { start[k + 1] } else { nz };
+            held.start.push(base + end as usize);
+        }
+        held.lower.extend(lower);
+        held.upper.extend(upper);
+        Ok(())
+    }
+
+    /// Adds the held rows `which` back to the model, with their names.
+    pub fn add_rows(&mut self, held: &HeldRows, which: &[usize]) -> Result<()> {
+        let first = self.num_rows();
+        let (mut lower, mut upper, mut start) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut index, mut value) = (Vec::new(), Vec::new());
+        for &k in which {
+            lower.push(held.lower[k]);
+            upper.push(held.upper[k]);
+            start.push(index.len() as hs::HighsInt);
+            for &(c, v) in &held.entries[held.start[k]..held.start[k + 1]] {
+                index.push(c);
+                value.push(v);
+            }
+        }
+        // SAFETY: the arrays describe `which.len()` rows row-wise.
+        let s = unsafe {
+            hs::Highs_addRows(
+                self.ptr,
+                which.len() as hs::HighsInt,
+                lower.as_ptr(),
+                upper.as_ptr(),
+                index.len() as hs::HighsInt,
+                start.as_ptr(),
+                index.as_ptr(),
+                value.as_ptr(),
+            )
+        };
+        self.check(s, "adding rows")?;
+        for (r, &k) in which.iter().enumerate() {
+            // SAFETY: valid row index and NUL-terminated name.
+            unsafe {
+                hs::Highs_passRowName(
+                    self.ptr,
+                    (first + r) as hs::HighsInt,
+                    held.names[k].as_ptr(),
+                )
+            };
+        }
+        Ok(())
+    }
+}
+
 impl Drop for Highs {
     fn drop(&mut self) {
         // SAFETY: the instance was created by Highs_create and is dropped once.

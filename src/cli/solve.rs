@@ -148,15 +148,16 @@ pub(super) fn run(a: SolveArgs) -> Result<u8> {
         Error::Invalid { msg, .. } => Error::invalid(&a.model, msg),
         other => other,
     })?;
+    let mut start = None;
     if let Some(sp) = &start_path {
         let text =
             std::fs::read_to_string(sp).map_err(|e| Error::io(sp, "read the MIP start", e))?;
-        let values = mip_start::read(sp, &text)?;
+        let by_name = mip_start::read(sp, &text)?;
         let names = highs.col_names();
-        let start: Vec<f64> = names
+        let values: Vec<f64> = names
             .iter()
             .map(|n| {
-                values.get(n).copied().ok_or_else(|| {
+                by_name.get(n).copied().ok_or_else(|| {
                     Error::invalid(
                         sp,
                         format!(
@@ -167,10 +168,16 @@ pub(super) fn run(a: SolveArgs) -> Result<u8> {
                 })
             })
             .collect::<Result<_>>()?;
-        highs.set_start(&start)?;
+        start = Some(values);
         errln!("MIP start from {}", sp.display());
     }
-    let out = highs.run().map_err(|e| match e {
+    // (--time-limit is checked to be at most a year: a Duration holds it.)
+    let deadline = a
+        .solver
+        .time_limit
+        .and_then(|t| std::time::Instant::now().checked_add(std::time::Duration::from_secs_f64(t)));
+    let solved = crate::protect::solve_file(&mut highs, start.as_deref(), deadline);
+    let (out, rounds) = solved.map_err(|e| match e {
         Error::Rejected(m) => Error::Rejected(format!("{}: {m}", a.model.display())),
         other => other,
     })?;
@@ -187,7 +194,7 @@ pub(super) fn run(a: SolveArgs) -> Result<u8> {
             "{}",
             serde_json::json!({
                 "status": out.status, "optimal": out.optimal, "objective": out.objective,
-                "bound": out.bound, "solution": a.output_file,
+                "bound": out.bound, "solution": a.output_file, "protect_rounds": rounds.rounds,
             })
         );
     }

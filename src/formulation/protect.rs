@@ -85,6 +85,18 @@ pub struct Guard {
 /// The margin rule, in words (the manifest records it).
 pub const MARGIN_RULE: &str = "classification: every point right now keeps a_label - a_j >= min(margin, its margin now) for every other class j (after a Relu also a_label >= that); regression: every output's |output - target| stays <= its value now";
 
+/// Whether `name` is a protected row's (`pm_k_j`, `pu_k_j`, `pl_k_j`).
+pub fn is_row_name(name: &str) -> bool {
+    let Some((prefix, rest)) = name.split_once('_') else {
+        return false;
+    };
+    let number = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    matches!(prefix, "pm" | "pu" | "pl")
+        && rest
+            .split_once('_')
+            .is_some_and(|(k, j)| number(k) && number(j))
+}
+
 impl Guard {
     /// The protected rows of the points with features `h` (P×N) and labels
     /// `targets`, for `layer` in the box of `opts`; `relu` when a ReLU
@@ -363,6 +375,10 @@ mod tests {
             .map(|r| q.row_head(r).name.to_string())
             .collect();
         assert!(names.contains(&"pm_0_2".to_string()), "{names:?}");
+        assert!(names.iter().all(|n| is_row_name(n)));
+        for other in ["mg_0_2", "pm_0", "pm_0_2_1", "pu_x_1", "keep"] {
+            assert!(!is_row_name(other), "{other}");
+        }
     }
 
     #[test]

@@ -127,15 +127,27 @@ fn a_point_the_unconstrained_sweep_breaks_stays_right_with_protect() {
 }
 
 #[test]
-fn tune_by_row_generation_reaches_the_optimum_of_the_file_with_every_row() {
+fn solve_and_tune_by_row_generation_reach_the_optimum_of_the_file_with_every_row() {
     let dir = Dir::new("protect_tune");
     let sol = export_solve(&dir, "all", &["--protect", PROTECT]);
+    // highspy solves the whole file, every protected row in it.
+    let (mps, start) = (dir.p("all.mps"), dir.p("all.mps.mst"));
+    let file_optimum = highspy(&mps, &start, true);
     let text = std::fs::read_to_string(&sol).unwrap();
-    let file_optimum = text
+    let solved = text
         .lines()
         .find_map(|l| l.strip_prefix("Objective "))
         .and_then(|v| v.trim().parse::<f64>().ok())
         .unwrap_or_else(|| panic!("no objective in {sol}"));
+    assert!(
+        close(solved, file_optimum, 1e-9),
+        "solve: {solved} vs {file_optimum}"
+    );
+    let r = dir.run(&["solve", &mps, "-o", &dir.p("again.sol")]).ok();
+    r.check(
+        r.stderr().contains("protect  round 1"),
+        "solve reports its rounds",
+    );
     let (m, d) = (model("digits"), data("digits"));
     let (out, report) = (dir.p("tuned.onnx"), dir.p("report.json"));
     let args = [
