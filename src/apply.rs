@@ -1,7 +1,10 @@
 //! From a solution to a patched model: map the solution's values to W and
 //! b by name, check them against the export's box, patch the ONNX
 //! initializers, re-run the patched model and compare what it computes with
-//! what the solver said. Nothing is written until everything checked out.
+//! what the solver said (and, after `export --protect`, check every
+//! protected point). Nothing is written until everything checked out. The
+//! whole sequence, with its exit-code rules, is [`ApplyPlan`]: a caller
+//! (the CLI) turns its flags into a [`Request`] and the results into lines.
 
 use crate::data::{self, Dataset};
 use crate::error::{Error, Result};
