@@ -250,3 +250,52 @@ fn a_protect_file_changed_after_export_is_refused_by_apply() {
     );
     r.check(!std::path::Path::new(&out).exists(), "nothing written");
 }
+
+#[test]
+fn regression_and_relu_heads_keep_every_protected_point() {
+    let dir = Dir::new("protect_heads");
+    // (case, loss): a linear regression output, a ReLU regression output
+    // (the lower row only where it can bind), a ReLU classifier (the zero
+    // class is one more margin). Each protects its own data.
+    for (case, loss) in [
+        ("regression", "l1"),
+        ("relu_output", "l1"),
+        ("relu_classifier", "zero-one"),
+    ] {
+        let (m, d) = (model(case), data(case));
+        let mps = dir.p(&format!("{case}.mps"));
+        let args = [
+            "export",
+            &m,
+            &d,
+            "--loss",
+            loss,
+            "--protect",
+            &d,
+            "-o",
+            &mps,
+            "--select",
+            "first",
+            "--points",
+            "40",
+        ];
+        let r = dir.run(&args).ok();
+        r.check(
+            r.stderr().contains("rows remain after presolve"),
+            "protect counts",
+        );
+        let sol = dir.p(&format!("{case}.sol"));
+        dir.run(&["solve", &mps, "-o", &sol, "-q"]).ok();
+        let out = dir.p(&format!("{case}.onnx"));
+        let r = dir
+            .run(&["apply", &sol, &m, "-o", &out, "--json"])
+            .code_is(0);
+        let j = r.json();
+        r.check(
+            j["protect"]["lost"] == serde_json::json!([]),
+            "no point lost",
+        );
+        let protected = j["protect"]["protected"].as_u64().unwrap();
+        r.check(protected > 0, "points are protected");
+    }
+}
