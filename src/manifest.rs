@@ -5,6 +5,7 @@
 
 use crate::data::{Select, Task};
 use crate::error::{Error, Result};
+use crate::formulation::names::Var;
 use crate::formulation::{MseBound, Options, Presolve};
 use crate::onnx::FinalLayer;
 use serde::{Deserialize, Serialize};
@@ -142,12 +143,99 @@ pub struct Manifest {
     pub presolve: Presolve,
     /// Sizes.
     pub counts: Counts,
-    /// Column names in file order (GLPK's `-w` numbers columns).
+    /// Column names in file order (GLPK's `-w` numbers columns), except
+    /// the mse segment columns, which `segments` describes.
     pub columns: Vec<String>,
+    /// mse, segment form: the segment columns, one run per residual
+    /// instead of ~90 names (see [`ColumnMap`] for index ↔ name).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<SegmentRun>,
     /// The MILP file, the MIP start.
     pub files: Files,
     /// Variable naming scheme.
     pub naming: Vec<(String, String)>,
+}
+
+/// A run of segment columns: columns `first` .. `first + count` (0-based,
+/// in file order) are `sg_t_j_0` … `sg_t_j_(count−1)`. Written as the
+/// text `"first t j count"`, one short line a residual.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct SegmentRun {
+    /// Index of `sg_t_j_0` among all columns.
+    pub first: usize,
+    /// The point's index in the data file.
+    pub t: usize,
+    /// The output.
+    pub j: usize,
+    /// Segments in the run.
+    pub count: usize,
+}
+
+impl From<SegmentRun> for String {
+    fn from(r: SegmentRun) -> String {
+        format!("{} {} {} {}", r.first, r.t, r.j, r.count)
+    }
+}
+
+impl TryFrom<String> for SegmentRun {
+    type Error = String;
+    fn try_from(s: String) -> std::result::Result<SegmentRun, String> {
+        let f: Vec<usize> = s
+            .split(' ')
+            .map(|v| v.parse().map_err(|_| ()))
+            .collect::<std::result::Result<_, ()>>()
+            .map_err(|_| format!("segment run `{s}` is not `first t j count`"))?;
+        match f[..] {
+            [first, t, j, count] if count > 0 => Ok(SegmentRun { first, t, j, count }),
+            _ => Err(format!("segment run `{s}` is not `first t j count`")),
+        }
+    }
+}
+
+/// Index ↔ name of every column an export wrote, from the manifest's
+/// listed names and segment runs.
+pub struct ColumnMap<'a> {
+    listed: &'a [String],
+    runs: &'a [SegmentRun],
+    /// Segment columns before each run.
+    before: Vec<usize>,
+    /// The listed names, and (t, j) → segments, for
+    /// [`ColumnMap::contains`].
+    names: std::collections::HashSet<&'a str>,
+    counts: std::collections::HashMap<(usize, usize), usize>,
+}
+
+impl ColumnMap<'_> {
+    /// Number of columns.
+    pub fn len(&self) -> usize {
+        self.listed.len() + self.runs.last().map_or(0, |r| self.before[self.before.len() - 1] + r.count)
+    }
+
+    /// True when there are no columns.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The name of column `k` (0-based, file order), if it exists.
+    pub fn name(&self, k: usize) -> Option<String> {
+        let i = self.runs.partition_point(|r| r.first <= k);
+        let Some(run) = i.checked_sub(1).map(|i| self.runs[i]) else {
+            return self.listed.get(k).cloned();
+        };
+        if k < run.first + run.count {
+            return Some(Var::Seg(run.t, run.j, k - run.first).to_string());
+        }
+        self.listed.get(k - self.before[i - 1] - run.count).cloned()
+    }
+
+    /// Whether the export wrote a column named `name`.
+    pub fn contains(&self, name: &str) -> bool {
+        match Var::parse(name) {
+            Some(Var::Seg(t, j, k)) => self.counts.get(&(t, j)).is_some_and(|&c| k < c),
+            _ => self.names.contains(name),
+        }
+    }
 }
 
 /// Files written by export.
@@ -218,6 +306,23 @@ impl Manifest {
                 self.token
             ),
         ))
+    }
+
+    /// Index ↔ name of the export's columns.
+    pub fn column_map(&self) -> ColumnMap<'_> {
+        let mut before = Vec::with_capacity(self.segments.len());
+        let mut total = 0;
+        for r in &self.segments {
+            before.push(total);
+            total += r.count;
+        }
+        ColumnMap {
+            listed: &self.columns,
+            runs: &self.segments,
+            before,
+            names: self.columns.iter().map(String::as_str).collect(),
+            counts: self.segments.iter().map(|r| ((r.t, r.j), r.count)).collect(),
+        }
     }
 
     /// Serialized, pretty.

@@ -226,7 +226,7 @@ impl BoxReach {
         let reach = median(
             built
                 .problem
-                .features
+                .features()
                 .rows()
                 .into_iter()
                 .map(|h| opts.radius * h.iter().map(|x| x.abs()).sum::<f64>() + rb)
@@ -387,7 +387,7 @@ pub fn build_on(
         metrics::MarginCheck::Exact,
         &labels,
     );
-    let total = incumbent + problem.objective_offset;
+    let total = incumbent + problem.objective_offset();
     let scale = 1.0 + total.abs();
     if violation > 1e-6 * scale || (recomputed - total).abs() > 1e-4 * scale {
         return Err(Error::invalid(
@@ -439,17 +439,25 @@ pub fn manifest(
             indices: built.indices.clone(),
         },
         incumbent_objective: built.incumbent,
-        objective_offset: p.objective_offset,
-        mse_bound: p.mse_bound,
-        presolve: p.presolve.clone(),
+        objective_offset: p.objective_offset(),
+        mse_bound: p.mse_bound(),
+        presolve: p.presolve().clone(),
         counts: Counts {
-            columns: p.columns.len(),
+            columns: p.num_columns(),
             binaries: p.binaries(),
             rows: p.num_rows(),
             nonzeros: p.nonzeros(),
-            hessian: p.quadratic.len(),
+            hessian: p.quadratic_len(),
         },
-        columns: p.columns.iter().map(|c| c.var.to_string()).collect(),
+        columns: p
+            .stored_columns()
+            .iter()
+            .map(|c| c.var.to_string())
+            .collect(),
+        segments: p
+            .segment_runs()
+            .map(|(first, t, j, count)| manifest::SegmentRun { first, t, j, count })
+            .collect(),
         files: manifest::Files {
             milp: milp.to_path_buf(),
             start: start.to_path_buf(),

@@ -156,7 +156,7 @@ pub(super) fn run(a: SolveArgs) -> Result<u8> {
         let start: Vec<f64> = names
             .iter()
             .map(|n| {
-                values.get(n).copied().ok_or_else(|| {
+                values.get(n).copied().or_else(|| mip_start::unlisted(n)).ok_or_else(|| {
                     Error::invalid(
                         sp,
                         format!(

@@ -127,6 +127,27 @@ impl RowName {
     }
 }
 
+impl Var {
+    /// Appends the name to `out`, as `Display` writes it; segment columns
+    /// (millions in one file) without `core::fmt`.
+    pub fn push_to(&self, out: &mut Vec<u8>) {
+        match *self {
+            Var::Seg(t, j, k) => {
+                out.extend_from_slice(b"sg_");
+                push_decimal(out, t);
+                out.push(b'_');
+                push_decimal(out, j);
+                out.push(b'_');
+                push_decimal(out, k);
+            }
+            other => {
+                use std::io::Write;
+                let _ = write!(out, "{other}");
+            }
+        }
+    }
+}
+
 /// Appends the decimal text of `n`.
 fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
     let mut digits = [0u8; 20];
@@ -254,6 +275,9 @@ mod tests {
         ];
         for v in vars {
             let s = v.to_string();
+            let mut pushed = Vec::new();
+            v.push_to(&mut pushed);
+            assert_eq!(String::from_utf8(pushed).unwrap(), s);
             assert!(legal_lp_name(&s), "{s}");
             assert_eq!(Var::parse(&s), Some(v), "{s}");
         }

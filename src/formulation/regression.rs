@@ -14,8 +14,10 @@
 use super::bounds::PointBounds;
 use super::names::{RowName, Var};
 use super::{
-    Cap, Input, Loss, MseBound, MseForm, Options, Problem, Row, Sense, PWL_ABSOLUTE, PWL_RELATIVE,
+    Builder, Cap, Input, Loss, MseBound, MseForm, Options, Row, Sense, PWL_ABSOLUTE, PWL_RELATIVE,
 };
+use super::LayerData;
+use ndarray::Array2;
 
 /// Tangent points of r² over one side of a residual range, `[a, u]` with
 /// 0 ≤ a ≤ u (mirror it for the negative side): the first at `a`, or at
@@ -59,10 +61,10 @@ pub fn segment_nodes(lower: f64, upper: f64, r0: f64, points: &[f64]) -> Vec<f64
     nodes.sort_by(|a, b| a.total_cmp(b));
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * (1.0 + a.abs().max(b.abs()));
     nodes.dedup_by(|b, a| close(*a, *b));
-    // r0 replaces the node it is close to (ends stay ends: r0 is inside).
+    // r0 replaces the node it is close to (an end moves by at most 1e-12
+    // relative, inward: r0 is inside), so it is always a breakpoint.
     match nodes.iter().position(|&v| close(v, r0)) {
-        Some(k) if k != 0 && k != nodes.len() - 1 => nodes[k] = r0,
-        Some(_) => {}
+        Some(k) => nodes[k] = r0,
         None => {
             let k = nodes.partition_point(|&v| v < r0);
             nodes.insert(k, r0);
@@ -89,14 +91,274 @@ pub fn tangent_ratio(relative: f64) -> f64 {
     (1.0 + s) / (1.0 - s)
 }
 
-/// What a point's output is in the model: the activation itself, or a
-/// ReLU output column.
-enum Out {
-    Act,
-    Col(usize),
+/// One (point, output) term: the model's output there, as the loss rows
+/// read it, with its range over the box and its current value.
+struct Term {
+    /// Data-file index of the point, and the output.
+    t: usize,
+    j: usize,
+    /// The target.
+    y: f64,
+    /// The output's range over the box, and its value now.
+    lo: f64,
+    hi: f64,
+    out0: f64,
+    /// The activation a_tj read directly (with the point), or nothing.
+    act: Vec<(usize, f64)>,
+    point: Option<usize>,
+    /// The constant part of a_tj moved to the right-hand side.
+    shift: f64,
+    /// The ReLU output column read instead of the activation, if any.
+    out_aux: Vec<(usize, f64)>,
 }
 
-pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String> {
+impl Term {
+    /// The row `out + Σ extra (sense) y + rhs`.
+    fn row(&self, name: RowName, sense: Sense, rhs: f64, extra: &[(usize, f64)]) -> Row {
+        let mut aux = self.out_aux.clone();
+        aux.extend_from_slice(extra);
+        Row {
+            name,
+            sense,
+            rhs: self.y - self.shift + rhs,
+            point: self.point,
+            act: self.act.clone(),
+            aux,
+        }
+    }
+}
+
+/// The output of point `pos` (data-file index `t`), output j: the
+/// activation, or after a ReLU a column o_tj with its binary z_tj and rows
+/// where the box leaves the sign open; `None` when the ReLU is off for
+/// every weight in the box (the error is then a constant).
+fn output(
+    b: &mut Builder,
+    (pos, t, j): (usize, usize, usize),
+    pb: &PointBounds,
+    relu: bool,
+    konst: f64,
+    y: f64,
+) -> Option<Term> {
+    let (lo, hi) = pb.activation(j);
+    let a0 = pb.a0[j];
+    let direct = |lo: f64, out0: f64| Term {
+        t,
+        j,
+        y,
+        lo,
+        hi,
+        out0,
+        act: vec![(j, 1.0)],
+        point: Some(pos),
+        shift: konst,
+        out_aux: vec![],
+    };
+    if !relu {
+        return Some(direct(lo, a0));
+    }
+    if hi <= 0.0 || lo >= 0.0 {
+        // The box fixes the ReLU's sign.
+        b.presolve().relu_fixed += 1;
+        return (hi > 0.0).then(|| direct(lo, a0));
+    }
+    let o = b.add_column(Var::O(t, j), 0.0, hi, false, a0.max(0.0));
+    let z = b.add_column(Var::Z(t, j), 0.0, 1.0, true, if a0 > 0.0 { 1.0 } else { 0.0 });
+    let relu_row = |name, sense, rhs, aux| Row {
+        name,
+        sense,
+        rhs,
+        point: Some(pos),
+        act: vec![(j, -1.0)],
+        aux,
+    };
+    // o ≥ a
+    b.add_row(relu_row(RowName::ReluLo(t, j), Sense::Ge, konst, vec![(o, 1.0)]));
+    // o ≤ a − L(1 − z)  ⇔  o − a − L z ≤ −L
+    b.add_row(relu_row(
+        RowName::ReluHi(t, j),
+        Sense::Le,
+        -lo + konst,
+        vec![(o, 1.0), (z, -lo)],
+    ));
+    // o ≤ U z
+    b.add_row(Row {
+        point: None,
+        act: vec![],
+        ..relu_row(RowName::ReluOn(t, j), Sense::Le, 0.0, vec![(o, 1.0), (z, -hi)])
+    });
+    Some(Term {
+        t,
+        j,
+        y,
+        lo: 0.0,
+        hi,
+        out0: a0.max(0.0),
+        act: vec![],
+        point: None,
+        shift: 0.0,
+        out_aux: vec![(o, 1.0)],
+    })
+}
+
+/// The rows and columns one loss adds for each term.
+enum Form {
+    /// l1: dev_tj ≥ ±(out − y), Σ dev in the objective.
+    L1,
+    /// linf: maxdev ≥ ±(out − y) for every term; its bounds and start are
+    /// set once every term is seen.
+    Linf {
+        col: usize,
+        lower: f64,
+        upper: f64,
+        start: f64,
+    },
+    /// mse: residuals over segments, tangents, or squared exactly.
+    Mse(Mse, MseBound),
+}
+
+impl Form {
+    fn new(b: &mut Builder, layer: &LayerData, relu: bool, targets: &Array2<f64>, opts: &Options) -> Form {
+        match opts.loss {
+            Loss::Linf => Form::Linf {
+                col: b.add_column(Var::MaxDev, 0.0, 0.0, false, 0.0),
+                lower: 0.0,
+                upper: 0.0,
+                start: 0.0,
+            },
+            Loss::Mse => Form::Mse(
+                Mse::new(b, relu, layer, targets, opts),
+                MseBound {
+                    form: opts.mse_form,
+                    relative: match opts.mse_form {
+                        MseForm::Segments => chord_gap(tangent_ratio(PWL_RELATIVE)),
+                        _ => PWL_RELATIVE,
+                    },
+                    absolute: 0.0,
+                    pieces: 0,
+                },
+            ),
+            _ => Form::L1,
+        }
+    }
+
+    /// A term whose ReLU is off everywhere in the box: its error |y| is a
+    /// constant (a floor on the largest deviation for linf).
+    fn dead(&mut self, b: &mut Builder, y: f64) {
+        match self {
+            Form::Linf { lower, start, .. } => {
+                *lower = lower.max(y.abs());
+                *start = start.max(y.abs());
+            }
+            Form::Mse(..) => b.add_offset(y * y),
+            Form::L1 => b.add_offset(y.abs()),
+        }
+    }
+
+    fn term(&mut self, b: &mut Builder, term: &Term, opts: &Options) {
+        match self {
+            Form::Mse(mse, bound) => match opts.mse_form {
+                MseForm::Segments => segments(b, term, mse, bound, opts.cap),
+                _ => residual(b, term, mse, bound, opts),
+            },
+            Form::L1 => {
+                let (start, dev_max) = deviation(term);
+                let upper = match opts.cap {
+                    Cap::None => dev_max,
+                    Cap::Point => start,
+                };
+                let d = b.add_column(Var::Dev(term.t, term.j), 0.0, upper, false, start);
+                b.add_cost(d, 1.0);
+                deviation_rows(b, term, d);
+            }
+            Form::Linf {
+                col, upper, start, ..
+            } => {
+                let (now, dev_max) = deviation(term);
+                *upper = upper.max(dev_max);
+                *start = start.max(now);
+                deviation_rows(b, term, *col);
+            }
+        }
+    }
+
+    fn finish(self, b: &mut Builder, opts: &Options) {
+        match self {
+            Form::Linf {
+                col,
+                lower,
+                upper,
+                start,
+            } => {
+                b.set_column(col, lower, upper.max(lower), start);
+                b.add_cost(col, 1.0);
+            }
+            Form::Mse(_, bound) if opts.mse_form != MseForm::Quadratic => b.set_mse_bound(bound),
+            _ => {}
+        }
+    }
+}
+
+/// |out − y| now, and its largest value over the box.
+fn deviation(term: &Term) -> (f64, f64) {
+    let now = (term.out0 - term.y).abs();
+    (now, (term.hi - term.y).abs().max((term.lo - term.y).abs()))
+}
+
+/// dev ≥ out − y and dev ≥ y − out, each only where it can bind.
+fn deviation_rows(b: &mut Builder, term: &Term, d: usize) {
+    let (t, j) = (term.t, term.j);
+    if term.hi > term.y {
+        b.add_row(term.row(RowName::Pos(t, j), Sense::Le, 0.0, &[(d, -1.0)]));
+    } else {
+        b.presolve().rows_dropped += 1;
+    }
+    if term.lo < term.y {
+        b.add_row(term.row(RowName::Neg(t, j), Sense::Ge, 0.0, &[(d, 1.0)]));
+    } else {
+        b.presolve().rows_dropped += 1;
+    }
+}
+
+/// mse, segments: out − y = r⁰ + Σ_up s_k − Σ_down s_k with each segment
+/// starting at 0 (see the problem's segment sets); r⁰² goes to the offset.
+fn segments(b: &mut Builder, term: &Term, mse: &Mse, bound: &mut MseBound, cap: Cap) {
+    let (r0, lower, upper) = mse.range(term, cap);
+    let (points, gap) = mse.points(lower, upper);
+    let nodes = segment_nodes(lower, upper, r0, &points);
+    let anchor = nodes
+        .iter()
+        .position(|&v| v == r0)
+        .expect("the current residual is a breakpoint");
+    b.add_offset(r0 * r0);
+    bound.pieces += nodes.len() - 1;
+    bound.absolute += gap;
+    let row = term.row(RowName::Residual(term.t, term.j), Sense::Eq, r0, &[]);
+    b.add_segment_row(row, (term.t, term.j), &nodes, anchor);
+}
+
+/// mse, tangents or exact: a residual column r = out − y, with sq ≥ its
+/// tangents or r² in the objective.
+fn residual(b: &mut Builder, term: &Term, mse: &Mse, bound: &mut MseBound, opts: &Options) {
+    let (t, j) = (term.t, term.j);
+    let (r0, lower, upper) = mse.range(term, opts.cap);
+    let r = b.add_column(Var::R(t, j), lower, upper, false, r0);
+    b.add_row(term.row(RowName::Residual(t, j), Sense::Eq, 0.0, &[(r, -1.0)]));
+    if opts.mse_form == MseForm::Quadratic {
+        b.add_quadratic(r, r, 1.0);
+        return;
+    }
+    let (points, gap) = mse.points(lower, upper);
+    let top = lower.powi(2).max(upper.powi(2));
+    let sq = b.add_column(Var::Sq(t, j), 0.0, top, false, r0 * r0);
+    b.add_cost(sq, 1.0);
+    bound.absolute += gap;
+    bound.pieces += points.len();
+    // sq ≥ 2 p r − p², from the lowest point up.
+    b.add_tangents((t, j), r, sq, points);
+}
+
+pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Builder, String> {
     let targets = input
         .targets
         .ok_or("regression needs real-valued targets")?;
@@ -116,223 +378,23 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
         return Ok(least_squares(input, targets, opts));
     }
     let rb = opts.bias_reach(layer);
-    let mut p = Problem::new(layer, input.features, input.points, opts);
-    let t_count = p.points.len();
-    p.presolve.points_in = t_count;
-    p.presolve.points_kept = t_count;
-    // linf: one column for every point's deviation; its bounds and start
-    // are set once every point is seen.
-    let maxdev = (opts.loss == Loss::Linf).then(|| p.add_column(Var::MaxDev, 0.0, 0.0, false, 0.0));
-    let (mut max_lower, mut max_upper, mut max_start) = (0.0f64, 0.0f64, 0.0f64);
-    let mse = (opts.loss == Loss::Mse).then(|| Mse::new(&p, input.relu, layer, targets, opts));
-    let mut bound = MseBound {
-        form: opts.mse_form,
-        relative: match opts.mse_form {
-            MseForm::Segments => chord_gap(tangent_ratio(PWL_RELATIVE)),
-            _ => PWL_RELATIVE,
-        },
-        absolute: 0.0,
-        pieces: 0,
-    };
-    for pos in 0..t_count {
-        let t = p.points[pos];
-        let pb = PointBounds::new(p.features.row(pos), &layer.w, &layer.b, opts.radius, rb);
+    let relu = input.relu;
+    let mut b = Builder::new(layer, input.features, input.points, opts);
+    let mut form = Form::new(&mut b, layer, relu, targets, opts);
+    for pos in 0..b.points().len() {
+        let t = b.points()[pos];
+        let pb = PointBounds::new(b.features().row(pos), &layer.w, &layer.b, opts.radius, rb);
         for j in 0..m {
             let y = targets[[pos, j]];
             let konst = if layer.bias_vars { 0.0 } else { layer.b[j] };
-            let (lo, hi) = pb.activation(j);
-            let a0 = pb.a0[j];
-            let (out, out_lo, out_hi, out0) = if input.relu && hi <= 0.0 {
-                // Dead for every weight in the box: the error is a constant
-                // (added for l1; a floor on the largest deviation for linf).
-                if maxdev.is_some() {
-                    max_lower = max_lower.max(y.abs());
-                    max_start = max_start.max(y.abs());
-                } else if mse.is_some() {
-                    p.objective_offset += y * y;
-                } else {
-                    p.objective_offset += y.abs();
-                }
-                p.presolve.relu_fixed += 1;
-                continue;
-            } else if input.relu && lo < 0.0 {
-                let o = p.add_column(Var::O(t, j), 0.0, hi, false, a0.max(0.0));
-                let z = p.add_column(
-                    Var::Z(t, j),
-                    0.0,
-                    1.0,
-                    true,
-                    if a0 > 0.0 { 1.0 } else { 0.0 },
-                );
-                // o ≥ a
-                p.rows.push(Row {
-                    name: RowName::ReluLo(t, j),
-                    sense: Sense::Ge,
-                    rhs: konst,
-                    point: Some(pos),
-                    act: vec![(j, -1.0)],
-                    aux: vec![(o, 1.0)],
-                });
-                // o ≤ a − L(1 − z)  ⇔  o − a − L z ≤ −L
-                p.rows.push(Row {
-                    name: RowName::ReluHi(t, j),
-                    sense: Sense::Le,
-                    rhs: -lo + konst,
-                    point: Some(pos),
-                    act: vec![(j, -1.0)],
-                    aux: vec![(o, 1.0), (z, -lo)],
-                });
-                // o ≤ U z
-                p.rows.push(Row {
-                    name: RowName::ReluOn(t, j),
-                    sense: Sense::Le,
-                    rhs: 0.0,
-                    point: None,
-                    act: vec![],
-                    aux: vec![(o, 1.0), (z, -hi)],
-                });
-                (Out::Col(o), 0.0, hi, a0.max(0.0))
-            } else {
-                if input.relu {
-                    p.presolve.relu_fixed += 1;
-                }
-                (Out::Act, lo, hi, a0)
-            };
-            let (act, rhs_shift, out_aux) = match out {
-                Out::Act => (vec![(j, 1.0)], konst, vec![]),
-                Out::Col(o) => (vec![], 0.0, vec![(o, 1.0)]),
-            };
-            let point = (!act.is_empty()).then_some(pos);
-            if let Some(mse) = &mse {
-                // r = out − y, within the box's range, |r| ≤ √(loss now)
-                // (any weights at least as good satisfy it), and with the
-                // cap, |r| ≤ its current value.
-                let r0 = out0 - y;
-                let mut lower = (out_lo - y).max(-mse.reach);
-                let mut upper = (out_hi - y).min(mse.reach);
-                if opts.cap == Cap::Point {
-                    lower = lower.max(-r0.abs());
-                    upper = upper.min(r0.abs());
-                }
-                let (lower, upper) = (lower.min(r0), upper.max(r0));
-                let (points, gap) = match opts.mse_form {
-                    MseForm::Quadratic => (Vec::new(), 0.0),
-                    _ => mse.points(lower, upper),
-                };
-                if opts.mse_form == MseForm::Segments {
-                    // out − Σ_k s_k = y + p_0: the residual climbs the
-                    // segments from the range's low end.
-                    let nodes = segment_nodes(lower, upper, r0, &points);
-                    let p0 = nodes[0];
-                    p.objective_offset += p0 * p0;
-                    let mut aux = out_aux;
-                    let mut left = r0 - p0;
-                    for (k, w) in nodes.windows(2).enumerate() {
-                        let width = w[1] - w[0];
-                        let start = left.clamp(0.0, width);
-                        left -= start;
-                        let c = p.add_column(Var::Seg(t, j, k), 0.0, width, false, start);
-                        // Chord slope of r² over [p_k, p_k+1].
-                        p.objective.push((c, w[0] + w[1]));
-                        aux.push((c, -1.0));
-                    }
-                    bound.pieces += nodes.len() - 1;
-                    bound.absolute += gap;
-                    p.rows.push(Row {
-                        name: RowName::Residual(t, j),
-                        sense: Sense::Eq,
-                        rhs: y - rhs_shift + p0,
-                        point,
-                        act,
-                        aux,
-                    });
-                    continue;
-                }
-                let r = p.add_column(Var::R(t, j), lower, upper, false, r0);
-                let mut aux = out_aux;
-                aux.push((r, -1.0));
-                p.rows.push(Row {
-                    name: RowName::Residual(t, j),
-                    sense: Sense::Eq,
-                    rhs: y - rhs_shift,
-                    point,
-                    act,
-                    aux,
-                });
-                if opts.mse_form == MseForm::Quadratic {
-                    p.quadratic.push((r, r, 1.0));
-                } else {
-                    let top = lower.powi(2).max(upper.powi(2));
-                    let sq = p.add_column(Var::Sq(t, j), 0.0, top, false, r0 * r0);
-                    p.objective.push((sq, 1.0));
-                    bound.absolute += gap;
-                    bound.pieces += points.len();
-                    // sq ≥ 2 p r − p², from the lowest point up.
-                    p.add_tangents((t, j), r, sq, points);
-                }
-                continue;
-            }
-            let start = (out0 - y).abs();
-            let dev_max = (out_hi - y).abs().max((out_lo - y).abs());
-            let upper = match opts.cap {
-                Cap::None => dev_max,
-                Cap::Point => start,
-            };
-            let d = match maxdev {
-                Some(m) => {
-                    max_upper = max_upper.max(dev_max);
-                    max_start = max_start.max(start);
-                    m
-                }
-                None => {
-                    let d = p.add_column(Var::Dev(t, j), 0.0, upper, false, start);
-                    p.objective.push((d, 1.0));
-                    d
-                }
-            };
-            // dev ≥ out − y: can bind only if out can exceed y.
-            if out_hi > y {
-                let mut aux = out_aux.clone();
-                aux.push((d, -1.0));
-                p.rows.push(Row {
-                    name: RowName::Pos(t, j),
-                    sense: Sense::Le,
-                    rhs: y - rhs_shift,
-                    point,
-                    act: act.clone(),
-                    aux,
-                });
-            } else {
-                p.presolve.rows_dropped += 1;
-            }
-            // dev ≥ y − out: can bind only if out can fall below y.
-            if out_lo < y {
-                let mut aux = out_aux;
-                aux.push((d, 1.0));
-                p.rows.push(Row {
-                    name: RowName::Neg(t, j),
-                    sense: Sense::Ge,
-                    rhs: y - rhs_shift,
-                    point,
-                    act,
-                    aux,
-                });
-            } else {
-                p.presolve.rows_dropped += 1;
+            match output(&mut b, (pos, t, j), &pb, relu, konst, y) {
+                Some(term) => form.term(&mut b, &term, opts),
+                None => form.dead(&mut b, y),
             }
         }
     }
-    if let Some(m) = maxdev {
-        let col = &mut p.columns[m];
-        col.lower = max_lower;
-        col.upper = max_upper.max(max_lower);
-        col.start = max_start;
-        p.objective.push((m, 1.0));
-    }
-    if opts.loss == Loss::Mse && opts.mse_form != MseForm::Quadratic {
-        p.mse_bound = Some(bound);
-    }
-    Ok(p)
+    form.finish(&mut b, opts);
+    Ok(b)
 }
 
 /// mse, exact, with a linear output: Σ_tj (w_j·h_t + b_j − y_tj)² written on
@@ -341,35 +403,28 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
 /// s = Σ_t h_t and ỹ = y minus the bias when it is a constant. The size is
 /// M·N²/2, not T·M·N, and HiGHS's QP solver is reliable on it (on the
 /// row-per-residual form it stopped with "Solve error" on a 1000-point set).
-fn least_squares(input: Input<'_>, targets: &ndarray::Array2<f64>, opts: &Options) -> Problem {
+/// The Hessian is the normal equations' Gram matrix, generated when a writer
+/// or HiGHS asks ([`super::Problem::for_quadratic`]), never stored.
+fn least_squares(input: Input<'_>, targets: &Array2<f64>, opts: &Options) -> Builder {
     let layer = input.layer;
     let (m, n) = layer.w.dim();
-    let mut p = Problem::new(layer, input.features, input.points, opts);
-    let t_count = p.points.len();
-    p.presolve.points_in = t_count;
-    p.presolve.points_kept = t_count;
+    let mut b = Builder::new(layer, input.features, input.points, opts);
     let fixed = (!layer.bias_vars).then(|| layer.b.view());
-    let normal = crate::lsq::Normal::new(p.features.view(), targets.view(), fixed);
+    let normal = crate::lsq::Normal::new(b.features(), targets.view(), fixed);
     let col = |j: usize, a: usize| if a < n { j * n + a } else { m * n + j };
+    let mut offset = 0.0;
     for j in 0..m {
-        let k = normal.g.nrows();
-        for a in 0..k {
-            for c in 0..=a {
-                let g = normal.g[[a, c]];
-                if g != 0.0 {
-                    p.quadratic
-                        .push((col(j, a), col(j, c), if a == c { g } else { 2.0 * g }));
-                }
-            }
+        for a in 0..normal.g.nrows() {
             let q = normal.q[[a, j]];
             if q != 0.0 || a == n {
-                p.objective.push((col(j, a), -2.0 * q));
+                b.add_cost(col(j, a), -2.0 * q);
             }
         }
-        p.objective_offset += normal.yy[j];
+        offset += normal.yy[j];
     }
-    p.normal = Some(normal);
-    p
+    b.add_offset(offset);
+    b.set_normal(normal, true);
+    b
 }
 
 /// What the mse rows need from every term before the first is written.
@@ -395,17 +450,31 @@ impl Mse {
         (points, pos_gap.max(neg_gap))
     }
 
+    /// The current residual r⁰ and its range: the box's range of out − y,
+    /// within ±√(loss now) (any weights at least as good satisfy it) and,
+    /// with the cap, |r| ≤ |r⁰|; r⁰ always inside.
+    fn range(&self, term: &Term, cap: Cap) -> (f64, f64, f64) {
+        let r0 = term.out0 - term.y;
+        let mut lower = (term.lo - term.y).max(-self.reach);
+        let mut upper = (term.hi - term.y).min(self.reach);
+        if cap == Cap::Point {
+            lower = lower.max(-r0.abs());
+            upper = upper.min(r0.abs());
+        }
+        (r0, lower.min(r0), upper.max(r0))
+    }
+
     fn new(
-        p: &Problem,
+        p: &Builder,
         relu: bool,
-        layer: &super::LayerData,
-        targets: &ndarray::Array2<f64>,
+        layer: &LayerData,
+        targets: &Array2<f64>,
         opts: &Options,
     ) -> Mse {
         let rb = opts.bias_reach(layer);
         let (mut loss, mut terms) = (0.0, 0usize);
-        for pos in 0..p.points.len() {
-            let pb = PointBounds::new(p.features.row(pos), &layer.w, &layer.b, opts.radius, rb);
+        for pos in 0..p.points().len() {
+            let pb = PointBounds::new(p.features().row(pos), &layer.w, &layer.b, opts.radius, rb);
             for j in 0..layer.w.nrows() {
                 let a0 = pb.a0[j];
                 if relu && pb.activation(j).1 <= 0.0 {
@@ -564,14 +633,14 @@ mod tests {
                 targets: Some(&y),
             };
             let p = build(input, &opts).unwrap().finish();
-            let bound = p.mse_bound.unwrap();
-            assert_eq!(p.num_rows() - p.rows.len(), bound.pieces);
+            let bound = p.mse_bound().unwrap();
+            assert_eq!(p.num_rows() - p.num_stored_rows(), bound.pieces);
             let mut by_row = Vec::new();
             for r in 0..p.num_rows() {
                 p.for_row(r, |c, v| by_row.push((r, c, v)));
             }
             let mut by_col = Vec::new();
-            for c in 0..p.columns.len() {
+            for c in 0..p.num_columns() {
                 p.for_column(c, |r, v| by_col.push((r, c, v)));
             }
             by_row.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -606,17 +675,17 @@ mod tests {
                 classes: None,
                 targets: Some(&y),
             };
-            let p = build(input, &opts).unwrap();
-            assert!(p.rows.is_empty() && p.columns.len() == p.first_aux());
+            let p = build(input, &opts).unwrap().finish();
+            assert!(p.num_rows() == 0 && p.num_columns() == p.first_aux());
             for _ in 0..5 {
-                let x: Vec<f64> = (0..p.columns.len())
+                let x: Vec<f64> = (0..p.num_columns())
                     .map(|_| rng.uniform() * 4.0 - 2.0)
                     .collect();
                 let w = Array2::from_shape_fn((m, n), |(j, i)| x[j * n + i]);
                 let b =
                     Array1::from_shape_fn(m, |j| if bias_vars { x[m * n + j] } else { layer.b[j] });
                 let direct = (h.dot(&w.t()) + &b - &y).mapv(|r| r * r).sum();
-                let model = p.objective_at(&x) + p.objective_offset;
+                let model = p.objective_at(&x) + p.objective_offset();
                 assert!(
                     (model - direct).abs() <= 1e-9 * direct,
                     "{model} vs {direct}"
