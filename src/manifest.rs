@@ -206,7 +206,24 @@ pub struct ColumnMap<'a> {
     counts: std::collections::HashMap<(usize, usize), usize>,
 }
 
-impl ColumnMap<'_> {
+impl<'a> ColumnMap<'a> {
+    /// The map of `listed` names with segment `runs` among them.
+    pub fn new(listed: &'a [String], runs: &'a [SegmentRun]) -> ColumnMap<'a> {
+        let mut before = Vec::with_capacity(runs.len());
+        let mut total = 0;
+        for r in runs {
+            before.push(total);
+            total += r.count;
+        }
+        ColumnMap {
+            listed,
+            runs,
+            before,
+            names: listed.iter().map(String::as_str).collect(),
+            counts: runs.iter().map(|r| ((r.t, r.j), r.count)).collect(),
+        }
+    }
+
     /// Number of columns.
     pub fn len(&self) -> usize {
         self.listed.len() + self.runs.last().map_or(0, |r| self.before[self.before.len() - 1] + r.count)
@@ -310,23 +327,48 @@ impl Manifest {
 
     /// Index ↔ name of the export's columns.
     pub fn column_map(&self) -> ColumnMap<'_> {
-        let mut before = Vec::with_capacity(self.segments.len());
-        let mut total = 0;
-        for r in &self.segments {
-            before.push(total);
-            total += r.count;
-        }
-        ColumnMap {
-            listed: &self.columns,
-            runs: &self.segments,
-            before,
-            names: self.columns.iter().map(String::as_str).collect(),
-            counts: self.segments.iter().map(|r| ((r.t, r.j), r.count)).collect(),
-        }
+        ColumnMap::new(&self.columns, &self.segments)
     }
 
     /// Serialized, pretty.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("manifest serializes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_column_map_numbers_listed_names_and_segment_runs_in_file_order() {
+        // w_0_0 b_0 | o_7_0 z_7_0 sg_7_0_0..2 | sg_9_0_0..1 | o_9_1
+        let listed: Vec<String> = ["w_0_0", "b_0", "o_7_0", "z_7_0", "o_9_1"]
+            .map(String::from)
+            .to_vec();
+        let runs: Vec<SegmentRun> = ["4 7 0 3", "7 9 0 2"]
+            .iter()
+            .map(|s| SegmentRun::try_from(s.to_string()).unwrap())
+            .collect();
+        let map = ColumnMap::new(&listed, &runs);
+        let names: Vec<String> = (0..map.len()).map(|k| map.name(k).unwrap()).collect();
+        assert_eq!(
+            names,
+            [
+                "w_0_0", "b_0", "o_7_0", "z_7_0", "sg_7_0_0", "sg_7_0_1", "sg_7_0_2", "sg_9_0_0",
+                "sg_9_0_1", "o_9_1"
+            ]
+        );
+        assert_eq!(map.name(10), None);
+        for n in &names {
+            assert!(map.contains(n), "{n}");
+        }
+        for n in ["sg_7_0_3", "sg_8_0_0", "w_0_1", "sg_9_1_0"] {
+            assert!(!map.contains(n), "{n}");
+        }
+        assert_eq!(String::from(runs[1]), "7 9 0 2");
+        for bad in ["7 9 0", "7 9 0 0", "a 9 0 2", "7 9 0 2 1"] {
+            assert!(SegmentRun::try_from(bad.to_string()).is_err(), "{bad}");
+        }
     }
 }

@@ -125,6 +125,20 @@ enum Slot {
     Segment(usize, usize),
 }
 
+/// Where column `c` lives, among the segment `sets`.
+fn slot(sets: &[SegmentSet], c: usize) -> Slot {
+    let k = sets.partition_point(|s| s.first <= c);
+    if k == 0 {
+        return Slot::Stored(c);
+    }
+    let s = &sets[k - 1];
+    if c < s.first + s.count {
+        Slot::Segment(k - 1, c - s.first)
+    } else {
+        Slot::Stored(c - s.before - s.count)
+    }
+}
+
 /// The parts a builder and a problem share.
 #[derive(Debug, Clone)]
 struct Parts {
@@ -285,15 +299,12 @@ impl Builder {
         self.parts.total_columns - 1
     }
 
-    /// Sets the bounds and start of the last stored column `col` (linf's
-    /// `maxdev`, known once every point is seen).
+    /// Sets the bounds and start of stored column `col` (linf's `maxdev`,
+    /// known once every point is seen).
     pub fn set_column(&mut self, col: usize, lower: f64, upper: f64, start: f64) {
-        let k = self.parts.columns.len() - 1;
-        assert_eq!(
-            col,
-            self.parts.total_columns - 1,
-            "only the last column added can be reset"
-        );
+        let Slot::Stored(k) = slot(&self.parts.segments, col) else {
+            panic!("column {col} is a generated segment")
+        };
         let c = &mut self.parts.columns[k];
         (c.lower, c.upper, c.start) = (lower, upper, start);
     }
@@ -440,17 +451,7 @@ impl Problem {
 
     /// Where column `c` lives.
     fn slot(&self, c: usize) -> Slot {
-        let sets = &self.parts.segments;
-        let k = sets.partition_point(|s| s.first <= c);
-        if k == 0 {
-            return Slot::Stored(c);
-        }
-        let s = &sets[k - 1];
-        if c < s.first + s.count {
-            Slot::Segment(k - 1, c - s.first)
-        } else {
-            Slot::Stored(c - s.before - s.count)
-        }
+        slot(&self.parts.segments, c)
     }
 
     /// Segment k of set s: (its column, lower node, upper node, above the

@@ -618,6 +618,8 @@ mod tests {
         }
     }
 
+    use crate::formulation::names::Var;
+
     #[test]
     fn generated_tangent_rows_read_the_same_by_row_and_by_column() {
         let t = 6;
@@ -656,6 +658,94 @@ mod tests {
                 "feasible at the current weights"
             );
         }
+    }
+
+    #[test]
+    fn generated_segment_columns_read_the_same_by_row_and_by_column() {
+        let t = 6;
+        let (h, y, layer) = random_problem(5, (t, 3, 2), true);
+        for relu in [false, true] {
+            let opts = mse_options(0.5, MseForm::Segments);
+            let input = Input {
+                layer: &layer,
+                features: h.clone(),
+                points: (0..t).map(|k| 10 + k).collect(),
+                relu,
+                classes: None,
+                targets: Some(&y),
+            };
+            let p = build(input, &opts).unwrap().finish();
+            let bound = p.mse_bound().unwrap();
+            let segments: Vec<usize> = (0..p.num_columns()).filter(|&c| p.is_segment(c)).collect();
+            assert_eq!(segments.len(), bound.pieces);
+            assert_eq!(p.num_stored_columns() + bound.pieces, p.num_columns());
+            let mut by_row = Vec::new();
+            for r in 0..p.num_rows() {
+                p.for_row(r, |c, v| by_row.push((r, c, v)));
+            }
+            let mut by_col = Vec::new();
+            for c in 0..p.num_columns() {
+                p.for_column(c, |r, v| by_col.push((r, c, v)));
+            }
+            by_row.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            by_col.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            assert_eq!(by_row, by_col);
+            assert_eq!(by_row.len(), p.nonzeros());
+            // Names are unique, and each run of segments is sg_t_j_0, 1, …
+            let names: std::collections::HashSet<String> =
+                p.columns().map(|c| c.var.to_string()).collect();
+            assert_eq!(names.len(), p.num_columns(), "column names are unique");
+            for (first, t, j, count) in p.segment_runs() {
+                for k in 0..count {
+                    assert_eq!(p.column_var(first + k), Var::Seg(t, j, k));
+                }
+            }
+            // Every segment starts at 0, and there the objective plus the
+            // offset is the loss now.
+            let x = p.start();
+            assert!(segments.iter().all(|&c| x[c] == 0.0));
+            assert!(p.max_violation(&x) <= 1e-12, "feasible at the current weights");
+            let (w, b) = (&layer.w, &layer.b);
+            let a = h.dot(&w.t()) + b;
+            let out = if relu { a.mapv(|v| v.max(0.0)) } else { a };
+            let loss = (out - &y).mapv(|r| r * r).sum();
+            let f = p.objective_at(&x) + p.objective_offset();
+            assert!((f - loss).abs() <= 1e-12 * (1.0 + loss), "{f} vs {loss}");
+        }
+    }
+
+    #[test]
+    fn anchored_segments_filled_in_order_cost_the_chords_and_more_otherwise() {
+        let q = tangent_ratio(PWL_RELATIVE);
+        let (lower, upper, r0) = (-1.0, 2.0, 0.3);
+        let (pos, _) = tangent_points(0.0, upper, 0.01, q);
+        let (neg, _) = tangent_points(0.0, -lower, 0.01, q);
+        let points: Vec<f64> = neg.iter().rev().map(|&v| -v).chain(pos).collect();
+        let nodes = segment_nodes(lower, upper, r0, &points);
+        let a = nodes.iter().position(|&v| v == r0).unwrap();
+        // Filled in order from r0 towards r: the cost is the chord of r².
+        let cost = |r: f64| {
+            let mut f = r0 * r0;
+            for (k, w) in nodes.windows(2).enumerate() {
+                let (lo, hi) = (w[0], w[1]);
+                if k >= a && r > lo {
+                    f += (lo + hi) * (r.min(hi) - lo);
+                } else if k < a && r < hi {
+                    f -= (lo + hi) * (hi - r.max(lo));
+                }
+            }
+            f
+        };
+        for k in 0..=300 {
+            let r = lower + (upper - lower) * k as f64 / 300.0;
+            let chord = cost(r);
+            assert!(chord >= r * r - 1e-12, "below r² at {r}");
+            assert!(chord <= (1.0 + chord_gap(q)) * r * r + 1e-4, "{chord} at {r}");
+        }
+        // Moving up one segment and down another at once leaves r where
+        // it was but costs more: the LP never does it.
+        let (up, down) = (nodes[a] + nodes[a + 1], -(nodes[a - 1] + nodes[a]));
+        assert!(up + down > 0.0);
     }
 
     #[test]
