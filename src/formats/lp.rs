@@ -89,9 +89,8 @@ fn write_objective(p: &Problem, names: &mut Names, s: &mut Sink) -> io::Result<(
     // readers that number columns by first appearance (GLPK's `-w`) then
     // number them as the manifest does.
     let mut terms = Terms::new(s);
-    let costs = p.costs();
-    for (c, &v) in costs.iter().enumerate() {
-        terms.term(s, v, |s| names.put_col(s, p, c));
+    for c in 0..p.num_columns() {
+        terms.term(s, p.cost(c), |s| names.put_col(s, p, c));
         s.maybe_flush_keep(&mut terms)?;
     }
     terms.end(s, names.col(p, 0));

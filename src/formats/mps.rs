@@ -107,7 +107,6 @@ impl Entries<'_> {
 
 fn write_columns(p: &Problem, names: &mut Names, s: &mut Sink) -> io::Result<()> {
     s.s("COLUMNS\n");
-    let costs = p.costs();
     let mut in_int = false;
     let mut name = String::new();
     for (c, col) in p.columns().enumerate() {
@@ -126,7 +125,7 @@ fn write_columns(p: &Problem, names: &mut Names, s: &mut Sink) -> io::Result<()>
             open: false,
             any: false,
         };
-        let cost = costs[c];
+        let cost = p.cost(c);
         if cost != 0.0 {
             e.push_named(s, OBJECTIVE, cost);
         }

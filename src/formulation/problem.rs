@@ -719,6 +719,22 @@ impl Problem {
         self.parts.columns.iter().filter(|c| c.integer).count()
     }
 
+    /// Objective coefficient of column `c`.
+    pub fn cost(&self, c: usize) -> f64 {
+        match self.slot(c) {
+            Slot::Segment(s, k) => self.segment(s, k).1,
+            Slot::Stored(_) => {
+                let obj = &self.parts.objective;
+                let from = obj.partition_point(|&(k, _)| k < c);
+                obj[from..]
+                    .iter()
+                    .take_while(|&&(k, _)| k == c)
+                    .map(|&(_, v)| v)
+                    .sum()
+            }
+        }
+    }
+
     /// Objective coefficient of every column (dense, in column order).
     pub fn costs(&self) -> Vec<f64> {
         let mut cost = vec![0.0; self.num_columns()];
@@ -785,12 +801,12 @@ impl Problem {
 
     /// Objective value (as the file states it, without the offset) at `x`.
     pub fn objective_at(&self, x: &[f64]) -> f64 {
-        let linear: f64 = self
-            .costs()
-            .iter()
-            .zip(x)
-            .map(|(&c, &v)| if c == 0.0 { 0.0 } else { c * v })
-            .sum();
+        let mut linear: f64 = self.parts.objective.iter().map(|&(c, v)| v * x[c]).sum();
+        for (s, set) in self.parts.segments.iter().enumerate() {
+            for k in 0..set.count {
+                linear += self.segment(s, k).1 * x[set.first + k];
+            }
+        }
         let mut quadratic = 0.0;
         self.for_quadratic(|a, b, q| quadratic += q * x[a] * x[b]);
         linear + quadratic
