@@ -63,8 +63,7 @@ pub fn map(
         if !v.is_finite() {
             return Err(at(format!("variable '{name}' has the value {v}")));
         }
-        let var =
-            Var::parse(name).filter(|_| columns.as_ref().is_none_or(|k| k.contains(name)));
+        let var = Var::parse(name).filter(|_| columns.as_ref().is_none_or(|k| k.contains(name)));
         let Some(var) = var else {
             return Err(at(format!(
                 "variable '{name}' was not written by this export (a solution of another model?)"

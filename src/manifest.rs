@@ -226,7 +226,11 @@ impl<'a> ColumnMap<'a> {
 
     /// Number of columns.
     pub fn len(&self) -> usize {
-        self.listed.len() + self.runs.last().map_or(0, |r| self.before[self.before.len() - 1] + r.count)
+        self.listed.len()
+            + self
+                .runs
+                .last()
+                .map_or(0, |r| self.before[self.before.len() - 1] + r.count)
     }
 
     /// True when there are no columns.

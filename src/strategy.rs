@@ -314,8 +314,12 @@ fn hinge_values(
     b: &Array1<f64>,
 ) -> Vec<f64> {
     let a = p.features().dot(&w.t()) + b;
-    let pos: std::collections::HashMap<usize, usize> =
-        p.points().iter().enumerate().map(|(k, &t)| (t, k)).collect();
+    let pos: std::collections::HashMap<usize, usize> = p
+        .points()
+        .iter()
+        .enumerate()
+        .map(|(k, &t)| (t, k))
+        .collect();
     p.columns()
         .map(|c| match c.var {
             crate::formulation::names::Var::W(j, i) => w[[j, i]],

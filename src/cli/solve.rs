@@ -156,15 +156,19 @@ pub(super) fn run(a: SolveArgs) -> Result<u8> {
         let start: Vec<f64> = names
             .iter()
             .map(|n| {
-                values.get(n).copied().or_else(|| mip_start::unlisted(n)).ok_or_else(|| {
-                    Error::invalid(
-                        sp,
-                        format!(
-                            "has no value for column '{n}'; it does not belong to {}",
-                            a.model.display()
-                        ),
-                    )
-                })
+                values
+                    .get(n)
+                    .copied()
+                    .or_else(|| mip_start::unlisted(n))
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            sp,
+                            format!(
+                                "has no value for column '{n}'; it does not belong to {}",
+                                a.model.display()
+                            ),
+                        )
+                    })
             })
             .collect::<Result<_>>()?;
         highs.set_start(&start)?;

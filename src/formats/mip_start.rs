@@ -221,8 +221,14 @@ mod tests {
         );
         let text = tiny::text(&l1, "mst");
         assert!(!text.contains(SEGMENTS_NOTE));
-        assert_eq!(read(Path::new("s.mst"), &text).unwrap().len(), l1.num_columns());
-        assert_eq!((unlisted("sg_3_0_12"), unlisted("w_0_0")), (Some(0.0), None));
+        assert_eq!(
+            read(Path::new("s.mst"), &text).unwrap().len(),
+            l1.num_columns()
+        );
+        assert_eq!(
+            (unlisted("sg_3_0_12"), unlisted("w_0_0")),
+            (Some(0.0), None)
+        );
         let e = read(Path::new("s.mst"), "# x\nw_0_0 1 2\n").unwrap_err();
         assert_eq!(
             e.to_string(),

@@ -330,8 +330,17 @@ impl Builder {
     /// the breakpoints `nodes` (ascending), the current residual at
     /// `nodes[anchor]`: see [`SegmentSet`]. The columns take the next
     /// indices; the row gets their entries when it is read.
-    pub fn add_segment_row(&mut self, row: Row, (t, j): (usize, usize), nodes: &[f64], anchor: usize) {
-        assert!(nodes.len() >= 2 && anchor < nodes.len(), "a set has a segment");
+    pub fn add_segment_row(
+        &mut self,
+        row: Row,
+        (t, j): (usize, usize),
+        nodes: &[f64],
+        anchor: usize,
+    ) {
+        assert!(
+            nodes.len() >= 2 && anchor < nodes.len(),
+            "a set has a segment"
+        );
         let count = nodes.len() - 1;
         let before = self.parts.segments.last().map_or(0, |s| s.before + s.count);
         let set = SegmentSet {
@@ -620,7 +629,12 @@ impl Problem {
 
     /// Index of the first auxiliary column.
     pub fn first_aux(&self) -> usize {
-        self.parts.n_out * self.parts.n_in + if self.parts.bias_vars { self.parts.n_out } else { 0 }
+        self.parts.n_out * self.parts.n_in
+            + if self.parts.bias_vars {
+                self.parts.n_out
+            } else {
+                0
+            }
     }
 
     /// What column `col` is: `W(j, i)`, `B(j)`, ….
@@ -1006,4 +1020,147 @@ pub fn into_box(v: f64, lower: f64, upper: f64, printed: f64) -> Option<f64> {
     let (centre, r) = ((lower + upper) / 2.0, (upper - lower) / 2.0);
     let tol = 1e-6 * (1.0 + centre.abs() + r) + printed * v.abs();
     (v.is_finite() && v >= lower - tol && v <= upper + tol).then(|| v.clamp(lower, upper))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Task;
+    use crate::formulation::{Cap, Form, Loss, MseForm};
+    use ndarray::array;
+
+    /// A builder over a 1×2 layer (w = [1, 2], b = 0.5) and two points.
+    fn builder() -> Builder {
+        let layer = LayerData {
+            w: array![[1.0, 2.0]],
+            b: array![0.5],
+            bias_vars: true,
+        };
+        let opts = Options {
+            task: Task::Regression,
+            loss: Loss::Mse,
+            radius: 0.1,
+            bias_radius: 0.2,
+            margin: 0.0,
+            form: Form::Compact,
+            keep_accuracy: false,
+            cap: Cap::None,
+            mse_form: MseForm::Segments,
+        };
+        Builder::new(&layer, array![[1.0, 0.0], [3.0, 4.0]], vec![7, 9], &opts)
+    }
+
+    fn row(name: RowName, point: Option<usize>, aux: Vec<(usize, f64)>) -> Row {
+        Row {
+            name,
+            sense: Sense::Eq,
+            rhs: 1.0,
+            point,
+            act: point.map(|_| vec![(0, 1.0)]).unwrap_or_default(),
+            aux,
+        }
+    }
+
+    /// Stored columns before, between and after two segment sets, and a
+    /// tangent set: every index lands where it was handed out.
+    fn mixed() -> Problem {
+        let mut b = builder();
+        let o = b.add_column(Var::O(7, 0), 0.0, 4.0, false, 1.5);
+        assert_eq!(o, 3, "after w_0_0, w_0_1, b_0");
+        b.add_segment_row(
+            row(RowName::Residual(7, 0), Some(0), vec![(o, 1.0)]),
+            (7, 0),
+            &[-1.0, 0.5, 2.0],
+            1,
+        );
+        let z = b.add_column(Var::Z(7, 0), 0.0, 1.0, true, 1.0);
+        assert_eq!(z, 6, "after the two segments of point 7");
+        b.add_segment_row(
+            row(RowName::Residual(9, 0), Some(1), vec![]),
+            (9, 0),
+            &[0.0, 1.0, 3.0, 4.0],
+            0,
+        );
+        let r = b.add_column(Var::R(9, 0), -1.0, 1.0, false, 0.25);
+        let sq = b.add_column(Var::Sq(9, 0), 0.0, 1.0, false, 0.0625);
+        assert_eq!((r, sq), (10, 11));
+        b.add_row(row(RowName::ReluOn(7, 0), None, vec![(z, 2.0), (r, -1.0)]));
+        b.add_tangents((9, 0), r, sq, [0.5, 1.0]);
+        b.add_cost(sq, 1.0);
+        b.finish()
+    }
+
+    #[test]
+    fn columns_keep_the_indices_the_builder_handed_out() {
+        let p = mixed();
+        let names: Vec<String> = p.columns().map(|c| c.var.to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                "w_0_0", "w_0_1", "b_0", "o_7_0", "sg_7_0_0", "sg_7_0_1", "z_7_0", "sg_9_0_0",
+                "sg_9_0_1", "sg_9_0_2", "r_9_0", "sq_9_0"
+            ]
+        );
+        assert_eq!((p.num_columns(), p.num_stored_columns()), (12, 7));
+        assert_eq!(
+            p.segment_runs().collect::<Vec<_>>(),
+            [(4, 7, 0, 2), (7, 9, 0, 3)]
+        );
+        assert!(p.column(6).integer && p.binaries() == 1);
+        // Segment k: [0, width], starts at 0; below the anchor it descends.
+        assert_eq!(
+            p.column(4),
+            Column {
+                var: Var::Seg(7, 0, 0),
+                lower: 0.0,
+                upper: 1.5,
+                integer: false,
+                start: 0.0
+            }
+        );
+        assert_eq!(
+            (p.cost(4), p.cost(5), p.cost(7), p.cost(11), p.cost(10)),
+            (0.5, 2.5, 1.0, 1.0, 0.0)
+        );
+        assert_eq!(p.costs(), (0..12).map(|c| p.cost(c)).collect::<Vec<_>>());
+        assert_eq!(
+            p.start(),
+            [1.0, 2.0, 0.5, 1.5, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.25, 0.0625]
+        );
+    }
+
+    #[test]
+    fn rows_and_columns_list_the_same_non_zeros() {
+        let p = mixed();
+        assert_eq!((p.num_rows(), p.num_stored_rows()), (5, 3));
+        let mut by_row = Vec::new();
+        for r in 0..p.num_rows() {
+            p.for_row(r, |c, v| by_row.push((r, c, v)));
+        }
+        let mut by_col = Vec::new();
+        for c in 0..p.num_columns() {
+            p.for_column(c, |r, v| by_col.push((r, c, v)));
+        }
+        by_row.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        by_col.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        assert_eq!(by_row, by_col);
+        assert_eq!(p.nonzeros(), by_row.len());
+        // res_7_0: w·(1, 0) + b + o + sg_7_0_0 − sg_7_0_1.
+        let mut res = Vec::new();
+        p.for_row(0, |c, v| res.push((c, v)));
+        assert_eq!(res, [(0, 1.0), (2, 1.0), (3, 1.0), (4, 1.0), (5, -1.0)]);
+        assert_eq!(p.row_head(4).name, RowName::Tangent(9, 0, 1));
+    }
+
+    #[test]
+    fn a_new_start_replaces_stored_values_and_keeps_segments_at_zero() {
+        let mut p = mixed();
+        let mut x = p.start();
+        x[0] = 1.05;
+        p.set_start(&x);
+        assert_eq!(p.column(0).start, 1.05);
+        x[4] = 0.5;
+        let moved = std::panic::catch_unwind(move || p.set_start(&x));
+        assert!(moved.is_err(), "a segment's start is 0 by construction");
+    }
 }

@@ -13,10 +13,10 @@
 
 use super::bounds::PointBounds;
 use super::names::{RowName, Var};
+use super::LayerData;
 use super::{
     Builder, Cap, Input, Loss, MseBound, MseForm, Options, Row, Sense, PWL_ABSOLUTE, PWL_RELATIVE,
 };
-use super::LayerData;
 use ndarray::Array2;
 
 /// Tangent points of r² over one side of a residual range, `[a, u]` with
@@ -163,7 +163,13 @@ fn output(
         return (hi > 0.0).then(|| direct(lo, a0));
     }
     let o = b.add_column(Var::O(t, j), 0.0, hi, false, a0.max(0.0));
-    let z = b.add_column(Var::Z(t, j), 0.0, 1.0, true, if a0 > 0.0 { 1.0 } else { 0.0 });
+    let z = b.add_column(
+        Var::Z(t, j),
+        0.0,
+        1.0,
+        true,
+        if a0 > 0.0 { 1.0 } else { 0.0 },
+    );
     let relu_row = |name, sense, rhs, aux| Row {
         name,
         sense,
@@ -173,7 +179,12 @@ fn output(
         aux,
     };
     // o ≥ a
-    b.add_row(relu_row(RowName::ReluLo(t, j), Sense::Ge, konst, vec![(o, 1.0)]));
+    b.add_row(relu_row(
+        RowName::ReluLo(t, j),
+        Sense::Ge,
+        konst,
+        vec![(o, 1.0)],
+    ));
     // o ≤ a − L(1 − z)  ⇔  o − a − L z ≤ −L
     b.add_row(relu_row(
         RowName::ReluHi(t, j),
@@ -185,7 +196,12 @@ fn output(
     b.add_row(Row {
         point: None,
         act: vec![],
-        ..relu_row(RowName::ReluOn(t, j), Sense::Le, 0.0, vec![(o, 1.0), (z, -hi)])
+        ..relu_row(
+            RowName::ReluOn(t, j),
+            Sense::Le,
+            0.0,
+            vec![(o, 1.0), (z, -hi)],
+        )
     });
     Some(Term {
         t,
@@ -218,7 +234,13 @@ enum Form {
 }
 
 impl Form {
-    fn new(b: &mut Builder, layer: &LayerData, relu: bool, targets: &Array2<f64>, opts: &Options) -> Form {
+    fn new(
+        b: &mut Builder,
+        layer: &LayerData,
+        relu: bool,
+        targets: &Array2<f64>,
+        opts: &Options,
+    ) -> Form {
         match opts.loss {
             Loss::Linf => Form::Linf {
                 col: b.add_column(Var::MaxDev, 0.0, 0.0, false, 0.0),
@@ -704,7 +726,10 @@ mod tests {
             // offset is the loss now.
             let x = p.start();
             assert!(segments.iter().all(|&c| x[c] == 0.0));
-            assert!(p.max_violation(&x) <= 1e-12, "feasible at the current weights");
+            assert!(
+                p.max_violation(&x) <= 1e-12,
+                "feasible at the current weights"
+            );
             let (w, b) = (&layer.w, &layer.b);
             let a = h.dot(&w.t()) + b;
             let out = if relu { a.mapv(|v| v.max(0.0)) } else { a };
@@ -740,7 +765,10 @@ mod tests {
             let r = lower + (upper - lower) * k as f64 / 300.0;
             let chord = cost(r);
             assert!(chord >= r * r - 1e-12, "below r² at {r}");
-            assert!(chord <= (1.0 + chord_gap(q)) * r * r + 1e-4, "{chord} at {r}");
+            assert!(
+                chord <= (1.0 + chord_gap(q)) * r * r + 1e-4,
+                "{chord} at {r}"
+            );
         }
         // Moving up one segment and down another at once leaves r where
         // it was but costs more: the LP never does it.
