@@ -111,14 +111,7 @@ impl RowName {
     /// the rest of their line.
     pub fn push_to(&self, out: &mut Vec<u8>) {
         match *self {
-            RowName::Tangent(t, j, k) => {
-                out.extend_from_slice(b"tg_");
-                push_decimal(out, t);
-                out.push(b'_');
-                push_decimal(out, j);
-                out.push(b'_');
-                push_decimal(out, k);
-            }
+            RowName::Tangent(t, j, k) => push_indexed(out, b"tg_", [t, j, k]),
             other => {
                 use std::io::Write;
                 let _ = write!(out, "{other}");
@@ -132,19 +125,23 @@ impl Var {
     /// (millions in one file) without `core::fmt`.
     pub fn push_to(&self, out: &mut Vec<u8>) {
         match *self {
-            Var::Seg(t, j, k) => {
-                out.extend_from_slice(b"sg_");
-                push_decimal(out, t);
-                out.push(b'_');
-                push_decimal(out, j);
-                out.push(b'_');
-                push_decimal(out, k);
-            }
+            Var::Seg(t, j, k) => push_indexed(out, b"sg_", [t, j, k]),
             other => {
                 use std::io::Write;
                 let _ = write!(out, "{other}");
             }
         }
+    }
+}
+
+/// Appends `prefix` and the indices joined by `_`: `sg_3_0_12`.
+fn push_indexed(out: &mut Vec<u8>, prefix: &[u8], indices: [usize; 3]) {
+    out.extend_from_slice(prefix);
+    for (k, n) in indices.into_iter().enumerate() {
+        if k > 0 {
+            out.push(b'_');
+        }
+        push_decimal(out, n);
     }
 }
 

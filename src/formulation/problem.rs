@@ -1023,7 +1023,7 @@ pub fn into_box(v: f64, lower: f64, upper: f64, printed: f64) -> Option<f64> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::data::Task;
     use crate::formulation::{Cap, Form, Loss, MseForm};
@@ -1129,10 +1129,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn rows_and_columns_list_the_same_non_zeros() {
-        let p = mixed();
-        assert_eq!((p.num_rows(), p.num_stored_rows()), (5, 3));
+    /// Checks that `p` lists the same non-zeros by row and by column, as
+    /// many as it counts.
+    pub(crate) fn assert_rows_match_columns(p: &Problem) {
         let mut by_row = Vec::new();
         for r in 0..p.num_rows() {
             p.for_row(r, |c, v| by_row.push((r, c, v)));
@@ -1145,6 +1144,13 @@ mod tests {
         by_col.sort_by(|a, b| a.partial_cmp(b).unwrap());
         assert_eq!(by_row, by_col);
         assert_eq!(p.nonzeros(), by_row.len());
+    }
+
+    #[test]
+    fn rows_and_columns_list_the_same_non_zeros() {
+        let p = mixed();
+        assert_eq!((p.num_rows(), p.num_stored_rows()), (5, 3));
+        assert_rows_match_columns(&p);
         // res_7_0: w·(1, 0) + b + o + sg_7_0_0 − sg_7_0_1.
         let mut res = Vec::new();
         p.for_row(0, |c, v| res.push((c, v)));

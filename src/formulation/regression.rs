@@ -641,36 +641,42 @@ mod tests {
     }
 
     use crate::formulation::names::Var;
+    use crate::formulation::Problem;
+
+    /// The mse problem in `form` of a random 6-point head (data-file
+    /// indices 10..16, 3 inputs, 2 outputs), with its features, targets
+    /// and layer.
+    fn random_mse(
+        seed: u64,
+        form: MseForm,
+        relu: bool,
+    ) -> (
+        Problem,
+        ndarray::Array2<f64>,
+        ndarray::Array2<f64>,
+        crate::formulation::LayerData,
+    ) {
+        let t = 6;
+        let (h, y, layer) = random_problem(seed, (t, 3, 2), true);
+        let input = Input {
+            layer: &layer,
+            features: h.clone(),
+            points: (0..t).map(|k| 10 + k).collect(),
+            relu,
+            classes: None,
+            targets: Some(&y),
+        };
+        let p = build(input, &mse_options(0.5, form)).unwrap().finish();
+        (p, h, y, layer)
+    }
 
     #[test]
     fn generated_tangent_rows_read_the_same_by_row_and_by_column() {
-        let t = 6;
-        let (h, y, layer) = random_problem(3, (t, 3, 2), true);
         for relu in [false, true] {
-            let opts = mse_options(0.5, MseForm::Tangents);
-            let input = Input {
-                layer: &layer,
-                features: h.clone(),
-                points: (0..t).map(|k| 10 + k).collect(),
-                relu,
-                classes: None,
-                targets: Some(&y),
-            };
-            let p = build(input, &opts).unwrap().finish();
+            let (p, ..) = random_mse(3, MseForm::Tangents, relu);
             let bound = p.mse_bound().unwrap();
             assert_eq!(p.num_rows() - p.num_stored_rows(), bound.pieces);
-            let mut by_row = Vec::new();
-            for r in 0..p.num_rows() {
-                p.for_row(r, |c, v| by_row.push((r, c, v)));
-            }
-            let mut by_col = Vec::new();
-            for c in 0..p.num_columns() {
-                p.for_column(c, |r, v| by_col.push((r, c, v)));
-            }
-            by_row.sort_by(|a, b| a.partial_cmp(b).unwrap());
-            by_col.sort_by(|a, b| a.partial_cmp(b).unwrap());
-            assert_eq!(by_row, by_col);
-            assert_eq!(by_row.len(), p.nonzeros());
+            crate::formulation::problem::tests::assert_rows_match_columns(&p);
             let names: std::collections::HashSet<String> = (0..p.num_rows())
                 .map(|r| p.row_head(r).name.to_string())
                 .collect();
@@ -684,35 +690,13 @@ mod tests {
 
     #[test]
     fn generated_segment_columns_read_the_same_by_row_and_by_column() {
-        let t = 6;
-        let (h, y, layer) = random_problem(5, (t, 3, 2), true);
         for relu in [false, true] {
-            let opts = mse_options(0.5, MseForm::Segments);
-            let input = Input {
-                layer: &layer,
-                features: h.clone(),
-                points: (0..t).map(|k| 10 + k).collect(),
-                relu,
-                classes: None,
-                targets: Some(&y),
-            };
-            let p = build(input, &opts).unwrap().finish();
+            let (p, h, y, layer) = random_mse(5, MseForm::Segments, relu);
             let bound = p.mse_bound().unwrap();
             let segments: Vec<usize> = (0..p.num_columns()).filter(|&c| p.is_segment(c)).collect();
             assert_eq!(segments.len(), bound.pieces);
             assert_eq!(p.num_stored_columns() + bound.pieces, p.num_columns());
-            let mut by_row = Vec::new();
-            for r in 0..p.num_rows() {
-                p.for_row(r, |c, v| by_row.push((r, c, v)));
-            }
-            let mut by_col = Vec::new();
-            for c in 0..p.num_columns() {
-                p.for_column(c, |r, v| by_col.push((r, c, v)));
-            }
-            by_row.sort_by(|a, b| a.partial_cmp(b).unwrap());
-            by_col.sort_by(|a, b| a.partial_cmp(b).unwrap());
-            assert_eq!(by_row, by_col);
-            assert_eq!(by_row.len(), p.nonzeros());
+            crate::formulation::problem::tests::assert_rows_match_columns(&p);
             // Names are unique, and each run of segments is sg_t_j_0, 1, …
             let names: std::collections::HashSet<String> =
                 p.columns().map(|c| c.var.to_string()).collect();
