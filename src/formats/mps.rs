@@ -371,4 +371,33 @@ mod tests {
         assert!(!linear.contains("QUADOBJ"), "no section without terms");
         assert!(linear.starts_with("NAME gdmilp\nROWS\n") && linear.ends_with("\nENDATA\n"));
     }
+
+    #[test]
+    fn segment_columns_are_written_in_place_descending_below_the_current_residual() {
+        let text = tiny::text(&tiny::regression(Loss::Mse, MseForm::Segments), "mps");
+        let columns = section(&text, "COLUMNS", SECTIONS);
+        // r⁰ = −0.875 lies between segments 6 and 7 of point 0: below it the
+        // residual descends (cost −(p_k + p_k+1), +1 in the row), above it
+        // climbs (the chord's slope, −1).
+        let line = |name: &str| {
+            columns
+                .iter()
+                .find(|l| l.split_whitespace().next() == Some(name))
+                .unwrap_or_else(|| panic!("no {name} in {columns:?}"))
+                .to_string()
+        };
+        assert_eq!(
+            line("sg_0_0_6"),
+            "    sg_0_0_6 obj 1.7655760832565806   res_0_0 1"
+        );
+        assert_eq!(
+            line("sg_0_0_7"),
+            "    sg_0_0_7 obj -1.7352508708586933   res_0_0 -1"
+        );
+        // They follow the bias, before point 1's.
+        let at = |name: &str| columns.iter().position(|l| l.contains(name)).unwrap();
+        assert!(at("b_0 ") < at("sg_0_0_0 ") && at("sg_0_0_14 ") < at("sg_1_0_0 "));
+        // res_0_0 = y + r⁰ = 1 − 0.875.
+        assert!(section(&text, "RHS", SECTIONS).contains(&"    rhs res_0_0 0.125"));
+    }
 }
