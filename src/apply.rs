@@ -37,24 +37,22 @@ pub fn map(
     layer: &FinalLayer,
     manifest: Option<&Manifest>,
 ) -> Result<Weights> {
+    let columns = manifest.map(Manifest::column_map);
     let named: Vec<(String, f64, usize)> = match &sol.values {
         Values::ByName(v) => v.clone(),
         Values::ByIndex(v) => {
-            let m = manifest.ok_or_else(|| {
+            let m = columns.as_ref().ok_or_else(|| {
                 Error::invalid(path, format!("{} numbers columns instead of naming them; gdmilp needs the export's manifest (--manifest) to map them", sol.format.name()))
             })?;
             v.iter()
                 .map(|&(k, val, line)| {
-                    m.columns
-                        .get(k)
-                        .map(|n| (n.clone(), val, line))
-                        .ok_or_else(|| Error::invalid(path, format!("line {line}: column {} does not exist: the export wrote {} columns (a solution of another model?)", k + 1, m.columns.len())))
+                    m.name(k)
+                        .map(|n| (n, val, line))
+                        .ok_or_else(|| Error::invalid(path, format!("line {line}: column {} does not exist: the export wrote {} columns (a solution of another model?)", k + 1, m.len())))
                 })
                 .collect::<Result<_>>()?
         }
     };
-    let known: Option<HashSet<&str>> =
-        manifest.map(|m| m.columns.iter().map(String::as_str).collect());
     let (m, n) = layer.w.dim();
     let bias_vars = layer.has_bias_vars();
     let mut w: Array2<Option<f64>> = Array2::from_elem((m, n), None);
@@ -68,8 +66,7 @@ pub fn map(
         if !v.is_finite() {
             return Err(at(format!("variable '{name}' has the value {v}")));
         }
-        let var =
-            Var::parse(name).filter(|_| known.as_ref().is_none_or(|k| k.contains(name.as_str())));
+        let var = Var::parse(name).filter(|_| columns.as_ref().is_none_or(|k| k.contains(name)));
         let Some(var) = var else {
             return Err(at(format!(
                 "variable '{name}' was not written by this export (a solution of another model?)"

@@ -846,7 +846,7 @@ mod tests {
         highs.pass(&problem).expect("HiGHS takes the LP");
         let out = highs.run().expect("HiGHS solves");
         assert!(out.optimal, "HiGHS status {}", out.status);
-        out.objective + problem.objective_offset
+        out.objective + problem.objective_offset()
     }
 
     fn loss_at(hd: &Head, w: &Array2<f64>, b: &Array1<f64>) -> f64 {

@@ -5,6 +5,7 @@
 
 use crate::data::{Select, Task};
 use crate::error::{Error, Result};
+use crate::formulation::names::Var;
 use crate::formulation::{MseBound, Options, Presolve};
 use crate::onnx::FinalLayer;
 use serde::{Deserialize, Serialize};
@@ -142,8 +143,13 @@ pub struct Manifest {
     pub presolve: Presolve,
     /// Sizes.
     pub counts: Counts,
-    /// Column names in file order (GLPK's `-w` numbers columns).
+    /// Column names in file order (GLPK's `-w` numbers columns), except
+    /// the mse segment columns, which `segments` describes.
     pub columns: Vec<String>,
+    /// mse, segment form: the segment columns, one run per residual
+    /// instead of ~90 names (see [`ColumnMap`] for index ↔ name).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<SegmentRun>,
     /// The MILP file, the MIP start.
     pub files: Files,
     /// Variable naming scheme.
@@ -173,6 +179,109 @@ pub struct ProtectRef {
     pub counts: crate::formulation::protect::Counts,
     /// Indices (in the protect file) of the protected points.
     pub indices: Vec<usize>,
+}
+
+/// A run of segment columns: columns `first` .. `first + count` (0-based,
+/// in file order) are `sg_t_j_0` … `sg_t_j_(count−1)`. Written as the
+/// text `"first t j count"`, one short line a residual.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct SegmentRun {
+    /// Index of `sg_t_j_0` among all columns.
+    pub first: usize,
+    /// The point's index in the data file.
+    pub t: usize,
+    /// The output.
+    pub j: usize,
+    /// Segments in the run.
+    pub count: usize,
+}
+
+impl From<SegmentRun> for String {
+    fn from(r: SegmentRun) -> String {
+        format!("{} {} {} {}", r.first, r.t, r.j, r.count)
+    }
+}
+
+impl TryFrom<String> for SegmentRun {
+    type Error = String;
+    fn try_from(s: String) -> std::result::Result<SegmentRun, String> {
+        let f: Vec<usize> = s
+            .split(' ')
+            .map(|v| v.parse().map_err(|_| ()))
+            .collect::<std::result::Result<_, ()>>()
+            .map_err(|_| format!("segment run `{s}` is not `first t j count`"))?;
+        match f[..] {
+            [first, t, j, count] if count > 0 => Ok(SegmentRun { first, t, j, count }),
+            _ => Err(format!("segment run `{s}` is not `first t j count`")),
+        }
+    }
+}
+
+/// Index ↔ name of every column an export wrote, from the manifest's
+/// listed names and segment runs.
+pub struct ColumnMap<'a> {
+    listed: &'a [String],
+    runs: &'a [SegmentRun],
+    /// Segment columns before each run.
+    before: Vec<usize>,
+    /// The listed names, and (t, j) → segments, for
+    /// [`ColumnMap::contains`].
+    names: std::collections::HashSet<&'a str>,
+    counts: std::collections::HashMap<(usize, usize), usize>,
+}
+
+impl<'a> ColumnMap<'a> {
+    /// The map of `listed` names with segment `runs` among them.
+    pub fn new(listed: &'a [String], runs: &'a [SegmentRun]) -> ColumnMap<'a> {
+        let mut before = Vec::with_capacity(runs.len());
+        let mut total = 0;
+        for r in runs {
+            before.push(total);
+            total += r.count;
+        }
+        ColumnMap {
+            listed,
+            runs,
+            before,
+            names: listed.iter().map(String::as_str).collect(),
+            counts: runs.iter().map(|r| ((r.t, r.j), r.count)).collect(),
+        }
+    }
+
+    /// Number of columns.
+    pub fn len(&self) -> usize {
+        self.listed.len()
+            + self
+                .runs
+                .last()
+                .map_or(0, |r| self.before[self.before.len() - 1] + r.count)
+    }
+
+    /// True when there are no columns.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The name of column `k` (0-based, file order), if it exists.
+    pub fn name(&self, k: usize) -> Option<String> {
+        let i = self.runs.partition_point(|r| r.first <= k);
+        let Some(run) = i.checked_sub(1).map(|i| self.runs[i]) else {
+            return self.listed.get(k).cloned();
+        };
+        if k < run.first + run.count {
+            return Some(Var::Seg(run.t, run.j, k - run.first).to_string());
+        }
+        self.listed.get(k - self.before[i - 1] - run.count).cloned()
+    }
+
+    /// Whether the export wrote a column named `name`.
+    pub fn contains(&self, name: &str) -> bool {
+        match Var::parse(name) {
+            Some(Var::Seg(t, j, k)) => self.counts.get(&(t, j)).is_some_and(|&c| k < c),
+            _ => self.names.contains(name),
+        }
+    }
 }
 
 /// Files written by export.
@@ -248,8 +357,50 @@ impl Manifest {
         ))
     }
 
+    /// Index ↔ name of the export's columns.
+    pub fn column_map(&self) -> ColumnMap<'_> {
+        ColumnMap::new(&self.columns, &self.segments)
+    }
+
     /// Serialized, pretty.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("manifest serializes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_column_map_numbers_listed_names_and_segment_runs_in_file_order() {
+        // w_0_0 b_0 | o_7_0 z_7_0 sg_7_0_0..2 | sg_9_0_0..1 | o_9_1
+        let listed: Vec<String> = ["w_0_0", "b_0", "o_7_0", "z_7_0", "o_9_1"]
+            .map(String::from)
+            .to_vec();
+        let runs: Vec<SegmentRun> = ["4 7 0 3", "7 9 0 2"]
+            .iter()
+            .map(|s| SegmentRun::try_from(s.to_string()).unwrap())
+            .collect();
+        let map = ColumnMap::new(&listed, &runs);
+        let names: Vec<String> = (0..map.len()).map(|k| map.name(k).unwrap()).collect();
+        assert_eq!(
+            names,
+            [
+                "w_0_0", "b_0", "o_7_0", "z_7_0", "sg_7_0_0", "sg_7_0_1", "sg_7_0_2", "sg_9_0_0",
+                "sg_9_0_1", "o_9_1"
+            ]
+        );
+        assert_eq!(map.name(10), None);
+        for n in &names {
+            assert!(map.contains(n), "{n}");
+        }
+        for n in ["sg_7_0_3", "sg_8_0_0", "w_0_1", "sg_9_1_0"] {
+            assert!(!map.contains(n), "{n}");
+        }
+        assert_eq!(String::from(runs[1]), "7 9 0 2");
+        for bad in ["7 9 0", "7 9 0 0", "a 9 0 2", "7 9 0 2 1"] {
+            assert!(SegmentRun::try_from(bad.to_string()).is_err(), "{bad}");
+        }
     }
 }

@@ -228,7 +228,7 @@ impl BoxReach {
         let reach = median(
             built
                 .problem
-                .features
+                .features()
                 .rows()
                 .into_iter()
                 .take(built.indices.len())
@@ -390,7 +390,7 @@ pub fn build_on(
         metrics::MarginCheck::Exact,
         &labels,
     );
-    let total = incumbent + problem.objective_offset;
+    let total = incumbent + problem.objective_offset();
     let scale = 1.0 + total.abs();
     if violation > 1e-6 * scale || (recomputed - total).abs() > 1e-4 * scale {
         return Err(Error::invalid(
@@ -443,17 +443,25 @@ pub fn manifest(
             indices: built.indices.clone(),
         },
         incumbent_objective: built.incumbent,
-        objective_offset: p.objective_offset,
-        mse_bound: p.mse_bound,
-        presolve: p.presolve.clone(),
+        objective_offset: p.objective_offset(),
+        mse_bound: p.mse_bound(),
+        presolve: p.presolve().clone(),
         counts: Counts {
-            columns: p.columns.len(),
+            columns: p.num_columns(),
             binaries: p.binaries(),
             rows: p.num_rows(),
             nonzeros: p.nonzeros(),
-            hessian: p.quadratic.len(),
+            hessian: p.quadratic_len(),
         },
-        columns: p.columns.iter().map(|c| c.var.to_string()).collect(),
+        columns: p
+            .stored_columns()
+            .iter()
+            .map(|c| c.var.to_string())
+            .collect(),
+        segments: p
+            .segment_runs()
+            .map(|(first, t, j, count)| manifest::SegmentRun { first, t, j, count })
+            .collect(),
         files: manifest::Files {
             milp: milp.to_path_buf(),
             start: start.to_path_buf(),

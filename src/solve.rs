@@ -235,12 +235,33 @@ impl Highs {
         Ok(())
     }
 
-    /// Loads `p` directly (column-wise), with its names.
+    /// Loads `p` directly (column-wise), with its names: the LP, then the
+    /// binaries, the Hessian and the names, one step each.
     pub fn pass(&mut self, p: &Problem) -> Result<()> {
-        let nc = p.columns.len();
+        if p.binaries() > 0 && p.has_quadratic() {
+            return Err(Error::usage(
+                "HiGHS cannot solve a mixed-integer QP (mse with a quadratic objective \
+                 after a ReLU); use --mse-form segments",
+            ));
+        }
+        self.pass_lp(p)?;
+        // Integrality only when there are binaries: HiGHS treats any
+        // integrality vector as a MIP, and a QP must stay a QP.
+        if p.binaries() > 0 {
+            self.pass_integrality(p)?;
+        }
+        if p.has_quadratic() {
+            self.pass_hessian(p)?;
+        }
+        self.pass_names(p);
+        Ok(())
+    }
+
+    /// The linear part: costs, bounds, row bounds and the matrix by column.
+    fn pass_lp(&mut self, p: &Problem) -> Result<()> {
+        let nc = p.num_columns();
         let cost = p.costs();
-        let lower: Vec<f64> = p.columns.iter().map(|c| c.lower).collect();
-        let upper: Vec<f64> = p.columns.iter().map(|c| c.upper).collect();
+        let (lower, upper): (Vec<f64>, Vec<f64>) = p.columns().map(|c| (c.lower, c.upper)).unzip();
         let (rl, ru): (Vec<f64>, Vec<f64>) = (0..p.num_rows())
             .map(|r| p.row_head(r))
             .map(|r| match r.sense {
@@ -250,21 +271,14 @@ impl Highs {
             })
             .unzip();
         let mut start = Vec::with_capacity(nc + 1);
-        let mut index = Vec::new();
-        let mut value = Vec::new();
+        let mut index = Vec::with_capacity(p.nonzeros());
+        let mut value = Vec::with_capacity(p.nonzeros());
         for c in 0..nc {
             start.push(index.len() as hs::HighsInt);
             p.for_column(c, |r, v| {
                 index.push(r as hs::HighsInt);
                 value.push(v);
             });
-        }
-        let binaries = p.binaries();
-        if binaries > 0 && !p.quadratic.is_empty() {
-            return Err(Error::usage(
-                "HiGHS cannot solve a mixed-integer QP (mse with a quadratic objective \
-                 after a ReLU); use --mse-form segments",
-            ));
         }
         // SAFETY: every array has the length HiGHS expects for these counts.
         let s = unsafe {
@@ -286,65 +300,71 @@ impl Highs {
                 value.as_ptr(),
             )
         };
-        self.check(s, "passing the model")?;
-        // Integrality only when there are binaries: HiGHS treats any
-        // integrality vector as a MIP, and a QP must stay a QP.
-        if binaries > 0 {
-            let integrality: Vec<hs::HighsInt> = p
-                .columns
-                .iter()
-                .map(|c| {
-                    if c.integer {
-                        hs::kHighsVarTypeInteger
-                    } else {
-                        0
-                    }
-                })
-                .collect();
-            // SAFETY: integrality has one entry per column in the range.
-            let s = unsafe {
-                hs::Highs_changeColsIntegralityByRange(
-                    self.ptr,
-                    0,
-                    nc as hs::HighsInt - 1,
-                    integrality.as_ptr(),
-                )
-            };
-            self.check(s, "marking the binary columns")?;
-        }
-        if !p.quadratic.is_empty() {
-            // Lower triangle, column-wise (the order `quadratic` keeps):
-            // HiGHS minimises cᵀx + ½ xᵀQx, so q·x² is Q = 2q and q·x_a·x_b
-            // (a > b) is Q_ab = q.
-            let mut q_start = Vec::with_capacity(nc);
-            let (mut q_index, mut q_value) = (Vec::new(), Vec::new());
-            let mut terms = p.quadratic.iter().peekable();
-            for c in 0..nc {
-                q_start.push(q_index.len() as hs::HighsInt);
-                while let Some(&&(a, b, q)) = terms.peek() {
-                    if b != c {
-                        break;
-                    }
-                    q_index.push(a as hs::HighsInt);
-                    q_value.push(if a == b { 2.0 * q } else { q });
-                    terms.next();
+        self.check(s, "passing the model")
+    }
+
+    /// Marks the binary columns.
+    fn pass_integrality(&mut self, p: &Problem) -> Result<()> {
+        let integrality: Vec<hs::HighsInt> = p
+            .columns()
+            .map(|c| {
+                if c.integer {
+                    hs::kHighsVarTypeInteger
+                } else {
+                    0
                 }
+            })
+            .collect();
+        // SAFETY: integrality has one entry per column in the range.
+        let s = unsafe {
+            hs::Highs_changeColsIntegralityByRange(
+                self.ptr,
+                0,
+                integrality.len() as hs::HighsInt - 1,
+                integrality.as_ptr(),
+            )
+        };
+        self.check(s, "marking the binary columns")
+    }
+
+    /// The quadratic objective: its lower triangle, column-wise (the order
+    /// [`Problem::for_quadratic`] gives). HiGHS minimises cᵀx + ½ xᵀQx, so
+    /// q·x² is Q = 2q and q·x_a·x_b (a > b) is Q_ab = q.
+    fn pass_hessian(&mut self, p: &Problem) -> Result<()> {
+        let nc = p.num_columns();
+        let mut q_start = Vec::with_capacity(nc);
+        let (mut q_index, mut q_value) = (
+            Vec::with_capacity(p.quadratic_len()),
+            Vec::with_capacity(p.quadratic_len()),
+        );
+        p.for_quadratic(|a, b, q| {
+            while q_start.len() <= b {
+                q_start.push(q_index.len() as hs::HighsInt);
             }
-            // SAFETY: q_start has nc entries, q_index/q_value q_value.len().
-            let s = unsafe {
-                hs::Highs_passHessian(
-                    self.ptr,
-                    nc as hs::HighsInt,
-                    q_value.len() as hs::HighsInt,
-                    hs::kHighsHessianFormatTriangular,
-                    q_start.as_ptr(),
-                    q_index.as_ptr(),
-                    q_value.as_ptr(),
-                )
-            };
-            self.check(s, "passing the quadratic objective")?;
+            q_index.push(a as hs::HighsInt);
+            q_value.push(if a == b { 2.0 * q } else { q });
+        });
+        while q_start.len() < nc {
+            q_start.push(q_index.len() as hs::HighsInt);
         }
-        for (c, col) in p.columns.iter().enumerate() {
+        // SAFETY: q_start has nc entries, q_index/q_value q_value.len().
+        let s = unsafe {
+            hs::Highs_passHessian(
+                self.ptr,
+                nc as hs::HighsInt,
+                q_value.len() as hs::HighsInt,
+                hs::kHighsHessianFormatTriangular,
+                q_start.as_ptr(),
+                q_index.as_ptr(),
+                q_value.as_ptr(),
+            )
+        };
+        self.check(s, "passing the quadratic objective")
+    }
+
+    /// Column and row names.
+    fn pass_names(&mut self, p: &Problem) {
+        for (c, col) in p.columns().enumerate() {
             let n = CString::new(col.var.to_string()).expect("names have no NUL");
             // SAFETY: valid column index and NUL-terminated name.
             unsafe { hs::Highs_passColName(self.ptr, c as hs::HighsInt, n.as_ptr()) };
@@ -354,7 +374,6 @@ impl Highs {
             // SAFETY: valid row index and NUL-terminated name.
             unsafe { hs::Highs_passRowName(self.ptr, r as hs::HighsInt, n.as_ptr()) };
         }
-        Ok(())
     }
 
     /// Number of columns.

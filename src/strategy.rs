@@ -87,16 +87,16 @@ impl Method {
         if structured
             && opts.loss == Loss::Mse
             && opts.mse_form == MseForm::Quadratic
-            && p.normal.is_some()
+            && p.normal().is_some()
         {
             Method::LeastSquares
-        } else if structured && large && opts.loss == Loss::Hinge && p.labels.is_some() {
+        } else if structured && large && opts.loss == Loss::Hinge && p.labels().is_some() {
             Method::HingePdhg
         } else if structured && p.binaries() > 0 && p.nonzeros() > MIP_BUDGET {
             Method::MipStart
         } else if p.binaries() > 0 {
             Method::HighsMip
-        } else if !p.quadratic.is_empty() {
+        } else if p.has_quadratic() {
             Method::HighsQp
         } else if p.nonzeros() > LARGE_LP {
             Method::HighsIpm
@@ -155,7 +155,7 @@ impl Answer {
         let Some(values) = &self.values else {
             return Ok(());
         };
-        let names: Vec<String> = p.columns.iter().map(|c| c.var.to_string()).collect();
+        let names: Vec<String> = p.columns().map(|c| c.var.to_string()).collect();
         let mut f = crate::atomic::AtomicFile::create(path)?;
         crate::formats::solution::highs::write_raw(
             f.writer(),
@@ -225,10 +225,7 @@ fn least_squares(
     bias: &Array1<f64>,
     deadline: Option<Instant>,
 ) -> Answer {
-    let normal = p
-        .normal
-        .as_ref()
-        .expect("chosen only with normal equations");
+    let normal = p.normal().expect("chosen only with normal equations");
     let w0 = p.current_weights();
     let b0 = p.current_bias().unwrap_or_else(|| bias.clone());
     let bx = crate::lsq::Box {
@@ -238,7 +235,7 @@ fn least_squares(
         bias_radius: opts.bias_radius,
     };
     let s = crate::lsq::solve(normal, &bx, 1e-9, deadline);
-    let offset = p.objective_offset;
+    let offset = p.objective_offset();
     let gap = rel_gap(s.objective, s.bound);
     let optimal = gap <= LSQ_GAP;
     let status = match (optimal, s.stopped) {
@@ -248,7 +245,7 @@ fn least_squares(
     };
     // The problem has no columns but the layer's: its solution is (w, b).
     let mut values: Vec<f64> = s.w.iter().copied().collect();
-    if p.bias_vars {
+    if p.bias_vars() {
         values.extend(s.b.iter());
     }
     Answer {
@@ -272,16 +269,16 @@ pub const REL_GAP: f64 = 1e-4;
 pub const LSQ_GAP: f64 = 1e-6;
 
 fn hinge(p: &Problem, opts: &Options, bias: &Array1<f64>, deadline: Option<Instant>) -> Answer {
-    let labels = p.labels.as_deref().expect("chosen only with labels");
+    let labels = p.labels().expect("chosen only with labels");
     let w0 = p.current_weights();
     let b0 = p.current_bias().unwrap_or_else(|| bias.clone());
     let lp = crate::hinge::HingeLp {
-        h: p.features.view(),
+        h: p.features(),
         labels,
         w0: w0.view(),
         b0: b0.view(),
         radius: opts.radius,
-        bias_radius: p.bias_vars.then_some(opts.bias_radius),
+        bias_radius: p.bias_vars().then_some(opts.bias_radius),
         delta: opts.margin,
     };
     let settings = crate::hinge::Settings {
@@ -296,7 +293,7 @@ fn hinge(p: &Problem, opts: &Options, bias: &Array1<f64>, deadline: Option<Insta
         crate::hinge::Status::IterationLimit => "Iteration limit reached".to_string(),
     };
     let values = hinge_values(p, labels, opts.margin, &s.w, &s.b);
-    let offset = p.objective_offset;
+    let offset = p.objective_offset();
     Answer {
         method: Method::HingePdhg,
         optimal: s.status == crate::hinge::Status::Converged,
@@ -318,11 +315,14 @@ fn hinge_values(
     w: &Array2<f64>,
     b: &Array1<f64>,
 ) -> Vec<f64> {
-    let a = p.features.dot(&w.t()) + b;
-    let pos: std::collections::HashMap<usize, usize> =
-        p.points.iter().enumerate().map(|(k, &t)| (t, k)).collect();
-    p.columns
+    let a = p.features().dot(&w.t()) + b;
+    let pos: std::collections::HashMap<usize, usize> = p
+        .points()
         .iter()
+        .enumerate()
+        .map(|(k, &t)| (t, k))
+        .collect();
+    p.columns()
         .map(|c| match c.var {
             crate::formulation::names::Var::W(j, i) => w[[j, i]],
             crate::formulation::names::Var::B(j) => b[j],

@@ -296,7 +296,7 @@ fn sweep(st: &State, k: usize, plan: &Plan<'_>) -> Result<Tried> {
     if let Some(dir) = plan.keep {
         answer.write_solution(p, &dir.join(format!("sweep{k}.sol")))?;
     }
-    let offset = p.objective_offset;
+    let offset = p.objective_offset();
     let before = built.incumbent + offset;
     let mut record = Sweep {
         sweep: k,
@@ -476,9 +476,9 @@ fn prepare(
     let p = &built.problem;
     errln!(
         "sweep {k}: {} points ({} kept by presolve), {} columns ({} binary), {} rows; method: {}",
-        p.presolve.points_in,
-        p.presolve.points_kept,
-        p.columns.len(),
+        p.presolve().points_in,
+        p.presolve().points_kept,
+        p.num_columns(),
         p.binaries(),
         p.num_rows(),
         Method::choose(

@@ -59,7 +59,7 @@ pub fn hinge_start(
         deadline,
         choice,
     )?;
-    let offset = built.problem.objective_offset;
+    let offset = built.problem.objective_offset();
     let current = built.incumbent + offset;
     let mut report = HingeStart {
         current,
@@ -72,9 +72,7 @@ pub fn hinge_start(
             let value = built.problem.objective_at(&x) + offset;
             report.hinge = Some(value);
             if value < current {
-                for (col, v) in built.problem.columns.iter_mut().zip(x) {
-                    col.start = v;
-                }
+                built.problem.set_start(&x);
                 report.used = true;
             }
         }

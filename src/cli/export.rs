@@ -57,7 +57,7 @@ pub(super) fn run(a: ExportArgs) -> Result<u8> {
     };
     let written = outputs.write(&loaded, &sel, &opts, &built)?;
     let p = &built.problem;
-    let pre = &p.presolve;
+    let pre = p.presolve();
     errln!(
         "layer    {} {}×{} ({} after), task {}",
         loaded.layer.op_summary(),
@@ -79,26 +79,26 @@ pub(super) fn run(a: ExportArgs) -> Result<u8> {
     }
     errln!(
         "model    {} columns ({} binary), {} rows, {} non-zeros{}",
-        p.columns.len(),
+        p.num_columns(),
         p.binaries(),
         p.num_rows(),
         p.nonzeros(),
-        if p.quadratic.is_empty() {
+        if !p.has_quadratic() {
             String::new()
         } else {
-            format!(" + {} Hessian entries (lower triangle)", p.quadratic.len())
+            format!(" + {} Hessian entries (lower triangle)", p.quadratic_len())
         }
     );
     errln!(
         "incumbent objective {} (loss on the selected points {})",
         crate::num::fmt(built.incumbent),
-        crate::num::fmt(built.incumbent + p.objective_offset)
+        crate::num::fmt(built.incumbent + p.objective_offset())
     );
     errln!(
         "box      {}",
         pipeline::BoxReach::of(&loaded, &built, &opts).describe()
     );
-    if let Some(b) = p.mse_bound {
+    if let Some(b) = p.mse_bound() {
         errln!("mse      {}", b.describe());
     }
     if let Some(w) = warm {

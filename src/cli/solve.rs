@@ -157,15 +157,19 @@ pub(super) fn run(a: SolveArgs) -> Result<u8> {
         let values: Vec<f64> = names
             .iter()
             .map(|n| {
-                by_name.get(n).copied().ok_or_else(|| {
-                    Error::invalid(
-                        sp,
-                        format!(
-                            "has no value for column '{n}'; it does not belong to {}",
-                            a.model.display()
-                        ),
-                    )
-                })
+                by_name
+                    .get(n)
+                    .copied()
+                    .or_else(|| mip_start::unlisted(n))
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            sp,
+                            format!(
+                                "has no value for column '{n}'; it does not belong to {}",
+                                a.model.display()
+                            ),
+                        )
+                    })
             })
             .collect::<Result<_>>()?;
         start = Some(values);

@@ -21,17 +21,17 @@ pub fn write<W: Write + Send>(p: &Problem, w: W) -> io::Result<()> {
 /// Streams `p` as CPLEX LP into `w`, with `name` in the `\Problem name:`
 /// comment (export's tag, see [`super::tag`]).
 pub fn write_named<W: Write + Send>(p: &Problem, name: &str, w: W) -> io::Result<()> {
-    let names = Names::of(p);
+    let mut names = Names::of(p);
     pipelined(w, |s| {
         s.s("\\ written by gdmilp: see the .gdmilp.json manifest beside this file\n\\Problem name: ");
         s.s(name);
         s.s("\nMinimize\n");
-        write_objective(p, &names, s)?;
+        write_objective(p, &mut names, s)?;
         s.s("Subject To\n");
-        write_rows(p, &names, s)?;
+        write_rows(p, &mut names, s)?;
         s.s("Bounds\n");
-        write_bounds(p, &names, s)?;
-        write_binaries(p, &names, s)?;
+        write_bounds(p, &mut names, s)?;
+        write_binaries(p, &mut names, s)?;
         s.s("End\n");
         Ok(())
     })
@@ -51,13 +51,13 @@ impl Terms {
         }
     }
 
-    fn term(&mut self, s: &mut Sink, v: f64, name: &str) {
+    fn term(&mut self, s: &mut Sink, v: f64, name: impl FnOnce(&mut Sink)) {
         self.signed_term(s, v, name, true);
     }
 
     /// A term; `sign` false writes a non-negative `v` without its `+` (the
     /// first term inside `[ ]`, where SCIP refuses a sign).
-    fn signed_term(&mut self, s: &mut Sink, v: f64, name: &str, sign: bool) {
+    fn signed_term(&mut self, s: &mut Sink, v: f64, name: impl FnOnce(&mut Sink), sign: bool) {
         if s.buf.len() - self.line_start > WRAP {
             s.s("\n   ");
             self.line_start = s.buf.len();
@@ -69,7 +69,7 @@ impl Terms {
         });
         s.num(v.abs());
         s.s(" ");
-        s.s(name);
+        name(s);
         self.count += 1;
     }
 
@@ -81,7 +81,7 @@ impl Terms {
     }
 }
 
-fn write_objective(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
+fn write_objective(p: &Problem, names: &mut Names, s: &mut Sink) -> io::Result<()> {
     s.s(" ");
     s.s(OBJECTIVE);
     s.s(":");
@@ -89,36 +89,41 @@ fn write_objective(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
     // readers that number columns by first appearance (GLPK's `-w`) then
     // number them as the manifest does.
     let mut terms = Terms::new(s);
-    let costs = p.costs();
-    for (name, &v) in names.cols.iter().zip(&costs) {
-        terms.term(s, v, name);
+    for c in 0..p.num_columns() {
+        terms.term(s, p.cost(c), |s| names.put_col(s, p, c));
         s.maybe_flush_keep(&mut terms)?;
     }
-    terms.end(s, &names.cols[0]);
-    if !p.quadratic.is_empty() {
+    terms.end(s, names.col(p, 0));
+    if p.has_quadratic() {
         s.s(" + [");
-        for (k, &(a, b, q)) in p.quadratic.iter().enumerate() {
-            terms.signed_term(s, 2.0 * q, &names.cols[a], k > 0);
+        let (mut k, mut result) = (0, Ok(()));
+        p.for_quadratic(|a, b, q| {
+            if result.is_err() {
+                return;
+            }
+            terms.signed_term(s, 2.0 * q, |s| names.put_col(s, p, a), k > 0);
+            k += 1;
             if a == b {
                 s.s("^2");
             } else {
                 s.s(" * ");
-                s.s(&names.cols[b]);
+                names.put_col(s, p, b);
             }
-            s.maybe_flush_keep(&mut terms)?;
-        }
+            result = s.maybe_flush_keep(&mut terms);
+        });
+        result?;
         s.s(" ] / 2");
     }
     s.s("\n");
     Ok(())
 }
 
-fn write_rows(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
+fn write_rows(p: &Problem, names: &mut Names, s: &mut Sink) -> io::Result<()> {
     if p.num_rows() == 0 {
         // Presolve decided every point. `Subject To` must hold a
         // constraint for LP readers (GLPK), so an always-true one stands in.
         s.s(" norows: 0 ");
-        s.s(&names.cols[0]);
+        names.put_col(s, p, 0);
         s.s(" >= 0\n");
     }
     for r in 0..p.num_rows() {
@@ -127,8 +132,8 @@ fn write_rows(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
         names.put_row(s, p, r);
         s.s(":");
         let mut terms = Terms::new(s);
-        p.for_row(r, |c, v| terms.term(s, v, &names.cols[c]));
-        terms.end(s, &names.cols[0]);
+        p.for_row(r, |c, v| terms.term(s, v, |s| names.put_col(s, p, c)));
+        terms.end(s, names.col(p, 0));
         s.s(match row.sense {
             Sense::Le => " <= ",
             Sense::Ge => " >= ",
@@ -141,14 +146,14 @@ fn write_rows(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
     Ok(())
 }
 
-fn write_bounds(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
-    for (c, col) in p.columns.iter().enumerate() {
+fn write_bounds(p: &Problem, names: &mut Names, s: &mut Sink) -> io::Result<()> {
+    for (c, col) in p.columns().enumerate() {
         if col.integer && col.lower == 0.0 && col.upper == 1.0 {
             // `Binaries` gives [0, 1]; writing it here too makes readers
             // (GLPK) warn that the bounds are redefined.
             continue;
         }
-        let name = &names.cols[c];
+        let name = names.col(p, c);
         let (lo, up) = (col.lower, col.upper);
         s.s(" ");
         if lo == up {
@@ -177,16 +182,16 @@ fn write_bounds(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
     Ok(())
 }
 
-fn write_binaries(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
-    if !p.columns.iter().any(|c| c.integer) {
+fn write_binaries(p: &Problem, names: &mut Names, s: &mut Sink) -> io::Result<()> {
+    if p.binaries() == 0 {
         return Ok(());
     }
     s.s("Binaries\n");
     let mut terms = 0;
-    for (c, col) in p.columns.iter().enumerate() {
+    for (c, col) in p.columns().enumerate() {
         if col.integer {
             s.s(" ");
-            s.s(&names.cols[c]);
+            names.put_col(s, p, c);
             terms += 1;
             if terms % 10 == 0 {
                 s.s("\n");
@@ -235,12 +240,15 @@ mod tests {
         let seg = tiny::text(&tiny::regression(Loss::Mse, MseForm::Segments), "lp");
         let objective = section(&seg, "Minimize", SECTIONS);
         assert_eq!(
-            objective[1..3],
+            objective[1..4],
             [
-                " obj: + 0 w_0_0 + 0 w_0_1 + 0 b_0 - 2.1340112219306198 sg_0_0_0 - 2.0819618075601185 sg_0_0_1 - 2.0110684440333553 sg_0_0_2",
-                "    - 1.9425890868413322 sg_0_0_3 - 1.8764415360954527 sg_0_0_4 - 1.8125463909145574 sg_0_0_5 - 1.7655760832565806 sg_0_0_6",
+                " obj: + 0 w_0_0 + 0 w_0_1 + 0 b_0 + 2.1340112219306198 sg_0_0_0 + 2.0819618075601185 sg_0_0_1 + 2.0110684440333553 sg_0_0_2",
+                "    + 1.9425890868413322 sg_0_0_3 + 1.8764415360954527 sg_0_0_4 + 1.8125463909145574 sg_0_0_5 + 1.7655760832565806 sg_0_0_6",
+                "    - 1.7352508708586933 sg_0_0_7 - 1.6912091401477785 sg_0_0_8 - 1.6336213861664564 sg_0_0_9 - 1.5779945661287167 sg_0_0_10",
             ]
         );
+        // Below the current residual (sg_0_0_0 to 6) the residual descends
+        // from it, so the chord slopes change sign; above, it climbs.
         // A line is cut after the term that passes 100 characters.
         assert!(
             objective.iter().all(|l| l.len() < 100 + 40),
@@ -264,7 +272,7 @@ mod tests {
         let seg = tiny::text(&tiny::regression(Loss::Mse, MseForm::Segments), "lp");
         let rows = section(&seg, "Subject To", SECTIONS);
         assert!(
-            rows[1].starts_with(" res_0_0: + 1 w_0_0 + 2 w_0_1 + 1 b_0 - 1 sg_0_0_0 - 1 sg_0_0_1"),
+            rows[1].starts_with(" res_0_0: + 1 w_0_0 + 2 w_0_1 + 1 b_0 + 1 sg_0_0_0 + 1 sg_0_0_1"),
             "{}",
             rows[1]
         );
@@ -306,7 +314,8 @@ mod tests {
         assert_eq!(section(&text, "Binaries", SECTIONS), ["Binaries", " c_2"]);
         assert!(text.ends_with(" c_2\nEnd\n"));
         let mut p = tiny::classification();
-        for c in &mut p.columns[..9] {
+        for c in 0..9 {
+            let c = p.column_mut(c);
             (c.integer, c.lower, c.upper) = (true, 0.0, 1.0);
         }
         let text = tiny::text(&p, "lp");

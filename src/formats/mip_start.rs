@@ -1,5 +1,10 @@
 //! The MIP start: every column's value at the current weights, in two
-//! forms. The Gurobi MST text form (`# comment`, then `name value` lines),
+//! forms, except the mse segment columns: they are anchored at the current
+//! residual, so each starts at 0, and they are left out (a start must not
+//! grow with ~90 of them a residual). Every reader takes a start without
+//! them: CBC solves the LP left once the listed columns are fixed, Gurobi
+//! and SCIP complete a partial start, and `gdmilp solve` reads them as 0
+//! ([`unlisted`]). The Gurobi MST text form (`# comment`, then `name value` lines),
 //! which Gurobi, SCIP and `gdmilp solve` read; and CBC's `mips` form
 //! (`index name value` lines, written beside the model as
 //! `<model file>.cbc.mst`). It knows nothing about where the values came
@@ -17,6 +22,7 @@
 
 use super::Names;
 use crate::error::{Error, Result};
+use crate::formulation::names::Var;
 use crate::formulation::Problem;
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -44,21 +50,41 @@ pub fn write_cbc<W: Write>(p: &Problem, w: W) -> io::Result<()> {
 }
 
 fn write_lines<W: Write>(p: &Problem, header: &str, indexed: bool, mut w: W) -> io::Result<()> {
-    let names = Names::of(p);
-    let mut buf = Vec::with_capacity(72 * p.columns.len() + header.len());
+    let mut names = Names::of(p);
+    let mut buf = Vec::with_capacity(72 * p.num_stored_columns() + header.len() + 80);
     buf.extend_from_slice(header.as_bytes());
-    for (c, col) in p.columns.iter().enumerate() {
+    if p.num_stored_columns() < p.num_columns() {
+        buf.extend_from_slice(SEGMENTS_NOTE.as_bytes());
+    }
+    for (c, col) in p.columns().enumerate() {
+        if p.is_segment(c) {
+            // Anchored at the current residual: always 0, left out.
+            continue;
+        }
         if indexed {
             buf.extend_from_slice(c.to_string().as_bytes());
             buf.push(b' ');
         }
-        buf.extend_from_slice(names.cols[c].as_bytes());
+        buf.extend_from_slice(names.col(p, c).as_bytes());
         buf.push(b' ');
         crate::num::push(&mut buf, col.start);
         buf.push(b'\n');
     }
     w.write_all(&buf)?;
     w.flush()
+}
+
+/// The second header line of a start with segment columns, which it
+/// leaves out: each starts at 0 (segments are anchored at the current
+/// residual), which every reader completes on its own.
+pub const SEGMENTS_NOTE: &str =
+    "# the mse segment columns sg_t_j_k are 0 and not listed (missing columns are 0)\n";
+
+/// The value a start gives column `name` when it does not list it: 0 for
+/// the mse segment columns (left out, see [`SEGMENTS_NOTE`]); `None` for
+/// any other, which a start must list.
+pub fn unlisted(name: &str) -> Option<f64> {
+    matches!(Var::parse(name), Some(Var::Seg(..))).then_some(0.0)
 }
 
 /// The CBC start beside a MILP file: `layer.mps` → `layer.mps.cbc.mst`.
@@ -136,9 +162,9 @@ mod tests {
             crate::formulation::Loss::L1,
             crate::formulation::MseForm::Segments,
         );
-        p.columns[0].start = -1.5e-300;
-        p.columns[1].start = 1.0 / 3.0;
-        p.columns[2].start = 2.5e20;
+        p.column_mut(0).start = -1.5e-300;
+        p.column_mut(1).start = 1.0 / 3.0;
+        p.column_mut(2).start = 2.5e20;
         let numeric = |s: &str| {
             s.bytes()
                 .all(|b| b.is_ascii_digit() || b"+-.e".contains(&b))
@@ -155,7 +181,7 @@ mod tests {
             assert!(numeric(f[2]) && line.len() < 255, "{line}");
             assert_eq!(
                 f[2].parse::<f64>().unwrap(),
-                p.columns[k].start,
+                p.column(k).start,
                 "round trip"
             );
         }
@@ -178,12 +204,31 @@ mod tests {
             crate::formulation::MseForm::Segments,
         );
         for form in ["mst", "cbc"] {
-            let back = read(Path::new("s.mst"), &tiny::text(&p, form)).unwrap();
-            assert_eq!(back.len(), p.columns.len());
-            for c in &p.columns {
-                assert_eq!(back[&c.var.to_string()], c.start);
+            let text = tiny::text(&p, form);
+            let back = read(Path::new("s.mst"), &text).unwrap();
+            // The weights and bias; the segment columns are left out.
+            assert_eq!(back.len(), p.first_aux());
+            assert!(text.contains(SEGMENTS_NOTE));
+            for c in p.columns() {
+                let name = c.var.to_string();
+                let value = back.get(&name).copied().or_else(|| unlisted(&name));
+                assert_eq!(value, Some(c.start), "{name}");
             }
         }
+        let l1 = tiny::regression(
+            crate::formulation::Loss::L1,
+            crate::formulation::MseForm::Segments,
+        );
+        let text = tiny::text(&l1, "mst");
+        assert!(!text.contains(SEGMENTS_NOTE));
+        assert_eq!(
+            read(Path::new("s.mst"), &text).unwrap().len(),
+            l1.num_columns()
+        );
+        assert_eq!(
+            (unlisted("sg_3_0_12"), unlisted("w_0_0")),
+            (Some(0.0), None)
+        );
         let e = read(Path::new("s.mst"), "# x\nw_0_0 1 2\n").unwrap_err();
         assert_eq!(
             e.to_string(),

@@ -92,18 +92,47 @@ pub fn sidecars(model_file: &Path) -> Sidecars {
 /// The suffix of every manifest's file name.
 pub const MANIFEST_SUFFIX: &str = ".gdmilp.json";
 
-/// Column and stored-row names, made once per file; generated (tangent)
-/// rows are named as they are written.
+/// Stored column and row names, made once per file; generated rows
+/// (tangents) and columns (segments) are named as they are written.
 pub(crate) struct Names {
-    pub cols: Vec<String>,
+    cols: Vec<String>,
     rows: Vec<String>,
+    scratch: Vec<u8>,
 }
 
 impl Names {
     pub fn of(p: &Problem) -> Names {
         Names {
-            cols: p.columns.iter().map(|c| c.var.to_string()).collect(),
-            rows: p.rows.iter().map(|r| r.name.to_string()).collect(),
+            cols: p
+                .stored_columns()
+                .iter()
+                .map(|c| c.var.to_string())
+                .collect(),
+            rows: (0..p.num_stored_rows())
+                .map(|r| p.row_head(r).name.to_string())
+                .collect(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The name of column `c` of `p` (a generated one formatted into a
+    /// scratch buffer, valid until the next call).
+    pub fn col(&mut self, p: &Problem, c: usize) -> &str {
+        match p.stored_index(c) {
+            Some(k) => &self.cols[k],
+            None => {
+                self.scratch.clear();
+                p.column_var(c).push_to(&mut self.scratch);
+                std::str::from_utf8(&self.scratch).expect("names are ASCII")
+            }
+        }
+    }
+
+    /// Writes the name of column `c` of `p`.
+    pub fn put_col(&self, s: &mut Sink, p: &Problem, c: usize) {
+        match p.stored_index(c) {
+            Some(k) => s.s(&self.cols[k]),
+            None => p.column_var(c).push_to(&mut s.buf),
         }
     }
 
@@ -192,42 +221,7 @@ pub(crate) fn pipelined<W: Write + Send>(
 /// offender. (The features are checked when computed; this is the last
 /// line of defence before a solver sees the file.)
 pub fn check_finite(p: &Problem) -> std::result::Result<(), String> {
-    if let Some(v) = p.features.iter().find(|v| !v.is_finite()) {
-        return Err(format!("a feature value is {v}"));
-    }
-    for c in &p.columns {
-        if c.lower.is_nan()
-            || c.upper.is_nan()
-            || c.lower == f64::INFINITY
-            || c.upper == f64::NEG_INFINITY
-        {
-            return Err(format!(
-                "column {} has bounds [{}, {}]",
-                c.var, c.lower, c.upper
-            ));
-        }
-    }
-    for r in p.rows.len()..p.num_rows() {
-        let head = p.row_head(r);
-        if !head.rhs.is_finite() {
-            return Err(format!(
-                "row {} has a non-finite right-hand side",
-                head.name
-            ));
-        }
-    }
-    for r in &p.rows {
-        if !r.rhs.is_finite()
-            || r.aux.iter().any(|a| !a.1.is_finite())
-            || r.act.iter().any(|a| !a.1.is_finite())
-        {
-            return Err(format!(
-                "row {} has a non-finite coefficient or right-hand side",
-                r.name
-            ));
-        }
-    }
-    Ok(())
+    p.check_finite()
 }
 
 /// Writes `p` to `path` in the format its extension names, atomically.

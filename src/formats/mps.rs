@@ -23,15 +23,15 @@ pub fn write<W: Write + Send>(p: &Problem, w: W) -> io::Result<()> {
 /// Streams `p` as free MPS into `w`, with `name` (no spaces) on the NAME
 /// line (export's tag, see [`super::tag`]).
 pub fn write_named<W: Write + Send>(p: &Problem, name: &str, w: W) -> io::Result<()> {
-    let names = Names::of(p);
+    let mut names = Names::of(p);
     pipelined(w, |s| {
         s.s("NAME ");
         s.s(name);
         s.s("\n");
         write_rows(p, &names, s)?;
-        write_columns(p, &names, s)?;
+        write_columns(p, &mut names, s)?;
         write_rhs(p, &names, s)?;
-        write_bounds(p, &names, s)?;
+        write_bounds(p, &mut names, s)?;
         write_quadobj(p, &names, s)?;
         s.s("ENDATA\n");
         Ok(())
@@ -105,11 +105,11 @@ impl Entries<'_> {
     }
 }
 
-fn write_columns(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
+fn write_columns(p: &Problem, names: &mut Names, s: &mut Sink) -> io::Result<()> {
     s.s("COLUMNS\n");
-    let costs = p.costs();
     let mut in_int = false;
-    for (c, col) in p.columns.iter().enumerate() {
+    let mut name = String::new();
+    for (c, col) in p.columns().enumerate() {
         if col.integer != in_int {
             s.s(if col.integer {
                 "    MARKER 'MARKER' 'INTORG'\n"
@@ -118,12 +118,14 @@ fn write_columns(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
             });
             in_int = col.integer;
         }
+        name.clear();
+        name.push_str(names.col(p, c));
         let mut e = Entries {
-            name: &names.cols[c],
+            name: &name,
             open: false,
             any: false,
         };
-        let cost = costs[c];
+        let cost = p.cost(c);
         if cost != 0.0 {
             e.push_named(s, OBJECTIVE, cost);
         }
@@ -153,10 +155,10 @@ fn write_rhs(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
     Ok(())
 }
 
-fn write_bounds(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
+fn write_bounds(p: &Problem, names: &mut Names, s: &mut Sink) -> io::Result<()> {
     s.s("BOUNDS\n");
-    for (c, col) in p.columns.iter().enumerate() {
-        let name = &names.cols[c];
+    for (c, col) in p.columns().enumerate() {
+        let name = names.col(p, c);
         let line = |s: &mut Sink, kind: &str, v: Option<f64>| {
             s.s(kind);
             s.s(" bnd ");
@@ -188,21 +190,25 @@ fn write_bounds(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
 }
 
 fn write_quadobj(p: &Problem, names: &Names, s: &mut Sink) -> io::Result<()> {
-    if p.quadratic.is_empty() {
+    if !p.has_quadratic() {
         return Ok(());
     }
     s.s("QUADOBJ\n");
-    for &(a, b, q) in &p.quadratic {
+    let mut result = Ok(());
+    p.for_quadratic(|a, b, q| {
+        if result.is_err() {
+            return;
+        }
         s.s("    ");
-        s.s(&names.cols[a]);
+        names.put_col(s, p, a);
         s.s(" ");
-        s.s(&names.cols[b]);
+        names.put_col(s, p, b);
         s.s(" ");
         s.num(if a == b { 2.0 * q } else { q });
         s.s("\n");
-        s.maybe_flush()?;
-    }
-    Ok(())
+        result = s.maybe_flush();
+    });
+    result
 }
 
 #[cfg(test)]
@@ -266,7 +272,7 @@ mod tests {
         // zero cost a column would vanish for the reader without its
         // `obj 0` entry.
         let mut p = tiny::regression(Loss::Mse, MseForm::Quadratic);
-        p.objective.retain(|&(c, _)| c != 2);
+        p.drop_cost(2);
         let text = tiny::text(&p, "mps");
         assert_eq!(
             section(&text, "COLUMNS", SECTIONS),
@@ -364,5 +370,34 @@ mod tests {
         let linear = tiny::text(&tiny::regression(Loss::L1, MseForm::Segments), "mps");
         assert!(!linear.contains("QUADOBJ"), "no section without terms");
         assert!(linear.starts_with("NAME gdmilp\nROWS\n") && linear.ends_with("\nENDATA\n"));
+    }
+
+    #[test]
+    fn segment_columns_are_written_in_place_descending_below_the_current_residual() {
+        let text = tiny::text(&tiny::regression(Loss::Mse, MseForm::Segments), "mps");
+        let columns = section(&text, "COLUMNS", SECTIONS);
+        // r⁰ = −0.875 lies between segments 6 and 7 of point 0: below it the
+        // residual descends (cost −(p_k + p_k+1), +1 in the row), above it
+        // climbs (the chord's slope, −1).
+        let line = |name: &str| {
+            columns
+                .iter()
+                .find(|l| l.split_whitespace().next() == Some(name))
+                .unwrap_or_else(|| panic!("no {name} in {columns:?}"))
+                .to_string()
+        };
+        assert_eq!(
+            line("sg_0_0_6"),
+            "    sg_0_0_6 obj 1.7655760832565806   res_0_0 1"
+        );
+        assert_eq!(
+            line("sg_0_0_7"),
+            "    sg_0_0_7 obj -1.7352508708586933   res_0_0 -1"
+        );
+        // They follow the bias, before point 1's.
+        let at = |name: &str| columns.iter().position(|l| l.contains(name)).unwrap();
+        assert!(at("b_0 ") < at("sg_0_0_0 ") && at("sg_0_0_14 ") < at("sg_1_0_0 "));
+        // res_0_0 = y + r⁰ = 1 − 0.875.
+        assert!(section(&text, "RHS", SECTIONS).contains(&"    rhs res_0_0 0.125"));
     }
 }

@@ -45,9 +45,11 @@ pub fn classification() -> Problem {
 /// w_0_0 without a lower bound, w_0_1 free, the biases fixed at their
 /// current values.
 pub fn with_odd_bounds(mut p: Problem) -> Problem {
-    p.columns[0].lower = f64::NEG_INFINITY;
-    (p.columns[1].lower, p.columns[1].upper) = (f64::NEG_INFINITY, f64::INFINITY);
-    for c in &mut p.columns[6..9] {
+    p.column_mut(0).lower = f64::NEG_INFINITY;
+    let free = p.column_mut(1);
+    (free.lower, free.upper) = (f64::NEG_INFINITY, f64::INFINITY);
+    for c in 6..9 {
+        let c = p.column_mut(c);
         (c.lower, c.upper) = (c.start, c.start);
     }
     p

@@ -14,9 +14,46 @@
 
 use super::bounds::PointBounds;
 use super::names::{RowName, Var};
-use super::{Form, Input, Loss, Options, Problem, Row, Sense};
+use super::{Builder, Form, Input, LayerData, Loss, Options, Row, Sense};
 
-pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String> {
+/// One point that presolve could not decide: its margins to every other
+/// class (and the ReLU's zero, j = M) over the box.
+struct Point<'a> {
+    /// Position among the selected points, data-file index, label.
+    pos: usize,
+    t: usize,
+    l: usize,
+    pb: PointBounds,
+    /// (class j, lowest and highest margin a_ℓ − a_j over the box).
+    margins: Vec<(usize, f64, f64)>,
+    layer: &'a LayerData,
+}
+
+impl Point<'_> {
+    /// The constant part of a_j (the bias when it is not a variable; the
+    /// ReLU's zero class, j = M, is 0).
+    fn konst(&self, j: usize) -> f64 {
+        let m = self.layer.w.nrows();
+        if self.layer.bias_vars || j == m {
+            0.0
+        } else {
+            self.layer.b[j]
+        }
+    }
+
+    /// The activations a_ℓ − a_j a margin row reads (a_ℓ alone for the
+    /// ReLU's zero), ascending.
+    fn act(&self, j: usize) -> Vec<(usize, f64)> {
+        let mut act = vec![(self.l, 1.0)];
+        if j < self.layer.w.nrows() {
+            act.push((j, -1.0));
+        }
+        act.sort_by_key(|&(k, _)| k);
+        act
+    }
+}
+
+pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Builder, String> {
     let classes = input.classes.ok_or("classification needs class labels")?;
     let layer = input.layer;
     let m = layer.w.nrows();
@@ -28,23 +65,22 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
     if input.relu && opts.loss == Loss::Hinge {
         return Err("--loss hinge after a Relu is not modelled (the hinge of max(0, a) is not linear in the weights); use --loss zero-one".into());
     }
-    let eps = opts.margin;
     let rb = opts.bias_reach(layer);
-    let mut p = Problem::new(layer, input.features, input.points, opts);
-    p.labels = Some(classes[..p.points.len().min(classes.len())].to_vec());
-    let t_count = p.points.len();
-    p.presolve.points_in = t_count;
-    let mut kept_correct = 0usize;
-    let mut cs = Vec::new();
+    let relu = input.relu;
+    let mut b = Builder::new(layer, input.features, input.points, opts);
+    let t_count = b.points().len();
+    b.set_labels(classes[..t_count.min(classes.len())].to_vec());
+    let mut zero_one = ZeroOne::default();
+    let mut kept = 0;
     for (pos, &l) in classes.iter().enumerate().take(t_count) {
-        let t = p.points[pos];
+        let t = b.points()[pos];
         if l >= m {
             return Err(format!(
                 "label {l} of point {t} is out of range: the layer has {m} outputs (classes 0..{})",
                 m - 1
             ));
         }
-        let pb = PointBounds::new(p.features.row(pos), &layer.w, &layer.b, opts.radius, rb);
+        let pb = PointBounds::new(b.features().row(pos), &layer.w, &layer.b, opts.radius, rb);
         let mut margins: Vec<(usize, f64, f64)> = (0..m)
             .filter(|&j| j != l)
             .map(|j| {
@@ -52,119 +88,124 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
                 (j, lo, hi)
             })
             .collect();
-        if input.relu {
+        if relu {
             // The ReLU's zero: a_ℓ − 0 ≥ ε.
             let (lo, hi) = pb.activation(l);
             margins.push((m, lo, hi));
         }
-        if margins.iter().all(|&(_, lo, _)| lo >= eps) {
+        if margins.iter().all(|&(_, lo, _)| lo >= opts.margin) {
             // Correct with margin (zero-one), or zero hinge loss, everywhere
             // in the box.
-            p.presolve.fixed_correct += 1;
+            b.presolve().fixed_correct += 1;
             continue;
         }
-        // The constant part of a_j (the bias when it is not a variable; the
-        // ReLU's zero class, j = M, is 0).
-        let konst = |j: usize| {
-            if layer.bias_vars || j == m {
-                0.0
-            } else {
-                layer.b[j]
-            }
+        let point = Point {
+            pos,
+            t,
+            l,
+            pb,
+            margins,
+            layer,
         };
-        if opts.loss == Loss::Hinge {
-            // ξ_t ≥ δ − (a_tℓ − a_tj) for every j whose margin can fall
-            // below δ; ξ_t ≥ 0 by its bound.
-            let upper = margins
-                .iter()
-                .map(|&(_, lo, _)| eps - lo)
-                .fold(0.0, f64::max);
-            let start = margins
-                .iter()
-                .map(|&(j, _, _)| eps - (pb.a0[l] - pb.a0[j]))
-                .fold(0.0, f64::max);
-            let xi = p.add_column(Var::Xi(t), 0.0, upper, false, start);
-            p.objective.push((xi, 1.0));
-            cs.push(xi);
-            for &(j, lo, _) in &margins {
-                if lo >= eps {
-                    p.presolve.rows_dropped += 1;
-                    continue;
-                }
-                let mut act = vec![(l, 1.0), (j, -1.0)];
-                act.sort_by_key(|&(k, _)| k);
-                p.rows.push(Row {
-                    name: RowName::Hinge(t, j),
-                    sense: Sense::Ge,
-                    rhs: eps - (konst(l) - konst(j)),
-                    point: Some(pos),
-                    act,
-                    aux: vec![(xi, 1.0)],
-                });
-            }
+        kept += match opts.loss {
+            Loss::Hinge => hinge(&mut b, &point, opts) as usize,
+            _ => zero_one.point(&mut b, &point, opts) as usize,
+        };
+    }
+    b.presolve().points_kept = kept;
+    if opts.loss == Loss::ZeroOne {
+        zero_one.finish(&mut b, opts);
+    }
+    Ok(b)
+}
+
+/// Hinge: ξ_t ≥ δ − (a_tℓ − a_tj) for every j whose margin can fall below
+/// δ; ξ_t ≥ 0 by its bound. Returns true (the point is kept).
+fn hinge(b: &mut Builder, p: &Point<'_>, opts: &Options) -> bool {
+    let eps = opts.margin;
+    let upper = p
+        .margins
+        .iter()
+        .map(|&(_, lo, _)| eps - lo)
+        .fold(0.0, f64::max);
+    let start = p
+        .margins
+        .iter()
+        .map(|&(j, _, _)| eps - (p.pb.a0[p.l] - p.pb.a0[j]))
+        .fold(0.0, f64::max);
+    let xi = b.add_column(Var::Xi(p.t), 0.0, upper, false, start);
+    b.add_cost(xi, 1.0);
+    for &(j, lo, _) in &p.margins {
+        if lo >= eps {
+            b.presolve().rows_dropped += 1;
             continue;
         }
-        if margins.iter().any(|&(_, _, hi)| hi < eps) {
-            p.presolve.fixed_wrong += 1;
-            continue;
-        }
-        let current = margins.iter().all(|&(j, _, _)| {
-            let a0j = if j == m { 0.0 } else { pb.a0[j] };
-            pb.a0[l] - a0j >= eps
+        b.add_row(Row {
+            name: RowName::Hinge(p.t, j),
+            sense: Sense::Ge,
+            rhs: eps - (p.konst(p.l) - p.konst(j)),
+            point: Some(p.pos),
+            act: p.act(j),
+            aux: vec![(xi, 1.0)],
         });
-        kept_correct += current as usize;
-        let c = p.add_column(Var::C(t), 0.0, 1.0, true, if current { 1.0 } else { 0.0 });
-        p.objective.push((c, -1.0));
-        cs.push(c);
-        let a_cols: Vec<usize> = match opts.form {
+    }
+    true
+}
+
+/// Zero-one: what the `keep` row and the offset need once every point is
+/// seen.
+#[derive(Default)]
+struct ZeroOne {
+    /// The c_t columns.
+    cs: Vec<usize>,
+    /// Kept points correct now.
+    correct: usize,
+}
+
+impl ZeroOne {
+    /// A binary c_t and its margin rows (compact or paper form); false when
+    /// the point is wrong for every weight in the box (fixed c_t = 0).
+    fn point(&mut self, b: &mut Builder, p: &Point<'_>, opts: &Options) -> bool {
+        let (eps, m) = (opts.margin, p.layer.w.nrows());
+        if p.margins.iter().any(|&(_, _, hi)| hi < eps) {
+            b.presolve().fixed_wrong += 1;
+            return false;
+        }
+        let current = p.margins.iter().all(|&(j, _, _)| {
+            let a0j = if j == m { 0.0 } else { p.pb.a0[j] };
+            p.pb.a0[p.l] - a0j >= eps
+        });
+        self.correct += current as usize;
+        let c = b.add_column(Var::C(p.t), 0.0, 1.0, true, if current { 1.0 } else { 0.0 });
+        b.add_cost(c, -1.0);
+        self.cs.push(c);
+        let a_cols = match opts.form {
             Form::Compact => Vec::new(),
-            Form::Paper => (0..m)
-                .map(|j| {
-                    let (lo, hi) = pb.activation(j);
-                    let a = p.add_column(Var::A(t, j), lo, hi, false, pb.a0[j]);
-                    // a_tj − w_j·h_t − b_j = 0
-                    p.rows.push(Row {
-                        name: RowName::Act(t, j),
-                        sense: Sense::Eq,
-                        rhs: konst(j),
-                        point: Some(pos),
-                        act: vec![(j, -1.0)],
-                        aux: vec![(a, 1.0)],
-                    });
-                    a
-                })
-                .collect(),
+            Form::Paper => activation_columns(b, p),
         };
-        for &(j, lo, _) in &margins {
+        for &(j, lo, _) in &p.margins {
             if lo >= eps {
-                p.presolve.rows_dropped += 1;
+                b.presolve().rows_dropped += 1;
                 continue;
             }
             let big_m = eps - lo;
             let row = match opts.form {
-                Form::Compact => {
-                    let mut act = vec![(l, 1.0)];
-                    if j < m {
-                        act.push((j, -1.0));
-                    }
-                    act.sort_by_key(|&(k, _)| k);
-                    Row {
-                        name: RowName::Margin(t, j),
-                        sense: Sense::Ge,
-                        rhs: eps - big_m - (konst(l) - konst(j)),
-                        point: Some(pos),
-                        act,
-                        aux: vec![(c, -big_m)],
-                    }
-                }
+                Form::Compact => Row {
+                    name: RowName::Margin(p.t, j),
+                    sense: Sense::Ge,
+                    rhs: eps - big_m - (p.konst(p.l) - p.konst(j)),
+                    point: Some(p.pos),
+                    act: p.act(j),
+                    aux: vec![(c, -big_m)],
+                },
                 Form::Paper => {
-                    let mut aux = vec![(a_cols[l], 1.0)];
+                    let mut aux = vec![(a_cols[p.l], 1.0)];
                     if j < m {
                         aux.push((a_cols[j], -1.0));
                     }
                     aux.push((c, -big_m));
                     Row {
-                        name: RowName::Margin(t, j),
+                        name: RowName::Margin(p.t, j),
                         sense: Sense::Ge,
                         rhs: eps - big_m,
                         point: None,
@@ -173,24 +214,45 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String>
                     }
                 }
             };
-            p.rows.push(row);
+            b.add_row(row);
         }
+        true
     }
-    p.presolve.points_kept = cs.len();
-    if opts.keep_accuracy && !cs.is_empty() {
-        p.rows.push(Row {
-            name: RowName::Keep,
-            sense: Sense::Ge,
-            rhs: kept_correct as f64,
-            point: None,
-            act: vec![],
-            aux: cs.iter().map(|&c| (c, 1.0)).collect(),
-        });
+
+    /// `keep: Σ c_t ≥ the number correct now` (`--keep-accuracy`), and the
+    /// offset: correct points fixed by presolve count −1 each.
+    fn finish(self, b: &mut Builder, opts: &Options) {
+        if opts.keep_accuracy && !self.cs.is_empty() {
+            b.add_row(Row {
+                name: RowName::Keep,
+                sense: Sense::Ge,
+                rhs: self.correct as f64,
+                point: None,
+                act: vec![],
+                aux: self.cs.iter().map(|&c| (c, 1.0)).collect(),
+            });
+        }
+        let fixed = b.presolve().fixed_correct;
+        b.set_offset(-(fixed as f64));
     }
-    // Correct points fixed by presolve count toward the zero-one loss:
-    // −#correct. (Their hinge loss is 0.)
-    if opts.loss == Loss::ZeroOne {
-        p.objective_offset = -(p.presolve.fixed_correct as f64);
-    }
-    Ok(p)
+}
+
+/// The paper form's explicit activations: a_t_j with
+/// `act_t_j: a_tj − w_j·h_t − b_j = 0` for every output.
+fn activation_columns(b: &mut Builder, p: &Point<'_>) -> Vec<usize> {
+    (0..p.layer.w.nrows())
+        .map(|j| {
+            let (lo, hi) = p.pb.activation(j);
+            let a = b.add_column(Var::A(p.t, j), lo, hi, false, p.pb.a0[j]);
+            b.add_row(Row {
+                name: RowName::Act(p.t, j),
+                sense: Sense::Eq,
+                rhs: p.konst(j),
+                point: Some(p.pos),
+                act: vec![(j, -1.0)],
+                aux: vec![(a, 1.0)],
+            });
+            a
+        })
+        .collect()
 }

@@ -121,19 +121,37 @@ impl RowName {
     /// the rest of their line.
     pub fn push_to(&self, out: &mut Vec<u8>) {
         match *self {
-            RowName::Tangent(t, j, k) => {
-                out.extend_from_slice(b"tg_");
-                push_decimal(out, t);
-                out.push(b'_');
-                push_decimal(out, j);
-                out.push(b'_');
-                push_decimal(out, k);
-            }
+            RowName::Tangent(t, j, k) => push_indexed(out, b"tg_", [t, j, k]),
             other => {
                 use std::io::Write;
                 let _ = write!(out, "{other}");
             }
         }
+    }
+}
+
+impl Var {
+    /// Appends the name to `out`, as `Display` writes it; segment columns
+    /// (millions in one file) without `core::fmt`.
+    pub fn push_to(&self, out: &mut Vec<u8>) {
+        match *self {
+            Var::Seg(t, j, k) => push_indexed(out, b"sg_", [t, j, k]),
+            other => {
+                use std::io::Write;
+                let _ = write!(out, "{other}");
+            }
+        }
+    }
+}
+
+/// Appends `prefix` and the indices joined by `_`: `sg_3_0_12`.
+fn push_indexed(out: &mut Vec<u8>, prefix: &[u8], indices: [usize; 3]) {
+    out.extend_from_slice(prefix);
+    for (k, n) in indices.into_iter().enumerate() {
+        if k > 0 {
+            out.push(b'_');
+        }
+        push_decimal(out, n);
     }
 }
 
@@ -264,6 +282,9 @@ mod tests {
         ];
         for v in vars {
             let s = v.to_string();
+            let mut pushed = Vec::new();
+            v.push_to(&mut pushed);
+            assert_eq!(String::from_utf8(pushed).unwrap(), s);
             assert!(legal_lp_name(&s), "{s}");
             assert_eq!(Var::parse(&s), Some(v), "{s}");
         }

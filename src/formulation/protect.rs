@@ -164,7 +164,6 @@ impl Guard {
     pub fn add(&self, p: Problem, which: &[usize]) -> Problem {
         let mut pos_of = vec![usize::MAX; self.features.nrows()];
         let mut points = Vec::new();
-        let konst = |j: usize| if p.bias_vars { 0.0 } else { p.centre.1[j] };
         let mut rows = Vec::with_capacity(which.len());
         for &r in which {
             let c = &self.cuts[r];
@@ -172,7 +171,7 @@ impl Guard {
                 pos_of[c.pos] = points.len();
                 points.push(c.pos);
             }
-            let shift: f64 = c.act.iter().map(|&(j, v)| v * konst(j)).sum();
+            let shift: f64 = c.act.iter().map(|&(j, v)| v * p.bias_constant(j)).sum();
             rows.push(Row {
                 name: c.name,
                 sense: c.sense,
@@ -370,6 +369,8 @@ mod tests {
         assert_eq!(q.num_rows(), rows + g.len());
         assert_eq!(q.extra_points(), 2);
         assert!(q.max_violation(&q.start()) <= 1e-12);
+        // The indexes, rebuilt, read the extra points' features both ways.
+        crate::formulation::problem::tests::assert_rows_match_columns(&q);
         // pm_0_2: the ReLU's zero, a_0 ≥ min(ε, 0.5) = 0.1.
         let names: Vec<String> = (rows..q.num_rows())
             .map(|r| q.row_head(r).name.to_string())

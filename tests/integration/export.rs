@@ -269,3 +269,79 @@ fn export_says_how_far_the_box_lets_activations_move_and_advises_on_a_wide_one()
     let ratio = number_after(&wide, "up to ") / number_after(&narrow, "up to ");
     assert!((ratio - 100.0).abs() < 1.0, "{ratio}");
 }
+
+#[test]
+fn the_manifest_names_segment_columns_by_runs_and_the_start_leaves_them_out() {
+    // A ReLU model, so o/z columns sit between the runs of segments.
+    let dir = Dir::new("export-segment-runs");
+    let out = dir.p("layer.mps");
+    dir.run(&[
+        "export",
+        &model("relu_output"),
+        &data("relu_output"),
+        "-o",
+        &out,
+        "--select",
+        "first",
+        "--points",
+        "12",
+    ])
+    .ok();
+    let man = read_json(&dir.path.join("layer.mps.gdmilp.json"));
+    // Columns in MPS order, as a reader numbers them.
+    let mps = std::fs::read_to_string(&out).unwrap();
+    let mut order: Vec<String> = Vec::new();
+    let columns = mps
+        .split("COLUMNS\n")
+        .nth(1)
+        .unwrap()
+        .split("RHS\n")
+        .next()
+        .unwrap();
+    for line in columns.lines() {
+        let name = line.split_whitespace().next().unwrap();
+        if name != "MARKER" && order.last().map(String::as_str) != Some(name) {
+            order.push(name.to_string());
+        }
+    }
+    // The manifest's listed names with its runs expanded in place.
+    let listed: Vec<&str> = man["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let runs: Vec<Vec<usize>> = man["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let text = r.as_str().unwrap();
+            text.split(' ').map(|v| v.parse().unwrap()).collect()
+        })
+        .collect();
+    assert!(!runs.is_empty(), "a segment export has runs");
+    let mut expanded: Vec<String> = Vec::new();
+    let mut names = listed.iter();
+    for run in &runs {
+        while expanded.len() < run[0] {
+            expanded.push(names.next().unwrap().to_string());
+        }
+        expanded.extend((0..run[3]).map(|k| format!("sg_{}_{}_{k}", run[1], run[2])));
+    }
+    expanded.extend(names.map(|n| n.to_string()));
+    assert_eq!(expanded, order);
+    assert_eq!(
+        man["counts"]["columns"].as_u64().unwrap() as usize,
+        order.len()
+    );
+    // The starts list every column but the segments, each at its value.
+    for start in ["layer.mps.mst", "layer.mps.cbc.mst"] {
+        let text = std::fs::read_to_string(dir.path.join(start)).unwrap();
+        let body: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(body.len(), listed.len(), "{start}");
+        assert!(body
+            .iter()
+            .all(|l| !l.contains(" sg_") && !l.starts_with("sg_")));
+    }
+}

@@ -112,7 +112,8 @@ def solve_highspy(path, start, work):
     values = read_start(start)
     names = list(h.getLp().col_names_)
     s = highspy.HighsSolution()
-    s.col_value = [values[n] for n in names]
+    # The start leaves out the mse segment columns (sg_t_j_k), which are 0.
+    s.col_value = [values[n] if not n.startswith("sg_") else values.get(n, 0.0) for n in names]
     s.value_valid = True
     accepted = h.setSolution(s) == highspy.HighsStatus.kOk
     h.run()
@@ -391,7 +392,7 @@ def main():
     lines.append("CBC gets its own start (`mips layer.mps.cbc.mst`, `index name value` lines); on an LP it reads every value "
                  "(\"start read\") but has no branch and bound to use them in, nor where its preprocessing leaves no integer "
                  "column (\"no search\"). \"N clipped\": CBC's MPS reader and its start reader turn some number texts into "
-                 "neighbouring doubles, so start values at a bound (filled segments) can land a hair outside it; CBC clips them, "
+                 "neighbouring doubles, so start values at a bound (before the mse segments were anchored at 0, filled ones) can land a hair outside it; CBC clips them, "
                  "warns, and the start is used at its own cost. GLPK's glpsol takes no MIP start; its -o report "
                  "prints 6 digits, which apply allows for. "
                  "OR-Tools' model builder writes no solution file, so its cells check the optimum only, and its LP import "
