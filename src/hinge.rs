@@ -391,28 +391,114 @@ fn sweep_body(p: &Sweep<'_>, out: SweepOut<'_>) {
     let (n, m) = (p.n, p.b.len());
     out.g.fill(0.0);
     out.gb.fill(0.0);
-    for (t, &l) in p.labels.iter().enumerate() {
-        let ht = &p.h[t * n..(t + 1) * n];
-        let (an, a) = (&mut out.a[t * m..(t + 1) * m], &p.a[t * m..(t + 1) * m]);
-        for (k, v) in an.iter_mut().enumerate() {
-            *v = dot(ht, &p.w[k * n..(k + 1) * n]) + p.b[k];
-        }
-        let (ny, y) = (&mut out.y[t * m..(t + 1) * m], &p.y[t * m..(t + 1) * m]);
-        let step = p.sigma * p.sy[t];
-        let al = 2.0 * an[l] - a[l];
-        for j in 0..m {
-            ny[j] = y[j] + step * (p.delta - al + 2.0 * an[j] - a[j]);
-        }
-        project_capped(ny, l, out.buf);
-        let total: f64 = ny.iter().sum();
-        for (k, &v) in ny.iter().enumerate() {
-            let c = if k == l { total } else { -v };
-            if c != 0.0 {
-                axpy(c, ht, &mut out.g[k * n..(k + 1) * n]);
-                out.gb[k] += c;
+    let t_all = p.labels.len();
+    let mut t0 = 0;
+    while t0 < t_all {
+        let nb = PB.min(t_all - t0);
+        activations_block(p, t0, nb, &mut out.a[t0 * m..(t0 + nb) * m]);
+        for t in t0..t0 + nb {
+            let (l, ht) = (p.labels[t], &p.h[t * n..(t + 1) * n]);
+            let (an, a) = (&out.a[t * m..(t + 1) * m], &p.a[t * m..(t + 1) * m]);
+            let (ny, y) = (&mut out.y[t * m..(t + 1) * m], &p.y[t * m..(t + 1) * m]);
+            let step = p.sigma * p.sy[t];
+            let al = 2.0 * an[l] - a[l];
+            for j in 0..m {
+                ny[j] = y[j] + step * (p.delta - al + 2.0 * an[j] - a[j]);
+            }
+            project_capped(ny, l, out.buf);
+            let total: f64 = ny.iter().sum();
+            for (k, &v) in ny.iter().enumerate() {
+                let c = if k == l { total } else { -v };
+                if c != 0.0 {
+                    axpy(c, ht, &mut out.g[k * n..(k + 1) * n]);
+                    out.gb[k] += c;
+                }
             }
         }
+        t0 += nb;
     }
+}
+
+/// Points a block of [`activations_block`] computes together.
+const PB: usize = 4;
+
+/// a_t = W h_t + b for the points t0..t0 + nb (nb ≤ [`PB`]) into `a`
+/// (nb×M): with a full block, two classes at a time against four points,
+/// so that each load of a weight or a feature feeds several products.
+#[inline(always)]
+fn activations_block(p: &Sweep<'_>, t0: usize, nb: usize, a: &mut [f64]) {
+    let (n, m) = (p.n, p.b.len());
+    let row = |t: usize| &p.h[t * n..(t + 1) * n];
+    if nb < PB {
+        for (i, ai) in a.chunks_exact_mut(m).enumerate() {
+            for (k, v) in ai.iter_mut().enumerate() {
+                *v = dot(row(t0 + i), &p.w[k * n..(k + 1) * n]) + p.b[k];
+            }
+        }
+        return;
+    }
+    let hs = [row(t0), row(t0 + 1), row(t0 + 2), row(t0 + 3)];
+    let mut k = 0;
+    while k < m {
+        let k2 = (k + 1).min(m - 1);
+        let d = dots_4x2(hs, [&p.w[k * n..(k + 1) * n], &p.w[k2 * n..(k2 + 1) * n]]);
+        for (i, di) in d.iter().enumerate() {
+            a[i * m + k] = di[0] + p.b[k];
+            a[i * m + k2] = di[1] + p.b[k2];
+        }
+        k += 2;
+    }
+}
+
+/// The eight dot products of four feature rows with two weight rows.
+#[inline(always)]
+fn dots_4x2(h: [&[f64]; PB], w: [&[f64]; 2]) -> [[f64; 2]; PB] {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the processor has the features dots_4x2_avx2 is compiled for.
+        return unsafe { dots_4x2_avx2(h, w) };
+    }
+    let mut out = [[0.0; 2]; PB];
+    for (o, hp) in out.iter_mut().zip(h) {
+        *o = [dot(hp, w[0]), dot(hp, w[1])];
+    }
+    out
+}
+
+/// [`dots_4x2`] with AVX2 and FMA: eight accumulators of four lanes, six
+/// loads for eight fused multiply-adds.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dots_4x2_avx2(h: [&[f64]; PB], w: [&[f64]; 2]) -> [[f64; 2]; PB] {
+    use std::arch::x86_64::*;
+    let n = w[0].len();
+    assert!(h.iter().all(|r| r.len() == n) && w[1].len() == n);
+    let whole = n - n % 4;
+    let mut acc = [[_mm256_setzero_pd(); 2]; PB];
+    let mut i = 0;
+    while i < whole {
+        // SAFETY: i + 4 ≤ whole ≤ n, the length of every row (asserted).
+        let wv = [
+            _mm256_loadu_pd(w[0].as_ptr().add(i)),
+            _mm256_loadu_pd(w[1].as_ptr().add(i)),
+        ];
+        for (acc_p, hp) in acc.iter_mut().zip(h) {
+            let hv = _mm256_loadu_pd(hp.as_ptr().add(i));
+            acc_p[0] = _mm256_fmadd_pd(hv, wv[0], acc_p[0]);
+            acc_p[1] = _mm256_fmadd_pd(hv, wv[1], acc_p[1]);
+        }
+        i += 4;
+    }
+    let mut out = [[0.0; 2]; PB];
+    for ((o, acc_p), hp) in out.iter_mut().zip(&acc).zip(h) {
+        for q in 0..2 {
+            let mut lanes = [0.0; 4];
+            _mm256_storeu_pd(lanes.as_mut_ptr(), acc_p[q]);
+            let tail: f64 = (whole..n).map(|i| hp[i] * w[q][i]).sum();
+            o[q] = lanes.iter().sum::<f64>() + tail;
+        }
+    }
+    out
 }
 
 /// Σ a_i b_i with eight partial sums (so that it vectorises).
