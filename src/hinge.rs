@@ -819,7 +819,7 @@ impl<'o, 'a> Pdhg<'o, 'a> {
         self.since_restart += 1;
         self.avg_weight += used;
         self.avg.blend(&self.cur, used / self.avg_weight);
-        if self.accepted % EVALUATE_EVERY != 0 {
+        if !self.accepted.is_multiple_of(EVALUATE_EVERY) {
             return;
         }
         let gap_cur = self.evaluate(false);
