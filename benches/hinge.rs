@@ -9,7 +9,10 @@
 //! and this thread's CPU), the certified gap, and the ratio to
 //! LogisticRegression's fit time measured by the script (CPU seconds, so
 //! that a loaded machine does not skew it). `HINGE_LIMIT` (seconds, default
-//! 600) and `HINGE_ITERS` bound each solve.
+//! 600) and `HINGE_ITERS` bound each solve. `HINGE_WARM=y` solves the radii
+//! as a path, each from the last one's solution (`hinge::solve_from`), with
+//! `,scale` (the displacement W − W⁰ scaled to the new radius), `,noy` (no
+//! dual) or `,nosteps` (PDHG's step sizes not carried over).
 
 use gdmilp::hinge::{self, HingeLp, Settings, Solution, Start};
 use ndarray::{Array0, Array1, Array2};

@@ -14,7 +14,8 @@
 //! last iterate when the duality gap has fallen enough. One iteration is two
 //! products, A = H Wᵀ + b (T×N · N×M) and G = Y'ᵀ H (M×T · T×N), fused into
 //! one pass over the feature rows (a point's dual step needs only its own
-//! activations) that skips the zeros of the sparse dual.
+//! activations) that skips the zeros of the sparse dual; the activations
+//! are computed four points by two classes at a time.
 //!
 //! Every iterate is certified: f(x) is an upper bound, and for any y ∈ Y
 //! D(y) = Σ y_tj (δ − m_tj(x⁰)) − r‖G(y)‖₁ − r_b‖g_b(y)‖₁ (the minimum of
@@ -492,11 +493,11 @@ struct SweepOut<'s> {
 }
 
 /// The two products of a PDHG step fused into one pass over the points,
-/// so each feature row is read from memory once: for point t, its
-/// activations a⁺_t = W⁺ h_t + b⁺, its dual step (which needs only a⁺_t),
-/// then its share Y'⁺_t h_t of g⁺, skipping the classes where Y'⁺_t is 0
-/// (most of them: a point's dual is sparse). With AVX2 and FMA when the
-/// processor has them.
+/// so each feature row is read from memory once: for a block of points,
+/// their activations a⁺_t = W⁺ h_t + b⁺ ([`activations_block`]); then for
+/// each point its dual step (which needs only a⁺_t) and its share
+/// Y'⁺_t h_t of g⁺, skipping the classes where Y'⁺_t is 0 (most of them: a
+/// point's dual is sparse). With AVX2 and FMA when the processor has them.
 fn sweep(p: &Sweep<'_>, out: SweepOut<'_>) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
