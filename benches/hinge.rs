@@ -9,9 +9,12 @@
 //! and this thread's CPU), the certified gap, and the ratio to
 //! LogisticRegression's fit time measured by the script (CPU seconds, so
 //! that a loaded machine does not skew it). `HINGE_LIMIT` (seconds, default
-//! 600) and `HINGE_ITERS` bound each solve.
+//! 600) and `HINGE_ITERS` bound each solve. `HINGE_WARM=y` solves the radii
+//! as a path, each from the last one's solution (`hinge::solve_from`), with
+//! `,scale` (the displacement W − W⁰ scaled to the new radius), `,noy` (no
+//! dual) or `,nosteps` (PDHG's step sizes not carried over).
 
-use gdmilp::hinge::{self, HingeLp, Settings};
+use gdmilp::hinge::{self, HingeLp, Settings, Solution, Start};
 use ndarray::{Array0, Array1, Array2};
 use ndarray_npy::NpzReader;
 use std::fs::File;
@@ -63,6 +66,8 @@ fn main() {
     println!(
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     );
+    let warm = std::env::var("HINGE_WARM").unwrap_or_default();
+    let mut prev: Option<(f64, Solution)> = None;
     for r in radii {
         let r: f64 = r.parse().expect("a radius");
         let lp = HingeLp {
@@ -75,7 +80,23 @@ fn main() {
             delta: 1.0,
         };
         let (clock, cpu) = (Instant::now(), cpu_seconds());
-        let sol = hinge::solve(&lp, &s);
+        let sol = match &prev {
+            Some((r1, p)) if !warm.is_empty() => {
+                // The displacement scaled to the new box keeps its pattern
+                // of weights at their bounds.
+                let f = if warm.contains("scale") { r / r1 } else { 1.0 };
+                let w = &w0 + &((&p.w - &w0) * f);
+                let b = &b0 + &((&p.b - &b0) * f);
+                let start = Start {
+                    w: w.view(),
+                    b: b.view(),
+                    y: (!warm.contains("noy")).then(|| p.y.view()),
+                    steps: (!warm.contains("nosteps")).then_some(p.steps),
+                };
+                hinge::solve_from(&lp, &s, &start)
+            }
+            _ => hinge::solve(&lp, &s),
+        };
         let (wall, cpu) = (clock.elapsed().as_secs_f64(), cpu_seconds() - cpu);
         println!(
             "| {} | {} | {r} | {} | {} | {wall:.2} | {cpu:.2} | {:.1e} | {lr_wall:.2} | {lr_cpu:.2} | {:.1} | {:?} | {:.6} | {:.6} |",
@@ -89,5 +110,6 @@ fn main() {
             sol.objective,
             sol.bound
         );
+        prev = Some((r, sol));
     }
 }

@@ -14,7 +14,10 @@
 //! last iterate when the duality gap has fallen enough. One iteration is two
 //! products, A = H Wᵀ + b (T×N · N×M) and G = Y'ᵀ H (M×T · T×N), fused into
 //! one pass over the feature rows (a point's dual step needs only its own
-//! activations) that skips the zeros of the sparse dual.
+//! activations) that skips the zeros of the sparse dual; the activations
+//! are computed four points by two classes at a time, and the features are
+//! read as f32 when each is an f32 exactly (ONNX Runtime's are: half the
+//! bytes, the same products).
 //!
 //! Every iterate is certified: f(x) is an upper bound, and for any y ∈ Y
 //! D(y) = Σ y_tj (δ − m_tj(x⁰)) − r‖G(y)‖₁ − r_b‖g_b(y)‖₁ (the minimum of
@@ -22,6 +25,13 @@
 //! stops when (best f − best D) / max(1, best f) ≤ the requested gap.
 //! Before it starts, points whose margins stay ≥ δ everywhere in the box
 //! (interval bounds) are dropped: their loss is 0 for every feasible x.
+//!
+//! [`solve_from`] starts from a given primal and dual (a [`Solution`] of the
+//! same points at a nearby radius, or a solve stopped early). Measured on
+//! N = 512 heads (T = 1,000, r = 0.01), it saves steps only when the start
+//! is close: from radius r to 1.01 r 30–40 % fewer, from r to 1.4 r
+//! between none and 20 % (the tail to the 1e-4 gap, not the distance from
+//! the start, sets the count).
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, CowArray, Ix2, Zip};
@@ -97,6 +107,28 @@ pub struct Solution {
     pub status: Status,
     /// Points left after presolve.
     pub points: usize,
+    /// The dual whose bound is [`Solution::bound`], T×M (a row per point of
+    /// the LP, 0 for the points presolve dropped and in each label's
+    /// column): with `w` and `b`, a [`Start`] for a neighbouring LP.
+    pub y: Array2<f64>,
+    /// The step size and primal weight PDHG ended with, for [`Start::steps`].
+    pub steps: (f64, f64),
+}
+
+/// Where [`solve_from`] starts: weights (clamped into the box) and, when
+/// known, a dual (T×M, projected onto each point's capped simplex) — for
+/// example the [`Solution`] of the same points at another radius.
+#[derive(Debug, Clone)]
+pub struct Start<'a> {
+    /// Weights, M×N.
+    pub w: ArrayView2<'a, f64>,
+    /// Bias, M (ignored when b is fixed).
+    pub b: ArrayView1<'a, f64>,
+    /// Dual, T×M; `None`: each point's most violated class at (w, b).
+    pub y: Option<ArrayView2<'a, f64>>,
+    /// PDHG's step size and primal weight to begin with ([`Solution::steps`]);
+    /// `None`: 1 and 1.
+    pub steps: Option<(f64, f64)>,
 }
 
 impl Solution {
@@ -106,12 +138,39 @@ impl Solution {
     }
 }
 
-/// Solves the hinge LP to the gap, time or iteration limit in `s`.
+/// Solves the hinge LP to the gap, time or iteration limit in `s`,
+/// starting from the current weights.
 pub fn solve(lp: &HingeLp<'_>, s: &Settings) -> Solution {
+    run(lp, s, None)
+}
+
+/// [`solve`] from a given primal and dual: the same certified optimum,
+/// usually in fewer steps when the start is near it (a radius path).
+/// Panics when the start's shapes differ from the LP's.
+pub fn solve_from(lp: &HingeLp<'_>, s: &Settings, start: &Start<'_>) -> Solution {
+    assert_eq!(start.w.dim(), lp.w0.dim(), "the start's weights match W⁰");
+    assert_eq!(start.b.dim(), lp.b0.dim(), "the start's bias matches b⁰");
+    if let Some(y) = start.y {
+        assert_eq!(
+            y.dim(),
+            (lp.h.nrows(), lp.w0.nrows()),
+            "the start's dual is T×M"
+        );
+    }
+    run(lp, s, Some(start))
+}
+
+fn run(lp: &HingeLp<'_>, s: &Settings, start: Option<&Start<'_>>) -> Solution {
     let clock = Instant::now();
     let red = presolve(lp);
     let op = Op::new(lp, &red);
-    let mut pd = Pdhg::new(&op);
+    let init = start.map(|st| Init {
+        w: st.w.to_owned(),
+        b: st.b.to_owned(),
+        y: st.y.map(|y| y.select(Axis(0), &red.index)),
+        steps: st.steps,
+    });
+    let mut pd = Pdhg::new(&op, init);
     let status = pd.run(s, clock);
     let (mut w, mut b) = pd.best_weights();
     let mut a = Array2::zeros((op.h.nrows(), op.m));
@@ -122,6 +181,10 @@ pub fn solve(lp: &HingeLp<'_>, s: &Settings) -> Solution {
         (w, b, objective) = (lp.w0.to_owned(), lp.b0.to_owned(), pd.loss0);
     }
     let bound = pd.best_bound.max(0.0);
+    let mut y = Array2::zeros((lp.h.nrows(), op.m));
+    for (&t, row) in red.index.iter().zip(pd.best_y.rows()) {
+        y.row_mut(t).assign(&row);
+    }
     Solution {
         w,
         b,
@@ -134,7 +197,17 @@ pub fn solve(lp: &HingeLp<'_>, s: &Settings) -> Solution {
             status
         },
         points: op.h.nrows(),
+        y,
+        steps: (pd.eta, pd.omega),
     }
+}
+
+/// A [`Start`] on the points presolve kept.
+struct Init {
+    w: Array2<f64>,
+    b: Array1<f64>,
+    y: Option<Array2<f64>>,
+    steps: Option<(f64, f64)>,
 }
 
 fn gap_met(p: f64, d: f64, tol: f64) -> bool {
@@ -146,6 +219,8 @@ fn gap_met(p: f64, d: f64, tol: f64) -> bool {
 struct Reduced<'a> {
     h: CowArray<'a, f64, Ix2>,
     labels: Vec<usize>,
+    /// Each kept point's row in the LP.
+    index: Vec<usize>,
 }
 
 /// Drops every point whose margins stay ≥ δ over the whole box: a_tj moves
@@ -165,11 +240,13 @@ fn presolve<'a>(lp: &HingeLp<'a>) -> Reduced<'a> {
         return Reduced {
             h: CowArray::from(lp.h),
             labels: lp.labels.to_vec(),
+            index: keep,
         };
     }
     Reduced {
         h: CowArray::from(lp.h.select(Axis(0), &keep)),
         labels: keep.iter().map(|&t| lp.labels[t]).collect(),
+        index: keep,
     }
 }
 
@@ -209,6 +286,21 @@ impl<'a> Op<'a> {
             w0: lp.w0,
             b0: lp.b0,
         }
+    }
+
+    /// The features, T×N in row-major order.
+    fn features(&self) -> &'a [f64] {
+        self.h
+            .to_slice()
+            .expect("presolve keeps the features in standard layout")
+    }
+
+    /// The features as f32 when each is one exactly (ONNX Runtime's are).
+    fn features_f32(&self) -> Option<Vec<f32>> {
+        let h = self.features();
+        h.iter()
+            .all(|&v| v as f32 as f64 == v)
+            .then(|| h.iter().map(|&v| v as f32).collect())
     }
 
     /// a = H wᵀ + b.
@@ -286,6 +378,60 @@ struct Point {
 }
 
 impl Point {
+    /// The first iterate: `init` (its weights clamped into the box, its
+    /// dual projected onto Y) or the current weights; without a dual, each
+    /// point's best response, its most violated class.
+    fn start(
+        op: &Op<'_>,
+        init: Option<Init>,
+        [lo, hi]: [&Array2<f64>; 2],
+        [blo, bhi]: [&Array1<f64>; 2],
+    ) -> Point {
+        let (t, m, n) = (op.h.nrows(), op.m, op.h.ncols());
+        let (mut w, mut b, y) = match init {
+            Some(i) => (i.w, i.b, i.y),
+            None => (op.w0.to_owned(), op.b0.to_owned(), None),
+        };
+        Zip::from(&mut w)
+            .and(lo)
+            .and(hi)
+            .for_each(|v, &l, &h| *v = v.clamp(l, h));
+        Zip::from(&mut b)
+            .and(blo)
+            .and(bhi)
+            .for_each(|v, &l, &h| *v = v.clamp(l, h));
+        if op.rb.is_none() {
+            b.assign(&op.b0);
+        }
+        let mut a = Array2::zeros((t, m));
+        op.act(&w.view(), &b.view(), &mut a);
+        let y = match y {
+            Some(mut y) => {
+                let mut buf = Vec::with_capacity(m);
+                for (mut row, &l) in y.rows_mut().into_iter().zip(op.labels) {
+                    project_capped(
+                        row.as_slice_mut().expect("a fresh array is contiguous"),
+                        l,
+                        &mut buf,
+                    );
+                }
+                y
+            }
+            None => {
+                let mut y = Array2::zeros((t, m));
+                for ((mut yr, ar), &l) in y.rows_mut().into_iter().zip(a.rows()).zip(op.labels) {
+                    if let Some(j) = worst_class(&ar, l, op.delta) {
+                        yr[j] = 1.0;
+                    }
+                }
+                y
+            }
+        };
+        let (mut g, mut gb) = (Array2::zeros((m, n)), Array1::zeros(m));
+        op.adjoint(&y, &mut Array2::zeros((t, m)), &mut g, &mut gb);
+        Point { w, b, a, y, g, gb }
+    }
+
     fn assign(&mut self, o: &Point) {
         self.w.assign(&o.w);
         self.b.assign(&o.b);
@@ -342,8 +488,8 @@ fn project_capped(row: &mut [f64], label: usize, buf: &mut Vec<f64>) {
 
 /// What one pass of [`sweep`] reads: features (T×N, row-major), the new
 /// primal point (w⁺, b⁺) and the current activations and dual.
-struct Sweep<'s> {
-    h: &'s [f64],
+struct Sweep<'s, F> {
+    h: &'s [F],
     n: usize,
     labels: &'s [usize],
     delta: f64,
@@ -353,6 +499,24 @@ struct Sweep<'s> {
     b: &'s [f64],
     a: &'s [f64],
     y: &'s [f64],
+}
+
+impl<'s> Sweep<'s, ()> {
+    /// The pass over the features h.
+    fn reading<F>(&self, h: &'s [F]) -> Sweep<'s, F> {
+        Sweep {
+            h,
+            n: self.n,
+            labels: self.labels,
+            delta: self.delta,
+            sigma: self.sigma,
+            sy: self.sy,
+            w: self.w,
+            b: self.b,
+            a: self.a,
+            y: self.y,
+        }
+    }
 }
 
 /// What it writes: a⁺, y⁺ (T×M) and g⁺ (M×N), gb⁺ (M).
@@ -365,12 +529,12 @@ struct SweepOut<'s> {
 }
 
 /// The two products of a PDHG step fused into one pass over the points,
-/// so each feature row is read from memory once: for point t, its
-/// activations a⁺_t = W⁺ h_t + b⁺, its dual step (which needs only a⁺_t),
-/// then its share Y'⁺_t h_t of g⁺, skipping the classes where Y'⁺_t is 0
-/// (most of them: a point's dual is sparse). With AVX2 and FMA when the
-/// processor has them.
-fn sweep(p: &Sweep<'_>, out: SweepOut<'_>) {
+/// so each feature row is read from memory once: for a block of points,
+/// their activations a⁺_t = W⁺ h_t + b⁺ ([`activations_block`]); then for
+/// each point its dual step (which needs only a⁺_t) and its share
+/// Y'⁺_t h_t of g⁺, skipping the classes where Y'⁺_t is 0 (most of them: a
+/// point's dual is sparse). With AVX2 and FMA when the processor has them.
+fn sweep<F: Feature>(p: &Sweep<'_, F>, out: SweepOut<'_>) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         // SAFETY: the processor has the features sweep_avx2 is compiled for.
@@ -382,53 +546,139 @@ fn sweep(p: &Sweep<'_>, out: SweepOut<'_>) {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn sweep_avx2(p: &Sweep<'_>, out: SweepOut<'_>) {
+unsafe fn sweep_avx2<F: Feature>(p: &Sweep<'_, F>, out: SweepOut<'_>) {
     sweep_body(p, out);
 }
 
 #[inline(always)]
-fn sweep_body(p: &Sweep<'_>, out: SweepOut<'_>) {
+fn sweep_body<F: Feature>(p: &Sweep<'_, F>, out: SweepOut<'_>) {
     let (n, m) = (p.n, p.b.len());
     out.g.fill(0.0);
     out.gb.fill(0.0);
-    for (t, &l) in p.labels.iter().enumerate() {
-        let ht = &p.h[t * n..(t + 1) * n];
-        let (an, a) = (&mut out.a[t * m..(t + 1) * m], &p.a[t * m..(t + 1) * m]);
-        for (k, v) in an.iter_mut().enumerate() {
-            *v = dot(ht, &p.w[k * n..(k + 1) * n]) + p.b[k];
-        }
-        let (ny, y) = (&mut out.y[t * m..(t + 1) * m], &p.y[t * m..(t + 1) * m]);
-        let step = p.sigma * p.sy[t];
-        let al = 2.0 * an[l] - a[l];
-        for j in 0..m {
-            ny[j] = y[j] + step * (p.delta - al + 2.0 * an[j] - a[j]);
-        }
-        project_capped(ny, l, out.buf);
-        let total: f64 = ny.iter().sum();
-        for (k, &v) in ny.iter().enumerate() {
-            let c = if k == l { total } else { -v };
-            if c != 0.0 {
-                axpy(c, ht, &mut out.g[k * n..(k + 1) * n]);
-                out.gb[k] += c;
+    let t_all = p.labels.len();
+    let mut t0 = 0;
+    while t0 < t_all {
+        let nb = PB.min(t_all - t0);
+        activations_block(p, t0, nb, &mut out.a[t0 * m..(t0 + nb) * m]);
+        for t in t0..t0 + nb {
+            let (l, ht) = (p.labels[t], &p.h[t * n..(t + 1) * n]);
+            let (an, a) = (&out.a[t * m..(t + 1) * m], &p.a[t * m..(t + 1) * m]);
+            let (ny, y) = (&mut out.y[t * m..(t + 1) * m], &p.y[t * m..(t + 1) * m]);
+            let step = p.sigma * p.sy[t];
+            let al = 2.0 * an[l] - a[l];
+            for j in 0..m {
+                ny[j] = y[j] + step * (p.delta - al + 2.0 * an[j] - a[j]);
+            }
+            project_capped(ny, l, out.buf);
+            let total: f64 = ny.iter().sum();
+            for (k, &v) in ny.iter().enumerate() {
+                let c = if k == l { total } else { -v };
+                if c != 0.0 {
+                    axpy(c, ht, &mut out.g[k * n..(k + 1) * n]);
+                    out.gb[k] += c;
+                }
             }
         }
+        t0 += nb;
     }
+}
+
+/// Points a block of [`activations_block`] computes together.
+const PB: usize = 4;
+
+/// a_t = W h_t + b for the points t0..t0 + nb (nb ≤ [`PB`]) into `a`
+/// (nb×M): with a full block, two classes at a time against four points,
+/// so that each load of a weight or a feature feeds several products.
+#[inline(always)]
+fn activations_block<F: Feature>(p: &Sweep<'_, F>, t0: usize, nb: usize, a: &mut [f64]) {
+    let (n, m) = (p.n, p.b.len());
+    let row = |t: usize| &p.h[t * n..(t + 1) * n];
+    if nb < PB {
+        for (i, ai) in a.chunks_exact_mut(m).enumerate() {
+            for (k, v) in ai.iter_mut().enumerate() {
+                *v = dot(row(t0 + i), &p.w[k * n..(k + 1) * n]) + p.b[k];
+            }
+        }
+        return;
+    }
+    let hs = [row(t0), row(t0 + 1), row(t0 + 2), row(t0 + 3)];
+    let mut k = 0;
+    while k < m {
+        let k2 = (k + 1).min(m - 1);
+        let d = dots_4x2(hs, [&p.w[k * n..(k + 1) * n], &p.w[k2 * n..(k2 + 1) * n]]);
+        for (i, di) in d.iter().enumerate() {
+            a[i * m + k] = di[0] + p.b[k];
+            a[i * m + k2] = di[1] + p.b[k2];
+        }
+        k += 2;
+    }
+}
+
+/// The eight dot products of four feature rows with two weight rows.
+#[inline(always)]
+fn dots_4x2<F: Feature>(h: [&[F]; PB], w: [&[f64]; 2]) -> [[f64; 2]; PB] {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the processor has the features dots_4x2_avx2 is compiled for.
+        return unsafe { dots_4x2_avx2(h, w) };
+    }
+    let mut out = [[0.0; 2]; PB];
+    for (o, hp) in out.iter_mut().zip(h) {
+        *o = [dot(hp, w[0]), dot(hp, w[1])];
+    }
+    out
+}
+
+/// [`dots_4x2`] with AVX2 and FMA: eight accumulators of four lanes, six
+/// loads for eight fused multiply-adds.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dots_4x2_avx2<F: Feature>(h: [&[F]; PB], w: [&[f64]; 2]) -> [[f64; 2]; PB] {
+    use std::arch::x86_64::*;
+    let n = w[0].len();
+    assert!(h.iter().all(|r| r.len() == n) && w[1].len() == n);
+    let whole = n - n % 4;
+    let mut acc = [[_mm256_setzero_pd(); 2]; PB];
+    let mut i = 0;
+    while i < whole {
+        // SAFETY: i + 4 ≤ whole ≤ n, the length of every row (asserted).
+        let wv = [
+            _mm256_loadu_pd(w[0].as_ptr().add(i)),
+            _mm256_loadu_pd(w[1].as_ptr().add(i)),
+        ];
+        for (acc_p, hp) in acc.iter_mut().zip(h) {
+            let hv = F::load4(hp.as_ptr().add(i));
+            acc_p[0] = _mm256_fmadd_pd(hv, wv[0], acc_p[0]);
+            acc_p[1] = _mm256_fmadd_pd(hv, wv[1], acc_p[1]);
+        }
+        i += 4;
+    }
+    let mut out = [[0.0; 2]; PB];
+    for ((o, acc_p), hp) in out.iter_mut().zip(&acc).zip(h) {
+        for q in 0..2 {
+            let mut lanes = [0.0; 4];
+            _mm256_storeu_pd(lanes.as_mut_ptr(), acc_p[q]);
+            let tail: f64 = (whole..n).map(|i| hp[i].into() * w[q][i]).sum();
+            o[q] = lanes.iter().sum::<f64>() + tail;
+        }
+    }
+    out
 }
 
 /// Σ a_i b_i with eight partial sums (so that it vectorises).
 #[inline(always)]
-fn dot(a: &[f64], b: &[f64]) -> f64 {
+fn dot<F: Feature>(a: &[F], b: &[f64]) -> f64 {
     let mut acc = [0.0; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let tail: f64 = ca
         .remainder()
         .iter()
         .zip(cb.remainder())
-        .map(|(x, y)| x * y)
+        .map(|(&x, y)| x.into() * y)
         .sum();
     for (x, y) in ca.zip(cb) {
         for l in 0..8 {
-            acc[l] += x[l] * y[l];
+            acc[l] += x[l].into() * y[l];
         }
     }
     acc.iter().sum::<f64>() + tail
@@ -436,9 +686,40 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 
 /// y += c x.
 #[inline(always)]
-fn axpy(c: f64, x: &[f64], y: &mut [f64]) {
+fn axpy<F: Feature>(c: f64, x: &[F], y: &mut [f64]) {
     for (yi, &xi) in y.iter_mut().zip(x) {
-        *yi += c * xi;
+        *yi += c * xi.into();
+    }
+}
+
+/// How the features are stored for the PDHG pass: f64, or f32 when every
+/// feature is an f32 exactly (ONNX Runtime's are), which halves the bytes
+/// each step reads and changes no product.
+trait Feature: Copy + Into<f64> {
+    /// Four features from `p` as f64 lanes.
+    ///
+    /// # Safety
+    /// `p` points at four readable values, and the processor has AVX.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn load4(p: *const Self) -> std::arch::x86_64::__m256d;
+}
+
+impl Feature for f64 {
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn load4(p: *const f64) -> std::arch::x86_64::__m256d {
+        // SAFETY: as the caller promises.
+        unsafe { std::arch::x86_64::_mm256_loadu_pd(p) }
+    }
+}
+
+impl Feature for f32 {
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn load4(p: *const f32) -> std::arch::x86_64::__m256d {
+        use std::arch::x86_64::*;
+        // SAFETY: as the caller promises.
+        unsafe { _mm256_cvtps_pd(_mm_loadu_ps(p)) }
     }
 }
 
@@ -446,6 +727,10 @@ fn axpy(c: f64, x: &[f64], y: &mut [f64]) {
 const SUFFICIENT: f64 = 0.2;
 const NECESSARY: f64 = 0.8;
 const ARTIFICIAL: f64 = 0.36;
+/// Accepted steps between evaluations of the loss, the bound and the
+/// restart test (each reads T×M numbers twice): every step cost ~15 % of
+/// the time, and every fourth took 8–10 % fewer steps on N = 512 heads.
+const EVALUATE_EVERY: usize = 4;
 
 /// The restarted, adaptive PDHG state.
 struct Pdhg<'o, 'a> {
@@ -478,11 +763,15 @@ struct Pdhg<'o, 'a> {
     best_w: Array2<f64>,
     best_b: Array1<f64>,
     best_bound: f64,
+    /// The dual of the best bound.
+    best_y: Array2<f64>,
+    /// The features as f32, when that is exact ([`Feature`]).
+    h32: Option<Vec<f32>>,
 }
 
 impl<'o, 'a> Pdhg<'o, 'a> {
-    fn new(op: &'o Op<'a>) -> Pdhg<'o, 'a> {
-        let (t, m, n) = (op.h.nrows(), op.m, op.h.ncols());
+    fn new(op: &'o Op<'a>, init: Option<Init>) -> Pdhg<'o, 'a> {
+        let (t, m) = (op.h.nrows(), op.m);
         let rb = op.rb.unwrap_or(0.0);
         let bias = op.rb.is_some() as usize as f64;
         // Column abs-sums: w_k reads |h_t| once per row of point t, that is
@@ -503,37 +792,19 @@ impl<'o, 'a> Pdhg<'o, 'a> {
             }
         });
         drop(habs);
-        let mut start = Point {
-            w: op.w0.to_owned(),
-            b: op.b0.to_owned(),
-            a: op.a0.clone(),
-            y: Array2::zeros((t, m)),
-            g: Array2::zeros((m, n)),
-            gb: Array1::zeros(m),
-        };
-        // The dual starts at the best response to x⁰: each point's most
-        // violated class.
-        for ((mut yr, ar), &l) in start
-            .y
-            .rows_mut()
-            .into_iter()
-            .zip(op.a0.rows())
-            .zip(op.labels)
-        {
-            if let Some(j) = worst_class(&ar, l, op.delta) {
-                yr[j] = 1.0;
-            }
-        }
-        let mut yp = Array2::zeros((t, m));
-        op.adjoint(&start.y, &mut yp, &mut start.g, &mut start.gb);
+        let (lo, hi) = (op.w0.mapv(|v| v - op.r), op.w0.mapv(|v| v + op.r));
+        let (blo, bhi) = (op.b0.mapv(|v| v - rb), op.b0.mapv(|v| v + rb));
+        let (eta, omega) = init.as_ref().and_then(|i| i.steps).unwrap_or((1.0, 1.0));
+        let start = Point::start(op, init, [&lo, &hi], [&blo, &bhi]);
         let loss0 = op.loss(&op.a0);
-        let bound0 = op.bound(&start.y, &start.g, &start.gb).max(0.0);
+        let (loss_s, bound_s) = (op.loss(&start.a), op.bound(&start.y, &start.g, &start.gb));
+        let best_is_start = loss_s < loss0;
         Pdhg {
             op,
-            lo: op.w0.mapv(|v| v - op.r),
-            hi: op.w0.mapv(|v| v + op.r),
-            blo: op.b0.mapv(|v| v - rb),
-            bhi: op.b0.mapv(|v| v + rb),
+            lo,
+            hi,
+            blo,
+            bhi,
             tw,
             tb,
             sy,
@@ -541,20 +812,30 @@ impl<'o, 'a> Pdhg<'o, 'a> {
             avg: start.clone(),
             avg_weight: 0.0,
             last: start.clone(),
-            last_gap: loss0 - bound0,
+            last_gap: loss_s - bound_s,
             prev_candidate_gap: f64::INFINITY,
             since_restart: 0,
             accepted: 0,
-            cur: start,
             buf: Vec::with_capacity(m),
-            eta: 1.0,
-            omega: 1.0,
+            eta,
+            omega,
             steps: 0,
             loss0,
-            best_loss: loss0,
-            best_w: op.w0.to_owned(),
-            best_b: op.b0.to_owned(),
-            best_bound: bound0,
+            best_loss: loss0.min(loss_s),
+            best_w: if best_is_start {
+                start.w.clone()
+            } else {
+                op.w0.to_owned()
+            },
+            best_b: if best_is_start {
+                start.b.clone()
+            } else {
+                op.b0.to_owned()
+            },
+            best_bound: bound_s.max(0.0),
+            best_y: start.y.clone(),
+            h32: op.features_f32(),
+            cur: start,
         }
     }
 
@@ -609,6 +890,9 @@ impl<'o, 'a> Pdhg<'o, 'a> {
         self.since_restart += 1;
         self.avg_weight += used;
         self.avg.blend(&self.cur, used / self.avg_weight);
+        if !self.accepted.is_multiple_of(EVALUATE_EVERY) {
+            return;
+        }
         let gap_cur = self.evaluate(false);
         let gap_avg = self.evaluate(true);
         self.maybe_restart(gap_cur, gap_avg);
@@ -639,11 +923,8 @@ impl<'o, 'a> Pdhg<'o, 'a> {
     /// g⁺ = K'y⁺.
     fn dual_step(&mut self, sigma: f64) {
         let (op, cur, next) = (self.op, &self.cur, &mut self.next);
-        let h =
-            op.h.as_slice()
-                .expect("presolve keeps the features in standard layout");
         let pass = Sweep {
-            h,
+            h: &[(); 0][..],
             n: op.h.ncols(),
             labels: op.labels,
             delta: op.delta,
@@ -661,7 +942,10 @@ impl<'o, 'a> Pdhg<'o, 'a> {
             gb: next.gb.as_slice_mut().expect("a fresh array is contiguous"),
             buf: &mut self.buf,
         };
-        sweep(&pass, out);
+        match &self.h32 {
+            Some(h) => sweep(&pass.reading(h), out),
+            None => sweep(&pass.reading(op.features()), out),
+        }
     }
 
     /// The largest step size the adaptive rule allows for the step just
@@ -707,7 +991,10 @@ impl<'o, 'a> Pdhg<'o, 'a> {
             self.best_w.assign(&p.w);
             self.best_b.assign(&p.b);
         }
-        self.best_bound = self.best_bound.max(bound);
+        if bound > self.best_bound {
+            self.best_bound = bound;
+            self.best_y.assign(&p.y);
+        }
         loss - bound
     }
 
@@ -866,6 +1153,10 @@ mod tests {
     /// bound, HiGHS's optimum and the objective are in order within the gap.
     fn check_against_highs(hd: &Head, radius: f64, bias_radius: f64) -> Solution {
         let sol = solve(&lp(hd, radius, bias_radius), &Settings::default());
+        check_solution(hd, radius, bias_radius, sol)
+    }
+
+    fn check_solution(hd: &Head, radius: f64, bias_radius: f64, sol: Solution) -> Solution {
         let opt = highs_optimum(hd, radius, bias_radius);
         assert_eq!(sol.status, Status::Converged);
         let tol = 1e-7 * opt.abs().max(1.0);
@@ -908,6 +1199,82 @@ mod tests {
             let sol = check_against_highs(&hd, radius, radius / 2.0);
             assert!(sol.objective < loss_at(&hd, &hd.layer.w, &hd.layer.b));
         }
+    }
+
+    fn start(sol: &Solution) -> Start<'_> {
+        Start {
+            w: sol.w.view(),
+            b: sol.b.view(),
+            y: Some(sol.y.view()),
+            steps: Some(sol.steps),
+        }
+    }
+
+    #[test]
+    fn a_warm_start_from_a_nearby_radius_takes_fewer_steps() {
+        for (seed, bias) in [(70, true), (71, false)] {
+            let hd = head(seed, (80, 9, 4), bias);
+            let prev = check_against_highs(&hd, 0.2, 0.1);
+            let cold = check_against_highs(&hd, 0.202, 0.101);
+            let warm = solve_from(&lp(&hd, 0.202, 0.101), &Settings::default(), &start(&prev));
+            let warm = check_solution(&hd, 0.202, 0.101, warm);
+            assert!(
+                warm.iterations < cold.iterations,
+                "warm {} steps, cold {}",
+                warm.iterations,
+                cold.iterations
+            );
+        }
+    }
+
+    #[test]
+    fn a_warm_start_continues_a_coarse_solve_in_fewer_steps() {
+        for seed in [74, 75] {
+            let hd = head(seed, (80, 9, 4), true);
+            let coarse = Settings {
+                rel_gap: 1e-2,
+                ..Settings::default()
+            };
+            let first = solve(&lp(&hd, 0.2, 0.2), &coarse);
+            assert!(first.rel_gap() > 1e-4, "the coarse solve stops early");
+            let cold = check_against_highs(&hd, 0.2, 0.2);
+            let warm = solve_from(&lp(&hd, 0.2, 0.2), &Settings::default(), &start(&first));
+            let warm = check_solution(&hd, 0.2, 0.2, warm);
+            assert!(
+                warm.iterations + first.iterations / 2 < cold.iterations,
+                "warm {} steps after {}, cold {}",
+                warm.iterations,
+                first.iterations,
+                cold.iterations
+            );
+        }
+    }
+
+    #[test]
+    fn a_warm_start_outside_a_smaller_box_is_clamped_into_it() {
+        let hd = head(72, (60, 7, 3), true);
+        let prev = check_against_highs(&hd, 0.5, 0.5);
+        let sol = solve_from(&lp(&hd, 0.1, 0.1), &Settings::default(), &start(&prev));
+        check_solution(&hd, 0.1, 0.1, sol);
+    }
+
+    #[test]
+    fn a_start_at_the_optimum_is_certified_without_a_step() {
+        let hd = head(73, (60, 7, 3), true);
+        let first = check_against_highs(&hd, 0.3, 0.3);
+        let again = solve_from(&lp(&hd, 0.3, 0.3), &Settings::default(), &start(&first));
+        assert_eq!((again.iterations, again.status), (0, Status::Converged));
+        let close = |x: f64, y: f64| (x - y).abs() <= 1e-12 * y.abs().max(1.0);
+        assert!(close(again.objective, first.objective) && close(again.bound, first.bound));
+        // The dual comes back with a zero row for each point presolve drops.
+        let small = solve(&lp(&hd, 0.01, 0.01), &Settings::default());
+        let dropped = small
+            .y
+            .rows()
+            .into_iter()
+            .filter(|r| r.sum() == 0.0)
+            .count();
+        assert!(small.points < 60 && dropped >= 60 - small.points);
     }
 
     #[test]
@@ -1034,6 +1401,58 @@ mod tests {
         for (row, &l) in yn.rows().into_iter().zip(op.labels) {
             assert!(row[l] == 0.0 && row.iter().all(|&v| v >= 0.0) && row.sum() <= 1.0 + 1e-12);
         }
+    }
+
+    #[test]
+    fn features_that_are_f32_give_the_same_pass_read_as_f32() {
+        let mut hd = head(52, (23, 13, 5), true);
+        let lp0 = lp(&hd, 0.1, 0.1);
+        let red = presolve(&lp0);
+        assert!(
+            Op::new(&lp0, &red).features_f32().is_none(),
+            "0.1-like f64s stay f64"
+        );
+        hd.h.mapv_inplace(|v| v as f32 as f64);
+        let lp = lp(&hd, 0.1, 0.1);
+        let red = presolve(&lp);
+        let op = Op::new(&lp, &red);
+        let h32 = op.features_f32().expect("f32 features are read as f32");
+        let (t, m) = (op.h.nrows(), op.m);
+        let mut rng = SplitMix(53);
+        let w = hd.layer.w.mapv(|v| v + 0.1 * rng.uniform());
+        let a = Array2::from_shape_fn((t, m), |_| rng.uniform());
+        let y = Array2::from_shape_fn((t, m), |_| 0.3 * rng.uniform());
+        let sy = Array1::from_shape_fn(t, |_| rng.uniform());
+        let pass = Sweep {
+            h: &[(); 0][..],
+            n: 13,
+            labels: op.labels,
+            delta: 1.0,
+            sigma: 0.7,
+            sy: sy.as_slice().unwrap(),
+            w: w.as_slice().unwrap(),
+            b: hd.layer.b.as_slice().unwrap(),
+            a: a.as_slice().unwrap(),
+            y: y.as_slice().unwrap(),
+        };
+        let run = |f32s: bool| {
+            let (mut an, mut yn) = (Array2::zeros((t, m)), Array2::zeros((t, m)));
+            let (mut g, mut gb) = (Array2::zeros((m, 13)), Array1::zeros(m));
+            let out = SweepOut {
+                a: an.as_slice_mut().unwrap(),
+                y: yn.as_slice_mut().unwrap(),
+                g: g.as_slice_mut().unwrap(),
+                gb: gb.as_slice_mut().unwrap(),
+                buf: &mut Vec::new(),
+            };
+            if f32s {
+                sweep(&pass.reading(&h32), out);
+            } else {
+                sweep(&pass.reading(op.features()), out);
+            }
+            (an, yn, g, gb)
+        };
+        assert_eq!(run(true), run(false));
     }
 
     #[test]
