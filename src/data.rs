@@ -1,6 +1,8 @@
 //! Training data from `.npz` files (plain or compressed): inputs, labels or
 //! targets, the task they imply, and the selection of points handed to the
-//! solver. Knows nothing about ONNX or solvers.
+//! solver. A point is a row of the inputs, or, in a data set of sequences
+//! (one with a mask array), one unmasked position of a sequence. Knows
+//! nothing about ONNX or solvers.
 
 use crate::error::{Error, Result};
 use ndarray::{Array2, ArrayD, Axis, IxDyn};
@@ -59,10 +61,11 @@ impl Labels {
 }
 
 impl Dataset {
-    /// Points `idx` of the data set (same file, keys and hash).
+    /// Points `idx` of the data set (same file, keys and hash); in a data
+    /// set of sequences, the sequences those points are in.
     pub fn subset(&self, idx: &[usize]) -> Dataset {
         Dataset {
-            x: self.x.select(Axis(0), idx),
+            x: self.x.subset(idx),
             y: self.y.subset(idx),
             ..self.clone()
         }
@@ -93,15 +96,148 @@ pub struct Dataset {
     pub x_key: String,
     /// Key of the labels.
     pub y_key: String,
-    /// Inputs, points along axis 0.
-    pub x: ArrayD<f64>,
-    /// Labels or targets.
+    /// Key of the mask of a data set of sequences.
+    pub mask_key: Option<String>,
+    /// The inputs, and where each point is in them.
+    pub x: Inputs,
+    /// Labels or targets, one per point.
     pub y: Labels,
     /// SHA-256 of the file.
     pub sha256: String,
 }
 
-const X_KEYS: &[&str] = &["x", "X", "inputs", "features", "data"];
+/// An array of inputs as the file holds it.
+#[derive(Debug, Clone)]
+pub enum Array {
+    /// Float inputs (any float type in the file).
+    Float(ArrayD<f64>),
+    /// Integer inputs (token ids, an attention mask).
+    Int(ArrayD<i64>),
+}
+
+impl Array {
+    /// The array's shape.
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            Array::Float(a) => a.shape(),
+            Array::Int(a) => a.shape(),
+        }
+    }
+
+    /// Rows `rows` of axis 0.
+    pub fn select(&self, rows: &[usize]) -> Array {
+        match self {
+            Array::Float(a) => Array::Float(a.select(Axis(0), rows)),
+            Array::Int(a) => Array::Int(a.select(Axis(0), rows)),
+        }
+    }
+}
+
+/// Where the points of a data set of sequences are.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Positions {
+    /// Positions per sequence (the mask's second axis).
+    pub len: usize,
+    /// Each point's (row of the inputs, position), in file order.
+    pub at: Vec<(usize, usize)>,
+}
+
+/// The model's inputs for the points of a data set.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    /// Key of the inputs.
+    pub key: String,
+    /// The inputs, rows (points or sequences) along axis 0.
+    pub x: Array,
+    /// The file's rows that `x` holds, in order (all of them unless the
+    /// data set is a subset): other arrays fed to the model are read from
+    /// the file at these rows.
+    pub rows: Vec<usize>,
+    /// In a data set of sequences, where each point is; otherwise point t
+    /// is row t.
+    pub positions: Option<Positions>,
+    /// Rows in the file's arrays.
+    file_rows: usize,
+    /// SHA-256 of the file, checked when more arrays are read from it.
+    sha256: String,
+}
+
+impl Inputs {
+    /// Number of points.
+    pub fn points(&self) -> usize {
+        match &self.positions {
+            Some(p) => p.at.len(),
+            None => self.x.shape()[0],
+        }
+    }
+
+    /// Point `t` as messages name it: `point 7`, or in a data set of
+    /// sequences `point 7 (sequence 2, position 5)` (the file's numbering).
+    pub fn point_name(&self, t: usize) -> String {
+        match &self.positions {
+            Some(p) => {
+                let (row, pos) = p.at[t];
+                format!("point {t} (sequence {}, position {pos})", self.rows[row])
+            }
+            None => format!("point {t}"),
+        }
+    }
+
+    fn subset(&self, idx: &[usize]) -> Inputs {
+        let Some(p) = &self.positions else {
+            return Inputs {
+                x: self.x.select(idx),
+                rows: idx.iter().map(|&i| self.rows[i]).collect(),
+                ..self.clone()
+            };
+        };
+        let mut used: Vec<usize> = idx.iter().map(|&i| p.at[i].0).collect();
+        used.dedup();
+        let new_row = |r: usize| used.binary_search(&r).expect("a row of a chosen point");
+        let at = idx
+            .iter()
+            .map(|&i| (new_row(p.at[i].0), p.at[i].1))
+            .collect();
+        Inputs {
+            x: self.x.select(&used),
+            rows: used.iter().map(|&r| self.rows[r]).collect(),
+            positions: Some(Positions { len: p.len, at }),
+            ..self.clone()
+        }
+    }
+
+    /// Array `key` of the data file `path` (another input of the model,
+    /// such as an attention mask), at the rows `x` holds.
+    pub fn read_more(&self, path: &Path, key: &str) -> Result<Array> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, "read the data", e))?;
+        if crate::onnx::model::sha256_hex(&bytes) != self.sha256 {
+            return Err(Error::invalid(path, "changed while gdmilp was reading it"));
+        }
+        let (mut npz, names) = open_npz(path, bytes)?;
+        let key = pick_key(path, &names, Some(key), &[], "a model input", "")?;
+        let a = match read_array(&mut npz, path, &key)? {
+            Raw::Float(a) => Array::Float(a),
+            Raw::Int(a) => Array::Int(a),
+        };
+        let rows = a.shape().first().copied().unwrap_or(0);
+        if rows != self.file_rows {
+            return Err(Error::invalid(
+                path,
+                format!(
+                    "array '{key}' (a model input) has {rows} rows but '{}' has {}",
+                    self.key, self.file_rows
+                ),
+            ));
+        }
+        if self.rows.len() == rows {
+            return Ok(a);
+        }
+        Ok(a.select(&self.rows))
+    }
+}
+
+const X_KEYS: &[&str] = &["x", "X", "inputs", "features", "data", "input_ids"];
+const MASK_KEYS: &[&str] = &["mask", "attention_mask"];
 const Y_KEYS: &[&str] = &["y", "Y", "labels", "label", "targets", "target"];
 
 enum Raw {
@@ -206,6 +342,17 @@ fn first_non_finite<'a>(a: impl IntoIterator<Item = &'a f64>) -> Option<usize> {
     a.into_iter().position(|v| !v.is_finite())
 }
 
+fn open_npz(path: &Path, bytes: Vec<u8>) -> Result<(Npz, Vec<String>)> {
+    let mut npz = NpzReader::new(std::io::Cursor::new(bytes))
+        .map_err(|e| Error::invalid(path, format!("not a readable .npz file: {e}")))?;
+    let names = npz
+        .names()
+        .map_err(|e| Error::invalid(path, format!("not a readable .npz file: {e}")))?;
+    Ok((npz, names))
+}
+
+type Npz = NpzReader<std::io::Cursor<Vec<u8>>>;
+
 /// Loads inputs and labels. `task` overrides the task implied by the label
 /// dtype (integer: classification, float: regression).
 pub fn load(
@@ -214,59 +361,191 @@ pub fn load(
     y_key: Option<&str>,
     task: Option<Task>,
 ) -> Result<Dataset> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, "read the data", e))?;
-    let sha256 = crate::onnx::model::sha256_hex(&bytes);
-    let mut npz = NpzReader::new(std::io::Cursor::new(bytes))
-        .map_err(|e| Error::invalid(path, format!("not a readable .npz file: {e}")))?;
-    let names = npz
-        .names()
-        .map_err(|e| Error::invalid(path, format!("not a readable .npz file: {e}")))?;
-    let xk = pick_key(path, &names, x_key, X_KEYS, "inputs", "--x-key")?;
-    let yk = pick_key(path, &names, y_key, Y_KEYS, "labels", "--y-key")?;
-    let x = match read_array(&mut npz, path, &xk)? {
+    load_masked(path, x_key, y_key, None, task)
+}
+
+/// Reads the inputs: floats as they are (in C order), integers as i64.
+fn inputs_array(path: &Path, npz: &mut Npz, xk: &str) -> Result<Array> {
+    let x = match read_array(npz, path, xk)? {
         // Fortran-ordered arrays (numpy.asfortranarray) in C order, as
         // ONNX Runtime takes them.
-        Raw::Float(a) if a.is_standard_layout() => a,
-        Raw::Float(a) => a.as_standard_layout().into_owned(),
-        Raw::Int(_) => {
-            return Err(Error::invalid(
-                path,
-                format!("inputs '{xk}' are integers; save them as float32 or float64"),
-            ))
-        }
+        Raw::Float(a) if a.is_standard_layout() => Array::Float(a),
+        Raw::Float(a) => Array::Float(a.as_standard_layout().into_owned()),
+        Raw::Int(a) => Array::Int(a.as_standard_layout().into_owned()),
     };
-    if x.ndim() == 0 || x.shape()[0] == 0 {
+    if x.shape().is_empty() || x.shape()[0] == 0 {
         return Err(Error::invalid(
             path,
             format!("inputs '{xk}' hold no points (shape {:?})", x.shape()),
         ));
     }
-    if let Some(i) = first_non_finite(x.iter()) {
-        let point = i / (x.len() / x.shape()[0]).max(1);
-        return Err(Error::invalid(
-            path,
-            format!("inputs '{xk}' contain NaN or infinity (point {point})"),
-        ));
+    if let Array::Float(a) = &x {
+        if let Some(i) = first_non_finite(a.iter()) {
+            let point = i / (a.len() / a.shape()[0]).max(1);
+            return Err(Error::invalid(
+                path,
+                format!("inputs '{xk}' contain NaN or infinity (point {point})"),
+            ));
+        }
     }
-    let y = labels(path, &yk, read_array(&mut npz, path, &yk)?, task)?;
-    if y.len() != x.shape()[0] {
+    Ok(x)
+}
+
+/// Loads inputs and labels, and with a mask (`mask_key`, or an array
+/// named `mask` or `attention_mask`) reads them as sequences: a point is
+/// a position the mask marks 1 and whose class label is not -100.
+pub fn load_masked(
+    path: &Path,
+    x_key: Option<&str>,
+    y_key: Option<&str>,
+    mask_key: Option<&str>,
+    task: Option<Task>,
+) -> Result<Dataset> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, "read the data", e))?;
+    let sha256 = crate::onnx::model::sha256_hex(&bytes);
+    let (mut npz, names) = open_npz(path, bytes)?;
+    let xk = pick_key(path, &names, x_key, X_KEYS, "inputs", "--x-key")?;
+    let yk = pick_key(path, &names, y_key, Y_KEYS, "labels", "--y-key")?;
+    let mk = match mask_key {
+        Some(k) => Some(pick_key(path, &names, Some(k), &[], "mask", "--mask-key")?),
+        None => MASK_KEYS
+            .iter()
+            .find(|k| names.iter().any(|n| n == *k))
+            .map(|k| k.to_string()),
+    };
+    let x = inputs_array(path, &mut npz, &xk)?;
+    let raw_y = read_array(&mut npz, path, &yk)?;
+    let rows = x.shape()[0];
+    let (y, positions) = match &mk {
+        Some(mk) => {
+            let mask = read_array(&mut npz, path, mk)?;
+            let seq = Sequences::read(path, (&xk, &x), (&yk, raw_y), (mk, mask), task)?;
+            (labels(path, &yk, seq.labels, task)?, Some(seq.positions))
+        }
+        None => (labels(path, &yk, raw_y, task)?, None),
+    };
+    if positions.is_none() && y.len() != rows {
         return Err(Error::invalid(
             path,
-            format!(
-                "'{xk}' has {} points but '{yk}' has {}",
-                x.shape()[0],
-                y.len()
-            ),
+            format!("'{xk}' has {rows} points but '{yk}' has {}", y.len()),
         ));
     }
     Ok(Dataset {
         path: path.to_path_buf(),
+        x: Inputs {
+            key: xk.clone(),
+            x,
+            rows: (0..rows).collect(),
+            positions,
+            file_rows: rows,
+            sha256: sha256.clone(),
+        },
         x_key: xk,
         y_key: yk,
-        x,
+        mask_key: mk,
         y,
         sha256,
     })
+}
+
+/// The Hugging Face convention for a position without a label.
+pub const IGNORED_LABEL: i64 = -100;
+
+/// A data set of sequences, read against its mask.
+struct Sequences {
+    /// The labels of the kept positions, [points] or [points, M].
+    labels: Raw,
+    positions: Positions,
+}
+
+impl Sequences {
+    fn read(
+        path: &Path,
+        (xk, x): (&str, &Array),
+        (yk, y): (&str, Raw),
+        (mk, mask): (&str, Raw),
+        task: Option<Task>,
+    ) -> Result<Sequences> {
+        let bad = |m: String| Error::invalid(path, m);
+        let mask = match mask {
+            Raw::Int(a) => a,
+            Raw::Float(a) => a.mapv(|v| if v == 0.0 || v == 1.0 { v as i64 } else { 2 }),
+        };
+        let (b, s) = match mask.shape() {
+            &[b, s] if b == x.shape()[0] && x.shape().get(1) == Some(&s) => (b, s),
+            shape => {
+                return Err(bad(format!(
+                    "mask '{mk}' has shape {shape:?}; it must be [sequences, positions], the first two axes of the inputs '{xk}' {:?}",
+                    x.shape()
+                )))
+            }
+        };
+        if let Some(i) = mask.iter().position(|&v| v != 0 && v != 1) {
+            return Err(bad(format!(
+                "mask '{mk}' holds a value other than 0 and 1 (sequence {}, position {}); 1 marks a real position, 0 padding",
+                i / s,
+                i % s
+            )));
+        }
+        let ys = match &y {
+            Raw::Float(a) => a.shape().to_vec(),
+            Raw::Int(a) => a.shape().to_vec(),
+        };
+        if ys.len() < 2 || ys.len() > 3 || ys[..2] != [b, s] {
+            return Err(bad(format!(
+                "labels '{yk}' have shape {ys:?}; with the mask '{mk}' of shape [{b}, {s}] they must be [{b}, {s}] (a class or target per position) or [{b}, {s}, outputs]"
+            )));
+        }
+        let y = match y {
+            Raw::Int(a) => Raw::Int(a.as_standard_layout().into_owned()),
+            Raw::Float(a) => Raw::Float(a.as_standard_layout().into_owned()),
+        };
+        // -100 marks a position without a class label (Hugging Face).
+        let ignored = |i: usize| match (&y, task) {
+            (Raw::Int(a), None | Some(Task::Classification)) if ys.len() == 2 => a
+                .as_slice_memory_order()
+                .is_some_and(|v| v[i] == IGNORED_LABEL),
+            _ => false,
+        };
+        let mask = mask.as_standard_layout().into_owned();
+        let kept: Vec<usize> = mask
+            .iter()
+            .enumerate()
+            .filter(|&(i, &m)| m == 1 && !ignored(i))
+            .map(|(i, _)| i)
+            .collect();
+        if kept.is_empty() {
+            return Err(bad(format!(
+                "no position is a point: the mask '{mk}' marks none, or every label there is {IGNORED_LABEL}"
+            )));
+        }
+        let per_position = |shape: &[usize]| -> Vec<usize> {
+            std::iter::once(b * s)
+                .chain(shape[2..].iter().copied())
+                .collect()
+        };
+        let labels = match y {
+            Raw::Int(a) => {
+                let flat = a
+                    .into_shape_with_order(IxDyn(&per_position(&ys)))
+                    .expect("C order");
+                Raw::Int(flat.select(Axis(0), &kept))
+            }
+            Raw::Float(a) => {
+                let flat = a
+                    .into_shape_with_order(IxDyn(&per_position(&ys)))
+                    .expect("C order");
+                Raw::Float(flat.select(Axis(0), &kept))
+            }
+        };
+        Ok(Sequences {
+            labels,
+            positions: Positions {
+                len: s,
+                at: kept.iter().map(|&i| (i / s, i % s)).collect(),
+            },
+        })
+    }
 }
 
 fn labels(path: &Path, key: &str, raw: Raw, task: Option<Task>) -> Result<Labels> {

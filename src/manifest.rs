@@ -74,6 +74,9 @@ pub struct DataRef {
     pub x_key: String,
     /// Labels key.
     pub y_key: String,
+    /// Mask key of a data set of sequences (each unmasked position a point).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask_key: Option<String>,
     /// Points in the file.
     pub points: usize,
     /// SHA-256 of the data file (apply verifies on the same data).

@@ -132,10 +132,11 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
     };
     let data_path = apply::manifest_data(&man_path, &man)?;
     atomic::check_outputs(&[&out], &[&data_path])?;
-    let data = data::load(
+    let data = data::load_masked(
         &data_path,
         Some(&man.data.x_key),
         Some(&man.data.y_key),
+        man.data.mask_key.as_deref(),
         Some(man.task),
     )?;
     if data.sha256 != man.data.sha256 {

@@ -14,7 +14,7 @@
 //! node will read.
 
 use super::float;
-use super::model::{dtype, Model, Node, Storage, Tensor};
+use super::model::{dtype, Dim, Model, Node, Storage, Tensor};
 use crate::error::{Error, Result};
 use ndarray::{Array1, Array2};
 use serde::Serialize;
@@ -147,6 +147,10 @@ pub struct FinalLayer {
     pub output: String,
     /// The output followed: a graph output, or any tensor `--output` named.
     pub model_output: String,
+    /// The followed output's declared shape, when it is a graph output that
+    /// declares one (`[batch, seq, 4]` for a layer over a sequence).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_shape: Option<Vec<String>>,
     /// The tensor read to evaluate the model, one row of scores per point:
     /// `model_output`, or what a layout-only tail, a ZipMap or an
     /// ArgMax/TopK reads before the output.
@@ -636,6 +640,17 @@ fn check_scales(model: &Model, d: &Dense, kind: BiasKind) -> Result<()> {
     Ok(())
 }
 
+/// The declared shape of graph output `name`, dimensions as text.
+fn declared_shape(model: &Model, name: &str) -> Option<Vec<String>> {
+    let out = model.graph.outputs.iter().find(|o| o.name == name)?;
+    let dims = out.shape.as_ref()?.iter().map(|d| match d {
+        Dim::Fixed(n) => n.to_string(),
+        Dim::Param(p) => p.clone(),
+        Dim::Unknown => "?".to_string(),
+    });
+    Some(dims.collect())
+}
+
 /// Locates the final dense layer leading to `output` (see the module doc).
 pub fn locate(model: &Model, output: Option<&str>) -> Result<FinalLayer> {
     let model_output = choose_output(model, output)?;
@@ -659,6 +674,7 @@ pub fn locate(model: &Model, output: Option<&str>) -> Result<FinalLayer> {
         nodes: dense.nodes,
         input: dense.input,
         output: node.outputs.first().cloned().unwrap_or_default(),
+        output_shape: declared_shape(model, &model_output),
         model_output,
         evaluated: tail.evaluated,
         after,
@@ -721,6 +737,12 @@ impl FinalLayer {
                 .collect();
         }
         l
+    }
+
+    /// True when the followed output declares more than two axes, as a
+    /// layer over a sequence ([batch, seq, M]) does: a point per position.
+    pub fn over_sequence(&self) -> bool {
+        self.output_shape.as_ref().is_some_and(|s| s.len() > 2)
     }
 
     /// Whether the penultimate features come transposed (Gemm transA).
