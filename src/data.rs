@@ -183,6 +183,17 @@ impl Inputs {
         }
     }
 
+    /// In a data set of sequences, the [sequence, position] of each of the
+    /// points `idx` (the file's numbering).
+    pub fn positions_of(&self, idx: &[usize]) -> Option<Vec<[usize; 2]>> {
+        let p = self.positions.as_ref()?;
+        Some(
+            idx.iter()
+                .map(|&t| [self.rows[p.at[t].0], p.at[t].1])
+                .collect(),
+        )
+    }
+
     fn subset(&self, idx: &[usize]) -> Inputs {
         let Some(p) = &self.positions else {
             return Inputs {
@@ -760,6 +771,86 @@ mod tests {
             vec![0, 1, 2]
         );
         assert!(select(Select::Misclassified, Some(3), 0, None, &loss).is_err());
+    }
+}
+
+#[cfg(test)]
+mod sequence_tests {
+    use super::*;
+    use ndarray::array;
+
+    fn read(y: Raw, mask: Raw) -> Result<Sequences> {
+        let x = Array::Int(array![[3, 4, 0], [5, 6, 7]].into_dyn());
+        Sequences::read(
+            Path::new("s.npz"),
+            ("ids", &x),
+            ("y", y),
+            ("mask", mask),
+            None,
+        )
+    }
+
+    #[test]
+    fn each_real_position_is_a_point_and_minus_100_is_no_label() {
+        let y = Raw::Int(array![[0, -100, -100], [1, 2, 0]].into_dyn());
+        let mask = Raw::Float(array![[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]].into_dyn());
+        let s = read(y, mask).unwrap();
+        assert_eq!(s.positions.at, vec![(0, 0), (1, 0), (1, 1), (1, 2)]);
+        assert_eq!(s.positions.len, 3);
+        match labels(Path::new("s.npz"), "y", s.labels, None).unwrap() {
+            Labels::Classes(c) => assert_eq!(c, vec![0, 1, 2, 0]),
+            other => panic!("{other:?}"),
+        }
+        // Targets per position: [B, S, M], padding left out.
+        let y = Raw::Float(ndarray::Array3::from_elem((2, 3, 2), 0.5).into_dyn());
+        let mask = Raw::Int(array![[1, 0, 0], [0, 1, 1]].into_dyn());
+        let s = read(y, mask).unwrap();
+        assert_eq!(s.positions.at, vec![(0, 0), (1, 1), (1, 2)]);
+        let t = labels(Path::new("s.npz"), "y", s.labels, None).unwrap();
+        assert!(matches!(t, Labels::Targets(t) if t.dim() == (3, 2)));
+    }
+
+    #[test]
+    fn labels_and_masks_of_the_wrong_shape_or_values_are_refused() {
+        let ok_y = || Raw::Int(array![[0, 1, 0], [1, 2, 0]].into_dyn());
+        let ok_mask = || Raw::Int(array![[1, 1, 0], [1, 1, 1]].into_dyn());
+        let flat_y = Raw::Int(array![0, 1].into_dyn());
+        let e = read(flat_y, ok_mask()).err().unwrap().to_string();
+        assert!(
+            e.contains("labels 'y' have shape [2]") && e.contains("[2, 3]"),
+            "{e}"
+        );
+        let short = Raw::Int(array![[1, 1], [1, 1]].into_dyn());
+        let e = read(ok_y(), short).err().unwrap().to_string();
+        assert!(e.contains("mask 'mask' has shape [2, 2]"), "{e}");
+        let two = Raw::Int(array![[1, 2, 0], [1, 1, 1]].into_dyn());
+        let e = read(ok_y(), two).err().unwrap().to_string();
+        assert!(e.contains("(sequence 0, position 1)"), "{e}");
+        let none = Raw::Int(array![[0, 0, 0], [0, 0, 0]].into_dyn());
+        let e = read(ok_y(), none).err().unwrap().to_string();
+        assert!(e.contains("no position is a point"), "{e}");
+    }
+
+    #[test]
+    fn a_subset_of_positions_keeps_only_their_sequences_and_names_them() {
+        let inputs = Inputs {
+            key: "ids".into(),
+            x: Array::Int(array![[1, 2], [3, 4], [5, 6]].into_dyn()),
+            rows: vec![0, 1, 2],
+            positions: Some(Positions {
+                len: 2,
+                at: vec![(0, 0), (0, 1), (1, 0), (2, 1)],
+            }),
+            file_rows: 3,
+            sha256: String::new(),
+        };
+        assert_eq!(inputs.points(), 4);
+        let sub = inputs.subset(&[1, 3]);
+        assert_eq!(sub.rows, vec![0, 2]);
+        assert_eq!(sub.positions.as_ref().unwrap().at, vec![(0, 1), (1, 1)]);
+        assert!(matches!(&sub.x, Array::Int(a) if a.shape() == [2, 2]));
+        assert_eq!(sub.point_name(1), "point 1 (sequence 2, position 1)");
+        assert_eq!(sub.positions_of(&[0, 1]), Some(vec![[0, 1], [2, 1]]));
     }
 }
 

@@ -146,7 +146,7 @@ fn check_widths(model: &Model, layer: &FinalLayer, h: &Array2<f64>, a: &Array2<f
     if h.ncols() == n && a.ncols() == m {
         return Ok(());
     }
-    let hint = if h.ncols() > n && h.ncols() % n == 0 {
+    let hint = if h.ncols() > n && h.ncols().is_multiple_of(n) {
         format!(
             "; if the layer runs over a sequence ([batch, seq, {n}]), give the data a mask [sequences, positions] (--mask-key; all ones when there is no padding) and labels per position"
         )

@@ -94,6 +94,10 @@ pub struct Selection {
     pub seed: u64,
     /// Indices (in the data file) handed to the formulation.
     pub indices: Vec<usize>,
+    /// In a data set of sequences, each selected point's [sequence,
+    /// position] (the names `c_t` and `r_t_j` use the index t).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub positions: Option<Vec<[usize; 2]>>,
 }
 
 /// Sizes of the written model.

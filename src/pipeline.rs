@@ -442,6 +442,7 @@ pub fn manifest(
             points: sel.points,
             seed: sel.seed,
             indices: built.indices.clone(),
+            positions: loaded.data.x.positions_of(&built.indices),
         },
         incumbent_objective: built.incumbent,
         objective_offset: p.objective_offset,

@@ -384,3 +384,26 @@ fn check_type(model_path: &Path, data_path: &Path, key: &str, feed: &Feed<'_>) -
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sequence_tensor_gives_one_row_per_position() {
+        let p = Path::new("m.onnx");
+        let seq = ArrayD::from_shape_vec(IxDyn(&[2, 3, 4]), (0..24).map(f64::from).collect());
+        let flat = per_point(p, seq.unwrap(), (2, 3), "a").unwrap();
+        assert_eq!(flat.dim(), (6, 4));
+        assert_eq!(flat.row(4).to_vec(), vec![16.0, 17.0, 18.0, 19.0]);
+        // Gemm after a Reshape: [batch·seq, M] is already one row a point.
+        let gemm = ArrayD::<f64>::zeros(IxDyn(&[6, 4]));
+        assert_eq!(per_point(p, gemm, (2, 3), "a").unwrap().dim(), (6, 4));
+        // Positions along the first axis (a Transpose) do not fit.
+        let moved = ArrayD::<f64>::zeros(IxDyn(&[3, 2, 4]));
+        let e = per_point(p, moved, (2, 3), "a").unwrap_err().to_string();
+        assert!(e.contains("[2, 3, …] or [6, …]"), "{e}");
+        let points = ArrayD::<f64>::zeros(IxDyn(&[5, 4]));
+        assert_eq!(per_point(p, points, (5, 1), "a").unwrap().dim(), (5, 4));
+    }
+}
