@@ -615,7 +615,7 @@ fn labels(path: &Path, key: &str, raw: Raw, task: Option<Task>) -> Result<Labels
         }
         Task::Classification => one_hot(&m).map(Labels::Classes).ok_or_else(|| {
             bad(format!(
-                "have shape {:?} but are not one-hot rows; give class indices",
+                "have shape {:?} but are not one-hot rows; give class indices (labels per position of sequences need a mask array: --mask-key)",
                 m.shape()
             ))
         }),

@@ -11,5 +11,6 @@ mod fuzz;
 mod golden;
 mod losses;
 mod models;
+mod sequence;
 mod solve_tune;
 mod strategy;

@@ -1,0 +1,223 @@
+//! Sequence heads (issue #14): a final layer over [batch, seq, N], each
+//! (sequence, position) the mask keeps a point. The two fixtures of
+//! scripts/make_exporter_fixtures.py (a token tagger fed int64 ids and an
+//! attention mask; a per-position regressor whose Gemm sits between two
+//! Reshapes) go export → a real solver → apply, verified in ONNX Runtime
+//! per position; padding never counts; what mixes positions is refused.
+
+use crate::util::*;
+use ndarray::{ArrayD, IxDyn};
+use ndarray_npy::{NpzReader, NpzWriter};
+
+const TAGGER: &str = "sequence_tagger";
+const REGRESSOR: &str = "sequence_regressor";
+
+/// The tagger's arrays: input_ids, attention_mask, labels.
+fn tagger_arrays() -> [ArrayD<i64>; 3] {
+    let f = std::fs::File::open(root().join(data(TAGGER))).unwrap();
+    let mut npz = NpzReader::new(f).unwrap();
+    ["input_ids", "attention_mask", "labels"]
+        .map(|k| npz.by_name::<ndarray::OwnedRepr<i64>, IxDyn>(k).unwrap())
+}
+
+/// Writes int64 arrays as a new .npz in `dir`.
+fn write_npz(dir: &Dir, name: &str, arrays: &[(&str, &ArrayD<i64>)]) -> String {
+    let path = dir.path.join(name);
+    let mut w = NpzWriter::new(std::fs::File::create(&path).unwrap());
+    for (k, a) in arrays {
+        w.add_array(*k, *a).unwrap();
+    }
+    w.finish().unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+fn eval(dir: &Dir, model: &str, data: &str) -> serde_json::Value {
+    dir.run(&["eval", model, data, "--json"]).ok().json()
+}
+
+/// export (all points) → `solver` → apply; the apply report.
+fn round_trip(dir: &Dir, case: &str, solver: &str) -> (Run, serde_json::Value) {
+    let mps = dir.p("layer.mps");
+    dir.run(&[
+        "export",
+        &model(case),
+        &data(case),
+        "-o",
+        &mps,
+        "--radius",
+        "0.05",
+    ])
+    .ok();
+    let sol = dir.p("layer.sol");
+    match solver {
+        "cbc" => dir.tool("cbc", &[&mps, "solve", "solution", &sol]).ok(),
+        _ => dir.run(&["solve", &mps, "-o", &sol]).ok(),
+    };
+    let out = dir.p("patched.onnx");
+    let r = dir.run(&["apply", &sol, &model(case), "-o", &out, "--json"]);
+    let j = r.json();
+    (r.code_is(0), j)
+}
+
+#[test]
+fn sequence_heads_go_through_a_solver_and_verify_per_position() {
+    if !have(&["cbc"]) {
+        return;
+    }
+    for (case, solver, key) in [
+        (TAGGER, "highs", "correct"),
+        (TAGGER, "cbc", "correct"),
+        (REGRESSOR, "cbc", "mse"),
+    ] {
+        let dir = Dir::new(&format!("sequence-{case}-{solver}"));
+        let (r, j) = round_trip(&dir, case, solver);
+        let v = &j["verification"];
+        r.check(j["verified"] == true, &format!("{case}/{solver}: verified"));
+        let (before, after) = (
+            v["incumbent_loss"].as_f64().unwrap(),
+            v["recomputed_loss"].as_f64().unwrap(),
+        );
+        r.check(after < before, &format!("{case}: loss {before} → {after}"));
+        // The written model, loaded from disk, scores what apply computed.
+        let on_disk = eval(&dir, &dir.p("patched.onnx"), &data(case));
+        let (a, b) = (v["after"][key].as_f64().unwrap(), on_disk[key].as_f64());
+        r.check(
+            close(a, b.unwrap(), 1e-9),
+            &format!("{case}: {key} {a} on disk {b:?}"),
+        );
+    }
+}
+
+#[test]
+fn a_padded_position_is_never_a_point() {
+    let dir = Dir::new("sequence-padding");
+    let [ids, mask, labels] = tagger_arrays();
+    let real = mask.iter().filter(|&&m| m == 1).count();
+    let before = eval(&dir, &model(TAGGER), &data(TAGGER));
+    assert_eq!(before["points"].as_u64(), Some(real as u64), "{before}");
+    // The export names each selected point's [sequence, position]: all real.
+    let mps = dir.p("layer.mps");
+    dir.run(&["export", &model(TAGGER), &data(TAGGER), "-o", &mps])
+        .ok();
+    let man = read_json(&dir.path.join("layer.mps.gdmilp.json"));
+    let positions = man["selection"]["positions"].as_array().unwrap();
+    assert_eq!(positions.len(), real);
+    for p in positions {
+        let (b, s) = (p[0].as_u64().unwrap(), p[1].as_u64().unwrap());
+        assert_eq!(
+            mask[[b as usize, s as usize]],
+            1,
+            "padded position {p} exported"
+        );
+    }
+    // A label out of range under the padding changes nothing; -100 on a
+    // real position (Hugging Face's "no label") takes it out.
+    let (pb, ps) = (0..mask.len())
+        .map(|i| (i / mask.shape()[1], i % mask.shape()[1]))
+        .find(|&(b, s)| mask[[b, s]] == 0)
+        .expect("the fixture has padding");
+    let mut odd = labels.clone();
+    odd[[pb, ps]] = 99;
+    odd[[0, 0]] = -100;
+    let p = write_npz(
+        &dir,
+        "odd.npz",
+        &[
+            ("input_ids", &ids),
+            ("attention_mask", &mask),
+            ("labels", &odd),
+        ],
+    );
+    let after = eval(&dir, &model(TAGGER), &p);
+    assert_eq!(after["points"].as_u64(), Some(real as u64 - 1), "{after}");
+}
+
+#[test]
+fn labels_or_a_mask_of_the_wrong_shape_and_heads_that_mix_positions_are_refused() {
+    let dir = Dir::new("sequence-bad");
+    let [ids, mask, labels] = tagger_arrays();
+    let flat_labels = labels.index_axis(ndarray::Axis(1), 0).to_owned();
+    let short_mask = mask.slice(ndarray::s![.., ..3]).to_owned().into_dyn();
+    let cases: Vec<(String, String, &[&str])> = vec![
+        (
+            model(TAGGER),
+            write_npz(
+                &dir,
+                "flat_labels.npz",
+                &[
+                    ("input_ids", &ids),
+                    ("attention_mask", &mask),
+                    ("labels", &flat_labels),
+                ],
+            ),
+            &[
+                "flat_labels.npz",
+                "labels 'labels' have shape [40]",
+                "[40, 9]",
+            ],
+        ),
+        (
+            model(TAGGER),
+            write_npz(
+                &dir,
+                "short_mask.npz",
+                &[
+                    ("input_ids", &ids),
+                    ("mask", &short_mask),
+                    ("attention_mask", &mask),
+                    ("labels", &labels),
+                ],
+            ),
+            &["short_mask.npz", "mask 'mask' has shape [40, 3]"],
+        ),
+        (
+            "fixtures/bad/seq_mean.onnx".to_string(),
+            data(TAGGER),
+            &["seq_mean.onnx", "ReduceMean", "after the last dense layer"],
+        ),
+        (
+            "fixtures/bad/seq_softmax.onnx".to_string(),
+            data(TAGGER),
+            &[
+                "seq_softmax.onnx",
+                "do not keep each point's 4 values in place",
+                "(sequence 0, position 0)",
+            ],
+        ),
+        (
+            model(TAGGER),
+            write_npz(
+                &dir,
+                "no_mask.npz",
+                &[
+                    ("input_ids", &ids),
+                    ("attention_mask_in", &mask),
+                    ("labels", &labels),
+                ],
+            ),
+            &["no_mask.npz", "not one-hot", "--mask-key"],
+        ),
+        (
+            model(TAGGER),
+            write_npz(
+                &dir,
+                "no_model_mask.npz",
+                &[("input_ids", &ids), ("mask", &mask), ("labels", &labels)],
+            ),
+            &[
+                "no_model_mask.npz",
+                "no array 'attention_mask' (a model input)",
+            ],
+        ),
+    ];
+    for (model, data, needles) in cases {
+        let out = dir.p("layer.mps");
+        let r = dir.run(&["export", &model, &data, "-o", &out]).code_is(2);
+        let err = r.stderr();
+        for n in needles {
+            r.check(err.contains(n), &format!("error names {n:?}"));
+        }
+        r.check(err.lines().count() == 1, "one line");
+        r.check(!dir.path.join("layer.mps").exists(), "nothing written");
+    }
+}
