@@ -153,44 +153,71 @@ pub fn run(
 ) -> Result<Vec<Array2<f64>>> {
     let mut session = session(model_path, model_bytes)?;
     let rows = feeds.first().map_or(0, |f| f.array.shape()[0]);
-    let fixed = feeds.iter().find_map(|f| fixed_batch(&f.input));
-    let batch = fixed.unwrap_or(batch_size.max(1));
+    let job = Job {
+        model_path,
+        feeds,
+        outputs,
+        per_row,
+        fixed: feeds.iter().find_map(|f| fixed_batch(&f.input)),
+    };
+    let batch = job.fixed.unwrap_or(batch_size.max(1));
     let mut parts: Vec<Vec<Array2<f64>>> = vec![Vec::new(); outputs.len()];
-    let mut start = 0;
-    while start < rows {
-        let end = (start + batch).min(rows);
-        let padded = fixed.map_or(end - start, |b| b.max(end - start));
+    for start in (0..rows).step_by(batch) {
+        let got = job.batch(&mut session, start..(start + batch).min(rows))?;
+        for (part, g) in parts.iter_mut().zip(got) {
+            part.push(g);
+        }
+    }
+    parts.into_iter().map(|p| concat(model_path, p)).collect()
+}
+
+/// What every batch of one [`run`] shares.
+struct Job<'a> {
+    model_path: &'a Path,
+    feeds: &'a [Feed<'a>],
+    outputs: &'a [(String, String)],
+    per_row: usize,
+    /// The batch size a fixed batch dimension imposes.
+    fixed: Option<usize>,
+}
+
+impl Job<'_> {
+    /// Runs rows `range` (padded to a fixed batch) and returns each output,
+    /// one row per point of those rows.
+    fn batch(&self, session: &mut Session, range: Range<usize>) -> Result<Vec<Array2<f64>>> {
+        let n = range.len();
+        let padded = self.fixed.map_or(n, |b| b.max(n));
         // The input buffers must outlive the outputs: when an output is a
         // graph input itself (a layer reading the model's input directly),
         // ONNX Runtime returns that very buffer, not a copy.
-        let values = feeds
+        let values = self
+            .feeds
             .iter()
-            .map(|f| tensor(model_path, f, start..end, padded))
+            .map(|f| tensor(self.model_path, f, range.clone(), padded))
             .collect::<Result<Vec<_>>>()?;
-        let named: Vec<(&str, &DynValue)> = feeds
+        let named: Vec<(&str, &DynValue)> = self
+            .feeds
             .iter()
             .map(|f| f.input.name.as_str())
             .zip(&values)
             .collect();
-        let out = session.run(named).map_err(|e| ort_error(model_path, e))?;
-        for (k, (name, shown)) in outputs.iter().enumerate() {
-            let v = out.get(name.as_str()).ok_or_else(|| {
-                Error::invalid(
-                    model_path,
-                    format!("ONNX Runtime returned no output '{shown}'"),
-                )
-            })?;
-            let arr = extract(model_path, v, shown)?;
-            let points = (padded, per_row);
-            let flat = per_point(model_path, arr, points, shown)?;
-            parts[k].push(
-                flat.slice_axis(Axis(0), (0..(end - start) * per_row).into())
-                    .to_owned(),
-            );
-        }
-        start = end;
+        let out = session
+            .run(named)
+            .map_err(|e| ort_error(self.model_path, e))?;
+        let kept = (0..n * self.per_row).into();
+        self.outputs
+            .iter()
+            .map(|(name, shown)| {
+                let v = out.get(name.as_str()).ok_or_else(|| {
+                    let msg = format!("ONNX Runtime returned no output '{shown}'");
+                    Error::invalid(self.model_path, msg)
+                })?;
+                let arr = extract(self.model_path, v, shown)?;
+                let flat = per_point(self.model_path, arr, (padded, self.per_row), shown)?;
+                Ok(flat.slice_axis(Axis(0), kept).to_owned())
+            })
+            .collect()
     }
-    parts.into_iter().map(|p| concat(model_path, p)).collect()
 }
 
 fn ort_error(model_path: &Path, e: ort::Error) -> Error {
