@@ -142,6 +142,14 @@ pub struct Positions {
     pub at: Vec<(usize, usize)>,
 }
 
+impl Positions {
+    /// Point `t` as messages name it, with its row and position.
+    fn name(&self, t: usize) -> String {
+        let (row, pos) = self.at[t];
+        format!("point {t} (sequence {row}, position {pos})")
+    }
+}
+
 /// The model's inputs for the points of a data set.
 #[derive(Debug, Clone)]
 pub struct Inputs {
@@ -431,9 +439,13 @@ pub fn load_masked(
         Some(mk) => {
             let mask = read_array(&mut npz, path, mk)?;
             let seq = Sequences::read(path, (&xk, &x), (&yk, raw_y), (mk, mask), task)?;
-            (labels(path, &yk, seq.labels, task)?, Some(seq.positions))
+            let p = seq.positions;
+            (
+                labels(path, &yk, seq.labels, task, &|t| p.name(t))?,
+                Some(p),
+            )
         }
-        None => (labels(path, &yk, raw_y, task)?, None),
+        None => (labels(path, &yk, raw_y, task, &flat_name)?, None),
     };
     if positions.is_none() && y.len() != rows {
         return Err(Error::invalid(
@@ -559,7 +571,20 @@ impl Sequences {
     }
 }
 
-fn labels(path: &Path, key: &str, raw: Raw, task: Option<Task>) -> Result<Labels> {
+/// Point `t` of a flat data set, as messages name it.
+fn flat_name(t: usize) -> String {
+    format!("point {t}")
+}
+
+/// The labels of `raw` ([points] or [points, M]); `name` words a point in
+/// messages.
+fn labels(
+    path: &Path,
+    key: &str,
+    raw: Raw,
+    task: Option<Task>,
+    name: &dyn Fn(usize) -> String,
+) -> Result<Labels> {
     let bad = |m: String| Error::invalid(path, format!("labels '{key}' {m}"));
     let as_2d = |a: ArrayD<f64>| -> Result<Array2<f64>> {
         match a.ndim() {
@@ -591,7 +616,7 @@ fn labels(path: &Path, key: &str, raw: Raw, task: Option<Task>) -> Result<Labels
     }
     if let Some(i) = first_non_finite(values.iter()) {
         let point = i / (values.len() / values.shape()[0]).max(1);
-        return Err(bad(format!("contain NaN or infinity (point {point})")));
+        return Err(bad(format!("contain NaN or infinity ({})", name(point))));
     }
     let task = task.unwrap_or(if is_int {
         Task::Classification
@@ -606,7 +631,8 @@ fn labels(path: &Path, key: &str, raw: Raw, task: Option<Task>) -> Result<Labels
             for (t, &v) in m.column(0).iter().enumerate() {
                 if v < 0.0 || v.fract() != 0.0 {
                     return Err(bad(format!(
-                        "hold {v} at point {t}; class labels are whole numbers from 0"
+                        "hold {v} at {}; class labels are whole numbers from 0",
+                        name(t)
                     )));
                 }
                 out.push(v as usize);
@@ -738,24 +764,40 @@ mod tests {
             "y",
             Raw::Float(one_hot.clone()),
             Some(Task::Classification),
+            &flat_name,
         )
         .unwrap()
         {
             Labels::Classes(c) => assert_eq!(c, vec![1, 0]),
             other => panic!("{other:?}"),
         }
-        match labels(p, "y", Raw::Int(one_hot.mapv(|v| v as i64)), None).unwrap() {
+        match labels(
+            p,
+            "y",
+            Raw::Int(one_hot.mapv(|v| v as i64)),
+            None,
+            &flat_name,
+        )
+        .unwrap()
+        {
             Labels::Classes(c) => assert_eq!(c, vec![1, 0]),
             other => panic!("{other:?}"),
         }
         // Float rows without a task are regression targets; rows that are not
         // one-hot are refused for classification.
         assert!(matches!(
-            labels(p, "y", Raw::Float(one_hot), None).unwrap(),
+            labels(p, "y", Raw::Float(one_hot), None, &flat_name).unwrap(),
             Labels::Targets(_)
         ));
         let soft = ndarray::array![[0.5, 0.5, 0.0]].into_dyn();
-        let e = labels(p, "y", Raw::Float(soft), Some(Task::Classification)).unwrap_err();
+        let e = labels(
+            p,
+            "y",
+            Raw::Float(soft),
+            Some(Task::Classification),
+            &flat_name,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("not one-hot"), "{e}");
     }
 
@@ -790,6 +832,15 @@ mod sequence_tests {
         )
     }
 
+    /// The error of labels `y` under a full mask, as load words it.
+    fn load_seq_labels(y: Raw) -> String {
+        let mask = Raw::Int(array![[1, 1, 1], [1, 1, 1]].into_dyn());
+        let s = read(y, mask).ok().unwrap();
+        let p = s.positions;
+        let e = labels(Path::new("s.npz"), "y", s.labels, None, &|t| p.name(t));
+        e.err().unwrap().to_string()
+    }
+
     #[test]
     fn each_real_position_is_a_point_and_minus_100_is_no_label() {
         let y = Raw::Int(array![[0, -100, -100], [1, 2, 0]].into_dyn());
@@ -797,7 +848,7 @@ mod sequence_tests {
         let s = read(y, mask).unwrap();
         assert_eq!(s.positions.at, vec![(0, 0), (1, 0), (1, 1), (1, 2)]);
         assert_eq!(s.positions.len, 3);
-        match labels(Path::new("s.npz"), "y", s.labels, None).unwrap() {
+        match labels(Path::new("s.npz"), "y", s.labels, None, &flat_name).unwrap() {
             Labels::Classes(c) => assert_eq!(c, vec![0, 1, 2, 0]),
             other => panic!("{other:?}"),
         }
@@ -806,7 +857,7 @@ mod sequence_tests {
         let mask = Raw::Int(array![[1, 0, 0], [0, 1, 1]].into_dyn());
         let s = read(y, mask).unwrap();
         assert_eq!(s.positions.at, vec![(0, 0), (1, 1), (1, 2)]);
-        let t = labels(Path::new("s.npz"), "y", s.labels, None).unwrap();
+        let t = labels(Path::new("s.npz"), "y", s.labels, None, &flat_name).unwrap();
         assert!(matches!(t, Labels::Targets(t) if t.dim() == (3, 2)));
     }
 
@@ -826,6 +877,11 @@ mod sequence_tests {
         let two = Raw::Int(array![[1, 2, 0], [1, 1, 1]].into_dyn());
         let e = read(ok_y(), two).err().unwrap().to_string();
         assert!(e.contains("(sequence 0, position 1)"), "{e}");
+        let e = load_seq_labels(Raw::Int(array![[0, -1, 0], [1, 2, 0]].into_dyn()));
+        assert!(
+            e.contains("hold -1 at point 1 (sequence 0, position 1)"),
+            "{e}"
+        );
         let none = Raw::Int(array![[0, 0, 0], [0, 0, 0]].into_dyn());
         let e = read(ok_y(), none).err().unwrap().to_string();
         assert!(e.contains("no position is a point"), "{e}");
