@@ -408,6 +408,12 @@ fn check_type(model_path: &Path, data_path: &Path, key: &str, feed: &Feed<'_>) -
                 dtype::name(t)
             ),
         )),
+        (Array::Int(a), true) if t == dtype::INT32 && a.iter().any(|v| i32::try_from(*v).is_err()) => {
+            Err(Error::invalid(
+                data_path,
+                format!("inputs '{key}' hold values outside int32, the type of model input '{name}'"),
+            ))
+        }
         _ => Ok(()),
     }
 }

@@ -221,3 +221,35 @@ fn labels_or_a_mask_of_the_wrong_shape_and_heads_that_mix_positions_are_refused(
         r.check(!dir.path.join("layer.mps").exists(), "nothing written");
     }
 }
+
+#[test]
+fn int32_token_ids_feed_an_int32_model_as_int64_ones_feed_int64() {
+    if !have(&["python"]) {
+        return;
+    }
+    let dir = Dir::new("sequence-int32");
+    let (m32, d32) = (dir.p("int32.onnx"), dir.p("int32.npz"));
+    let script = "import sys, onnx, numpy as np\n\
+        m = onnx.load(sys.argv[1])\n\
+        for i in m.graph.input: i.type.tensor_type.elem_type = onnx.TensorProto.INT32\n\
+        onnx.save(m, sys.argv[3])\n\
+        d = np.load(sys.argv[2])\n\
+        np.savez(sys.argv[4], **{k: d[k].astype(np.int32) for k in d.files})\n";
+    let (m, d) = (model(TAGGER), data(TAGGER));
+    dir.tool(
+        &python(),
+        &[
+            "-c",
+            script,
+            &root().join(&m).to_string_lossy(),
+            &root().join(&d).to_string_lossy(),
+            &m32,
+            &d32,
+        ],
+    )
+    .ok();
+    let want = eval(&dir, &m, &d);
+    for (model, data) in [(&m32, &d32), (&m32, &d), (&m, &d32)] {
+        assert_eq!(eval(&dir, model, data), want, "{model} on {data}");
+    }
+}
