@@ -7,7 +7,8 @@ final layer, a tail that mixes points, and sequence heads (a final layer over
 [batch, seq, N], token classification and per-position regression, with a mask
 for padding) with two tails that mix positions.
 
-Run from the repository root with the project's venv (no torch needed):
+Run from the repository root with the project's venv (no torch needed, but
+for the sequence tagger: below):
 
     .venv/bin/python scripts/make_exporter_fixtures.py          # all of them
     .venv/bin/python scripts/make_exporter_fixtures.py half_cast
@@ -19,9 +20,12 @@ data, `model.half()`) are built with `onnx.helper` from the same trained
 weights, in the layout those exporters use, because paddle2onnx and torch are
 too large to install for a fixture (torch's CPU index is not reachable from
 here, and its PyPI wheels bring ~5 GB of CUDA libraries). The sequence tagger
-is the graph `torch.onnx.export` writes for nn.Embedding → nn.Linear → ReLU →
-nn.Linear on int64 token ids with dynamic batch and seq axes: Gather, then
-MatMul + Add for each Linear on the 3-D tensor. Every model is checked here with
+is the exception: it is trained and exported by torch itself (torch 2.15
+installed from PyPI in a separate venv), so that generator needs torch:
+
+    python -m venv /tmp/tv && /tmp/tv/bin/pip install torch onnxscript onnx \
+        onnxruntime==1.31.1 scikit-learn ml_dtypes
+    /tmp/tv/bin/python scripts/make_exporter_fixtures.py sequence_tagger bad_sequence_tails Every model is checked here with
 onnxruntime against numpy before it is written.
 """
 import os
@@ -341,46 +345,54 @@ def token_data(rng, b, s, vocab, m):
 
 
 def sequence_tagger():
-    """Token classification: input_ids [batch, seq] (int64) and attention_mask
-    → Gather (nn.Embedding) → MatMul + Add (nn.Linear) → Relu → times the mask
-    → MatMul + Add (the head) → logits [batch, seq, 4]. Each (sequence,
-    position) the mask keeps is a point. The head is trained by scikit-learn
-    on the embedded tokens of the real positions."""
+    """Token classification, exported by torch.onnx.export (its defaults:
+    dynamo, weights as external data in model.onnx.data) from nn.Embedding →
+    nn.Linear → ReLU → × attention mask → nn.Linear, trained by gradient
+    descent (15 Adam steps on the real positions: stopped early, so that a
+    sweep of the head has room); int64 input_ids and attention_mask
+    [batch, seq] (both axes dynamic) → logits [batch, seq, 4]. Each
+    (sequence, position) the mask keeps is a point. Needs torch (run this
+    generator in a venv with torch, onnxscript, onnxruntime and
+    scikit-learn); the others do not."""
+    import torch
+
     d = out_dir("sequence_tagger")
     rng = np.random.default_rng(14)
-    vocab, emb, m = 24, 6, 4
+    vocab, emb, n, m = 60, 8, 5, 4
     ids, mask, labels = token_data(rng, 40, 9, vocab, m)
-    table = rng.normal(size=(vocab, emb)).astype(np.float32)
-    real = mask == 1
-    w1, b1, w2, b2 = classifier(table[ids[real]], labels[real], hidden=10, seed=1, iters=300)
-    nodes = [
-        helper.make_node("Gather", ["embedding.weight", "input_ids"], ["e"], name="embedding"),
-        helper.make_node("MatMul", ["e", "fc1.weight_t"], ["z1"], name="fc1"),
-        helper.make_node("Add", ["z1", "fc1.bias"], ["h1"], name="fc1_bias"),
-        helper.make_node("Relu", ["h1"], ["r1"], name="relu"),
-        helper.make_node("Unsqueeze", ["attention_mask", "axis2"], ["m3"], name="mask_axis"),
-        helper.make_node("Cast", ["m3"], ["mf"], to=TensorProto.FLOAT, name="mask_float"),
-        helper.make_node("Mul", ["r1", "mf"], ["h"], name="masked"),
-        helper.make_node("MatMul", ["h", "head.weight_t"], ["z2"], name="head"),
-        helper.make_node("Add", ["z2", "head.bias"], ["logits"], name="head_bias"),
-    ]
-    inits = [
-        numpy_helper.from_array(table, "embedding.weight"),
-        numpy_helper.from_array(w1, "fc1.weight_t"),
-        numpy_helper.from_array(b1, "fc1.bias"),
-        numpy_helper.from_array(np.array([2], dtype=np.int64), "axis2"),
-        numpy_helper.from_array(w2, "head.weight_t"),
-        numpy_helper.from_array(b2, "head.bias"),
-    ]
-    inputs = [
-        helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]),
-        helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"]),
-    ]
-    outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "seq", m])]
-    g = helper.make_graph(nodes, "sequence_tagger", inputs, outputs, inits)
-    path = save_model(d, g)
-    h = hidden(table[ids], w1, b1) * mask[:, :, None]
-    check_feeds(path, {"input_ids": ids, "attention_mask": mask}, h @ w2 + b2)
+    torch.manual_seed(14)
+
+    class Tagger(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = torch.nn.Embedding(vocab, emb)
+            self.fc1 = torch.nn.Linear(emb, n)
+            self.head = torch.nn.Linear(n, m)
+
+        def forward(self, input_ids, attention_mask):
+            h = torch.relu(self.fc1(self.embedding(input_ids)))
+            return self.head(h * attention_mask.unsqueeze(-1).to(h.dtype))
+
+    net = Tagger()
+    opt = torch.optim.Adam(net.parameters(), lr=0.05)
+    t_ids, t_mask, t_labels = (torch.tensor(a) for a in (ids, mask, labels))
+    for _ in range(15):
+        opt.zero_grad()
+        logits = net(t_ids, t_mask)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, m), t_labels.reshape(-1), ignore_index=-100)
+        loss.backward()
+        opt.step()
+    net.eval()
+    path = os.path.join(d, "model.onnx")
+    batch, seq = torch.export.Dim("batch"), torch.export.Dim("seq")
+    torch.onnx.export(
+        net, (t_ids[:2], t_mask[:2]), path, input_names=["input_ids", "attention_mask"],
+        output_names=["logits"], dynamic_shapes=({0: batch, 1: seq}, {0: batch, 1: seq}),
+    )
+    assert os.path.exists(path + ".data"), "expected external data beside the model"
+    with torch.no_grad():
+        expected = net(t_ids, t_mask).numpy()
+    check_feeds(path, {"input_ids": ids, "attention_mask": mask}, expected)
     np.savez_compressed(os.path.join(d, "data.npz"), input_ids=ids, attention_mask=mask, labels=labels)
 
 
@@ -431,18 +443,20 @@ def sequence_regressor():
 
 
 def bad_sequence_tails():
-    """fixtures/bad/seq_mean.onnx and seq_softmax.onnx: the sequence tagger's
+    """fixtures/bad/seq_mean.onnx and seq_softmax.onnx (weights inline): the sequence tagger's
     head followed by a mean over the positions (one row per sequence, not per
     position) or by a Softmax over the positions (axis 1): both mix
     positions, so gdmilp must refuse them on the tagger's data."""
     src = onnx.load(os.path.join(ROOT, "sequence_tagger", "model.onnx"))
     for name, node in [
-        ("seq_mean", helper.make_node("ReduceMean", ["logits"], ["y"], axes=[1], keepdims=0)),
+        ("seq_mean", helper.make_node("ReduceMean", ["logits", "seq_axis"], ["y"], keepdims=0)),
         ("seq_softmax", helper.make_node("Softmax", ["logits"], ["y"], axis=1)),
     ]:
         model = onnx.ModelProto()
         model.CopyFrom(src)
         model.graph.node.append(node)
+        if name == "seq_mean":  # axes are an input from opset 18 (torch writes 18 or later)
+            model.graph.initializer.append(numpy_helper.from_array(np.array([1], dtype=np.int64), "seq_axis"))
         shape = ["batch", 4] if name == "seq_mean" else ["batch", "seq", 4]
         del model.graph.output[:]
         model.graph.output.append(helper.make_tensor_value_info("y", TensorProto.FLOAT, shape))
