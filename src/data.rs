@@ -481,60 +481,88 @@ struct Sequences {
     positions: Positions,
 }
 
+impl Raw {
+    fn shape(&self) -> &[usize] {
+        match self {
+            Raw::Float(a) => a.shape(),
+            Raw::Int(a) => a.shape(),
+        }
+    }
+
+    /// The entries `kept` of the [rows, cols, …] array read as
+    /// [rows·cols, …] (one entry per position, in C order).
+    fn positions(self, (rows, cols): (usize, usize), kept: &[usize]) -> Raw {
+        let dims: Vec<usize> = std::iter::once(rows * cols)
+            .chain(self.shape()[2..].iter().copied())
+            .collect();
+        match self {
+            Raw::Int(a) => {
+                let flat = a.as_standard_layout().into_owned();
+                let flat = flat.into_shape_with_order(IxDyn(&dims)).expect("C order");
+                Raw::Int(flat.select(Axis(0), kept))
+            }
+            Raw::Float(a) => {
+                let flat = a.as_standard_layout().into_owned();
+                let flat = flat.into_shape_with_order(IxDyn(&dims)).expect("C order");
+                Raw::Float(flat.select(Axis(0), kept))
+            }
+        }
+    }
+}
+
+/// The mask as 0/1 integers in C order, [sequences, positions] as the
+/// inputs' first two axes.
+fn read_mask(path: &Path, (xk, x): (&str, &Array), (mk, mask): (&str, Raw)) -> Result<ArrayD<i64>> {
+    let bad = |m: String| Error::invalid(path, m);
+    let mask = match mask {
+        Raw::Int(a) => a.as_standard_layout().into_owned(),
+        Raw::Float(a) => a.mapv(|v| if v == 0.0 || v == 1.0 { v as i64 } else { 2 }),
+    };
+    let s = match mask.shape() {
+        &[b, s] if b == x.shape()[0] && x.shape().get(1) == Some(&s) => s,
+        shape => {
+            return Err(bad(format!(
+                "mask '{mk}' has shape {shape:?}; it must be [sequences, positions], the first two axes of the inputs '{xk}' {:?}",
+                x.shape()
+            )))
+        }
+    };
+    if let Some(i) = mask.iter().position(|&v| v != 0 && v != 1) {
+        return Err(bad(format!(
+            "mask '{mk}' holds a value other than 0 and 1 (sequence {}, position {}); 1 marks a real position, 0 padding",
+            i / s,
+            i % s
+        )));
+    }
+    Ok(mask)
+}
+
 impl Sequences {
     fn read(
         path: &Path,
-        (xk, x): (&str, &Array),
+        x: (&str, &Array),
         (yk, y): (&str, Raw),
         (mk, mask): (&str, Raw),
         task: Option<Task>,
     ) -> Result<Sequences> {
         let bad = |m: String| Error::invalid(path, m);
-        let mask = match mask {
-            Raw::Int(a) => a,
-            Raw::Float(a) => a.mapv(|v| if v == 0.0 || v == 1.0 { v as i64 } else { 2 }),
-        };
-        let (b, s) = match mask.shape() {
-            &[b, s] if b == x.shape()[0] && x.shape().get(1) == Some(&s) => (b, s),
-            shape => {
-                return Err(bad(format!(
-                    "mask '{mk}' has shape {shape:?}; it must be [sequences, positions], the first two axes of the inputs '{xk}' {:?}",
-                    x.shape()
-                )))
-            }
-        };
-        if let Some(i) = mask.iter().position(|&v| v != 0 && v != 1) {
-            return Err(bad(format!(
-                "mask '{mk}' holds a value other than 0 and 1 (sequence {}, position {}); 1 marks a real position, 0 padding",
-                i / s,
-                i % s
-            )));
-        }
-        let ys = match &y {
-            Raw::Float(a) => a.shape().to_vec(),
-            Raw::Int(a) => a.shape().to_vec(),
-        };
+        let mask = read_mask(path, x, (mk, mask))?;
+        let (b, s) = (mask.shape()[0], mask.shape()[1]);
+        let ys = y.shape().to_vec();
         if ys.len() < 2 || ys.len() > 3 || ys[..2] != [b, s] {
             return Err(bad(format!(
                 "labels '{yk}' have shape {ys:?}; with the mask '{mk}' of shape [{b}, {s}] they must be [{b}, {s}] (a class or target per position) or [{b}, {s}, outputs]"
             )));
         }
-        let y = match y {
-            Raw::Int(a) => Raw::Int(a.as_standard_layout().into_owned()),
-            Raw::Float(a) => Raw::Float(a.as_standard_layout().into_owned()),
-        };
         // -100 marks a position without a class label (Hugging Face).
-        let ignored = |i: usize| match (&y, task) {
-            (Raw::Int(a), None | Some(Task::Classification)) if ys.len() == 2 => a
-                .as_slice_memory_order()
-                .is_some_and(|v| v[i] == IGNORED_LABEL),
-            _ => false,
+        let no_label: Vec<bool> = match (&y, task) {
+            (Raw::Int(a), None | Some(Task::Classification)) if ys.len() == 2 => {
+                a.iter().map(|&v| v == IGNORED_LABEL).collect()
+            }
+            _ => vec![false; b * s],
         };
-        let mask = mask.as_standard_layout().into_owned();
-        let kept: Vec<usize> = mask
-            .iter()
-            .enumerate()
-            .filter(|&(i, &m)| m == 1 && !ignored(i))
+        let kept: Vec<usize> = (mask.iter().zip(&no_label).enumerate())
+            .filter(|&(_, (&m, &skip))| m == 1 && !skip)
             .map(|(i, _)| i)
             .collect();
         if kept.is_empty() {
@@ -542,27 +570,8 @@ impl Sequences {
                 "no position is a point: the mask '{mk}' marks none, or every label there is {IGNORED_LABEL}"
             )));
         }
-        let per_position = |shape: &[usize]| -> Vec<usize> {
-            std::iter::once(b * s)
-                .chain(shape[2..].iter().copied())
-                .collect()
-        };
-        let labels = match y {
-            Raw::Int(a) => {
-                let flat = a
-                    .into_shape_with_order(IxDyn(&per_position(&ys)))
-                    .expect("C order");
-                Raw::Int(flat.select(Axis(0), &kept))
-            }
-            Raw::Float(a) => {
-                let flat = a
-                    .into_shape_with_order(IxDyn(&per_position(&ys)))
-                    .expect("C order");
-                Raw::Float(flat.select(Axis(0), &kept))
-            }
-        };
         Ok(Sequences {
-            labels,
+            labels: y.positions((b, s), &kept),
             positions: Positions {
                 len: s,
                 at: kept.iter().map(|&i| (i / s, i % s)).collect(),
