@@ -410,6 +410,18 @@ fn inputs_array(path: &Path, npz: &mut Npz, xk: &str) -> Result<Array> {
     Ok(x)
 }
 
+/// The mask's key: the one given, which must be there, else the first of
+/// [`MASK_KEYS`] the file holds, if any.
+fn mask_key_of(path: &Path, names: &[String], given: Option<&str>) -> Result<Option<String>> {
+    Ok(match given {
+        Some(k) => Some(pick_key(path, names, Some(k), &[], "mask", "--mask-key")?),
+        None => MASK_KEYS
+            .iter()
+            .find(|k| names.iter().any(|n| n == *k))
+            .map(|k| k.to_string()),
+    })
+}
+
 /// Loads inputs and labels, and with a mask (`mask_key`, or an array
 /// named `mask` or `attention_mask`) reads them as sequences: a point is
 /// a position the mask marks 1 and whose class label is not -100.
@@ -425,13 +437,7 @@ pub fn load_masked(
     let (mut npz, names) = open_npz(path, bytes)?;
     let xk = pick_key(path, &names, x_key, X_KEYS, "inputs", "--x-key")?;
     let yk = pick_key(path, &names, y_key, Y_KEYS, "labels", "--y-key")?;
-    let mk = match mask_key {
-        Some(k) => Some(pick_key(path, &names, Some(k), &[], "mask", "--mask-key")?),
-        None => MASK_KEYS
-            .iter()
-            .find(|k| names.iter().any(|n| n == *k))
-            .map(|k| k.to_string()),
-    };
+    let mk = mask_key_of(path, &names, mask_key)?;
     let x = inputs_array(path, &mut npz, &xk)?;
     let raw_y = read_array(&mut npz, path, &yk)?;
     let rows = x.shape()[0];

@@ -38,6 +38,32 @@ pub fn compute(
     data_path: &Path,
     batch_size: usize,
 ) -> Result<Features> {
+    let [h, a, out] = run_per_point(model, layer, x, data_path, batch_size)?;
+    check_widths(model, layer, &h, &a)?;
+    if let Some(pos) = h.iter().position(|v| !v.is_finite()) {
+        return Err(Error::invalid(
+            data_path,
+            format!(
+                "the model's penultimate features are not finite at {}",
+                x.point_name(pos / layer.n_in)
+            ),
+        ));
+    }
+    check_reproduces(model, layer, x, &h, &a)?;
+    check_follows(model, layer, x, &a, &out)?;
+    Ok(Features { h, a, out })
+}
+
+/// Runs the model on every input array and returns the layer's input, its
+/// output and the scores, as float64 (any float type the model computes
+/// in), one row per point (a sequence's unmasked positions, in order).
+fn run_per_point(
+    model: &Model,
+    layer: &FinalLayer,
+    x: &Inputs,
+    data_path: &Path,
+    batch_size: usize,
+) -> Result<[Array2<f64>; 3]> {
     let arrays = input_arrays(model, x, data_path)?;
     let mut feeds = Vec::new();
     for (input, key, array) in &arrays {
@@ -48,8 +74,6 @@ pub fn compute(
         runtime::check_input(&model.path, data_path, key, &feed)?;
         feeds.push(feed);
     }
-    // The layer's input, its output and the scores, each as float64 (any
-    // float type the model computes in), points along the first axis.
     let fetch = |t: &str, transpose: bool| edit::Fetch {
         tensor: t.to_string(),
         transpose,
@@ -67,28 +91,14 @@ pub fn compute(
         .collect();
     let per_row = x.positions.as_ref().map_or(1, |p| p.len);
     let got = runtime::run(&model.path, &bytes, &feeds, &outputs, batch_size, per_row)?;
-    let [h, a, out] = <[Array2<f64>; 3]>::try_from(got).expect("three outputs");
-    let (h, a, out) = match &x.positions {
+    let got = <[Array2<f64>; 3]>::try_from(got).expect("three outputs");
+    Ok(match &x.positions {
         Some(p) => {
             let rows: Vec<usize> = p.at.iter().map(|&(r, s)| r * p.len + s).collect();
-            let pick = |m: Array2<f64>| m.select(Axis(0), &rows);
-            (pick(h), pick(a), pick(out))
+            got.map(|m| m.select(Axis(0), &rows))
         }
-        None => (h, a, out),
-    };
-    check_widths(model, layer, &h, &a)?;
-    if let Some(pos) = h.iter().position(|v| !v.is_finite()) {
-        return Err(Error::invalid(
-            data_path,
-            format!(
-                "the model's penultimate features are not finite at {}",
-                x.point_name(pos / layer.n_in)
-            ),
-        ));
-    }
-    check_reproduces(model, layer, x, &h, &a)?;
-    check_follows(model, layer, x, &a, &out)?;
-    Ok(Features { h, a, out })
+        None => got,
+    })
 }
 
 /// Each model input with the key of the array that feeds it, and the array
