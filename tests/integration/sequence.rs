@@ -281,3 +281,46 @@ fn the_current_weights_give_back_each_sequence_model_byte_for_byte() {
         }
     }
 }
+
+#[test]
+fn mask_key_names_the_mask_and_apply_reads_it_from_the_manifest() {
+    let dir = Dir::new("sequence-mask-key");
+    let [ids, mask, labels] = tagger_arrays();
+    // "pad" also leaves out each sequence's first position: fewer points
+    // than the model's attention_mask, which the defaults would pick.
+    let mut pad = mask.clone();
+    pad.index_axis_mut(ndarray::Axis(1), 0).fill(0);
+    let arrays = [
+        ("input_ids", &ids),
+        ("attention_mask", &mask),
+        ("pad", &pad),
+        ("labels", &labels),
+    ];
+    let p = write_npz(&dir, "pad.npz", &arrays);
+    let points = pad.iter().filter(|&&m| m == 1).count() as u64;
+    let m = model(TAGGER);
+    let j = dir
+        .run(&["eval", &m, &p, "--mask-key", "pad", "--json"])
+        .ok()
+        .json();
+    assert_eq!(j["points"].as_u64(), Some(points), "{j}");
+    let mps = dir.p("layer.mps");
+    dir.run(&["export", &m, &p, "-o", &mps, "--mask-key", "pad"])
+        .ok();
+    let man = read_json(&dir.path.join("layer.mps.gdmilp.json"));
+    assert_eq!(man["data"]["mask_key"], "pad");
+    assert_eq!(man["data"]["points"].as_u64(), Some(points));
+    let sol = dir.p("layer.sol");
+    dir.run(&["solve", &mps, "-o", &sol]).ok();
+    let r = dir.run(&["apply", &sol, &m, "-o", &dir.p("p.onnx"), "--json"]);
+    let j = r.json();
+    r.code_is(0).check(
+        j["verified"] == true && j["verification"]["after"]["points"].as_u64() == Some(points),
+        "apply verified on the manifest's mask",
+    );
+    let e = dir.run(&["eval", &m, &p, "--mask-key", "nope"]).code_is(2);
+    e.check(
+        e.stderr().contains("no array 'nope' (mask)") && e.stderr().contains("pad"),
+        "an unknown mask key lists the arrays",
+    );
+}
