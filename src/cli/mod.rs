@@ -98,7 +98,8 @@ pub struct DataArgs {
     /// Task (default: classification for integer labels, regression for float targets).
     #[arg(long, value_enum)]
     pub task: Option<Task>,
-    /// Points per ONNX Runtime call (a fixed batch dimension in the model wins).
+    /// Points (or sequences, with a mask) per ONNX Runtime call (a fixed
+    /// batch dimension in the model wins).
     #[arg(long, default_value_t = 1024, value_name = "N")]
     pub batch_size: usize,
 }

@@ -95,6 +95,16 @@ fn a_padded_position_is_never_a_point() {
     let real = mask.iter().filter(|&&m| m == 1).count();
     let before = eval(&dir, &model(TAGGER), &data(TAGGER));
     assert_eq!(before["points"].as_u64(), Some(real as u64), "{before}");
+    // Sequences split over ONNX Runtime calls give the same points.
+    let args = [
+        "eval",
+        &model(TAGGER),
+        &data(TAGGER),
+        "--json",
+        "--batch-size",
+        "7",
+    ];
+    assert_eq!(dir.run(&args).ok().json(), before);
     // The export names each selected point's [sequence, position]: all real.
     let mps = dir.p("layer.mps");
     dir.run(&["export", &model(TAGGER), &data(TAGGER), "-o", &mps])
