@@ -72,17 +72,25 @@ impl Dataset {
     }
 
     /// Splits off a seeded random fraction `frac` (0 < frac < 1) of the
-    /// points: (the rest, the split-off part).
+    /// points, or in a data set of sequences of the sequences (all their
+    /// positions go together): (the rest, the split-off part).
     pub fn split(&self, frac: f64, seed: u64) -> Result<(Dataset, Dataset)> {
-        let n = self.y.len();
+        let (n, what) = match &self.x.positions {
+            Some(_) => (self.x.x.shape()[0], "sequences"),
+            None => (self.y.len(), "points"),
+        };
         let k = (frac * n as f64).round() as usize;
         if !(frac > 0.0 && frac < 1.0) || k == 0 || k == n {
             return Err(Error::usage(format!(
-                "--val-split {frac} leaves no training or no validation points of {n}; use a fraction strictly between 0 and 1"
+                "--val-split {frac} leaves no training or no validation {what} of {n}; use a fraction strictly between 0 and 1"
             )));
         }
         let held = sample(&(0..n).collect::<Vec<_>>(), k, seed ^ 0x5EED_5EED);
-        let rest: Vec<usize> = (0..n).filter(|i| held.binary_search(i).is_err()).collect();
+        let is_held = |t: usize| {
+            let row = self.x.positions.as_ref().map_or(t, |p| p.at[t].0);
+            held.binary_search(&row).is_ok()
+        };
+        let (held, rest): (Vec<usize>, Vec<usize>) = (0..self.y.len()).partition(|&t| is_held(t));
         Ok((self.subset(&rest), self.subset(&held)))
     }
 }
@@ -922,6 +930,34 @@ mod sequence_tests {
         assert!(matches!(&sub.x, Array::Int(a) if a.shape() == [2, 2]));
         assert_eq!(sub.point_name(1), "point 1 (sequence 2, position 1)");
         assert_eq!(sub.positions_of(&[0, 1]), Some(vec![[0, 1], [2, 1]]));
+    }
+
+    #[test]
+    fn a_validation_split_of_sequences_keeps_each_sequence_whole() {
+        let rows = 10;
+        let at: Vec<(usize, usize)> = (0..rows)
+            .flat_map(|r| (0..3).map(move |s| (r, s)))
+            .collect();
+        let data = Dataset {
+            path: "s.npz".into(),
+            x_key: "ids".into(),
+            y_key: "y".into(),
+            mask_key: Some("mask".into()),
+            x: Inputs {
+                key: "ids".into(),
+                x: Array::Int(ndarray::Array2::<i64>::zeros((rows, 3)).into_dyn()),
+                rows: (0..rows).collect(),
+                positions: Some(Positions { len: 3, at }),
+                file_rows: rows,
+                sha256: String::new(),
+            },
+            y: Labels::Classes(vec![0; rows * 3]),
+            sha256: String::new(),
+        };
+        let (train, val) = data.split(0.3, 1).unwrap();
+        assert_eq!((train.x.rows.len(), val.x.rows.len()), (7, 3));
+        assert_eq!((train.y.len(), val.y.len()), (21, 9));
+        assert!(val.x.rows.iter().all(|r| !train.x.rows.contains(r)));
     }
 }
 
