@@ -334,3 +334,23 @@ fn mask_key_names_the_mask_and_apply_reads_it_from_the_manifest() {
         "an unknown mask key lists the arrays",
     );
 }
+
+#[test]
+fn inspect_shows_the_sequence_shape_and_that_a_point_is_a_position() {
+    let dir = Dir::new("sequence-inspect");
+    let r = dir.run(&["inspect", &model(TAGGER)]).ok();
+    let out = r.stdout();
+    r.check(
+        out.contains("output       'logits' [batch, seq, 4]"),
+        "declared shape",
+    );
+    r.check(out.contains("one per (sequence, position)"), "points line");
+    let j = dir
+        .run(&["inspect", &model(REGRESSOR), "--json"])
+        .ok()
+        .json();
+    assert_eq!(j["output_shape"], serde_json::json!(["batch", "seq", "2"]));
+    assert_eq!(j["after"], serde_json::json!(["Reshape"]));
+    let flat = dir.run(&["inspect", &model("digits")]).ok();
+    flat.check(!flat.stdout().contains("per (sequence"), "a flat head");
+}
