@@ -3,9 +3,12 @@
 (issue #14): weights in Constant nodes, layout-only tails, several external
 data files, Gemm transA=1, float16 (around the layer or the whole model) and
 bfloat16 weights, an ArgMax-only output, a classifier with a Relu after its
-final layer, and a tail that mixes points.
+final layer, a tail that mixes points, and sequence heads (a final layer over
+[batch, seq, N], token classification and per-position regression, with a mask
+for padding) with two tails that mix positions.
 
-Run from the repository root with the project's venv (no torch needed):
+Run from the repository root with the project's venv (no torch needed, but
+for the sequence tagger: below):
 
     .venv/bin/python scripts/make_exporter_fixtures.py          # all of them
     .venv/bin/python scripts/make_exporter_fixtures.py half_cast
@@ -15,8 +18,18 @@ real exporter installs here it writes the model (skl2onnx); the forms that
 other exporters write (paddle2onnx's Constant weights, torch.onnx's external
 data, `model.half()`) are built with `onnx.helper` from the same trained
 weights, in the layout those exporters use, because paddle2onnx and torch are
-too large to install for a fixture. Every model is checked here with
-onnxruntime against numpy before it is written.
+too large to install into the project's venv for a fixture (torch's PyPI
+wheels bring ~5 GB of CUDA libraries). The sequence tagger is the exception:
+it is trained and exported by torch itself (torch 2.15 from PyPI, installed
+in a separate venv; torch's own CPU index is not reachable from here), so that
+generator needs torch and is skipped, with a line saying so, without it:
+
+    python -m venv /tmp/tv && /tmp/tv/bin/pip install torch onnxscript onnx \
+        onnxruntime==1.31.1 scikit-learn ml_dtypes
+    /tmp/tv/bin/python scripts/make_exporter_fixtures.py sequence_tagger bad_sequence_tails
+
+Every model is checked here with onnxruntime against numpy before it is
+written.
 """
 import os
 import shutil
@@ -320,6 +333,158 @@ def relu_classifier():
     save(d, g, x, y, out)
 
 
+def token_data(rng, b, s, vocab, m):
+    """Padded token sequences: ids (0 is padding), a mask, labels per
+    position (-100 on padding, the Hugging Face convention), a noisy
+    function of the token."""
+    lengths = rng.integers(3, s + 1, size=b)
+    mask = (np.arange(s)[None, :] < lengths[:, None]).astype(np.int64)
+    ids = np.where(mask == 1, rng.integers(1, vocab, size=(b, s)), 0).astype(np.int64)
+    labels = (ids * 7 // vocab) % m
+    noise = rng.uniform(size=(b, s)) < 0.25
+    labels = np.where(noise, rng.integers(0, m, size=(b, s)), labels)
+    labels = np.where(mask == 1, labels, -100).astype(np.int64)
+    return ids, mask, labels
+
+
+def sequence_tagger():
+    """Token classification, exported by torch.onnx.export (its defaults:
+    dynamo, weights as external data in model.onnx.data) from nn.Embedding →
+    nn.Linear → ReLU → × attention mask → nn.Linear, trained by gradient
+    descent (15 Adam steps on the real positions: stopped early, so that a
+    sweep of the head has room); int64 input_ids and attention_mask
+    [batch, seq] (both axes dynamic) → logits [batch, seq, 4]. Each
+    (sequence, position) the mask keeps is a point. Needs torch (run this
+    generator in a venv with torch, onnxscript, onnxruntime and
+    scikit-learn); the others do not."""
+    try:
+        import torch
+    except ImportError:
+        print("skipped sequence_tagger: it needs torch (see the top of this script)")
+        return False
+    d = out_dir("sequence_tagger")
+    rng = np.random.default_rng(14)
+    vocab, emb, n, m = 60, 8, 5, 4
+    ids, mask, labels = token_data(rng, 40, 9, vocab, m)
+    torch.manual_seed(14)
+
+    class Tagger(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = torch.nn.Embedding(vocab, emb)
+            self.fc1 = torch.nn.Linear(emb, n)
+            self.head = torch.nn.Linear(n, m)
+
+        def forward(self, input_ids, attention_mask):
+            h = torch.relu(self.fc1(self.embedding(input_ids)))
+            return self.head(h * attention_mask.unsqueeze(-1).to(h.dtype))
+
+    net = Tagger()
+    opt = torch.optim.Adam(net.parameters(), lr=0.05)
+    t_ids, t_mask, t_labels = (torch.tensor(a) for a in (ids, mask, labels))
+    for _ in range(15):
+        opt.zero_grad()
+        logits = net(t_ids, t_mask)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, m), t_labels.reshape(-1), ignore_index=-100)
+        loss.backward()
+        opt.step()
+    net.eval()
+    path = os.path.join(d, "model.onnx")
+    batch, seq = torch.export.Dim("batch"), torch.export.Dim("seq")
+    torch.onnx.export(
+        net, (t_ids[:2], t_mask[:2]), path, input_names=["input_ids", "attention_mask"],
+        output_names=["logits"], dynamic_shapes=({0: batch, 1: seq}, {0: batch, 1: seq}),
+    )
+    assert os.path.exists(path + ".data"), "expected external data beside the model"
+    with torch.no_grad():
+        expected = net(t_ids, t_mask).numpy()
+    check_feeds(path, {"input_ids": ids, "attention_mask": mask}, expected)
+    np.savez_compressed(os.path.join(d, "data.npz"), input_ids=ids, attention_mask=mask, labels=labels)
+
+
+def sequence_regressor():
+    """Per-position regression on float features x [batch, seq, 5]: MatMul +
+    Add → Relu → Reshape to [batch·seq, 8] → Gemm(transB=1) → Reshape back to
+    [batch, seq, 2] (its shape computed from the input's, as torch.onnx writes
+    it); targets [batch, seq, 2] and a float mask with padding."""
+    d = out_dir("sequence_regressor")
+    rng = np.random.default_rng(15)
+    b, s, f, n, m = 30, 7, 5, 8, 2
+    x = rng.normal(size=(b, s, f)).astype(np.float32)
+    lengths = rng.integers(2, s + 1, size=b)
+    mask = (np.arange(s)[None, :] < lengths[:, None]).astype(np.float32)
+    target = np.stack([np.sin(x[..., 0]) + x[..., 1], x[..., 2] * x[..., 3]], axis=-1)
+    real = mask == 1
+    reg = MLPRegressor(hidden_layer_sizes=(n,), max_iter=80, random_state=2).fit(x[real], target[real])
+    w1, w2 = (c.astype(np.float32) for c in reg.coefs_)
+    b1, b2 = (c.astype(np.float32) for c in reg.intercepts_)
+    y = np.where(real[..., None], target, 0.0).astype(np.float32)
+    nodes = [
+        helper.make_node("MatMul", ["x", "W1"], ["z1"], name="fc1"),
+        helper.make_node("Add", ["z1", "B1"], ["h1"], name="fc1_bias"),
+        helper.make_node("Relu", ["h1"], ["h3"], name="relu"),
+        helper.make_node("Reshape", ["h3", "flat"], ["h"], name="flatten_positions"),
+        helper.make_node("Gemm", ["h", "W2", "B2"], ["a"], transB=1, name="head"),
+        helper.make_node("Shape", ["x"], ["xs"], name="shape"),
+        helper.make_node("Slice", ["xs", "zero", "two"], ["bs"], name="batch_seq"),
+        helper.make_node("Concat", ["bs", "m"], ["out_shape"], axis=0, name="out_shape"),
+        helper.make_node("Reshape", ["a", "out_shape"], ["y"], name="unflatten"),
+    ]
+    inits = [
+        numpy_helper.from_array(w1, "W1"),
+        numpy_helper.from_array(b1, "B1"),
+        numpy_helper.from_array(np.array([-1, n], dtype=np.int64), "flat"),
+        numpy_helper.from_array(np.ascontiguousarray(w2.T), "W2"),
+        numpy_helper.from_array(b2, "B2"),
+        numpy_helper.from_array(np.array([0], dtype=np.int64), "zero"),
+        numpy_helper.from_array(np.array([2], dtype=np.int64), "two"),
+        numpy_helper.from_array(np.array([m], dtype=np.int64), "m"),
+    ]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "seq", f])]
+    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "seq", m])]
+    g = helper.make_graph(nodes, "sequence_regressor", inputs, outputs, inits)
+    path = save_model(d, g)
+    check_feeds(path, {"x": x}, hidden(x, w1, b1) @ w2 + b2)
+    np.savez_compressed(os.path.join(d, "data.npz"), x=x, y=y, mask=mask)
+
+
+def bad_sequence_tails():
+    """fixtures/bad/seq_mean.onnx and seq_softmax.onnx (weights inline): the sequence tagger's
+    head followed by a mean over the positions (one row per sequence, not per
+    position) or by a Softmax over the positions (axis 1): both mix
+    positions, so gdmilp must refuse them on the tagger's data."""
+    src = onnx.load(os.path.join(ROOT, "sequence_tagger", "model.onnx"))
+    for name, node in [
+        ("seq_mean", helper.make_node("ReduceMean", ["logits", "seq_axis"], ["y"], keepdims=0)),
+        ("seq_softmax", helper.make_node("Softmax", ["logits"], ["y"], axis=1)),
+    ]:
+        model = onnx.ModelProto()
+        model.CopyFrom(src)
+        model.graph.node.append(node)
+        if name == "seq_mean":  # axes are an input from opset 18 (torch writes 18 or later)
+            model.graph.initializer.append(numpy_helper.from_array(np.array([1], dtype=np.int64), "seq_axis"))
+        shape = ["batch", 4] if name == "seq_mean" else ["batch", "seq", 4]
+        del model.graph.output[:]
+        model.graph.output.append(helper.make_tensor_value_info("y", TensorProto.FLOAT, shape))
+        onnx.checker.check_model(model)
+        onnx.save(model, os.path.join(ROOT, "bad", name + ".onnx"))
+
+
+def save_model(d, graph):
+    model = helper.make_model(graph, opset_imports=OPSET, producer_name="gdmilp-fixtures")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path = os.path.join(d, "model.onnx")
+    onnx.save(model, path)
+    return path
+
+
+def check_feeds(path, feeds, expected, atol=1e-4):
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    got = sess.run(None, feeds)[0]
+    assert np.allclose(got, expected, atol=atol), path
+
+
 GENERATORS = [
     constant_weights,
     sk_multi_regressor,
@@ -331,11 +496,14 @@ GENERATORS = [
     argmax_only,
     relu_classifier,
     bad_mixing_tail,
+    sequence_tagger,
+    sequence_regressor,
+    bad_sequence_tails,
 ]
 
 if __name__ == "__main__":
     wanted = sys.argv[1:]
     for gen in GENERATORS:
         if not wanted or gen.__name__ in wanted:
-            gen()
-            print("wrote", gen.__name__)
+            if gen() is not False:
+                print("wrote", gen.__name__)

@@ -807,10 +807,11 @@ impl ApplyPlan {
         let (man_path, man) = (&f.path, &f.manifest);
         let data_path = manifest_data(man_path, man)?;
         crate::atomic::check_outputs(&[&self.out], &[&data_path])?;
-        let data = data::load(
+        let data = data::load_masked(
             &data_path,
             Some(&man.data.x_key),
             Some(&man.data.y_key),
+            man.data.mask_key.as_deref(),
             Some(man.task),
         )?;
         if data.sha256 != man.data.sha256 {

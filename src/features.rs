@@ -4,15 +4,18 @@
 //! weights read from the file must reproduce the layer's own output to the
 //! precision of that type, and the scores must be the activation of that
 //! output point by point (this catches a misread layer, or a tail that
-//! mixes points, before anything is written). Knows nothing of solvers.
+//! mixes points, before anything is written). A layer over a sequence
+//! ([batch, seq, N]) gives one point per unmasked position. Knows nothing
+//! of solvers.
 
+use crate::data::{Array, Inputs};
 use crate::error::{Error, Result};
 use crate::onnx::edit;
 use crate::onnx::float;
 use crate::onnx::model::{dtype, ValueInfo};
 use crate::onnx::{Activation, FinalLayer, Model};
 use crate::runtime;
-use ndarray::{Array2, ArrayD, ArrayView1};
+use ndarray::{Array2, ArrayView1, Axis};
 use std::path::Path;
 
 /// What one run of the model gives.
@@ -26,40 +29,51 @@ pub struct Features {
     pub out: Array2<f64>,
 }
 
-/// Runs `model` on `x` and returns features, layer output and model output.
+/// Runs `model` on `x` and returns features, layer output and model
+/// output, one row per point (in a data set of sequences, per position).
 pub fn compute(
     model: &Model,
     layer: &FinalLayer,
-    x: &ArrayD<f64>,
+    x: &Inputs,
     data_path: &Path,
     batch_size: usize,
 ) -> Result<Features> {
-    let inputs = model.data_inputs();
-    let input = match inputs.as_slice() {
-        [one] => (*one).clone(),
-        [] => {
-            return Err(Error::invalid(
-                &model.path,
-                "the model has no input to feed",
-            ))
-        }
-        many => {
-            return Err(Error::invalid(
-                &model.path,
-                format!(
-                    "the model has {} inputs ({}); gdmilp feeds models with one input",
-                    many.len(),
-                    many.iter()
-                        .map(|i| i.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ))
-        }
-    };
-    runtime::check_input(&model.path, data_path, &input, x.shape())?;
-    // The layer's input, its output and the scores, each as float64 (any
-    // float type the model computes in), points along the first axis.
+    let [h, a, out] = run_per_point(model, layer, x, data_path, batch_size)?;
+    check_widths(model, layer, &h, &a)?;
+    if let Some(pos) = h.iter().position(|v| !v.is_finite()) {
+        return Err(Error::invalid(
+            data_path,
+            format!(
+                "the model's penultimate features are not finite at {}",
+                x.point_name(pos / layer.n_in)
+            ),
+        ));
+    }
+    check_reproduces(model, layer, x, &h, &a)?;
+    check_follows(model, layer, x, &a, &out)?;
+    Ok(Features { h, a, out })
+}
+
+/// Runs the model on every input array and returns the layer's input, its
+/// output and the scores, as float64 (any float type the model computes
+/// in), one row per point (a sequence's unmasked positions, in order).
+fn run_per_point(
+    model: &Model,
+    layer: &FinalLayer,
+    x: &Inputs,
+    data_path: &Path,
+    batch_size: usize,
+) -> Result<[Array2<f64>; 3]> {
+    let arrays = input_arrays(model, x, data_path)?;
+    let mut feeds = Vec::new();
+    for (input, key, array) in &arrays {
+        let feed = runtime::Feed {
+            input: (*input).clone(),
+            array: array.as_ref().unwrap_or(&x.x),
+        };
+        runtime::check_input(&model.path, data_path, key, &feed)?;
+        feeds.push(feed);
+    }
     let fetch = |t: &str, transpose: bool| edit::Fetch {
         tensor: t.to_string(),
         transpose,
@@ -69,59 +83,102 @@ pub fn compute(
         fetch(&layer.output, false),
         fetch(&layer.evaluated, false),
     ];
-    // A float16 / bfloat16 input is fed as float64 through a Cast.
-    let (fed, input) = match input.elem_type {
-        Some(t @ (dtype::FLOAT16 | dtype::BFLOAT16)) => {
-            let (bytes, name) = edit::with_f64_input(model, &input.name, t)?;
-            let fed = Model::from_bytes(&model.path, bytes)?;
-            let input = ValueInfo {
-                name,
-                elem_type: Some(dtype::DOUBLE),
-                shape: input.shape,
-            };
-            (Some(fed), input)
-        }
-        _ => (None, input),
-    };
+    let fed = half_inputs_as_f64(model, &mut feeds)?;
     let (bytes, names) = edit::with_f64_outputs(fed.as_ref().unwrap_or(model), &fetches)?;
     let outputs: Vec<(String, String)> = names
         .into_iter()
         .zip(fetches.iter().map(|f| f.tensor.clone()))
         .collect();
-    let mut got = runtime::run(&model.path, &bytes, &input, x, &outputs, batch_size)?;
-    let out = got.pop().expect("three outputs");
-    let a = got.pop().expect("three outputs");
-    let h = got.pop().expect("three outputs");
-    let (m, n) = layer.w.dim();
-    if h.ncols() != n || a.ncols() != m {
+    let per_row = x.positions.as_ref().map_or(1, |p| p.len);
+    let got = runtime::run(&model.path, &bytes, &feeds, &outputs, batch_size, per_row)?;
+    let got = <[Array2<f64>; 3]>::try_from(got).expect("three outputs");
+    Ok(match &x.positions {
+        Some(p) => {
+            let rows: Vec<usize> = p.at.iter().map(|&(r, s)| r * p.len + s).collect();
+            got.map(|m| m.select(Axis(0), &rows))
+        }
+        None => got,
+    })
+}
+
+/// Each model input with the key of the array that feeds it, and the array
+/// when it is not `x.x`: one input takes `x`; of several, each takes the
+/// array of its own name, and `x` goes to the input named like its key,
+/// else to the first.
+fn input_arrays<'m>(
+    model: &'m Model,
+    x: &Inputs,
+    data_path: &Path,
+) -> Result<Vec<(&'m ValueInfo, String, Option<Array>)>> {
+    let inputs = model.data_inputs();
+    if inputs.is_empty() {
         return Err(Error::invalid(
             &model.path,
-            format!(
-                "the layer's tensors have {} and {} values per point, but its weight '{}' is {m}×{n} (as M×N)",
-                h.ncols(),
-                a.ncols(),
-                layer.weight.name
-            ),
+            "the model has no input to feed",
         ));
     }
-    if let Some(pos) = h.iter().position(|v| !v.is_finite()) {
-        return Err(Error::invalid(
-            data_path,
-            format!(
-                "the model's penultimate features are not finite at point {}",
-                pos / n
-            ),
-        ));
+    let x_input = inputs.iter().position(|i| i.name == x.key).unwrap_or(0);
+    inputs
+        .iter()
+        .enumerate()
+        .map(|(k, input)| {
+            if k == x_input {
+                return Ok((*input, x.key.clone(), None));
+            }
+            let array = x.read_more(data_path, &input.name)?;
+            Ok((*input, input.name.clone(), Some(array)))
+        })
+        .collect()
+}
+
+/// A float16 / bfloat16 input is fed as float64 through a Cast: the model
+/// rewritten for it, when there is one.
+fn half_inputs_as_f64(model: &Model, feeds: &mut [runtime::Feed<'_>]) -> Result<Option<Model>> {
+    let Some(feed) = feeds
+        .iter_mut()
+        .find(|f| matches!(f.input.elem_type, Some(dtype::FLOAT16 | dtype::BFLOAT16)))
+    else {
+        return Ok(None);
+    };
+    let t = feed.input.elem_type.expect("matched above");
+    let (bytes, name) = edit::with_f64_input(model, &feed.input.name, t)?;
+    feed.input = ValueInfo {
+        name,
+        elem_type: Some(dtype::DOUBLE),
+        shape: feed.input.shape.clone(),
+    };
+    Model::from_bytes(&model.path, bytes).map(Some)
+}
+
+/// The fetched tensors have N and M values per point, as the weight says.
+fn check_widths(model: &Model, layer: &FinalLayer, h: &Array2<f64>, a: &Array2<f64>) -> Result<()> {
+    let (m, n) = layer.w.dim();
+    if h.ncols() == n && a.ncols() == m {
+        return Ok(());
     }
-    check_reproduces(model, layer, &h, &a)?;
-    check_follows(model, layer, &a, &out)?;
-    Ok(Features { h, a, out })
+    let hint = if h.ncols() > n && h.ncols().is_multiple_of(n) {
+        format!(
+            "; if the layer runs over a sequence ([batch, seq, {n}]), give the data a mask [sequences, positions] (--mask-key; all ones when there is no padding) and labels per position"
+        )
+    } else {
+        String::new()
+    };
+    Err(Error::invalid(
+        &model.path,
+        format!(
+            "the layer's tensors have {} and {} values per point, but its weight '{}' is {m}×{n} (as M×N){hint}",
+            h.ncols(),
+            a.ncols(),
+            layer.weight.name
+        ),
+    ))
 }
 
 /// Checks `h Wᵀ + b ≈ a` to float32 accuracy.
 fn check_reproduces(
     model: &Model,
     layer: &FinalLayer,
+    x: &Inputs,
     h: &Array2<f64>,
     a: &Array2<f64>,
 ) -> Result<()> {
@@ -135,9 +192,10 @@ fn check_reproduces(
             return Err(Error::invalid(
                 &model.path,
                 format!(
-                    "the weights read from '{}' do not reproduce the layer output '{}' (point {t}, output {j}: computed {s}, the model gives {}); gdmilp cannot model this layer",
+                    "the weights read from '{}' do not reproduce the layer output '{}' ({}, output {j}: computed {s}, the model gives {}); gdmilp cannot model this layer",
                     layer.weight.name,
                     layer.output,
+                    x.point_name(t),
                     a[[t, j]]
                 ),
             ));
@@ -179,6 +237,7 @@ fn activate(act: &Activation, row: ArrayView1<'_, f64>) -> Vec<f64> {
 fn check_follows(
     model: &Model,
     layer: &FinalLayer,
+    x: &Inputs,
     a: &Array2<f64>,
     out: &Array2<f64>,
 ) -> Result<()> {
@@ -207,7 +266,8 @@ fn check_follows(
         for (j, (w, o)) in want.iter().zip(orow.iter()).enumerate() {
             if (w - o).abs() > tol * (1.0 + w.abs()) && !(w.is_nan() && o.is_nan()) {
                 return Err(mixes(format!(
-                    "point {t}, output {j}: {} of the layer output gives {w}, the model {o}",
+                    "{}, output {j}: {} of the layer output gives {w}, the model {o}",
+                    x.point_name(t),
                     layer.activation.name()
                 )));
             }

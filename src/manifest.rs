@@ -75,6 +75,9 @@ pub struct DataRef {
     pub x_key: String,
     /// Labels key.
     pub y_key: String,
+    /// Mask key of a data set of sequences (each unmasked position a point).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask_key: Option<String>,
     /// Points in the file.
     pub points: usize,
     /// SHA-256 of the data file (apply verifies on the same data).
@@ -92,6 +95,10 @@ pub struct Selection {
     pub seed: u64,
     /// Indices (in the data file) handed to the formulation.
     pub indices: Vec<usize>,
+    /// In a data set of sequences, each selected point's [sequence,
+    /// position] (the names `c_t` and `r_t_j` use the index t).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub positions: Option<Vec<[usize; 2]>>,
 }
 
 /// Sizes of the written model.

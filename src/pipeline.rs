@@ -20,6 +20,8 @@ pub struct DataSpec {
     pub x_key: Option<String>,
     /// `--y-key`.
     pub y_key: Option<String>,
+    /// `--mask-key`.
+    pub mask_key: Option<String>,
     /// `--task`.
     pub task: Option<Task>,
     /// `--batch-size`.
@@ -53,10 +55,11 @@ pub fn load_parts(
 ) -> Result<(Model, FinalLayer, Dataset)> {
     let model = Model::load(model_path)?;
     let layer = crate::onnx::locate(&model, output)?;
-    let data = data::load(
+    let data = data::load_masked(
         &spec.path,
         spec.x_key.as_deref(),
         spec.y_key.as_deref(),
+        spec.mask_key.as_deref(),
         spec.task,
     )?;
     Ok((model, layer, data))
@@ -106,7 +109,8 @@ fn check_labels(layer: &FinalLayer, data: &Dataset, f: &Features) -> Result<()> 
                 return Err(Error::invalid(
                     &data.path,
                     format!(
-                        "label {l} of point {t} is out of range: the model has {m} classes (0..{})",
+                        "label {l} of {} is out of range: the model has {m} classes (0..{})",
+                        data.x.point_name(t),
                         m - 1
                     ),
                 ));
@@ -431,6 +435,7 @@ pub fn manifest(
             path: loaded.data.path.clone(),
             x_key: loaded.data.x_key.clone(),
             y_key: loaded.data.y_key.clone(),
+            mask_key: loaded.data.mask_key.clone(),
             points: loaded.data.y.len(),
             sha256: loaded.data.sha256.clone(),
         },
@@ -441,6 +446,7 @@ pub fn manifest(
             points: sel.points,
             seed: sel.seed,
             indices: built.indices.clone(),
+            positions: loaded.data.x.positions_of(&built.indices),
         },
         incumbent_objective: built.incumbent,
         objective_offset: p.objective_offset(),

@@ -7,11 +7,13 @@
 //! package importable by `python3`. This module knows nothing about layers
 //! or formulations: it feeds arrays in and returns named outputs.
 
+use crate::data::Array;
 use crate::error::{Error, Result};
 use crate::onnx::model::{dtype, Dim, ValueInfo};
 use ndarray::{Array2, ArrayD, Axis, IxDyn};
 use ort::session::Session;
-use ort::value::TensorRef;
+use ort::value::{DynValue, Tensor};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -128,126 +130,222 @@ pub fn environment() -> Result<&'static ort::environment::Environment> {
     env.as_ref().map_err(|e| Error::Runtime(e.clone()))
 }
 
-/// Runs `model_bytes` on `x` (points along axis 0) in batches and returns
-/// the named outputs, each flattened to (points × values per point).
-/// `outputs` pairs each graph output with the tensor it shows, the name
-/// messages use.
+/// A model input and the array fed to it (rows along axis 0).
+pub struct Feed<'a> {
+    /// The input as the model declares it.
+    pub input: ValueInfo,
+    /// Its values.
+    pub array: &'a Array,
+}
+
+/// Runs `model_bytes` on `feeds` (rows along axis 0, the same number in
+/// each) in batches and returns the named outputs, each flattened to
+/// (points × values per point), where a row holds `per_row` points (the
+/// positions of a sequence; 1 otherwise). `outputs` pairs each graph
+/// output with the tensor it shows, the name messages use.
 pub fn run(
     model_path: &Path,
     model_bytes: &[u8],
-    input: &ValueInfo,
-    x: &ArrayD<f64>,
+    feeds: &[Feed<'_>],
     outputs: &[(String, String)],
     batch_size: usize,
+    per_row: usize,
 ) -> Result<Vec<Array2<f64>>> {
-    let env = environment()?;
-    let rt = |e: ort::Error| Error::invalid(model_path, format!("ONNX Runtime: {e}"));
-    let builder = Session::builder(env).map_err(rt)?;
-    let mut builder = builder
-        .with_intra_threads(2)
-        .map_err(|e| Error::invalid(model_path, format!("ONNX Runtime: {e}")))?;
-    let mut session = builder.commit_from_memory(model_bytes).map_err(rt)?;
-    let points = x.shape()[0];
-    let shape = input.shape.clone().unwrap_or_default();
-    let fixed_batch = match shape.first() {
-        Some(Dim::Fixed(b)) if *b > 0 => Some(*b as usize),
-        _ => None,
+    let mut session = session(model_path, model_bytes)?;
+    let rows = feeds.first().map_or(0, |f| f.array.shape()[0]);
+    let job = Job {
+        model_path,
+        feeds,
+        outputs,
+        per_row,
+        fixed: feeds.iter().find_map(|f| fixed_batch(&f.input)),
     };
-    let batch = fixed_batch.unwrap_or(batch_size.max(1));
-    let as_f64 = input.elem_type == Some(dtype::DOUBLE);
+    let batch = job.fixed.unwrap_or(batch_size.max(1));
     let mut parts: Vec<Vec<Array2<f64>>> = vec![Vec::new(); outputs.len()];
-    let mut start = 0;
-    while start < points {
-        let end = (start + batch).min(points);
-        let mut chunk = x.slice_axis(Axis(0), (start..end).into()).to_owned();
-        if fixed_batch.is_some() && end - start < batch {
-            // A fixed batch dimension: pad the last batch with zeros.
-            let mut dims = chunk.shape().to_vec();
-            dims[0] = batch - (end - start);
-            let pad = ArrayD::<f64>::zeros(IxDyn(&dims));
-            chunk = ndarray::concatenate(Axis(0), &[chunk.view(), pad.view()])
-                .expect("same trailing shape");
+    for start in (0..rows).step_by(batch) {
+        let got = job.batch(&mut session, start..(start + batch).min(rows))?;
+        for (part, g) in parts.iter_mut().zip(got) {
+            part.push(g);
         }
-        // The input buffer must outlive the outputs: when an output is the
-        // graph input itself (a layer reading the model's input directly),
-        // ONNX Runtime returns that very buffer, not a copy.
-        let c32 = (!as_f64).then(|| chunk.mapv(|v| v as f32));
-        let out = match &c32 {
-            None => {
-                let t = TensorRef::from_array_view(chunk.view()).map_err(rt)?;
-                session
-                    .run(ort::inputs![input.name.as_str() => t])
-                    .map_err(rt)?
-            }
-            Some(c) => {
-                let t = TensorRef::from_array_view(c.view()).map_err(rt)?;
-                session
-                    .run(ort::inputs![input.name.as_str() => t])
-                    .map_err(rt)?
-            }
-        };
-        for (k, (name, shown)) in outputs.iter().enumerate() {
-            let v = out.get(name.as_str()).ok_or_else(|| {
-                Error::invalid(
-                    model_path,
-                    format!("ONNX Runtime returned no output '{shown}'"),
-                )
-            })?;
-            let arr: ArrayD<f64> = if let Ok(a) = v.try_extract_array::<f32>() {
-                a.mapv(|x| x as f64)
-            } else if let Ok(a) = v.try_extract_array::<f64>() {
-                a.to_owned()
-            } else if let Ok(a) = v.try_extract_array::<i64>() {
-                a.mapv(|x| x as f64)
-            } else {
-                return Err(Error::invalid(
-                    model_path,
-                    format!("tensor '{shown}' is not a float or integer tensor"),
-                ));
-            };
-            let rows = arr.shape().first().copied().unwrap_or(1);
-            if rows != chunk.shape()[0] {
-                return Err(Error::invalid(
-                    model_path,
-                    format!(
-                        "tensor '{shown}' has shape {:?} for a batch of {} points; gdmilp expects one row per point along its first axis (do the ops after the layer mix points? --output can name the layer's scores)",
-                        arr.shape(),
-                        chunk.shape()[0]
-                    ),
-                ));
-            }
-            let per = arr.len() / rows.max(1);
-            let flat = arr
-                .into_shape_with_order((rows, per))
-                .map_err(|e| Error::invalid(model_path, format!("tensor '{shown}': {e}")))?;
-            parts[k].push(flat.slice_axis(Axis(0), (0..end - start).into()).to_owned());
-        }
-        start = end;
     }
-    parts
-        .into_iter()
-        .map(|p| {
-            let views: Vec<_> = p.iter().map(|a| a.view()).collect();
-            if views.is_empty() {
-                return Ok(Array2::zeros((0, 0)));
-            }
-            ndarray::concatenate(Axis(0), &views).map_err(|e| {
-                Error::invalid(
-                    model_path,
-                    format!("outputs of different widths across batches: {e}"),
-                )
-            })
-        })
-        .collect()
+    parts.into_iter().map(|p| concat(model_path, p)).collect()
 }
 
-/// Checks that `x` (points × ...) fits the model input's declared shape.
-pub fn check_input(
+/// What every batch of one [`run`] shares.
+struct Job<'a> {
+    model_path: &'a Path,
+    feeds: &'a [Feed<'a>],
+    outputs: &'a [(String, String)],
+    per_row: usize,
+    /// The batch size a fixed batch dimension imposes.
+    fixed: Option<usize>,
+}
+
+impl Job<'_> {
+    /// Runs rows `range` (padded to a fixed batch) and returns each output,
+    /// one row per point of those rows.
+    fn batch(&self, session: &mut Session, range: Range<usize>) -> Result<Vec<Array2<f64>>> {
+        let n = range.len();
+        let padded = self.fixed.map_or(n, |b| b.max(n));
+        // The input buffers must outlive the outputs: when an output is a
+        // graph input itself (a layer reading the model's input directly),
+        // ONNX Runtime returns that very buffer, not a copy.
+        let values = self
+            .feeds
+            .iter()
+            .map(|f| tensor(self.model_path, f, range.clone(), padded))
+            .collect::<Result<Vec<_>>>()?;
+        let named: Vec<(&str, &DynValue)> = self
+            .feeds
+            .iter()
+            .map(|f| f.input.name.as_str())
+            .zip(&values)
+            .collect();
+        let out = session
+            .run(named)
+            .map_err(|e| ort_error(self.model_path, e))?;
+        let kept = (0..n * self.per_row).into();
+        self.outputs
+            .iter()
+            .map(|(name, shown)| {
+                let v = out.get(name.as_str()).ok_or_else(|| {
+                    let msg = format!("ONNX Runtime returned no output '{shown}'");
+                    Error::invalid(self.model_path, msg)
+                })?;
+                let arr = extract(self.model_path, v, shown)?;
+                let flat = per_point(self.model_path, arr, (padded, self.per_row), shown)?;
+                Ok(flat.slice_axis(Axis(0), kept).to_owned())
+            })
+            .collect()
+    }
+}
+
+fn ort_error(model_path: &Path, e: ort::Error) -> Error {
+    Error::invalid(model_path, format!("ONNX Runtime: {e}"))
+}
+
+/// A session on `model_bytes`, two threads.
+fn session(model_path: &Path, model_bytes: &[u8]) -> Result<Session> {
+    let rt = |e: ort::Error| ort_error(model_path, e);
+    let mut builder = Session::builder(environment()?)
+        .map_err(rt)?
+        .with_intra_threads(2)
+        .map_err(|e| Error::invalid(model_path, format!("ONNX Runtime: {e}")))?;
+    builder.commit_from_memory(model_bytes).map_err(rt)
+}
+
+/// The input's batch size when its first dimension is fixed.
+fn fixed_batch(input: &ValueInfo) -> Option<usize> {
+    match input.shape.as_ref()?.first() {
+        Some(Dim::Fixed(b)) if *b > 0 => Some(*b as usize),
+        _ => None,
+    }
+}
+
+/// Rows `range` of the feed, padded with zeros to `padded` rows (a fixed
+/// batch dimension), in the input's element type.
+fn tensor(
     model_path: &Path,
-    data_path: &Path,
-    input: &ValueInfo,
-    x_shape: &[usize],
-) -> Result<()> {
+    feed: &Feed<'_>,
+    range: Range<usize>,
+    padded: usize,
+) -> Result<DynValue> {
+    fn rows<T: Clone + Default>(a: &ArrayD<T>, range: Range<usize>, padded: usize) -> ArrayD<T> {
+        let chunk = a.slice_axis(Axis(0), range.into()).to_owned();
+        if chunk.shape()[0] == padded {
+            return chunk;
+        }
+        let mut dims = chunk.shape().to_vec();
+        dims[0] = padded - dims[0];
+        let pad = ArrayD::<T>::from_elem(IxDyn(&dims), T::default());
+        ndarray::concatenate(Axis(0), &[chunk.view(), pad.view()]).expect("same trailing shape")
+    }
+    let rt = |e: ort::Error| ort_error(model_path, e);
+    let value = match (feed.array, feed.input.elem_type) {
+        (Array::Float(a), Some(dtype::DOUBLE)) => Tensor::from_array(rows(a, range, padded))
+            .map_err(rt)?
+            .into_dyn(),
+        (Array::Float(a), _) => Tensor::from_array(rows(a, range, padded).mapv(|v| v as f32))
+            .map_err(rt)?
+            .into_dyn(),
+        (Array::Int(a), Some(dtype::INT32)) => {
+            Tensor::from_array(rows(a, range, padded).mapv(|v| v as i32))
+                .map_err(rt)?
+                .into_dyn()
+        }
+        (Array::Int(a), _) => Tensor::from_array(rows(a, range, padded))
+            .map_err(rt)?
+            .into_dyn(),
+    };
+    Ok(value)
+}
+
+/// An output's values as f64.
+fn extract(model_path: &Path, v: &DynValue, shown: &str) -> Result<ArrayD<f64>> {
+    if let Ok(a) = v.try_extract_array::<f32>() {
+        Ok(a.mapv(|x| x as f64))
+    } else if let Ok(a) = v.try_extract_array::<f64>() {
+        Ok(a.to_owned())
+    } else if let Ok(a) = v.try_extract_array::<i64>() {
+        Ok(a.mapv(|x| x as f64))
+    } else {
+        Err(Error::invalid(
+            model_path,
+            format!("tensor '{shown}' is not a float or integer tensor"),
+        ))
+    }
+}
+
+/// One row per point: a tensor of a batch of `rows` rows of `per_row`
+/// points each is [rows·per_row, …], or [rows, per_row, …] (a sequence).
+fn per_point(
+    model_path: &Path,
+    arr: ArrayD<f64>,
+    (rows, per_row): (usize, usize),
+    shown: &str,
+) -> Result<Array2<f64>> {
+    let points = rows * per_row;
+    let shape = arr.shape().to_vec();
+    let fits = shape.first() == Some(&points)
+        || per_row > 1 && shape.len() >= 2 && shape[..2] == [rows, per_row];
+    if !fits {
+        let expected = if per_row > 1 {
+            format!("[{rows}, {per_row}, …] or [{points}, …] for a batch of {rows} sequences of {per_row} positions")
+        } else {
+            format!("one row per point along its first axis for a batch of {rows} points")
+        };
+        return Err(Error::invalid(
+            model_path,
+            format!(
+                "tensor '{shown}' has shape {shape:?}; gdmilp expects {expected} (do the ops after the layer mix points? --output can name the layer's scores)"
+            ),
+        ));
+    }
+    let per = arr.len() / points.max(1);
+    arr.into_shape_with_order((points, per))
+        .map_err(|e| Error::invalid(model_path, format!("tensor '{shown}': {e}")))
+}
+
+/// The batches' rows, one after the other.
+fn concat(model_path: &Path, parts: Vec<Array2<f64>>) -> Result<Array2<f64>> {
+    let views: Vec<_> = parts.iter().map(|a| a.view()).collect();
+    if views.is_empty() {
+        return Ok(Array2::zeros((0, 0)));
+    }
+    ndarray::concatenate(Axis(0), &views).map_err(|e| {
+        Error::invalid(
+            model_path,
+            format!("outputs of different widths across batches: {e}"),
+        )
+    })
+}
+
+/// Checks that array `key` of the data fits the model input's declared
+/// shape and type.
+pub fn check_input(model_path: &Path, data_path: &Path, key: &str, feed: &Feed<'_>) -> Result<()> {
+    let input = &feed.input;
+    let x_shape = feed.array.shape();
+    check_type(model_path, data_path, key, feed)?;
     let Some(shape) = &input.shape else {
         return Ok(());
     };
@@ -268,7 +366,7 @@ pub fn check_input(
         return Err(Error::invalid(
             data_path,
             format!(
-                "the inputs have shape {:?} but model {} expects input '{}' of shape [{}]",
+                "'{key}' has shape {:?} but model {} expects input '{}' of shape [{}]",
                 x_shape,
                 model_path.display(),
                 input.name,
@@ -276,17 +374,69 @@ pub fn check_input(
             ),
         ));
     }
-    if let Some(t) = input.elem_type {
-        if !dtype::is_float(t) {
-            return Err(Error::invalid(
-                model_path,
-                format!(
-                    "input '{}' is {}; gdmilp feeds float32, float64, float16 or bfloat16 inputs",
-                    input.name,
-                    dtype::name(t)
-                ),
-            ));
-        }
-    }
     Ok(())
+}
+
+/// Float arrays feed float inputs, integer arrays integer inputs.
+fn check_type(model_path: &Path, data_path: &Path, key: &str, feed: &Feed<'_>) -> Result<()> {
+    let Some(t) = feed.input.elem_type else {
+        return Ok(());
+    };
+    let name = &feed.input.name;
+    let int_input = matches!(t, dtype::INT64 | dtype::INT32);
+    if !dtype::is_float(t) && !int_input {
+        return Err(Error::invalid(
+            model_path,
+            format!(
+                "input '{name}' is {}; gdmilp feeds float32, float64, float16, bfloat16, int64 or int32 inputs",
+                dtype::name(t)
+            ),
+        ));
+    }
+    match (feed.array, int_input) {
+        (Array::Int(_), false) => Err(Error::invalid(
+            data_path,
+            format!(
+                "inputs '{key}' are integers but model input '{name}' is {}; save them as float32 or float64",
+                dtype::name(t)
+            ),
+        )),
+        (Array::Float(_), true) => Err(Error::invalid(
+            data_path,
+            format!(
+                "inputs '{key}' are floats but model input '{name}' is {} (token ids?); save them as integers",
+                dtype::name(t)
+            ),
+        )),
+        (Array::Int(a), true) if t == dtype::INT32 && a.iter().any(|v| i32::try_from(*v).is_err()) => {
+            Err(Error::invalid(
+                data_path,
+                format!("inputs '{key}' hold values outside int32, the type of model input '{name}'"),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sequence_tensor_gives_one_row_per_position() {
+        let p = Path::new("m.onnx");
+        let seq = ArrayD::from_shape_vec(IxDyn(&[2, 3, 4]), (0..24).map(f64::from).collect());
+        let flat = per_point(p, seq.unwrap(), (2, 3), "a").unwrap();
+        assert_eq!(flat.dim(), (6, 4));
+        assert_eq!(flat.row(4).to_vec(), vec![16.0, 17.0, 18.0, 19.0]);
+        // Gemm after a Reshape: [batch·seq, M] is already one row a point.
+        let gemm = ArrayD::<f64>::zeros(IxDyn(&[6, 4]));
+        assert_eq!(per_point(p, gemm, (2, 3), "a").unwrap().dim(), (6, 4));
+        // Positions along the first axis (a Transpose) do not fit.
+        let moved = ArrayD::<f64>::zeros(IxDyn(&[3, 2, 4]));
+        let e = per_point(p, moved, (2, 3), "a").unwrap_err().to_string();
+        assert!(e.contains("[2, 3, …] or [6, …]"), "{e}");
+        let points = ArrayD::<f64>::zeros(IxDyn(&[5, 4]));
+        assert_eq!(per_point(p, points, (5, 1), "a").unwrap().dim(), (5, 4));
+    }
 }

@@ -71,6 +71,16 @@ pub(super) fn run(a: InspectArgs) -> Result<u8> {
     if !layer.after.is_empty() {
         outln!("after layer  {}", layer.after.join(" → "));
     }
-    outln!("output       '{}'", layer.model_output);
+    match &layer.output_shape {
+        Some(shape) => outln!(
+            "output       '{}' [{}]",
+            layer.model_output,
+            shape.join(", ")
+        ),
+        None => outln!("output       '{}'", layer.model_output),
+    }
+    if layer.over_sequence() {
+        outln!("points       one per (sequence, position): the data needs a mask [sequences, positions] (--mask-key)");
+    }
     Ok(0)
 }

@@ -90,10 +90,16 @@ pub struct DataArgs {
     /// Key of the labels in the .npz (default: y, Y, labels, label, targets or target).
     #[arg(long, value_name = "KEY")]
     pub y_key: Option<String>,
+    /// Key of the mask of a data set of sequences, [sequences, positions]
+    /// with 1 for a real position and 0 for padding (default: mask or
+    /// attention_mask when present; a mask makes each position a point).
+    #[arg(long, value_name = "KEY")]
+    pub mask_key: Option<String>,
     /// Task (default: classification for integer labels, regression for float targets).
     #[arg(long, value_enum)]
     pub task: Option<Task>,
-    /// Points per ONNX Runtime call (a fixed batch dimension in the model wins).
+    /// Points (or sequences, with a mask) per ONNX Runtime call (a fixed
+    /// batch dimension in the model wins).
     #[arg(long, default_value_t = 1024, value_name = "N")]
     pub batch_size: usize,
 }
@@ -104,6 +110,7 @@ impl DataArgs {
             path: data,
             x_key: self.x_key.clone(),
             y_key: self.y_key.clone(),
+            mask_key: self.mask_key.clone(),
             task: self.task,
             batch_size: self.batch_size,
         }

@@ -107,7 +107,8 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
     let (train, val) = match (&a.val, a.val_split) {
         (Some(p), _) => {
             let task = Some(data.y.task());
-            let v = data::load(p, Some(&data.x_key), Some(&data.y_key), task)?;
+            let (x, y, mask) = (&data.x_key, &data.y_key, data.mask_key.as_deref());
+            let v = data::load_masked(p, Some(x), Some(y), mask, task)?;
             (data, Some(v))
         }
         (None, Some(f)) => {

@@ -14,7 +14,7 @@
 //! node will read.
 
 use super::float;
-use super::model::{dtype, Model, Node, Storage, Tensor};
+use super::model::{dtype, Dim, Model, Node, Storage, Tensor};
 use crate::error::{Error, Result};
 use ndarray::{Array1, Array2};
 use serde::Serialize;
@@ -147,6 +147,10 @@ pub struct FinalLayer {
     pub output: String,
     /// The output followed: a graph output, or any tensor `--output` named.
     pub model_output: String,
+    /// The followed output's declared shape, when it is a graph output that
+    /// declares one (`[batch, seq, 4]` for a layer over a sequence).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_shape: Option<Vec<String>>,
     /// The tensor read to evaluate the model, one row of scores per point:
     /// `model_output`, or what a layout-only tail, a ZipMap or an
     /// ArgMax/TopK reads before the output.
@@ -636,6 +640,17 @@ fn check_scales(model: &Model, d: &Dense, kind: BiasKind) -> Result<()> {
     Ok(())
 }
 
+/// The declared shape of graph output `name`, dimensions as text.
+fn declared_shape(model: &Model, name: &str) -> Option<Vec<String>> {
+    let out = model.graph.outputs.iter().find(|o| o.name == name)?;
+    let dims = out.shape.as_ref()?.iter().map(|d| match d {
+        Dim::Fixed(n) => n.to_string(),
+        Dim::Param(p) => p.clone(),
+        Dim::Unknown => "?".to_string(),
+    });
+    Some(dims.collect())
+}
+
 /// Locates the final dense layer leading to `output` (see the module doc).
 pub fn locate(model: &Model, output: Option<&str>) -> Result<FinalLayer> {
     let model_output = choose_output(model, output)?;
@@ -659,6 +674,7 @@ pub fn locate(model: &Model, output: Option<&str>) -> Result<FinalLayer> {
         nodes: dense.nodes,
         input: dense.input,
         output: node.outputs.first().cloned().unwrap_or_default(),
+        output_shape: declared_shape(model, &model_output),
         model_output,
         evaluated: tail.evaluated,
         after,
@@ -721,6 +737,12 @@ impl FinalLayer {
                 .collect();
         }
         l
+    }
+
+    /// True when the followed output declares more than two axes, as a
+    /// layer over a sequence ([batch, seq, M]) does: a point per position.
+    pub fn over_sequence(&self) -> bool {
+        self.output_shape.as_ref().is_some_and(|s| s.len() > 2)
     }
 
     /// Whether the penultimate features come transposed (Gemm transA).
@@ -919,6 +941,67 @@ mod tests {
             .model();
         let e = locate(&two, None).unwrap_err().to_string();
         assert!(e.contains("2 activations (Relu, Sigmoid)"), "{e}");
+    }
+
+    /// torch.onnx's token classifier: Gather (nn.Embedding) on int64 ids →
+    /// MatMul + Add → Relu → MatMul + Add over [batch, seq, ·], then `tail`.
+    fn tagger(tail: &[(&str, Vec<Attr<'static>>)]) -> Graph {
+        let mut g = Graph::default()
+            .input_shaped("input_ids", dtype::INT64, &["batch", "seq"])
+            .init("E", &[5, 2], &[0.5; 10])
+            .init("W1", &[2, 3], &[1.0; 6])
+            .init("B1", &[3], &[0.0; 3])
+            .init(
+                "W2",
+                &[3, 4],
+                &[
+                    1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0,
+                ],
+            )
+            .init("B2", &[4], &[0.5, 0.25, -0.5, 2.0])
+            .node("Gather", &["E", "input_ids"], &["e"], &[])
+            .node("MatMul", &["e", "W1"], &["z1"], &[])
+            .node("Add", &["z1", "B1"], &["h1"], &[])
+            .node("Relu", &["h1"], &["h"], &[])
+            .node("MatMul", &["h", "W2"], &["z2"], &[])
+            .node("Add", &["z2", "B2"], &["logits"], &[]);
+        let mut last = "logits".to_string();
+        for (k, (op, attrs)) in tail.iter().enumerate() {
+            let out = format!("t{k}");
+            g = g.node(op, &[&last], &[&out], attrs);
+            last = out;
+        }
+        g.output_shaped(&last, FLOAT, &["batch", "seq", "4"])
+    }
+
+    #[test]
+    fn a_head_over_a_sequence_is_found_behind_an_embedding() {
+        let l = locate(&tagger(&[]).model(), None).unwrap();
+        assert_eq!((l.n_in, l.n_out, l.input.as_str()), (3, 4, "h"));
+        assert_eq!(l.op_summary(), "MatMul+Add");
+        assert_eq!(l.w.row(0).to_vec(), vec![1.0, 5.0, 9.0]);
+        assert_eq!(l.b.to_vec(), vec![0.5, 0.25, -0.5, 2.0]);
+        assert!(l.over_sequence());
+        let shape = l.output_shape.as_deref().unwrap();
+        assert_eq!(shape, ["batch", "seq", "4"]);
+        // A Softmax over the classes is an activation (whether it runs over
+        // the positions instead is checked on the values, in features).
+        let soft = tagger(&[("Softmax", vec![Attr::Int("axis", -1)])]).model();
+        let l = locate(&soft, None).unwrap();
+        assert_eq!(l.activation, Activation::Softmax);
+        assert!(!locate(&gemm(&trans_b()).output("a", FLOAT).model(), None)
+            .unwrap()
+            .over_sequence());
+    }
+
+    #[test]
+    fn a_reduction_over_the_positions_is_not_a_per_position_head() {
+        let mean = tagger(&[("ReduceMean", vec![Attr::Int("keepdims", 0)])]).model();
+        let e = locate(&mean, None).unwrap_err().to_string();
+        assert!(
+            e.contains("ReduceMean node") && e.contains("after the last dense layer"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -94,6 +94,21 @@ impl Graph {
         self
     }
 
+    /// Declares a graph input of `elem_type` and shape `dims` (a number is
+    /// a fixed size, anything else a symbolic one).
+    pub fn input_shaped(mut self, name: &str, elem_type: i32, dims: &[&str]) -> Self {
+        let b = shaped(name, elem_type, dims);
+        wire::put_bytes(&mut self.bytes, field::GRAPH_INPUT, &b);
+        self
+    }
+
+    /// Declares a graph output of `elem_type` and shape `dims`.
+    pub fn output_shaped(mut self, name: &str, elem_type: i32, dims: &[&str]) -> Self {
+        let b = shaped(name, elem_type, dims);
+        wire::put_bytes(&mut self.bytes, field::GRAPH_OUTPUT, &b);
+        self
+    }
+
     /// Declares a graph output of `elem_type`.
     pub fn output(mut self, name: &str, elem_type: i32) -> Self {
         wire::put_bytes(
@@ -111,6 +126,28 @@ impl Graph {
         wire::put_bytes(&mut m, field::MODEL_GRAPH, &self.bytes);
         Model::from_bytes(Path::new("test.onnx"), m).expect("a valid test model")
     }
+}
+
+/// A ValueInfoProto with a tensor type and a shape.
+fn shaped(name: &str, elem_type: i32, dims: &[&str]) -> Vec<u8> {
+    let mut shape = Vec::new();
+    for d in dims {
+        let mut dim = Vec::new();
+        match d.parse::<i64>() {
+            Ok(n) => wire::put_int(&mut dim, 1, n),
+            Err(_) => wire::put_bytes(&mut dim, 2, d.as_bytes()),
+        }
+        wire::put_bytes(&mut shape, 1, &dim);
+    }
+    let mut tensor_type = Vec::new();
+    wire::put_int(&mut tensor_type, 1, elem_type as i64);
+    wire::put_bytes(&mut tensor_type, 2, &shape);
+    let mut type_proto = Vec::new();
+    wire::put_bytes(&mut type_proto, 1, &tensor_type);
+    let mut v = Vec::new();
+    wire::put_bytes(&mut v, 1, name.as_bytes());
+    wire::put_bytes(&mut v, 2, &type_proto);
+    v
 }
 
 /// x → Gemm(W [2, 3] stored as `dims`, B [2], attrs) → `a`, plus `tail`.

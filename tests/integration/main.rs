@@ -12,5 +12,6 @@ mod golden;
 mod losses;
 mod models;
 mod protect;
+mod sequence;
 mod solve_tune;
 mod strategy;

@@ -309,7 +309,7 @@ def main():
         files = ["mps", "lp"] + (["mps.gz"] if case == "digits" else [])
         cells_to_run += [(case, ext, []) for ext in files]
     # mse's exact quadratic objective, on the linear-output regressions.
-    for case in ["regression", "sk_regressor", "tiny_regression"]:
+    for case in ["regression", "sk_regressor", "tiny_regression", "sequence_regressor"]:
         cells_to_run += [(case, ext, ["--mse-form", "quadratic"]) for ext in ["mps", "lp"]]
     # --protect: the paper's 32 misclassified digits to fix, 1,000 held-out
     # digits that must stay right (every protected row presolve leaves).
