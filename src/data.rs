@@ -10,15 +10,8 @@ use ndarray_npy::{NpzReader, ReadNpzError};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// What the final layer is trained for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Task {
-    /// Real-valued targets, shape [T] or [T, M].
-    Regression,
-    /// Integer class labels (or one-hot rows): argmax of the output.
-    Classification,
-}
+/// The task a data set's labels imply (owned by the formulation).
+pub use crate::formulation::Task;
 
 /// Labels or targets.
 #[derive(Debug, Clone)]

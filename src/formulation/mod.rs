@@ -10,11 +10,20 @@ mod problem;
 pub mod protect;
 pub mod regression;
 
-use crate::data::Task;
 use ndarray::{Array1, Array2};
 pub(crate) use problem::Builder;
 pub use problem::{into_box, Column, Problem, Row, RowHead, Sense};
 use serde::{Deserialize, Serialize};
+
+/// What the final layer is trained for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    /// Real-valued targets, shape [T] or [T, M].
+    Regression,
+    /// Integer class labels (or one-hot rows): argmax of the output.
+    Classification,
+}
 
 /// Which classification model to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1064,7 +1064,7 @@ pub fn into_box(v: f64, lower: f64, upper: f64, printed: f64) -> Option<f64> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::data::Task;
+    use crate::formulation::Task;
     use crate::formulation::{Cap, Form, Loss, MseForm};
     use ndarray::array;
 

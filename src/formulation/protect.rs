@@ -295,7 +295,7 @@ fn error_cuts(k: usize, y: Vec<f64>, pb: &PointBounds, relu: bool) -> (Vec<Cut>,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::Task;
+    use crate::formulation::Task;
     use crate::formulation::{Cap, Form, Input, Loss, MseForm};
     use ndarray::array;
 

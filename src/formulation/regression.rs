@@ -553,7 +553,7 @@ mod tests {
     /// mse options with box radius `radius` for weights and biases.
     fn mse_options(radius: f64, mse_form: MseForm) -> Options {
         Options {
-            task: crate::data::Task::Regression,
+            task: crate::formulation::Task::Regression,
             loss: Loss::Mse,
             radius,
             bias_radius: radius,
