@@ -154,6 +154,8 @@ fn validation_gating_rejects_the_sweep_that_hurts_held_out_data() {
     let dir = Dir::new("val-gate");
     let (train, val) = digits_halves(&dir);
     let m = model("digits");
+    // The paper's setting: its absolute radius (with --val tune would
+    // otherwise try the auto path).
     let sweeps = [
         "--select",
         "misclassified",
@@ -161,6 +163,8 @@ fn validation_gating_rejects_the_sweep_that_hurts_held_out_data() {
         "32",
         "--sweeps",
         "3",
+        "--radius",
+        "0.05",
         "-q",
     ];
     let acc = |r: &Run| r.json()["accuracy"].as_f64().unwrap();
@@ -496,6 +500,8 @@ fn shrink_retries_a_rejected_sweep_in_a_smaller_box() {
         "5",
         "--shrink",
         "0.5",
+        "--radius",
+        "0.05",
         "-q",
     ];
     dir.run(&args).ok();
