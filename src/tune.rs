@@ -326,33 +326,37 @@ impl State {
 }
 
 /// The auto path: one sweep from the same start for each relative radius
-/// of [`AUTO_PATH`]; keeps the one with the best validation score when it
-/// beats the current model there, and later sweeps use its radius. Returns
-/// why the loop stops when none is kept.
+/// of [`AUTO_PATH`], smallest first, until one scores worse on validation
+/// than the best before it; keeps the best when it beats the current model
+/// there, and later sweeps use its radius. Returns why the loop stops when
+/// none is kept.
 fn path(st: &mut State, plan: &Plan<'_>) -> Result<Option<String>> {
+    let loss = plan.options.loss;
+    let current = st.val_current.as_ref().map(|m| path_score(m, loss));
+    // (index in st.sweeps, model, score) of the best that beats `current`.
     let mut best: Option<(usize, Loaded, (f64, f64))> = None;
-    let current = st
-        .val_current
-        .as_ref()
-        .map(|m| path_score(m, plan.options.loss));
+    let mut best_seen: Option<(f64, f64)> = None;
     for &f in &AUTO_PATH {
         st.rule = Radius::Relative(f);
         let mut tried = sweep(st, 1, plan)?;
         tried.record.on_path = true;
         tried.record.kept = false;
-        let score = tried
-            .record
-            .val_tried
-            .as_ref()
-            .map(|m| path_score(m, plan.options.loss));
-        if let (Some(next), Some(sc)) = (tried.next, score) {
-            let beats_current = current.is_none_or(|c| sc < c);
-            let beats_best = best.as_ref().is_none_or(|b| sc <= b.2);
-            if beats_current && beats_best {
-                best = Some((st.sweeps.len(), next, sc));
-            }
-        }
+        let score = tried.record.val_tried.as_ref().map(|m| path_score(m, loss));
         st.sweeps.push(tried.record);
+        let (Some(next), Some(sc)) = (tried.next, score) else {
+            continue;
+        };
+        if best_seen.is_some_and(|b| sc > b) {
+            errln!(
+                "path     validation got worse at radius {}x: the path stops",
+                formats::num::fmt(f)
+            );
+            break;
+        }
+        best_seen = Some(sc);
+        if current.is_none_or(|c| sc < c) {
+            best = Some((st.sweeps.len() - 1, next, sc));
+        }
     }
     let Some((i, next, _)) = best else {
         return Ok(Some(
@@ -365,12 +369,12 @@ fn path(st: &mut State, plan: &Plan<'_>) -> Result<Option<String>> {
     rec.rejected_by_validation = false;
     rec.train = next.metrics();
     rec.val = rec.val_tried.clone();
-    let (val, f) = (rec.val.clone(), rec.relative);
+    let (val, f) = (rec.val.clone(), rec.relative.unwrap_or(0.0));
     errln!(
         "path     kept radius {}x (validation prefers it)",
-        formats::num::fmt(f.unwrap_or(0.0))
+        formats::num::fmt(f)
     );
-    st.rule = Radius::Relative(f.unwrap_or(0.0));
+    st.rule = Radius::Relative(f);
     st.advance(next, val);
     Ok(None)
 }

@@ -21,8 +21,10 @@ pub enum Radius {
     Auto,
 }
 
-/// The relative radii `auto` tries, largest first.
-pub const AUTO_PATH: [f64; 5] = [2.0, 1.0, 0.5, 0.25, 0.125];
+/// The relative radii `auto` tries, smallest first (small boxes are the
+/// quick sweeps; the path stops at the first radius validation scores
+/// worse than the best before it).
+pub const AUTO_PATH: [f64; 5] = [0.125, 0.25, 0.5, 1.0, 2.0];
 
 impl Radius {
     /// Reads `0.05` (absolute), `0.5x` (relative) or `auto`.
