@@ -214,7 +214,7 @@ def main():
         results.append(run_case(name, model, train, test, a.work, a.losses.split(","), variants))
         print(table(results[-1]), flush=True)
     os.makedirs(os.path.join(ROOT, "benches", "box"), exist_ok=True)
-    path = os.path.join(ROOT, "benches", "box", f"runs-{a.cases.replace(',', '-')}.json")
+    path = os.path.join(ROOT, "benches", "box", f"runs-{a.cases.replace(',', '-')}-{a.losses.replace(',', '-')}.json")
     with open(path, "w") as f:
         json.dump(results, f, indent=1)
     print("\n\n".join(table(c) for c in results))

@@ -46,8 +46,7 @@ pub struct TuneArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "val_split")]
     pub val: Option<PathBuf>,
     /// Hold out this fraction of DATA (seeded by --seed) as validation data
-    /// instead of --val; the sweeps see the rest. 0: no validation data.
-    /// Default: see README (tune's defaults).
+    /// instead of --val; the sweeps see the rest. 0: none (the default).
     #[arg(long, value_name = "F")]
     pub val_split: Option<f64>,
     /// With --val or --val-split: when validation rejects a sweep, the next
@@ -76,14 +75,7 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
     let spec = a.data_args.spec(a.data.clone());
     let (model, layer, data) =
         pipeline::load_parts(&a.model, a.data_args.output.as_deref(), &spec)?;
-    let split = tune::val_split(a.val_split, a.val.is_some(), data.y.len());
-    if let (None, Some(f)) = (a.val_split, split) {
-        errln!(
-            "note     holding out {}% of the {} points as validation data (a sweep is kept only when it does no harm there); --val-split 0 turns this off",
-            f * 100.0,
-            data.y.len()
-        );
-    }
+    let split = tune::val_split(a.val_split);
     let (train, val) = match (&a.val, split) {
         (Some(p), _) => {
             let task = Some(data.y.task());
@@ -129,13 +121,16 @@ fn check_args(a: &TuneArgs) -> Result<()> {
                 "--shrink must be between 0 and 1, not {f}"
             )));
         }
-        if a.val.is_none() && a.val_split.is_none_or(|f| f == 0.0) {
+        if a.val.is_none() && tune::val_split(a.val_split).is_none() {
             return Err(Error::usage(
                 "--shrink acts when validation rejects a sweep: give --val or --val-split",
             ));
         }
     }
-    if a.form.radius == Some(Radius::Auto) && a.val.is_none() && a.val_split == Some(0.0) {
+    if a.form.radius == Some(Radius::Auto)
+        && a.val.is_none()
+        && tune::val_split(a.val_split).is_none()
+    {
         return Err(Error::usage(
             "--radius auto judges each radius on validation data: give --val or --val-split F",
         ));
@@ -177,11 +172,6 @@ fn plan<'a>(
         errln!("note     {n}");
     }
     let radius = a.form.radius.unwrap_or(tune::default_radius(val.is_some()));
-    if radius == Radius::Auto && val.is_none() {
-        return Err(Error::usage(
-            "--radius auto judges each radius on validation data: give --val or --val-split F",
-        ));
-    }
     Ok(Plan {
         selection: a.form.selection(),
         options,
