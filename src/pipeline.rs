@@ -277,7 +277,7 @@ impl BoxReach {
 pub const WIDE_BOX: f64 = 5.0;
 
 /// Three significant digits, for people.
-fn round3(v: f64) -> f64 {
+pub(crate) fn round3(v: f64) -> f64 {
     if v == 0.0 || !v.is_finite() {
         return v;
     }

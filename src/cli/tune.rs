@@ -225,7 +225,7 @@ fn sweep_line(s: &tune::Sweep) -> String {
         Some(f) => format!(
             "{}x = {}",
             crate::num::fmt(f),
-            crate::num::fmt(round3(s.radius))
+            crate::num::fmt(pipeline::round3(s.radius))
         ),
         None => crate::num::fmt(s.radius),
     };
@@ -256,13 +256,4 @@ fn sweep_line(s: &tune::Sweep) -> String {
             "  (not kept)"
         }
     )
-}
-
-/// Three significant digits.
-fn round3(v: f64) -> f64 {
-    if v == 0.0 || !v.is_finite() {
-        return v;
-    }
-    let p = 10f64.powi(2 - v.abs().log10().floor() as i32);
-    (v * p).round() / p
 }
