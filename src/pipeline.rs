@@ -263,7 +263,7 @@ impl BoxReach {
         );
         if ratio > WIDE_BOX {
             line.push_str(
-                "; a box this wide let sweeps fit their points and lose accuracy on unseen data (README, Real heads): judge it with --val or --val-split, or give a smaller --radius",
+                "; a box this wide let sweeps fit their points and lose accuracy on unseen data (README, Real heads): judge it with --val or --val-split (tune then tries --radius auto), or give a box relative to the margins (--radius 0.5x)",
             );
         }
         line

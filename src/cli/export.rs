@@ -41,7 +41,7 @@ pub(super) fn run(a: ExportArgs) -> Result<u8> {
     let opts = a.form.options(task);
     a.form.check_for(&opts, &a.data)?;
     let sel = a.form.selection();
-    let radius = match a.form.radius.unwrap_or(super::EXPORT_RADIUS) {
+    let radius = match a.form.radius()?.unwrap_or(super::EXPORT_RADIUS) {
         Radius::Auto => return Err(crate::Error::usage(
             "--radius auto judges sweeps on validation data: it is for tune; give export a number (0.05) or a fraction of the margins (0.5x)",
         )),

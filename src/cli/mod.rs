@@ -131,8 +131,8 @@ pub struct FormArgs {
     /// (regression) now, the same box at any layer size or scale; auto
     /// (tune, with validation data) tries a path of relative radii and keeps
     /// the one validation prefers. Default: export 0.05; tune see README.
-    #[arg(long, value_name = "R", value_parser = Radius::parse)]
-    pub radius: Option<Radius>,
+    #[arg(long, value_name = "R", allow_hyphen_values = true)]
+    pub radius: Option<String>,
     /// Box radius of the biases, absolute (default: the same as the
     /// weights' r).
     #[arg(long, value_name = "R")]
@@ -189,8 +189,8 @@ impl FormArgs {
     /// resolved per sweep from the data.
     pub(crate) fn options(&self, task: Task) -> Options {
         let loss = self.loss.unwrap_or(Loss::default_for(task));
-        let r = match self.radius {
-            Some(Radius::Absolute(r)) => r,
+        let r = match self.radius() {
+            Ok(Some(Radius::Absolute(r))) => r,
             _ => 0.0,
         };
         Options {
@@ -233,8 +233,18 @@ impl FormArgs {
         Ok(())
     }
 
+    /// `--radius` as given, read.
+    pub(crate) fn radius(&self) -> Result<Option<Radius>> {
+        self.radius
+            .as_deref()
+            .map(Radius::parse)
+            .transpose()
+            .map_err(|m| crate::Error::usage(format!("--radius: {m}")))
+    }
+
     /// Checks values before any work is done.
     pub(crate) fn validate(&self) -> Result<()> {
+        self.radius()?;
         // The data (and so the task) is not read yet: check the numbers, and
         // the flags against the loss's own task.
         let task = self.loss.map_or(Task::Regression, Loss::task);

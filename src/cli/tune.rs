@@ -127,7 +127,7 @@ fn check_args(a: &TuneArgs) -> Result<()> {
             ));
         }
     }
-    if a.form.radius == Some(Radius::Auto)
+    if a.form.radius()? == Some(Radius::Auto)
         && a.val.is_none()
         && tune::val_split(a.val_split).is_none()
     {
@@ -171,7 +171,10 @@ fn plan<'a>(
     if let Some(n) = note {
         errln!("note     {n}");
     }
-    let radius = a.form.radius.unwrap_or(tune::default_radius(val.is_some()));
+    let radius = a
+        .form
+        .radius()?
+        .unwrap_or(tune::default_radius(val.is_some()));
     Ok(Plan {
         selection: a.form.selection(),
         options,

@@ -398,6 +398,8 @@ fn mse_after_a_relu_uses_segments_in_tune_and_the_quadratic_file_is_exact() {
         &d,
         "-o",
         &out,
+        "--radius",
+        "0.05",
         "-q",
         "--report",
         &dir.p("q.json"),
@@ -450,7 +452,19 @@ fn a_hinge_solution_is_the_zero_one_mip_start_when_it_is_better() {
 
     // tune records it per sweep, and the sweep ends at least as good.
     let (rep, tuned) = (dir.p("r.json"), dir.p("t.onnx"));
-    let mut args = vec!["tune", &m, &d, "-o", &tuned, "-q", "--warm-start", "hinge"];
+    // The box of the exported file (export's default; tune's is relative).
+    let mut args = vec![
+        "tune",
+        &m,
+        &d,
+        "-o",
+        &tuned,
+        "-q",
+        "--warm-start",
+        "hinge",
+        "--radius",
+        "0.05",
+    ];
     args.extend(sel);
     args.extend(["--report", &rep]);
     dir.run(&args).ok();
