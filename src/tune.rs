@@ -315,9 +315,14 @@ impl State {
     }
 }
 
+/// Radii in a row scoring worse on validation than the best before them
+/// that stop the auto path (one stopped it on noise: 78.00 % against
+/// 78.08 % on 1,250 points, where the larger boxes it skipped gained most).
+const PATIENCE: usize = 2;
+
 /// The auto path: one sweep from the same start for each relative radius
-/// of [`AUTO_PATH`], smallest first, until one scores worse on validation
-/// than the best before it; keeps the best when it beats the current model
+/// of [`AUTO_PATH`], smallest first, until [`PATIENCE`] in a row score
+/// worse on validation than the best before them; keeps the best when it beats the current model
 /// there, and later sweeps use its radius. Returns why the loop stops when
 /// none is kept.
 fn path(st: &mut State, plan: &Plan<'_>) -> Result<Option<String>> {
@@ -326,6 +331,7 @@ fn path(st: &mut State, plan: &Plan<'_>) -> Result<Option<String>> {
     // (index in st.sweeps, model, score) of the best that beats `current`.
     let mut best: Option<(usize, Loaded, (f64, f64))> = None;
     let mut best_seen: Option<(f64, f64)> = None;
+    let mut worse = 0;
     for &f in &AUTO_PATH {
         st.rule = Radius::Relative(f);
         let mut tried = sweep(st, 1, plan)?;
@@ -337,13 +343,17 @@ fn path(st: &mut State, plan: &Plan<'_>) -> Result<Option<String>> {
             continue;
         };
         if best_seen.is_some_and(|b| sc > b) {
-            errln!(
-                "path     validation got worse at radius {}x: the path stops",
-                formats::num::fmt(f)
-            );
-            break;
+            worse += 1;
+            if worse == PATIENCE {
+                errln!(
+                    "path     validation worse than the best at {PATIENCE} radii in a row (last {}x): the path stops",
+                    formats::num::fmt(f)
+                );
+                break;
+            }
+            continue;
         }
-        best_seen = Some(sc);
+        (best_seen, worse) = (Some(sc), 0);
         if current.is_none_or(|c| sc < c) {
             best = Some((st.sweeps.len() - 1, next, sc));
         }

@@ -22,8 +22,8 @@ pub enum Radius {
 }
 
 /// The relative radii `auto` tries, smallest first (small boxes are the
-/// quick sweeps; the path stops at the first radius validation scores
-/// worse than the best before it).
+/// quick sweeps; the path stops where validation keeps scoring worse than
+/// the best before).
 pub const AUTO_PATH: [f64; 5] = [0.125, 0.25, 0.5, 1.0, 2.0];
 
 impl Radius {

@@ -140,8 +140,8 @@ fn the_radius_path_keeps_the_radius_validation_prefers() {
         .iter()
         .map(|s| s["relative"].as_f64().unwrap())
         .collect();
-    // Smallest first, until validation gets worse than the best before.
-    assert_eq!(tried, [0.125, 0.25, 0.5, 1.0], "the path up to 1x: {r}");
+    // Smallest first, until two in a row score worse than the best before.
+    assert_eq!(tried, [0.125, 0.25, 0.5, 1.0, 2.0], "the whole path: {r}");
     let chosen: Vec<f64> = sweeps
         .iter()
         .filter(|s| s["kept"] == true)
@@ -176,13 +176,13 @@ fn the_radius_path_keeps_the_radius_validation_prefers() {
         .ok();
     let text = out.stdout();
     let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("sweep 1")).collect();
-    assert_eq!(lines.len(), 4, "{}", out.stdout());
+    assert_eq!(lines.len(), 5, "{}", out.stdout());
     assert!(
         lines.iter().all(|l| l.contains("validation MAE")),
         "{}",
         out.stdout()
     );
-    assert_eq!(lines.iter().filter(|l| l.contains("not chosen")).count(), 3);
+    assert_eq!(lines.iter().filter(|l| l.contains("not chosen")).count(), 4);
 
     // Validation on which the current model is exact: no radius beats it.
     let own = dir.p("own.npz");
