@@ -241,7 +241,11 @@ def write_results():
              "each made by `benches/box.py --cases CASE --losses LOSSES [--variants …]`. Every sweep had",
              f"`--threads 1 --time-limit {TIME_LIMIT}`; the machine (2 cores) was shared with other jobs, so seconds",
              "are rough. *defaults* is `tune` with no radius and no validation flag; *auto* is",
-             "`--radius auto --val-split 0.25` (the path sees 75 % of the training points).", ""]
+             "`--radius auto --val-split 0.25` (the path sees 75 % of the training points); its rows are",
+             "in the runs-*-hinge-zero-one / -zero-one-hinge files, made with the final path (smallest",
+             "box first, two radii worse in a row stop it). Zero-one rows for the pretrained model are from",
+             "a quiet machine (the MILPs finished); on a loaded one they hit the time limit with weaker",
+             "incumbents and other test accuracies.", ""]
     for path in sorted(glob.glob(os.path.join(ROOT, "benches", "box", "runs-*.json"))):
         with open(path) as f:
             for c in json.load(f):
