@@ -4,6 +4,7 @@
 use super::{DataArgs, FormArgs};
 use crate::error::Result;
 use crate::formats::FileKind;
+use crate::formulation::radius::Radius;
 use crate::pipeline::{self, WarmStart};
 use clap::Args;
 use std::path::PathBuf;
@@ -40,10 +41,16 @@ pub(super) fn run(a: ExportArgs) -> Result<u8> {
     outputs.check_inputs(&loaded)?;
     let task = loaded.data.y.task();
     let opts = a.form.options(task);
-    a.form.check_for(&opts)?;
+    a.form.check_for(&opts, &a.data)?;
     let sel = a.form.selection();
-    let built = pipeline::build(&loaded, &sel, &opts)?;
-    let (mut built, protected) = match &a.form.protect {
+    let radius = match a.form.radius()?.unwrap_or(super::EXPORT_RADIUS) {
+        Radius::Auto => return Err(crate::Error::usage(
+            "--radius auto judges sweeps on validation data: it is for tune; give export a number (0.05) or a fraction of the margins (0.5x)",
+        )),
+        r => r,
+    };
+    let (opts, built) = pipeline::build_sized(&loaded, &sel, &opts, radius, a.form.bias_radius)?;
+    let (built, protected) = match &a.form.protect {
         Some(path) => {
             let batch = a.data_args.batch_size;
             let (b, line) = crate::protect::add_all(&loaded, built, &opts, path, batch)?;
@@ -51,6 +58,7 @@ pub(super) fn run(a: ExportArgs) -> Result<u8> {
         }
         None => (built, None),
     };
+    let mut built = built;
     let warm = match a.form.warm_start {
         WarmStart::Current => None,
         WarmStart::Hinge => Some(hinge_start(&loaded, &mut built, &sel, &opts)?),
@@ -95,7 +103,8 @@ pub(super) fn run(a: ExportArgs) -> Result<u8> {
         crate::num::fmt(built.incumbent + p.objective_offset())
     );
     errln!(
-        "box      {}",
+        "box      {}: {}",
+        pipeline::BoxReach::radius_line(&opts, built.box_size.as_ref()),
         pipeline::BoxReach::of(&loaded, &built, &opts).describe()
     );
     if let Some(b) = p.mse_bound() {
