@@ -195,9 +195,6 @@ pub struct FormArgs {
     pub protect: Option<PathBuf>,
 }
 
-/// The radius export uses unless told: the paper's.
-pub(crate) const EXPORT_RADIUS: Radius = Radius::Absolute(0.05);
-
 impl FormArgs {
     /// The options; a relative radius (or auto) leaves r = r_b = 0 here,
     /// resolved per sweep from the data.
