@@ -411,7 +411,7 @@ fn check_reach(h: &ndarray::Array2<f64>, opts: &Options) -> Result<()> {
     }
     let fmt = crate::num::fmt;
     Err(Error::usage(format!(
-        "--radius {} (--bias-radius {}) lets an activation move by up to {} in the box (r·Σ|h| + r_b); solvers cannot work with numbers that large: keep it below {MAX_REACH:e}",
+        "the box (radius {}, bias radius {}) lets an activation move by up to {} (r·Σ|h| + r_b); solvers cannot work with numbers that large: keep the reach below {MAX_REACH:e}",
         fmt(opts.radius),
         fmt(opts.bias_radius),
         fmt(reach),

@@ -547,19 +547,17 @@ fn protect_check(
     Ok(())
 }
 
-/// A sweep's box, points and problem (with the hinge start of a zero-one
-/// sweep when asked for or needed), described on stderr.
-fn prepare(
-    st: &State,
-    k: usize,
-    plan: &Plan<'_>,
-    deadline: Option<Instant>,
-) -> Result<(
+/// A sweep's problem, its protected rows and the hinge start it gets.
+type Prepared = (
     Options,
     pipeline::Built,
     Option<crate::warm::HingeStart>,
     Option<crate::formulation::protect::Guard>,
-)> {
+);
+
+/// A sweep's box, points and problem (with the hinge start of a zero-one
+/// sweep when asked for or needed), described on stderr.
+fn prepare(st: &State, k: usize, plan: &Plan<'_>, deadline: Option<Instant>) -> Result<Prepared> {
     let current = &st.current;
     let mut sel = plan.selection.clone();
     sel.seed = sel.seed.wrapping_add(k as u64 - 1);
@@ -570,45 +568,8 @@ fn prepare(
     };
     let bias = plan.bias_radius.map(|b| b * st.scale);
     let (options, mut built) = pipeline::build_sized(current, &sel, &plan.options, rule, bias)?;
-    let relu = current.layer.activation == Activation::Relu;
-    let guard = match plan.protect {
-        Some(pr) => {
-            let g = pr.guard(&current.layer_data(), relu, &options)?;
-            errln!(
-                "sweep {k}: protect {}",
-                crate::protect::describe(&pr.data.path, &g)
-            );
-            Some(g)
-        }
-        None => None,
-    };
-    // A zero-one MILP too large to search well starts from the hinge LP's
-    // weights whatever --warm-start says: they are all the sweep may have.
-    let hinge = plan.warm_start == WarmStart::Hinge
-        || (plan.method != strategy::Choice::Highs
-            && built.problem.binaries() > 0
-            && built.problem.nonzeros() > strategy::LARGE_MIP);
-    let warm_start = if hinge && options.loss == Loss::ZeroOne {
-        // The hinge LP may take 60 % of what is left of the sweep's time;
-        // the branch and cut gets the rest.
-        let until = deadline.map(|d| {
-            let now = Instant::now();
-            now + d.saturating_duration_since(now).mul_f64(0.6)
-        });
-        let h = crate::warm::hinge_start(
-            current,
-            &mut built,
-            &sel,
-            &options,
-            &plan.settings,
-            until,
-            plan.method,
-        )?;
-        errln!("sweep {k}: {}", h.describe());
-        Some(h)
-    } else {
-        None
-    };
+    let guard = protect_guard(current, k, plan, &options)?;
+    let warm_start = zero_one_start(current, k, plan, &options, &mut built, &sel, deadline)?;
     if k == 1 || st.scale != 1.0 {
         errln!(
             "box      {}: {}",
@@ -632,25 +593,106 @@ fn prepare(
         .describe()
     );
     if let Some(dir) = plan.keep {
-        let milp = dir.join(format!("sweep{k}.mps"));
-        match (&guard, plan.protect) {
-            (Some(g), Some(pr)) => {
-                // The kept file holds every protected row, as export's does.
-                let whole = pipeline::Built {
-                    problem: g.add_all(built.problem.clone()),
-                    indices: built.indices.clone(),
-                    incumbent: built.incumbent,
-                    protect: Some(pr.reference(g, &options)),
-                    box_size: built.box_size,
-                };
-                pipeline::write_files(current, &sel, &options, &whole, &milp)?;
-            }
-            _ => {
-                pipeline::write_files(current, &sel, &options, &built, &milp)?;
-            }
-        }
+        keep_files(
+            current,
+            k,
+            plan,
+            &options,
+            &built,
+            &sel,
+            guard.as_ref(),
+            dir,
+        )?;
     }
     Ok((options, built, warm_start, guard))
+}
+
+/// The protected rows of this sweep's box (`--protect`), said on stderr.
+fn protect_guard(
+    current: &Loaded,
+    k: usize,
+    plan: &Plan<'_>,
+    options: &Options,
+) -> Result<Option<crate::formulation::protect::Guard>> {
+    let Some(pr) = plan.protect else {
+        return Ok(None);
+    };
+    let relu = current.layer.activation == Activation::Relu;
+    let g = pr.guard(&current.layer_data(), relu, options)?;
+    errln!(
+        "sweep {k}: protect {}",
+        crate::protect::describe(&pr.data.path, &g)
+    );
+    Ok(Some(g))
+}
+
+/// The hinge LP's weights as a zero-one sweep's start: when asked for, and
+/// whatever --warm-start says for a MILP too large to search well (they
+/// are all the sweep may have). The hinge LP may take 60 % of what is left
+/// of the sweep's time; the branch and cut gets the rest.
+fn zero_one_start(
+    current: &Loaded,
+    k: usize,
+    plan: &Plan<'_>,
+    options: &Options,
+    built: &mut pipeline::Built,
+    sel: &pipeline::SelectSpec,
+    deadline: Option<Instant>,
+) -> Result<Option<crate::warm::HingeStart>> {
+    let hinge = plan.warm_start == WarmStart::Hinge
+        || (plan.method != strategy::Choice::Highs
+            && built.problem.binaries() > 0
+            && built.problem.nonzeros() > strategy::LARGE_MIP);
+    if !(hinge && options.loss == Loss::ZeroOne) {
+        return Ok(None);
+    }
+    let until = deadline.map(|d| {
+        let now = Instant::now();
+        now + d.saturating_duration_since(now).mul_f64(0.6)
+    });
+    let h = crate::warm::hinge_start(
+        current,
+        built,
+        sel,
+        options,
+        &plan.settings,
+        until,
+        plan.method,
+    )?;
+    errln!("sweep {k}: {}", h.describe());
+    Ok(Some(h))
+}
+
+/// `--keep DIR`: the sweep's files, as export writes them (with every
+/// protected row, as export's file has them).
+#[allow(clippy::too_many_arguments)]
+fn keep_files(
+    current: &Loaded,
+    k: usize,
+    plan: &Plan<'_>,
+    options: &Options,
+    built: &pipeline::Built,
+    sel: &pipeline::SelectSpec,
+    guard: Option<&crate::formulation::protect::Guard>,
+    dir: &Path,
+) -> Result<()> {
+    let milp = dir.join(format!("sweep{k}.mps"));
+    match (guard, plan.protect) {
+        (Some(g), Some(pr)) => {
+            let whole = pipeline::Built {
+                problem: g.add_all(built.problem.clone()),
+                indices: built.indices.clone(),
+                incumbent: built.incumbent,
+                protect: Some(pr.reference(g, options)),
+                box_size: built.box_size,
+            };
+            pipeline::write_files(current, sel, options, &whole, &milp)?;
+        }
+        _ => {
+            pipeline::write_files(current, sel, options, built, &milp)?;
+        }
+    }
+    Ok(())
 }
 
 /// Decides whether the patched model `next` is kept: strictly better on

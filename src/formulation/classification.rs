@@ -63,7 +63,7 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Builder, String>
         ));
     }
     if input.relu && opts.loss == Loss::Hinge {
-        return Err("--loss hinge after a Relu is not modelled (the hinge of max(0, a) is not linear in the weights); use --loss zero-one".into());
+        return Err("the hinge loss after a Relu is not modelled (the hinge of max(0, a) is not linear in the weights); use the zero-one loss".into());
     }
     let rb = opts.bias_reach(layer);
     let relu = input.relu;

@@ -373,7 +373,7 @@ fn a_classifier_with_a_relu_after_its_final_layer_is_tuned_through_the_relu() {
         ])
         .code_is(2);
     r.check(
-        r.stderr().contains("--loss hinge after a Relu"),
+        r.stderr().contains("hinge loss after a Relu"),
         "the refusal names the loss and the ReLU",
     );
 }
