@@ -470,6 +470,65 @@ def bad_sequence_tails():
         onnx.save(model, os.path.join(ROOT, "bad", name + ".onnx"))
 
 
+def seq_first_heads():
+    """fixtures/bad/seq_first_gemm.onnx and seq_first_matmul.onnx, heads over
+    sequence_regressor's x [batch, seq, 5] that run seq-first: a Transpose to
+    [seq, batch, 5], then (gemm) a Reshape to [seq·batch, 5], a Gemm and a
+    Reshape back, or (matmul) a MatMul + Relu and a MatMul + Add; a Transpose
+    back to [batch, seq, 2]. The layer's rows are seq-major, so reading them
+    batch-major pairs features with other positions' targets: gdmilp must
+    refuse both, whatever the batch size."""
+    rng = np.random.default_rng(16)
+    f, m = 5, 2
+    w = rng.normal(size=(m, f)).astype(np.float32)
+    b = rng.normal(size=m).astype(np.float32)
+    w1 = rng.normal(size=(f, f)).astype(np.float32)
+    perm = dict(perm=[1, 0, 2])
+    heads = {
+        "seq_first_gemm": [
+            helper.make_node("Transpose", ["x"], ["xt"], **perm),
+            helper.make_node("Reshape", ["xt", "flat"], ["xf"]),
+            helper.make_node("Gemm", ["xf", "W", "B"], ["af"], transB=1),
+            helper.make_node("Shape", ["xt"], ["sh"]),
+            helper.make_node("Slice", ["sh", "zero", "two"], ["sb"]),
+            helper.make_node("Concat", ["sb", "m"], ["s2"], axis=0),
+            helper.make_node("Reshape", ["af", "s2"], ["a"]),
+            helper.make_node("Transpose", ["a"], ["y"], **perm),
+        ],
+        "seq_first_matmul": [
+            helper.make_node("Transpose", ["x"], ["xt"], **perm),
+            helper.make_node("MatMul", ["xt", "W1"], ["hh"]),
+            helper.make_node("Relu", ["hh"], ["hr"]),
+            helper.make_node("MatMul", ["hr", "WT"], ["mm"]),
+            helper.make_node("Add", ["mm", "B"], ["a"]),
+            helper.make_node("Transpose", ["a"], ["y"], **perm),
+        ],
+    }
+    inits = [
+        numpy_helper.from_array(w, "W"),
+        numpy_helper.from_array(np.ascontiguousarray(w.T), "WT"),
+        numpy_helper.from_array(b, "B"),
+        numpy_helper.from_array(w1, "W1"),
+        numpy_helper.from_array(np.array([-1, f], dtype=np.int64), "flat"),
+        numpy_helper.from_array(np.array([0], dtype=np.int64), "zero"),
+        numpy_helper.from_array(np.array([2], dtype=np.int64), "two"),
+        numpy_helper.from_array(np.array([m], dtype=np.int64), "m"),
+    ]
+    x = rng.normal(size=(3, 4, f)).astype(np.float32)
+    for name, nodes in heads.items():
+        used = {i for n in nodes for i in n.input}
+        inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "seq", f])]
+        outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "seq", m])]
+        g = helper.make_graph(nodes, name, inputs, outputs, [t for t in inits if t.name in used])
+        model = helper.make_model(g, opset_imports=OPSET, producer_name="gdmilp-fixtures")
+        model.ir_version = 8
+        onnx.checker.check_model(model)
+        path = os.path.join(ROOT, "bad", name + ".onnx")
+        onnx.save(model, path)
+        h = np.maximum(x @ w1, 0) if name == "seq_first_matmul" else x
+        check_feeds(path, {"x": x}, h @ w.T + b)
+
+
 def save_model(d, graph):
     model = helper.make_model(graph, opset_imports=OPSET, producer_name="gdmilp-fixtures")
     model.ir_version = 8
@@ -499,6 +558,7 @@ GENERATORS = [
     sequence_tagger,
     sequence_regressor,
     bad_sequence_tails,
+    seq_first_heads,
 ]
 
 if __name__ == "__main__":

@@ -232,6 +232,39 @@ fn labels_or_a_mask_of_the_wrong_shape_and_heads_that_mix_positions_are_refused(
     }
 }
 
+/// A head whose layer runs seq-first (a Transpose to [seq, batch, …] before
+/// it, one back after) gives rows that are not in [batch, seq] order: read
+/// batch-major, its features would meet other positions' targets and still
+/// "verify". Refused, at any batch size, including one with as many
+/// sequences as positions (where [seq, batch] and [batch, seq] look alike).
+#[test]
+fn a_layer_that_runs_seq_first_is_refused_not_read_in_the_wrong_order() {
+    let dir = Dir::new("sequence-seq-first");
+    let cases: [(&str, &[&str], &str); 4] = [
+        ("seq_first_gemm", &[], "move positions"),
+        ("seq_first_gemm", &["--batch-size", "7"], "move positions"),
+        ("seq_first_matmul", &[], "[30, 7, …] or [210, …]"),
+        ("seq_first_matmul", &["--batch-size", "7"], "[6, 7, …]"),
+    ];
+    for (name, extra, needle) in cases {
+        let m = format!("fixtures/bad/{name}.onnx");
+        let out = dir.p("layer.mps");
+        let d = data(REGRESSOR);
+        let mut args = vec!["export", &m, &d, "-o", &out];
+        args.extend(extra);
+        let r = dir.run(&args).code_is(2);
+        let err = r.stderr();
+        r.check(
+            err.contains(needle),
+            &format!("{name} {extra:?}: error says {needle:?}"),
+        );
+        r.check(err.contains(&format!("{name}.onnx")), "names the model");
+        r.check(err.lines().count() == 1, "one line");
+        r.check(!dir.path.join("layer.mps").exists(), "nothing written");
+        dir.run(&["eval", &m, &d]).code_is(2);
+    }
+}
+
 #[test]
 fn int32_token_ids_feed_an_int32_model_as_int64_ones_feed_int64() {
     if !have(&["python"]) {
