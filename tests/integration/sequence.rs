@@ -387,3 +387,36 @@ fn inspect_shows_the_sequence_shape_and_that_a_point_is_a_position() {
     let flat = dir.run(&["inspect", &model("digits")]).ok();
     flat.check(!flat.stdout().contains("per (sequence"), "a flat head");
 }
+
+/// A flat head (logits [batch, 3]) whose data holds an `attention_mask`
+/// (a model input) or a stray `mask` array: one point a sentence, the mask
+/// fed to the model input of its name, as before sequence heads; only a
+/// model over a sequence reads such an array as the mask of its points.
+#[test]
+fn a_flat_head_reads_attention_mask_as_an_input_not_as_a_mask_of_points() {
+    let dir = Dir::new("sequence-flat-mask");
+    let case = "sentence_classifier";
+    let j = eval(&dir, &model(case), &data(case));
+    assert_eq!(j["points"], 60, "{j}");
+    let f = std::fs::File::open(root().join(data(case))).unwrap();
+    let mut npz = NpzReader::new(f).unwrap();
+    let [ids, mask, labels] = ["input_ids", "attention_mask", "labels"]
+        .map(|k| npz.by_name::<ndarray::OwnedRepr<i64>, IxDyn>(k).unwrap());
+    let stray = [
+        ("input_ids", &ids),
+        ("attention_mask", &mask),
+        ("mask", &mask),
+        ("labels", &labels),
+    ];
+    let with_mask = write_npz(&dir, "with_mask.npz", &stray);
+    assert_eq!(eval(&dir, &model(case), &with_mask), j);
+    let mps = dir.p("layer.mps");
+    dir.run(&["export", &model(case), &data(case), "-o", &mps])
+        .ok();
+    let sol = dir.p("layer.sol");
+    dir.run(&["solve", &mps, "-o", &sol]).ok();
+    let out = dir.p("patched.onnx");
+    let r = dir.run(&["apply", &sol, &model(case), "-o", &out, "--json"]);
+    let a = r.code_is(0).json();
+    assert_eq!(a["verified"], true, "{a}");
+}
