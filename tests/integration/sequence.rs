@@ -368,6 +368,43 @@ fn mask_key_names_the_mask_and_apply_reads_it_from_the_manifest() {
     );
 }
 
+/// `--protect` reads the protect file on the data's mask key, the manifest
+/// records it, and apply checks the protected points on it.
+#[test]
+fn protect_reads_the_protect_file_on_the_data_mask_key() {
+    let dir = Dir::new("sequence-protect-mask-key");
+    let [ids, mask, labels] = tagger_arrays();
+    let mut pad = mask.clone();
+    pad.index_axis_mut(ndarray::Axis(1), 0).fill(0);
+    let arrays = [
+        ("input_ids", &ids),
+        ("attention_mask", &mask),
+        ("pad", &pad),
+        ("labels", &labels),
+    ];
+    let p = write_npz(&dir, "pad.npz", &arrays);
+    let points = pad.iter().filter(|&&m| m == 1).count() as u64;
+    let (m, mps) = (model(TAGGER), dir.p("layer.mps"));
+    let args = ["export", &m, &p, "-o", &mps, "--mask-key", "pad"];
+    dir.run(&[&args[..], &["--protect", &p]].concat()).ok();
+    let man = read_json(&dir.path.join("layer.mps.gdmilp.json"));
+    assert_eq!(man["protect"]["mask_key"], "pad", "{}", man["protect"]);
+    assert_eq!(man["protect"]["counts"]["points"].as_u64(), Some(points));
+    let sol = dir.p("layer.sol");
+    dir.run(&["solve", &mps, "-o", &sol]).ok();
+    let r = dir.run(&["apply", &sol, &m, "-o", &dir.p("p.onnx"), "--json"]);
+    r.code_is(0);
+    // A protect file without the data's mask is refused, naming the key.
+    let no_pad = write_npz(&dir, "no_pad.npz", &[arrays[0], arrays[1], arrays[3]]);
+    let e = dir
+        .run(&[&args[..], &["--protect", &no_pad]].concat())
+        .code_is(2);
+    e.check(
+        e.stderr().contains("no_pad.npz") && e.stderr().contains("no array 'pad' (mask)"),
+        "names the protect file and the mask key",
+    );
+}
+
 #[test]
 fn inspect_shows_the_sequence_shape_and_that_a_point_is_a_position() {
     let dir = Dir::new("sequence-inspect");
