@@ -411,22 +411,7 @@ pub fn verify_file(
     wts: &Weights,
     batch: usize,
 ) -> Result<Check> {
-    let beside = man_path
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join(pr.path.file_name().unwrap_or_default());
-    let path = [pr.path.clone(), beside]
-        .into_iter()
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            Error::invalid(
-                man_path,
-                format!(
-                    "names the protect file {}, which is not there; apply checks every protected point on it",
-                    pr.path.display()
-                ),
-            )
-        })?;
+    let path = crate::apply::recorded_file(man_path, &pr.path, &pr.sha256, "protect file")?;
     crate::atomic::check_outputs(&[out], &[&path])?;
     let data = data::load_masked(
         &path,
