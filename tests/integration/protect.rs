@@ -344,3 +344,20 @@ fn apply_takes_the_files_beside_the_manifest_over_same_named_ones_where_it_runs(
     assert!(out.status.success(), "apply from other/: {err}");
     assert!(dir.path.join("run/patched.onnx").is_file());
 }
+
+/// `--warm-start hinge` with `--protect`: the hinge LP holds no protected
+/// row, so its weights usually give no feasible start; export says why.
+#[test]
+fn a_hinge_warm_start_that_breaks_protected_rows_says_so() {
+    let dir = Dir::new("protect_warm_start");
+    let (m, d, mps) = (model("digits"), data("digits"), dir.p("w.mps"));
+    let mut args = vec!["export", &m, &d, "--select", "misclassified"];
+    args.extend(["--points", "32", "-o", &mps, "--protect", PROTECT]);
+    args.extend(["--warm-start", "hinge"]);
+    let r = dir.run(&args).ok();
+    let all = r.stdout() + &r.stderr();
+    r.check(
+        all.contains("gave no feasible start (its weights may break the protected rows"),
+        "says why the hinge start is not used",
+    );
+}
