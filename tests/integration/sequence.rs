@@ -61,14 +61,16 @@ fn round_trip(dir: &Dir, case: &str, solver: &str) -> (Run, serde_json::Value) {
 
 #[test]
 fn sequence_heads_go_through_a_solver_and_verify_per_position() {
-    if !have(&["cbc"]) {
-        return;
-    }
     for (case, solver, key) in [
         (TAGGER, "highs", "correct"),
         (TAGGER, "cbc", "correct"),
         (REGRESSOR, "cbc", "mse"),
     ] {
+        // Without CBC its cases are skipped (saying so; CI fails), not
+        // the embedded HiGHS one.
+        if solver == "cbc" && !have(&["cbc"]) {
+            continue;
+        }
         let dir = Dir::new(&format!("sequence-{case}-{solver}"));
         let (r, j) = round_trip(&dir, case, solver);
         let v = &j["verification"];
