@@ -85,7 +85,8 @@ def main():
         torch.onnx.export(net, (torch.tensor(x_tr[:2]),), model, dynamic_shapes=({0: torch.export.Dim("batch")},))
         tuned = os.path.join(work, f"round{round_}.tuned.onnx")
         r = subprocess.run([GDMILP, "tune", model, os.path.join(work, "train.npz"), "-o", tuned,
-                            "--val", os.path.join(work, "val.npz"), "--loss", "hinge", "--sweeps", "3", "-q"],
+                            "--val", os.path.join(work, "val.npz"), "--loss", "hinge", "--sweeps", "3",
+                            "--radius", "0.05", "-q"],
                            capture_output=True, text=True)
         if r.returncode != 0:
             sys.exit(f"gdmilp tune failed: {r.stderr.strip()}")

@@ -23,6 +23,7 @@ pub mod atomic;
 pub mod cli;
 pub mod data;
 pub mod error;
+pub mod export;
 pub mod features;
 pub mod formats;
 pub mod formulation;

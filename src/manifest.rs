@@ -137,6 +137,10 @@ pub struct Manifest {
     pub task: Task,
     /// Formulation options (radius, margin, ...).
     pub options: Options,
+    /// The box as asked for (a relative radius) and the r, r_b it resolved
+    /// to, when export was given a relative radius.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub box_size: Option<crate::formulation::radius::BoxSize>,
     /// Point selection.
     pub selection: Selection,
     /// Objective of the file at the current weights (the MIP start).

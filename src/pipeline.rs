@@ -5,6 +5,7 @@ use crate::data::{self, Dataset, Labels, Select, Task};
 use crate::error::{Error, Result};
 use crate::features::{self, Features};
 use crate::formats;
+use crate::formulation::radius::{self, BoxSize, Radius, Scales};
 use crate::formulation::{self, names, Input, LayerData, Options, Problem};
 use crate::manifest::{self, Counts, DataRef, LayerRef, Manifest, ModelRef, Selection};
 use crate::metrics::{self, Metrics};
@@ -204,6 +205,8 @@ pub struct Built {
     pub incumbent: f64,
     /// `--protect`: what the manifest records (the rows are in `problem`).
     pub protect: Option<manifest::ProtectRef>,
+    /// The box as asked for and resolved, when it was relative.
+    pub box_size: Option<BoxSize>,
 }
 
 /// How far the box lets the layer's outputs move, against how far they are
@@ -224,51 +227,30 @@ pub struct BoxReach {
 impl BoxReach {
     /// Of `built`'s points, with the box of `opts`.
     pub fn of(loaded: &Loaded, built: &Built, opts: &Options) -> BoxReach {
-        let rb = opts.bias_reach(&loaded.layer_data());
-        let median = |mut v: Vec<f64>| {
-            v.sort_by(f64::total_cmp);
-            v.get(v.len() / 2).copied().unwrap_or(0.0)
-        };
-        let reach = median(
-            built
-                .problem
-                .features()
-                .rows()
-                .into_iter()
-                .take(built.indices.len())
-                .map(|h| opts.radius * h.iter().map(|x| x.abs()).sum::<f64>() + rb)
-                .collect(),
-        );
-        let a = &loaded.features.a;
-        let scale = match &loaded.data.y {
-            Labels::Classes(c) => median(
-                built
-                    .indices
-                    .iter()
-                    .map(|&t| {
-                        let row = a.row(t);
-                        let l = c[t];
-                        let other = (0..row.len())
-                            .filter(|&j| j != l)
-                            .map(|j| row[j])
-                            .fold(f64::NEG_INFINITY, f64::max);
-                        (row[l] - other).abs()
-                    })
-                    .collect(),
-            ),
-            Labels::Targets(y) => median(
-                built
-                    .indices
-                    .iter()
-                    .flat_map(|&t| (0..y.ncols()).map(move |j| (t, j)))
-                    .map(|(t, j)| (loaded.features.out[[t, j]] - y[[t, j]]).abs())
-                    .collect(),
-            ),
-        };
+        let s = scales(loaded, &built.indices);
         BoxReach {
-            reach,
-            scale,
+            reach: opts.radius * s.l1 + opts.bias_reach(&loaded.layer_data()),
+            scale: s.scale,
             classification: matches!(loaded.data.y, Labels::Classes(_)),
+        }
+    }
+
+    /// `radius 0.05` or `radius 0.5x = 0.0123 (bias 0.0123)`: the box as
+    /// asked for and the numbers it resolved to.
+    pub fn radius_line(opts: &Options, size: Option<&BoxSize>) -> String {
+        let fmt = |v: f64| crate::num::fmt(round3(v));
+        let bias = if opts.bias_radius == opts.radius {
+            String::new()
+        } else {
+            format!(", bias {}", fmt(opts.bias_radius))
+        };
+        match size.and_then(|s| s.relative) {
+            Some(f) => format!(
+                "radius {}x = {}{bias}",
+                crate::num::fmt(f),
+                fmt(opts.radius)
+            ),
+            None => format!("radius {}{bias}", crate::num::fmt(opts.radius)),
         }
     }
 
@@ -287,7 +269,7 @@ impl BoxReach {
         );
         if ratio > WIDE_BOX {
             line.push_str(
-                "; a box this wide let sweeps fit their points and lose accuracy on unseen data (README, Real heads): judge it with --val or --val-split, or give a smaller --radius",
+                "; a box this wide let sweeps fit their points and lose accuracy on unseen data (README, Real heads): judge it with --val or --val-split (tune then tries --radius auto), or give a box relative to the margins (--radius 0.5x)",
             );
         }
         line
@@ -301,7 +283,7 @@ impl BoxReach {
 pub const WIDE_BOX: f64 = 5.0;
 
 /// Three significant digits, for people.
-fn round3(v: f64) -> f64 {
+pub(crate) fn round3(v: f64) -> f64 {
     if v == 0.0 || !v.is_finite() {
         return v;
     }
@@ -311,9 +293,102 @@ fn round3(v: f64) -> f64 {
 
 /// Selects points and builds the formulation.
 pub fn build(loaded: &Loaded, sel: &SelectSpec, opts: &Options) -> Result<Built> {
+    build_on(loaded, select(loaded, sel)?, sel, opts)
+}
+
+/// The data-file indices of the points `sel` picks.
+pub fn select(loaded: &Loaded, sel: &SelectSpec) -> Result<Vec<usize>> {
     let (wrong, loss) = metrics::per_point(&loaded.features.out, &loaded.data.y);
-    let indices = data::select(sel.select, sel.points, sel.seed, wrong.as_deref(), &loss)?;
-    build_on(loaded, indices, sel, opts)
+    data::select(sel.select, sel.points, sel.seed, wrong.as_deref(), &loss)
+}
+
+/// Selects points, sizes the box `radius` asks for on them (`opts` holds
+/// the rest; `bias_radius` a fixed r_b, if any) and builds the formulation.
+/// `Radius::Auto` is the caller's to resolve (it needs validation data).
+pub fn build_sized(
+    loaded: &Loaded,
+    sel: &SelectSpec,
+    opts: &Options,
+    radius: Radius,
+    bias_radius: Option<f64>,
+) -> Result<(Options, Built)> {
+    let indices = select(loaded, sel)?;
+    let size = size_box(loaded, &indices, opts, radius, bias_radius);
+    let opts = Options {
+        radius: size.radius,
+        bias_radius: size.bias_radius,
+        ..opts.clone()
+    };
+    let mut built = build_on(loaded, indices, sel, &opts)?;
+    built.box_size = size.relative.map(|_| size);
+    Ok((opts, built))
+}
+
+/// The box `radius` means on the points `indices` of `loaded`.
+pub fn size_box(
+    loaded: &Loaded,
+    indices: &[usize],
+    opts: &Options,
+    radius: Radius,
+    bias_radius: Option<f64>,
+) -> BoxSize {
+    let s = scales(loaded, indices);
+    match radius {
+        Radius::Relative(f) => radius::relative(f, s, bias_radius, loaded.layer.has_bias_vars()),
+        Radius::Absolute(r) => BoxSize {
+            relative: None,
+            radius: r,
+            bias_radius: bias_radius.unwrap_or(r),
+            scales: s,
+        },
+        Radius::Auto => BoxSize {
+            relative: None,
+            radius: opts.radius,
+            bias_radius: opts.bias_radius,
+            scales: s,
+        },
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// Median ‖h_t‖₁ and median |margin| (classification: a_ℓ − max_{j≠ℓ}
+/// a_j) or |residual| (regression) over the points `indices`.
+pub fn scales(loaded: &Loaded, indices: &[usize]) -> Scales {
+    let h = &loaded.features.h;
+    let l1 = median(
+        indices
+            .iter()
+            .map(|&t| h.row(t).iter().map(|x| x.abs()).sum::<f64>())
+            .collect(),
+    );
+    let a = &loaded.features.a;
+    let scale = match &loaded.data.y {
+        Labels::Classes(c) => median(
+            indices
+                .iter()
+                .map(|&t| {
+                    let row = a.row(t);
+                    let other = (0..row.len())
+                        .filter(|&j| j != c[t])
+                        .map(|j| row[j])
+                        .fold(f64::NEG_INFINITY, f64::max);
+                    (row[c[t]] - other).abs()
+                })
+                .collect(),
+        ),
+        Labels::Targets(y) => median(
+            indices
+                .iter()
+                .flat_map(|&t| (0..y.ncols()).map(move |j| (t, j)))
+                .map(|(t, j)| (loaded.features.out[[t, j]] - y[[t, j]]).abs())
+                .collect(),
+        ),
+    };
+    Scales { l1, scale }
 }
 
 /// The most an activation may move inside the box, r·Σ|h| + r_b: the
@@ -409,6 +484,7 @@ pub fn build_on(
         indices,
         incumbent,
         protect: None,
+        box_size: None,
     })
 }
 
@@ -441,6 +517,7 @@ pub fn manifest(
         },
         task: opts.task,
         options: opts.clone(),
+        box_size: built.box_size,
         selection: Selection {
             select: sel.select,
             points: sel.points,

@@ -10,7 +10,7 @@ use crate::data::{self, Dataset, Labels};
 use crate::error::{Error, Result};
 use crate::features;
 use crate::formulation::protect::{Guard, Targets, MARGIN_RULE};
-use crate::formulation::{LayerData, Options, Problem};
+use crate::formulation::{LayerData, Options};
 use crate::manifest::{Manifest, ProtectRef};
 use crate::onnx::{Activation, FinalLayer, Model};
 use ndarray::Array2;
@@ -162,7 +162,7 @@ pub fn choice(guard: Option<&Guard>, asked: crate::strategy::Choice) -> crate::s
 /// row at the deadline is no answer (the weights stay).
 #[cfg(feature = "highs")]
 pub fn solve(
-    p: &Problem,
+    p: &crate::formulation::Problem,
     guard: &Guard,
     opts: &Options,
     bias: &ndarray::Array1<f64>,

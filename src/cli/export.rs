@@ -3,8 +3,9 @@
 
 use super::{DataArgs, FormArgs};
 use crate::error::Result;
+use crate::export::{ExportPlan, Exported};
 use crate::formats::FileKind;
-use crate::pipeline::{self, WarmStart};
+use crate::pipeline;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -29,33 +30,38 @@ pub struct ExportArgs {
 pub(super) fn run(a: ExportArgs) -> Result<u8> {
     FileKind::from_path(&a.output_file)?;
     a.form.validate()?;
-    let mut inputs = vec![a.model.as_path(), a.data.as_path()];
-    inputs.extend(a.form.protect.as_deref());
-    let outputs = pipeline::Outputs::check(&a.output_file, &inputs)?;
-    let loaded = pipeline::load(
-        &a.model,
-        a.data_args.output.as_deref(),
-        &a.data_args.spec(a.data.clone()),
-    )?;
-    outputs.check_inputs(&loaded)?;
+    let plan = ExportPlan {
+        model: &a.model,
+        data: a.data_args.spec(a.data.clone()),
+        output: a.data_args.output.as_deref(),
+        milp: &a.output_file,
+        radius: a.form.radius()?.unwrap_or(crate::export::DEFAULT_RADIUS),
+        bias_radius: a.form.bias_radius,
+        selection: a.form.selection(),
+        protect: a.form.protect.as_deref(),
+        warm_start: a.form.warm_start,
+    };
+    let outputs = plan.check()?;
+    let done = plan.run(outputs, |task| {
+        let opts = a.form.options(task);
+        a.form.check_for(&opts, &a.data)?;
+        Ok(opts)
+    })?;
+    print(&a, &done);
+    Ok(0)
+}
+
+/// The summary, on stderr.
+fn print(a: &ExportArgs, done: &Exported) {
+    let Exported {
+        loaded,
+        options: opts,
+        built,
+        written,
+        protected,
+        warm,
+    } = done;
     let task = loaded.data.y.task();
-    let opts = a.form.options(task);
-    a.form.check_for(&opts)?;
-    let sel = a.form.selection();
-    let built = pipeline::build(&loaded, &sel, &opts)?;
-    let (mut built, protected) = match &a.form.protect {
-        Some(path) => {
-            let batch = a.data_args.batch_size;
-            let (b, line) = crate::protect::add_all(&loaded, built, &opts, path, batch)?;
-            (b, Some(line))
-        }
-        None => (built, None),
-    };
-    let warm = match a.form.warm_start {
-        WarmStart::Current => None,
-        WarmStart::Hinge => Some(hinge_start(&loaded, &mut built, &sel, &opts)?),
-    };
-    let written = outputs.write(&loaded, &sel, &opts, &built)?;
     let p = &built.problem;
     let pre = p.presolve();
     errln!(
@@ -95,8 +101,9 @@ pub(super) fn run(a: ExportArgs) -> Result<u8> {
         crate::num::fmt(built.incumbent + p.objective_offset())
     );
     errln!(
-        "box      {}",
-        pipeline::BoxReach::of(&loaded, &built, &opts).describe()
+        "box      {}: {}",
+        pipeline::BoxReach::radius_line(opts, built.box_size.as_ref()),
+        pipeline::BoxReach::of(loaded, built, opts).describe()
     );
     if let Some(b) = p.mse_bound() {
         errln!("mse      {}", b.describe());
@@ -118,38 +125,4 @@ pub(super) fn run(a: ExportArgs) -> Result<u8> {
         written.cbc_start.display(),
         written.manifest.display()
     );
-    Ok(0)
-}
-
-/// The hinge warm start, described in one line.
-#[cfg(feature = "highs")]
-fn hinge_start(
-    loaded: &pipeline::Loaded,
-    built: &mut pipeline::Built,
-    sel: &pipeline::SelectSpec,
-    opts: &crate::formulation::Options,
-) -> Result<String> {
-    let settings = crate::solve::Settings::default();
-    let h = crate::warm::hinge_start(
-        loaded,
-        built,
-        sel,
-        opts,
-        &settings,
-        None,
-        crate::strategy::Choice::Auto,
-    )?;
-    Ok(h.describe())
-}
-
-#[cfg(not(feature = "highs"))]
-fn hinge_start(
-    _: &pipeline::Loaded,
-    _: &mut pipeline::Built,
-    _: &pipeline::SelectSpec,
-    _: &crate::formulation::Options,
-) -> Result<String> {
-    Err(crate::Error::usage(
-        "--warm-start hinge solves an LP with the embedded HiGHS, and this gdmilp was built without it",
-    ))
 }

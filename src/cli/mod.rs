@@ -24,7 +24,8 @@ mod values;
 
 use crate::data::{Select, Task};
 use crate::error::Result;
-use crate::formulation::{Cap, Form, Loss, MseForm, Options};
+use crate::formulation::radius::Radius;
+use crate::formulation::{BadOption, Cap, Field, Form, Loss, MseForm, Options};
 use crate::pipeline::{DataSpec, SelectSpec, WarmStart};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -130,10 +131,17 @@ pub struct FormArgs {
     /// Seed for --select random / misclassified.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Box radius r: every weight may move by at most r from its current value.
-    #[arg(long, default_value_t = 0.05, value_name = "R")]
-    pub radius: f64,
-    /// Box radius of the biases (default: the same as --radius).
+    /// The box: every weight may move by at most r from its current value.
+    /// A number is r itself (0.05, the paper's setting); Fx (e.g. 0.5x)
+    /// picks r so that the median reach of an activation, r·‖h‖₁ + r_b, is F
+    /// times the median |margin| (classification) or |residual|
+    /// (regression) now, the same box at any layer size or scale; auto
+    /// (tune, with validation data) tries a path of relative radii and keeps
+    /// the one validation prefers. Default: export 0.05; tune see README.
+    #[arg(long, value_name = "R", allow_hyphen_values = true)]
+    pub radius: Option<String>,
+    /// Box radius of the biases, absolute (default: the same as the
+    /// weights' r).
     #[arg(long, value_name = "R")]
     pub bias_radius: Option<f64>,
     /// The loss the solver minimises. Regression: mse (default), l1, linf.
@@ -188,13 +196,19 @@ pub struct FormArgs {
 }
 
 impl FormArgs {
+    /// The options; a relative radius (or auto) leaves r = r_b = 0 here,
+    /// resolved per sweep from the data.
     pub(crate) fn options(&self, task: Task) -> Options {
         let loss = self.loss.unwrap_or(Loss::default_for(task));
+        let r = match self.radius() {
+            Ok(Some(Radius::Absolute(r))) => r,
+            _ => 0.0,
+        };
         Options {
             task,
             loss,
-            radius: self.radius,
-            bias_radius: self.bias_radius.unwrap_or(self.radius),
+            radius: r,
+            bias_radius: self.bias_radius.unwrap_or(r),
             margin: self.margin.unwrap_or(loss.default_margin()),
             form: self.formulation,
             keep_accuracy: self.keep_accuracy,
@@ -211,9 +225,16 @@ impl FormArgs {
         }
     }
 
-    /// Checks the options that depend on the task (known once the data is
-    /// read).
-    pub(crate) fn check_for(&self, opts: &Options) -> Result<()> {
+    /// Checks the options that depend on the task (known once the data,
+    /// `data`, is read).
+    pub(crate) fn check_for(&self, opts: &Options, data: &std::path::Path) -> Result<()> {
+        if let Err(e) = opts.validate() {
+            let msg = flag_message(&e, opts);
+            return Err(match e.field {
+                Field::Loss => crate::Error::invalid(data, msg),
+                _ => crate::Error::usage(msg),
+            });
+        }
         if self.warm_start == WarmStart::Hinge && opts.loss != Loss::ZeroOne {
             return Err(crate::Error::usage(format!(
                 "--warm-start hinge goes with --loss zero-one, not {}",
@@ -223,17 +244,42 @@ impl FormArgs {
         Ok(())
     }
 
+    /// `--radius` as given, read.
+    pub(crate) fn radius(&self) -> Result<Option<Radius>> {
+        self.radius
+            .as_deref()
+            .map(Radius::parse)
+            .transpose()
+            .map_err(|m| crate::Error::usage(format!("--radius: {m}")))
+    }
+
     /// Checks values before any work is done.
     pub(crate) fn validate(&self) -> Result<()> {
+        self.radius()?;
         // The data (and so the task) is not read yet: check the numbers, and
         // the flags against the loss's own task.
         let task = self.loss.map_or(Task::Regression, Loss::task);
-        self.options(task).validate().map_err(crate::Error::usage)?;
+        let opts = self.options(task);
+        opts.validate()
+            .map_err(|e| crate::Error::usage(flag_message(&e, &opts)))?;
         if self.points == Some(0) {
             return Err(crate::Error::usage("--points must be at least 1"));
         }
         Ok(())
     }
+}
+
+/// A refused option in the command line's words.
+fn flag_message(e: &BadOption, opts: &Options) -> String {
+    let flag = match e.field {
+        Field::Radius => "--radius".to_string(),
+        Field::BiasRadius => "--bias-radius".to_string(),
+        Field::Margin => "--margin".to_string(),
+        Field::Loss => format!("--loss {}", opts.loss.name()),
+        Field::Cap => "--cap point".to_string(),
+        Field::KeepAccuracy => "--keep-accuracy or --formulation paper".to_string(),
+    };
+    format!("{flag} {}", e.msg)
 }
 
 /// The first stdout error other than a closed pipe (a full disk, an I/O

@@ -7,6 +7,7 @@ use super::{DataArgs, FormArgs};
 use crate::apply;
 use crate::data;
 use crate::error::{Error, Result};
+use crate::formulation::radius::Radius;
 use crate::onnx::layer::Activation;
 use crate::pipeline;
 use crate::tune::{self, Plan};
@@ -45,7 +46,7 @@ pub struct TuneArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "val_split")]
     pub val: Option<PathBuf>,
     /// Hold out this fraction of DATA (seeded by --seed) as validation data
-    /// instead of --val; the sweeps see the rest.
+    /// instead of --val; the sweeps see the rest. 0: none (the default).
     #[arg(long, value_name = "F")]
     pub val_split: Option<f64>,
     /// With --val or --val-split: when validation rejects a sweep, the next
@@ -66,45 +67,16 @@ pub struct TuneArgs {
 }
 
 pub(super) fn run(a: TuneArgs) -> Result<u8> {
-    a.form.validate()?;
-    if a.sweeps == 0 {
-        return Err(Error::usage("--sweeps must be at least 1"));
-    }
-    if let Some(f) = a.shrink {
-        if !(f > 0.0 && f < 1.0) {
-            return Err(Error::usage(format!(
-                "--shrink must be between 0 and 1, not {f}"
-            )));
-        }
-        if a.val.is_none() && a.val_split.is_none() {
-            return Err(Error::usage(
-                "--shrink acts when validation rejects a sweep: give --val or --val-split",
-            ));
-        }
-    }
-    a.solver.validate()?;
+    check_args(&a)?;
     // Every output checked before the slow work (the model is written
     // before the report: a bad --report must not find it replaced).
     let _lock = crate::atomic::Lock::take(&a.output_file)?;
-    let outputs: Vec<&std::path::Path> = std::iter::once(a.output_file.as_path())
-        .chain(a.report.as_deref())
-        .collect();
-    let inputs: Vec<&std::path::Path> = std::iter::once(a.data.as_path())
-        .chain(a.val.as_deref())
-        .chain(a.form.protect.as_deref())
-        .collect();
-    crate::atomic::check_outputs(&outputs, &inputs)?;
-    if let Some(r) = &a.report {
-        crate::atomic::check_outputs(&[r], &[&a.model])?;
-    }
-    if let Some(dir) = &a.keep {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create", e))?;
-        crate::atomic::check_outputs(&[&dir.join("sweep1.mps")], &[])?;
-    }
+    check_files(&a)?;
     let spec = a.data_args.spec(a.data.clone());
     let (model, layer, data) =
         pipeline::load_parts(&a.model, a.data_args.output.as_deref(), &spec)?;
-    let (train, val) = match (&a.val, a.val_split) {
+    let split = tune::val_split(a.val_split);
+    let (train, val) = match (&a.val, split) {
         (Some(p), _) => {
             let task = Some(data.y.task());
             let (x, y, mask) = (&data.x_key, &data.y_key, data.mask_key.as_deref());
@@ -130,27 +102,7 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
     };
     let original = loaded.model.clone();
     let layer = loaded.layer.clone();
-    let mut options = a.form.options(loaded.data.y.task());
-    a.form.check_for(&options)?;
-    let relu = loaded.layer.activation == Activation::Relu;
-    let (form, note) = tune::mse_form(&options, a.form.mse_form, relu)?;
-    options.mse_form = form;
-    if let Some(n) = note {
-        errln!("note     {n}");
-    }
-    let plan = Plan {
-        selection: a.form.selection(),
-        options,
-        settings: a.solver.settings(),
-        sweeps: a.sweeps,
-        keep: a.keep.as_deref(),
-        batch_size: a.data_args.batch_size,
-        val: val.as_ref(),
-        warm_start: a.form.warm_start,
-        shrink: a.shrink,
-        method: a.method,
-        protect: protect.as_ref(),
-    };
+    let plan = plan(&a, &loaded, val.as_ref(), protect.as_ref())?;
     let (wts, report) = tune::tune(loaded, &plan)?;
     // The tuned model, its data files and the report appear together.
     let (written, mut files) = apply::finish(&original, &layer, &wts, &a.output_file)?;
@@ -159,37 +111,109 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
     }
     crate::atomic::commit_all(files)?;
     super::print_notes(&written);
+    print_report(&a, &report, split.is_some() && a.val.is_none());
+    outln!(
+        "wrote      {}{}",
+        a.output_file.display(),
+        super::weights_in(&written)
+    );
+    Ok(0)
+}
+
+/// The numbers and combinations of flags, before any file is read.
+fn check_args(a: &TuneArgs) -> Result<()> {
+    a.form.validate()?;
+    if a.sweeps == 0 {
+        return Err(Error::usage("--sweeps must be at least 1"));
+    }
+    if let Some(f) = a.shrink {
+        if !(f > 0.0 && f < 1.0) {
+            return Err(Error::usage(format!(
+                "--shrink must be between 0 and 1, not {f}"
+            )));
+        }
+        if a.val.is_none() && tune::val_split(a.val_split).is_none() {
+            return Err(Error::usage(
+                "--shrink acts when validation rejects a sweep: give --val or --val-split",
+            ));
+        }
+    }
+    if a.form.radius()? == Some(Radius::Auto)
+        && a.val.is_none()
+        && tune::val_split(a.val_split).is_none()
+    {
+        return Err(Error::usage(
+            "--radius auto judges each radius on validation data: give --val or --val-split F",
+        ));
+    }
+    a.solver.validate()
+}
+
+/// The outputs (and --keep's folder) against the inputs.
+fn check_files(a: &TuneArgs) -> Result<()> {
+    let outputs: Vec<&std::path::Path> = std::iter::once(a.output_file.as_path())
+        .chain(a.report.as_deref())
+        .collect();
+    let inputs: Vec<&std::path::Path> = std::iter::once(a.data.as_path())
+        .chain(a.val.as_deref())
+        .chain(a.form.protect.as_deref())
+        .collect();
+    crate::atomic::check_outputs(&outputs, &inputs)?;
+    if let Some(r) = &a.report {
+        crate::atomic::check_outputs(&[r], &[&a.model])?;
+    }
+    if let Some(dir) = &a.keep {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create", e))?;
+        crate::atomic::check_outputs(&[&dir.join("sweep1.mps")], &[])?;
+    }
+    Ok(())
+}
+
+/// The flags as a plan, with the library's defaults for what they leave open.
+fn plan<'a>(
+    a: &'a TuneArgs,
+    loaded: &pipeline::Loaded,
+    val: Option<&'a data::Dataset>,
+    protect: Option<&'a crate::protect::Protect>,
+) -> Result<Plan<'a>> {
+    let mut options = a.form.options(loaded.data.y.task());
+    a.form.check_for(&options, &a.data)?;
+    let relu = loaded.layer.activation == Activation::Relu;
+    let (form, note) = tune::mse_form(&options, a.form.mse_form, relu)?;
+    options.mse_form = form;
+    if let Some(n) = note {
+        errln!("note     {n}");
+    }
+    let radius = a
+        .form
+        .radius()?
+        .unwrap_or(tune::default_radius(val.is_some()));
+    Ok(Plan {
+        selection: a.form.selection(),
+        options,
+        radius,
+        bias_radius: a.form.bias_radius,
+        settings: a.solver.settings(),
+        sweeps: a.sweeps,
+        keep: a.keep.as_deref(),
+        batch_size: a.data_args.batch_size,
+        val,
+        warm_start: a.form.warm_start,
+        shrink: a.shrink,
+        method: a.method,
+        protect,
+    })
+}
+
+/// The report, for people, on stdout.
+fn print_report(a: &TuneArgs, report: &tune::Report, held_out: bool) {
     for s in &report.sweeps {
-        outln!(
-            "sweep {}  {} points  radius {}  {}  {}  loss {} → {}{}{}",
-            s.sweep,
-            s.points,
-            crate::num::fmt(s.radius),
-            s.method.describe(),
-            match (s.optimal, s.gap) {
-                (true, _) => "optimal".to_string(),
-                (false, Some(g)) => format!("{} (gap {g:.2e})", s.status),
-                (false, None) => s.status.clone(),
-            },
-            crate::num::fmt(s.loss_before),
-            crate::num::fmt(s.loss_after),
-            s.protect.as_ref().map_or(String::new(), |p| format!(
-                "  protect: {} rows, {} rounds, {} lost",
-                p.rows, p.rounds.rounds, p.lost
-            )),
-            if s.kept {
-                ""
-            } else if s.rejected_by_validation {
-                "  (not kept: validation got worse)"
-            } else {
-                "  (not kept)"
-            }
-        );
+        outln!("{}", sweep_line(s));
     }
     outln!(
         "train      {}{}: before {} | after {}",
         a.data.display(),
-        if a.val_split.is_some() {
+        if held_out {
             " (without the held-out part)"
         } else {
             ""
@@ -209,10 +233,48 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
         );
     }
     outln!("stopped    {}", report.stopped);
-    outln!(
-        "wrote      {}{}",
-        a.output_file.display(),
-        super::weights_in(&written)
-    );
-    Ok(0)
+}
+
+/// One sweep: its box (both forms), method, status, loss and, on the auto
+/// path, its validation score.
+fn sweep_line(s: &tune::Sweep) -> String {
+    let radius = match s.relative {
+        Some(f) => format!(
+            "{}x = {}",
+            crate::num::fmt(f),
+            crate::num::fmt(pipeline::round3(s.radius))
+        ),
+        None => crate::num::fmt(s.radius),
+    };
+    let val = match (&s.val_tried, s.on_path) {
+        (Some(v), true) => format!("  validation {}", super::describe(v)),
+        (None, true) => "  validation —".to_string(),
+        _ => String::new(),
+    };
+    format!(
+        "sweep {}  {} points  radius {radius}  {}  {}  loss {} → {}{val}{}{}",
+        s.sweep,
+        s.points,
+        s.method.describe(),
+        match (s.optimal, s.gap) {
+            (true, _) => "optimal".to_string(),
+            (false, Some(g)) => format!("{} (gap {g:.2e})", s.status),
+            (false, None) => s.status.clone(),
+        },
+        crate::num::fmt(s.loss_before),
+        crate::num::fmt(s.loss_after),
+        s.protect.as_ref().map_or(String::new(), |p| format!(
+            "  protect: {} rows, {} rounds, {} lost",
+            p.rows, p.rounds.rounds, p.lost
+        )),
+        if s.kept {
+            ""
+        } else if s.on_path {
+            "  (not chosen)"
+        } else if s.rejected_by_validation {
+            "  (not kept: validation got worse)"
+        } else {
+            "  (not kept)"
+        }
+    )
 }

@@ -8,6 +8,7 @@ pub mod classification;
 pub mod names;
 mod problem;
 pub mod protect;
+pub mod radius;
 pub mod regression;
 
 use ndarray::{Array1, Array2};
@@ -201,17 +202,52 @@ pub struct Options {
     pub mse_form: MseForm,
 }
 
+/// An option of [`Options`] that a formulation cannot be built with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// `radius`.
+    Radius,
+    /// `bias_radius`.
+    BiasRadius,
+    /// `margin`.
+    Margin,
+    /// `loss`, against the task.
+    Loss,
+    /// `cap`, against the loss.
+    Cap,
+    /// `keep_accuracy` or `form`, against the loss.
+    KeepAccuracy,
+}
+
+/// Why [`Options::validate`] refused: the field, and what is wrong with its
+/// value in words that name no command-line flag (the CLI maps the field to
+/// its flag).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BadOption {
+    /// The field.
+    pub field: Field,
+    /// What is wrong, starting with the value ("0.5 must be …").
+    pub msg: String,
+}
+
+impl std::fmt::Display for BadOption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}: {}", self.field, self.msg)
+    }
+}
+
 impl Options {
-    /// Checks the numbers: radii and margin finite and ≥ 0. The message
-    /// names the command-line option.
-    pub fn validate(&self) -> Result<(), String> {
-        for (name, v) in [
-            ("--radius", self.radius),
-            ("--bias-radius", self.bias_radius),
-            ("--margin", self.margin),
+    /// Checks the numbers (radii and margin finite and ≥ 0) and that loss,
+    /// task, cap and form go together.
+    pub fn validate(&self) -> Result<(), BadOption> {
+        let bad = |field, msg: String| Err(BadOption { field, msg });
+        for (field, v) in [
+            (Field::Radius, self.radius),
+            (Field::BiasRadius, self.bias_radius),
+            (Field::Margin, self.margin),
         ] {
             if !(v.is_finite() && v >= 0.0) {
-                return Err(format!("{name} must be a finite number ≥ 0, not {v}"));
+                return bad(field, format!("must be a finite number ≥ 0, not {v}"));
             }
         }
         let task = |t: Task| {
@@ -221,18 +257,14 @@ impl Options {
                 .unwrap_or_default()
         };
         if self.loss.task() != self.task {
-            return Err(format!(
-                "--loss {} is for {}, but the task is {}",
-                self.loss.name(),
-                task(self.loss.task()),
-                task(self.task)
-            ));
+            let (l, t) = (task(self.loss.task()), task(self.task));
+            return bad(Field::Loss, format!("is for {l}, but the task is {t}"));
         }
         if self.cap == Cap::Point && !matches!(self.loss, Loss::L1 | Loss::Mse) {
-            return Err("--cap point goes with --loss mse or l1".into());
+            return bad(Field::Cap, "goes with the losses mse and l1".into());
         }
         if self.loss == Loss::Hinge && (self.keep_accuracy || self.form == Form::Paper) {
-            return Err("--keep-accuracy and --formulation paper go with --loss zero-one".into());
+            return bad(Field::KeepAccuracy, "goes with the loss zero-one".into());
         }
         Ok(())
     }
@@ -294,7 +326,7 @@ pub struct Input<'a> {
 
 /// Builds the formulation `opts` asks for.
 pub fn build(input: Input<'_>, opts: &Options) -> Result<Problem, String> {
-    opts.validate()?;
+    opts.validate().map_err(|e| e.to_string())?;
     let p = match opts.task {
         Task::Regression => regression::build(input, opts)?,
         Task::Classification => classification::build(input, opts)?,

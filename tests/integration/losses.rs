@@ -154,6 +154,8 @@ fn validation_gating_rejects_the_sweep_that_hurts_held_out_data() {
     let dir = Dir::new("val-gate");
     let (train, val) = digits_halves(&dir);
     let m = model("digits");
+    // The paper's setting: its absolute radius (with --val tune would
+    // otherwise try the auto path).
     let sweeps = [
         "--select",
         "misclassified",
@@ -161,6 +163,8 @@ fn validation_gating_rejects_the_sweep_that_hurts_held_out_data() {
         "32",
         "--sweeps",
         "3",
+        "--radius",
+        "0.05",
         "-q",
     ];
     let acc = |r: &Run| r.json()["accuracy"].as_f64().unwrap();
@@ -394,6 +398,8 @@ fn mse_after_a_relu_uses_segments_in_tune_and_the_quadratic_file_is_exact() {
         &d,
         "-o",
         &out,
+        "--radius",
+        "0.05",
         "-q",
         "--report",
         &dir.p("q.json"),
@@ -446,7 +452,19 @@ fn a_hinge_solution_is_the_zero_one_mip_start_when_it_is_better() {
 
     // tune records it per sweep, and the sweep ends at least as good.
     let (rep, tuned) = (dir.p("r.json"), dir.p("t.onnx"));
-    let mut args = vec!["tune", &m, &d, "-o", &tuned, "-q", "--warm-start", "hinge"];
+    // The box of the exported file (export's default; tune's is relative).
+    let mut args = vec![
+        "tune",
+        &m,
+        &d,
+        "-o",
+        &tuned,
+        "-q",
+        "--warm-start",
+        "hinge",
+        "--radius",
+        "0.05",
+    ];
     args.extend(sel);
     args.extend(["--report", &rep]);
     dir.run(&args).ok();
@@ -496,6 +514,8 @@ fn shrink_retries_a_rejected_sweep_in_a_smaller_box() {
         "5",
         "--shrink",
         "0.5",
+        "--radius",
+        "0.05",
         "-q",
     ];
     dir.run(&args).ok();

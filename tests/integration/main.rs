@@ -5,6 +5,7 @@ mod util;
 
 mod apply;
 mod bad_inputs;
+mod r#box;
 mod export;
 mod failures;
 mod fuzz;

@@ -163,7 +163,9 @@ fn solve_and_tune_by_row_generation_reach_the_optimum_of_the_file_with_every_row
         .run(
             &[
                 &args[..],
-                &["--protect", PROTECT, "-o", &out, "--report", &report, "-q"],
+                // export's box: tune's default is relative
+                &["--radius", "0.05", "--protect", PROTECT, "-o", &out],
+                &["--report", &report, "-q"],
             ]
             .concat(),
         )

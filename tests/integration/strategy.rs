@@ -32,6 +32,9 @@ fn tune_sweep(dir: &Dir, case: &str, extra: &[&str]) -> serde_json::Value {
         &out,
         "--report",
         &rep,
+        // export's default box, which file_optimum's file has.
+        "--radius",
+        "0.05",
     ];
     args.extend(extra);
     dir.run(&args).ok();

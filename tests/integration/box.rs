@@ -1,0 +1,245 @@
+//! The box: a relative radius means the same for a layer at any scale, and
+//! `--radius auto` keeps the radius validation prefers.
+
+use crate::util::*;
+use std::path::Path;
+
+/// Writes `case`'s model with its final layer's weights and bias times
+/// `k` (ONNX in Python, no gdmilp) to `out`.
+fn scaled_model(dir: &Dir, case: &str, k: f64, out: &str) {
+    let code = format!(
+        "import onnx, sys\n\
+         from onnx import numpy_helper as nh\n\
+         m = onnx.load(sys.argv[1])\n\
+         for t in m.graph.initializer:\n\
+         \x20   if t.name in ('W2', 'B2'):\n\
+         \x20       t.CopyFrom(nh.from_array(nh.to_array(t) * {k}, t.name))\n\
+         onnx.save(m, sys.argv[2])\n"
+    );
+    let m = root().join(model(case));
+    dir.tool(&python(), &["-c", &code, m.to_str().unwrap(), out])
+        .ok();
+}
+
+/// `tune` on `model` with `args`; the report.
+fn tune(dir: &Dir, model: &str, data: &str, out: &str, args: &[&str]) -> serde_json::Value {
+    let rep = dir.p(&format!("{out}.json"));
+    let o = dir.p(out);
+    let mut all = vec!["tune", model, data, "-o", &o, "--report", &rep, "-q"];
+    all.extend(args);
+    dir.run(&all).ok();
+    read_json(Path::new(&rep))
+}
+
+#[test]
+fn a_relative_box_gives_the_same_sweep_when_the_layer_is_scaled_by_ten() {
+    if !have(&["python"]) {
+        return;
+    }
+    let dir = Dir::new("box-scaled");
+    let big = dir.p("big.onnx");
+    scaled_model(&dir, "digits", 10.0, &big);
+    let m = model("digits");
+    let d = data("digits");
+    // The margin is in the layer's units too: scaled with it.
+    for (loss, small_margin, big_margin) in [("zero-one", "0.001", "0.01"), ("hinge", "1", "10")] {
+        let a = tune(
+            &dir,
+            &m,
+            &d,
+            &format!("a-{loss}.onnx"),
+            &["--loss", loss, "--radius", "0.5x", "--margin", small_margin],
+        );
+        let b = tune(
+            &dir,
+            &big,
+            &d,
+            &format!("b-{loss}.onnx"),
+            &["--loss", loss, "--radius", "0.5x", "--margin", big_margin],
+        );
+        let (sa, sb) = (&a["sweeps"][0], &b["sweeps"][0]);
+        assert_eq!(sa["relative"], 0.5, "{a}");
+        for key in ["radius", "bias_radius"] {
+            let (ra, rb) = (sa[key].as_f64().unwrap(), sb[key].as_f64().unwrap());
+            assert!(
+                ra > 0.0 && close(rb, 10.0 * ra, 1e-6),
+                "{loss} {key}: {ra} vs {rb}"
+            );
+        }
+        // The same points right before and after, the loss scaled by 10
+        // (zero-one counts points: the same).
+        assert_eq!(
+            a["train_after"]["correct"], b["train_after"]["correct"],
+            "{loss}: {a} {b}"
+        );
+        assert!(
+            a["train_after"]["correct"].as_u64() > a["train_before"]["correct"].as_u64(),
+            "{loss}: the sweep helps"
+        );
+        let k = if loss == "hinge" { 10.0 } else { 1.0 };
+        let (la, lb) = (
+            sa["loss_after"].as_f64().unwrap(),
+            sb["loss_after"].as_f64().unwrap(),
+        );
+        assert!(close(lb, k * la, 1e-5), "{loss}: loss {la} vs {lb}");
+        // Point by point, in ONNX Runtime: the same predictions.
+        let preds = |out: &str| {
+            let p = dir.p(out);
+            dir.run(&["eval", &p, &d, "--json"]).ok().json()["accuracy"]
+                .as_f64()
+                .unwrap()
+        };
+        assert_eq!(
+            preds(&format!("a-{loss}.onnx")),
+            preds(&format!("b-{loss}.onnx"))
+        );
+    }
+    // An absolute radius does not scale: the same 0.05 on both.
+    let a = tune(&dir, &m, &d, "c.onnx", &["--radius", "0.05"]);
+    let b = tune(&dir, &big, &d, "e.onnx", &["--radius", "0.05"]);
+    assert_eq!(a["sweeps"][0]["radius"], 0.05);
+    assert_eq!(b["sweeps"][0]["radius"], 0.05);
+    assert!(a["sweeps"][0].get("relative").is_none());
+}
+
+/// Writes `data`'s inputs with the outputs of `model` as targets
+/// (ONNX Runtime in Python) to `out`.
+fn targets_from(dir: &Dir, model: &str, data: &str, out: &str) {
+    let code = "import numpy as np, onnxruntime as ort, sys\n\
+                s = ort.InferenceSession(sys.argv[1])\n\
+                z = np.load(sys.argv[2])\n\
+                y = s.run(None, {s.get_inputs()[0].name: z['x']})[0]\n\
+                np.savez(sys.argv[3], x=z['x'], y=y.astype(np.float32))\n";
+    let d = root().join(data);
+    dir.tool(&python(), &["-c", code, model, d.to_str().unwrap(), out])
+        .ok();
+}
+
+#[test]
+fn the_radius_path_keeps_the_radius_validation_prefers() {
+    if !have(&["python"]) {
+        return;
+    }
+    let dir = Dir::new("box-path");
+    let (m, d) = (model("regression"), data("regression"));
+    // Validation data whose targets are what one radius of the path gives:
+    // that radius fits them exactly, every other one does not.
+    let kept = tune(&dir, &m, &d, "half.onnx", &["--radius", "0.5x"]);
+    assert_eq!(kept["sweeps"][0]["kept"], true, "{kept}");
+    let val = dir.p("val.npz");
+    targets_from(&dir, &dir.p("half.onnx"), &d, &val);
+    let r = tune(
+        &dir,
+        &m,
+        &d,
+        "auto.onnx",
+        &["--radius", "auto", "--val", &val],
+    );
+    let sweeps = r["sweeps"].as_array().unwrap();
+    let tried: Vec<f64> = sweeps
+        .iter()
+        .map(|s| s["relative"].as_f64().unwrap())
+        .collect();
+    // Smallest first, until two in a row score worse than the best before.
+    assert_eq!(tried, [0.125, 0.25, 0.5, 1.0, 2.0], "the whole path: {r}");
+    let chosen: Vec<f64> = sweeps
+        .iter()
+        .filter(|s| s["kept"] == true)
+        .map(|s| s["relative"].as_f64().unwrap())
+        .collect();
+    assert_eq!(chosen, [0.5], "{r}");
+    // Each radius with its validation score; the chosen one's is the best.
+    let mse = |s: &serde_json::Value| s["val_tried"]["mse"].as_f64().unwrap();
+    let best = sweeps.iter().map(mse).fold(f64::INFINITY, f64::min);
+    assert_eq!(mse(&sweeps[2]), best, "{r}");
+    assert!(
+        mse(&sweeps[0]) > mse(&sweeps[1]) && mse(&sweeps[1]) > best,
+        "{r}"
+    );
+    assert!(best < 1e-8, "0.5x fits its own outputs: {best}");
+    // The tuned model is that radius's, checked in ONNX Runtime.
+    let e = dir.run(&["eval", &dir.p("auto.onnx"), &val, "--json"]).ok();
+    assert!(e.json()["mse"].as_f64().unwrap() < 1e-8);
+    // The report lists each radius with its score, and says which it kept.
+    let out = dir
+        .run(&[
+            "tune",
+            &m,
+            &d,
+            "-o",
+            &dir.p("again.onnx"),
+            "--radius",
+            "auto",
+            "--val",
+            &val,
+        ])
+        .ok();
+    let text = out.stdout();
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("sweep 1")).collect();
+    assert_eq!(lines.len(), 5, "{}", out.stdout());
+    assert!(
+        lines.iter().all(|l| l.contains("validation MAE")),
+        "{}",
+        out.stdout()
+    );
+    assert_eq!(lines.iter().filter(|l| l.contains("not chosen")).count(), 4);
+
+    // Validation on which the current model is exact: no radius beats it.
+    let own = dir.p("own.npz");
+    targets_from(&dir, root().join(&m).to_str().unwrap(), &d, &own);
+    let r = tune(
+        &dir,
+        &m,
+        &d,
+        "none.onnx",
+        &["--radius", "auto", "--val", &own],
+    );
+    assert!(
+        r["sweeps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["kept"] == false),
+        "{r}"
+    );
+    assert!(r["stopped"].as_str().unwrap().contains("no radius"), "{r}");
+}
+
+#[test]
+fn auto_needs_validation_and_export_refuses_it() {
+    let dir = Dir::new("box-auto-usage");
+    let (m, d) = (model("digits"), data("digits"));
+    let e = dir
+        .run(&[
+            "tune",
+            &m,
+            &d,
+            "-o",
+            &dir.p("t.onnx"),
+            "--radius",
+            "auto",
+            "--val-split",
+            "0",
+        ])
+        .code_is(2);
+    e.check(e.stderr().contains("--val"), "names --val");
+    let e = dir
+        .run(&["export", &m, &d, "-o", &dir.p("t.mps"), "--radius", "auto"])
+        .code_is(2);
+    e.check(e.stderr().contains("tune"), "says auto is tune's");
+    let e = dir
+        .run(&["export", &m, &d, "-o", &dir.p("t.mps"), "--radius=-1x"])
+        .code_is(2);
+    e.check(e.stderr().contains("radius"), "names the radius");
+    assert!(
+        !dir.listing().iter().any(|f| f.starts_with("t.")),
+        "no output"
+    );
+    // export with a relative radius records both forms in its manifest.
+    dir.run(&["export", &m, &d, "-o", &dir.p("r.mps"), "--radius", "0.5x"])
+        .ok();
+    let man = read_json(&dir.path.join("r.mps.gdmilp.json"));
+    assert_eq!(man["box_size"]["relative"], 0.5);
+    assert_eq!(man["box_size"]["radius"], man["options"]["radius"]);
+    assert!(man["options"]["radius"].as_f64().unwrap() > 0.0);
+}
