@@ -470,6 +470,114 @@ def bad_sequence_tails():
         onnx.save(model, os.path.join(ROOT, "bad", name + ".onnx"))
 
 
+def seq_first_heads():
+    """fixtures/bad/seq_first_gemm.onnx and seq_first_matmul.onnx, heads over
+    sequence_regressor's x [batch, seq, 5] that run seq-first: a Transpose to
+    [seq, batch, 5], then (gemm) a Reshape to [seq·batch, 5], a Gemm and a
+    Reshape back, or (matmul) a MatMul + Relu and a MatMul + Add; a Transpose
+    back to [batch, seq, 2]. The layer's rows are seq-major, so reading them
+    batch-major pairs features with other positions' targets: gdmilp must
+    refuse both, whatever the batch size."""
+    rng = np.random.default_rng(16)
+    f, m = 5, 2
+    w = rng.normal(size=(m, f)).astype(np.float32)
+    b = rng.normal(size=m).astype(np.float32)
+    w1 = rng.normal(size=(f, f)).astype(np.float32)
+    perm = dict(perm=[1, 0, 2])
+    heads = {
+        "seq_first_gemm": [
+            helper.make_node("Transpose", ["x"], ["xt"], **perm),
+            helper.make_node("Reshape", ["xt", "flat"], ["xf"]),
+            helper.make_node("Gemm", ["xf", "W", "B"], ["af"], transB=1),
+            helper.make_node("Shape", ["xt"], ["sh"]),
+            helper.make_node("Slice", ["sh", "zero", "two"], ["sb"]),
+            helper.make_node("Concat", ["sb", "m"], ["s2"], axis=0),
+            helper.make_node("Reshape", ["af", "s2"], ["a"]),
+            helper.make_node("Transpose", ["a"], ["y"], **perm),
+        ],
+        "seq_first_matmul": [
+            helper.make_node("Transpose", ["x"], ["xt"], **perm),
+            helper.make_node("MatMul", ["xt", "W1"], ["hh"]),
+            helper.make_node("Relu", ["hh"], ["hr"]),
+            helper.make_node("MatMul", ["hr", "WT"], ["mm"]),
+            helper.make_node("Add", ["mm", "B"], ["a"]),
+            helper.make_node("Transpose", ["a"], ["y"], **perm),
+        ],
+    }
+    inits = [
+        numpy_helper.from_array(w, "W"),
+        numpy_helper.from_array(np.ascontiguousarray(w.T), "WT"),
+        numpy_helper.from_array(b, "B"),
+        numpy_helper.from_array(w1, "W1"),
+        numpy_helper.from_array(np.array([-1, f], dtype=np.int64), "flat"),
+        numpy_helper.from_array(np.array([0], dtype=np.int64), "zero"),
+        numpy_helper.from_array(np.array([2], dtype=np.int64), "two"),
+        numpy_helper.from_array(np.array([m], dtype=np.int64), "m"),
+    ]
+    x = rng.normal(size=(3, 4, f)).astype(np.float32)
+    for name, nodes in heads.items():
+        used = {i for n in nodes for i in n.input}
+        inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "seq", f])]
+        outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "seq", m])]
+        g = helper.make_graph(nodes, name, inputs, outputs, [t for t in inits if t.name in used])
+        model = helper.make_model(g, opset_imports=OPSET, producer_name="gdmilp-fixtures")
+        model.ir_version = 8
+        onnx.checker.check_model(model)
+        path = os.path.join(ROOT, "bad", name + ".onnx")
+        onnx.save(model, path)
+        h = np.maximum(x @ w1, 0) if name == "seq_first_matmul" else x
+        check_feeds(path, {"x": x}, h @ w.T + b)
+
+
+def sentence_classifier():
+    """A sentence classifier as Hugging Face exports one: int64 input_ids and
+    attention_mask [batch, 8], embeddings averaged over the unmasked
+    positions, then MatMul + Add to logits [batch, 3]; one label per
+    sentence. The data's attention_mask feeds the model input of that name:
+    the head is flat, so it is not a mask of points."""
+    d = out_dir("sentence_classifier")
+    rng = np.random.default_rng(17)
+    b, s, vocab, e, m = 60, 8, 20, 6, 3
+    ids = rng.integers(1, vocab, size=(b, s)).astype(np.int64)
+    lengths = rng.integers(2, s + 1, size=b)
+    mask = (np.arange(s)[None, :] < lengths[:, None]).astype(np.int64)
+    ids = ids * mask
+    emb = rng.normal(size=(vocab, e)).astype(np.float32)
+    w = rng.normal(size=(e, m)).astype(np.float32)
+    bias = rng.normal(size=m).astype(np.float32)
+    mf = mask.astype(np.float32)[..., None]
+    pooled = (emb[ids] * mf).sum(1) / mf.sum(1)
+    logits = pooled @ w + bias
+    labels = np.argmax(logits + rng.normal(scale=0.7, size=logits.shape), axis=1).astype(np.int64)
+    nodes = [
+        helper.make_node("Gather", ["emb", "input_ids"], ["tok"], axis=0),
+        helper.make_node("Cast", ["attention_mask"], ["mf"], to=TensorProto.FLOAT),
+        helper.make_node("Unsqueeze", ["mf", "last"], ["mu"]),
+        helper.make_node("Mul", ["tok", "mu"], ["kept"]),
+        helper.make_node("ReduceSum", ["kept", "seq_axis"], ["total"], keepdims=0),
+        helper.make_node("ReduceSum", ["mu", "seq_axis"], ["count"], keepdims=0),
+        helper.make_node("Div", ["total", "count"], ["pooled"]),
+        helper.make_node("MatMul", ["pooled", "W"], ["z"], name="classifier"),
+        helper.make_node("Add", ["z", "B"], ["logits"], name="classifier_bias"),
+    ]
+    inits = [
+        numpy_helper.from_array(emb, "emb"),
+        numpy_helper.from_array(np.array([2], dtype=np.int64), "last"),
+        numpy_helper.from_array(np.array([1], dtype=np.int64), "seq_axis"),
+        numpy_helper.from_array(w, "W"),
+        numpy_helper.from_array(bias, "B"),
+    ]
+    inputs = [
+        helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]),
+        helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"]),
+    ]
+    outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", m])]
+    g = helper.make_graph(nodes, "sentence_classifier", inputs, outputs, inits)
+    path = save_model(d, g)
+    check_feeds(path, {"input_ids": ids, "attention_mask": mask}, logits)
+    np.savez_compressed(os.path.join(d, "data.npz"), input_ids=ids, attention_mask=mask, labels=labels)
+
+
 def save_model(d, graph):
     model = helper.make_model(graph, opset_imports=OPSET, producer_name="gdmilp-fixtures")
     model.ir_version = 8
@@ -499,6 +607,8 @@ GENERATORS = [
     sequence_tagger,
     sequence_regressor,
     bad_sequence_tails,
+    seq_first_heads,
+    sentence_classifier,
 ]
 
 if __name__ == "__main__":

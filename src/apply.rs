@@ -629,22 +629,31 @@ fn manifests_in(dir: &Path) -> Result<Vec<(PathBuf, Manifest)>> {
         .collect()
 }
 
-/// The data file a manifest names: as recorded, else relative to the
-/// manifest's directory. Must have the recorded hash.
+/// The data file a manifest names (see [`recorded_file`]).
 pub fn manifest_data(man_path: &Path, man: &Manifest) -> Result<PathBuf> {
-    let rec = &man.data.path;
-    let candidates = [
-        rec.clone(),
-        man_path
-            .parent()
-            .unwrap_or(Path::new("."))
-            .join(rec.file_name().unwrap_or_default()),
-    ];
-    let found = candidates.iter().find(|p| p.is_file()).ok_or_else(|| {
+    recorded_file(man_path, &man.data.path, &man.data.sha256, "data file")
+}
+
+/// A file the manifest at `man_path` names (`rec`, as export was given
+/// it, relative to export's directory): beside the manifest first, then
+/// `rec` from the current directory; the first whose SHA-256 is `sha`, else
+/// the first that exists (which the caller refuses as changed).
+pub fn recorded_file(man_path: &Path, rec: &Path, sha: &str, what: &str) -> Result<PathBuf> {
+    let beside = man_path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(rec.file_name().unwrap_or_default());
+    let there: Vec<PathBuf> = [beside, rec.to_path_buf()]
+        .into_iter()
+        .filter(|p| p.is_file())
+        .collect();
+    let same =
+        |p: &&PathBuf| std::fs::read(p).is_ok_and(|b| crate::onnx::model::sha256_hex(&b) == sha);
+    let found = there.iter().find(same).or(there.first()).ok_or_else(|| {
         Error::invalid(
             man_path,
             format!(
-                "names the data file {}, which is not there; verification needs it",
+                "names the {what} {}, which is not there (nor beside it); apply checks the patched model on it",
                 rec.display()
             ),
         )

@@ -411,21 +411,28 @@ fn inputs_array(path: &Path, npz: &mut Npz, xk: &str) -> Result<Array> {
     Ok(x)
 }
 
-/// The mask's key: the one given, which must be there, else the first of
-/// [`MASK_KEYS`] the file holds, if any.
-fn mask_key_of(path: &Path, names: &[String], given: Option<&str>) -> Result<Option<String>> {
+/// The mask's key: the one given, which must be there, else for a model
+/// over sequences the first of [`MASK_KEYS`] the file holds, if any (a
+/// flat model's `attention_mask` is only one of its inputs).
+fn mask_key_of(
+    path: &Path,
+    names: &[String],
+    given: Option<&str>,
+    over_sequence: bool,
+) -> Result<Option<String>> {
     Ok(match given {
         Some(k) => Some(pick_key(path, names, Some(k), &[], "mask", "--mask-key")?),
-        None => MASK_KEYS
+        None if over_sequence => MASK_KEYS
             .iter()
             .find(|k| names.iter().any(|n| n == *k))
             .map(|k| k.to_string()),
+        None => None,
     })
 }
 
-/// Loads inputs and labels, and with a mask (`mask_key`, or an array
-/// named `mask` or `attention_mask`) reads them as sequences: a point is
-/// a position the mask marks 1 and whose class label is not -100.
+/// Loads inputs and labels, and with a mask (`mask_key`) reads them as
+/// sequences: a point is a position the mask marks 1 and whose class label
+/// is not -100.
 pub fn load_masked(
     path: &Path,
     x_key: Option<&str>,
@@ -433,12 +440,25 @@ pub fn load_masked(
     mask_key: Option<&str>,
     task: Option<Task>,
 ) -> Result<Dataset> {
+    load_for(path, x_key, y_key, (mask_key, false), task)
+}
+
+/// [`load_masked`] for a model: when it is over sequences
+/// (`mask.1`), an array named `mask` or `attention_mask` is the mask
+/// unless `mask.0` names one.
+pub fn load_for(
+    path: &Path,
+    x_key: Option<&str>,
+    y_key: Option<&str>,
+    (mask_key, over_sequence): (Option<&str>, bool),
+    task: Option<Task>,
+) -> Result<Dataset> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, "read the data", e))?;
     let sha256 = crate::onnx::model::sha256_hex(&bytes);
     let (mut npz, names) = open_npz(path, bytes)?;
     let xk = pick_key(path, &names, x_key, X_KEYS, "inputs", "--x-key")?;
     let yk = pick_key(path, &names, y_key, Y_KEYS, "labels", "--y-key")?;
-    let mk = mask_key_of(path, &names, mask_key)?;
+    let mk = mask_key_of(path, &names, mask_key, over_sequence)?;
     let x = inputs_array(path, &mut npz, &xk)?;
     let raw_y = read_array(&mut npz, path, &yk)?;
     let rows = x.shape()[0];

@@ -38,7 +38,12 @@ pub fn compute(
     data_path: &Path,
     batch_size: usize,
 ) -> Result<Features> {
-    let [h, a, out] = run_per_point(model, layer, x, data_path, batch_size)?;
+    let mut got = run_per_point(model, layer, x, data_path, batch_size)?;
+    let output = (got.len() == 4).then(|| got.pop().expect("four outputs"));
+    let [h, a, out] = <[Array2<f64>; 3]>::try_from(got).expect("three outputs");
+    if let Some(output) = &output {
+        check_in_place(model, layer, x, &out, output)?;
+    }
     check_widths(model, layer, &h, &a)?;
     if let Some(pos) = h.iter().position(|v| !v.is_finite()) {
         return Err(Error::invalid(
@@ -56,14 +61,16 @@ pub fn compute(
 
 /// Runs the model on every input array and returns the layer's input, its
 /// output and the scores, as float64 (any float type the model computes
-/// in), one row per point (a sequence's unmasked positions, in order).
+/// in), one row per point (a sequence's unmasked positions, in order);
+/// over sequences, also the model output when layout ops lie between it
+/// and the scores (whose order [`check_in_place`] checks).
 fn run_per_point(
     model: &Model,
     layer: &FinalLayer,
     x: &Inputs,
     data_path: &Path,
     batch_size: usize,
-) -> Result<[Array2<f64>; 3]> {
+) -> Result<Vec<Array2<f64>>> {
     let arrays = input_arrays(model, x, data_path)?;
     let mut feeds = Vec::new();
     for (input, key, array) in &arrays {
@@ -78,27 +85,109 @@ fn run_per_point(
         tensor: t.to_string(),
         transpose,
     };
-    let fetches = [
+    let mut fetches = vec![
         fetch(&layer.input, layer.input_transposed()),
         fetch(&layer.output, false),
         fetch(&layer.evaluated, false),
     ];
+    let per_row = x.positions.as_ref().map_or(1, |p| p.len);
+    let order = sequence_order(model, layer, per_row)?;
+    if order == Order::ByOutput {
+        fetches.push(fetch(&layer.model_output, false));
+    }
     let fed = half_inputs_as_f64(model, &mut feeds)?;
     let (bytes, names) = edit::with_f64_outputs(fed.as_ref().unwrap_or(model), &fetches)?;
-    let outputs: Vec<(String, String)> = names
+    let outputs: Vec<runtime::Fetch> = names
         .into_iter()
-        .zip(fetches.iter().map(|f| f.tensor.clone()))
+        .zip(&fetches)
+        .enumerate()
+        .map(|(k, (name, f))| runtime::Fetch {
+            name,
+            shown: f.tensor.clone(),
+            whole: k == 3 || k == 2 && order == Order::ByScores,
+        })
         .collect();
-    let per_row = x.positions.as_ref().map_or(1, |p| p.len);
     let got = runtime::run(&model.path, &bytes, &feeds, &outputs, batch_size, per_row)?;
-    let got = <[Array2<f64>; 3]>::try_from(got).expect("three outputs");
-    Ok(match &x.positions {
+    let got = match &x.positions {
         Some(p) => {
             let rows: Vec<usize> = p.at.iter().map(|&(r, s)| r * p.len + s).collect();
-            got.map(|m| m.select(Axis(0), &rows))
+            got.into_iter().map(|m| m.select(Axis(0), &rows)).collect()
         }
         None => got,
-    })
+    };
+    Ok(got)
+}
+
+/// Which tensor's [batch, seq, …] axes pin each point's (sequence,
+/// position) over sequences.
+#[derive(Debug, PartialEq, Eq)]
+enum Order {
+    /// Not a sequence: one point a row.
+    Rows,
+    /// The scores themselves (they are the model output, or an
+    /// ArgMax/TopK reads them).
+    ByScores,
+    /// The model output, after layout ops that may move positions.
+    ByOutput,
+}
+
+/// How the sequence order is checked; a pick followed by ops that may
+/// move positions is refused (its indices cannot be matched to scores).
+fn sequence_order(model: &Model, layer: &FinalLayer, per_row: usize) -> Result<Order> {
+    if per_row == 1 {
+        return Ok(Order::Rows);
+    }
+    let pick = layer
+        .after
+        .iter()
+        .rposition(|o| o == "ArgMax" || o == "TopK");
+    match pick {
+        Some(k) => {
+            let moves = |o: &&String| matches!(o.as_str(), "Transpose" | "Reshape" | "Flatten");
+            if let Some(op) = layer.after[k + 1..].iter().find(moves) {
+                return Err(Error::invalid(
+                    &model.path,
+                    format!("output '{}' passes a {op} after {}, which may move positions; gdmilp cannot tell which (sequence, position) each value is (name the scores with --output)", layer.model_output, layer.after[k]),
+                ));
+            }
+            Ok(Order::ByScores)
+        }
+        None if layer.model_output == layer.evaluated => Ok(Order::ByScores),
+        None => Ok(Order::ByOutput),
+    }
+}
+
+/// Over sequences, the scores read one row a point must be the model
+/// output read [batch, seq, …]: layout ops after the layer (a Transpose
+/// of a seq-first layer) must not have moved positions.
+fn check_in_place(
+    model: &Model,
+    layer: &FinalLayer,
+    x: &Inputs,
+    scores: &Array2<f64>,
+    output: &Array2<f64>,
+) -> Result<()> {
+    let tol = tolerance(layer.weight.compute_type).max(1e-5);
+    let same = |s: f64, o: f64| (s - o).abs() <= tol * (1.0 + s.abs()) || s.is_nan() && o.is_nan();
+    let bad = scores
+        .rows()
+        .into_iter()
+        .zip(output.rows())
+        .position(|(s, o)| {
+            s.len() != o.len() || !s.iter().zip(o.iter()).all(|(&s, &o)| same(s, o))
+        });
+    match bad {
+        None => Ok(()),
+        Some(t) => Err(Error::invalid(
+            &model.path,
+            format!(
+                "the layer's rows are not the model output '{}' read [batch, seq, …] at {} (the ops {} move positions, e.g. a seq-first layer); gdmilp cannot tell which (sequence, position) each row is",
+                layer.model_output,
+                x.point_name(t),
+                layer.after.join(", ")
+            ),
+        )),
+    }
 }
 
 /// Each model input with the key of the array that feeds it, and the array

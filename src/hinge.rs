@@ -528,6 +528,18 @@ struct SweepOut<'s> {
     buf: &'s mut Vec<f64>,
 }
 
+/// Whether the processor has AVX2 and FMA (tests can turn the vector
+/// path off, to run the scalar one that ships to processors without).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn simd() -> bool {
+    #[cfg(test)]
+    if tests::SCALAR.with(|s| s.get()) {
+        return false;
+    }
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+}
+
 /// The two products of a PDHG step fused into one pass over the points,
 /// so each feature row is read from memory once: for a block of points,
 /// their activations a⁺_t = W⁺ h_t + b⁺ ([`activations_block`]); then for
@@ -536,8 +548,9 @@ struct SweepOut<'s> {
 /// point's dual is sparse). With AVX2 and FMA when the processor has them.
 fn sweep<F: Feature>(p: &Sweep<'_, F>, out: SweepOut<'_>) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the processor has the features sweep_avx2 is compiled for.
+    if simd() {
+        // SAFETY: the processor has the features sweep_avx2 is compiled for
+        // (simd() detects them).
         unsafe { sweep_avx2(p, out) };
         return;
     }
@@ -618,8 +631,9 @@ fn activations_block<F: Feature>(p: &Sweep<'_, F>, t0: usize, nb: usize, a: &mut
 #[inline(always)]
 fn dots_4x2<F: Feature>(h: [&[F]; PB], w: [&[f64]; 2]) -> [[f64; 2]; PB] {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the processor has the features dots_4x2_avx2 is compiled for.
+    if simd() {
+        // SAFETY: the processor has the features dots_4x2_avx2 is compiled
+        // for (simd() detects them).
         return unsafe { dots_4x2_avx2(h, w) };
     }
     let mut out = [[0.0; 2]; PB];
@@ -1063,6 +1077,10 @@ fn worst_class(a: &ArrayView1<f64>, l: usize, delta: f64) -> Option<usize> {
 
 #[cfg(all(test, feature = "highs"))]
 mod tests {
+    thread_local! {
+        /// Runs the scalar loops even where AVX2 and FMA are there.
+        pub(super) static SCALAR: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
     use super::*;
     use crate::data::{SplitMix, Task};
     use crate::formulation::{self, Cap, Form, Input, LayerData, Loss, MseForm, Options};
@@ -1400,6 +1418,87 @@ mod tests {
         // Each point's dual is in its capped simplex, 0 at its label.
         for (row, &l) in yn.rows().into_iter().zip(op.labels) {
             assert!(row[l] == 0.0 && row.iter().all(|&v| v >= 0.0) && row.sum() <= 1.0 + 1e-12);
+        }
+    }
+
+    #[test]
+    fn the_scalar_path_gives_the_vector_path_s_pass() {
+        // Processors without AVX2 and FMA run the scalar loops: the same
+        // numbers up to the rounding of fused multiply-adds, for f64 and
+        // f32 features, whole blocks of four points and the rest.
+        let mut hd = head(52, (23, 13, 5), true);
+        let lp0 = lp(&hd, 0.1, 0.1);
+        let red = presolve(&lp0);
+        assert!(
+            Op::new(&lp0, &red).features_f32().is_none(),
+            "0.1-like f64s stay f64"
+        );
+        hd.h.mapv_inplace(|v| v as f32 as f64);
+        let lp = lp(&hd, 0.1, 0.1);
+        let red = presolve(&lp);
+        let op = Op::new(&lp, &red);
+        let h32 = op.features_f32().expect("f32 features are read as f32");
+        let (t, m) = (op.h.nrows(), op.m);
+        let mut rng = SplitMix(53);
+        let w = hd.layer.w.mapv(|v| v + 0.1 * rng.uniform());
+        let a = Array2::from_shape_fn((t, m), |_| rng.uniform());
+        let y = Array2::from_shape_fn((t, m), |_| 0.3 * rng.uniform());
+        let sy = Array1::from_shape_fn(t, |_| rng.uniform());
+        let pass = Sweep {
+            h: &[(); 0][..],
+            n: 13,
+            labels: op.labels,
+            delta: 1.0,
+            sigma: 0.7,
+            sy: sy.as_slice().unwrap(),
+            w: w.as_slice().unwrap(),
+            b: hd.layer.b.as_slice().unwrap(),
+            a: a.as_slice().unwrap(),
+            y: y.as_slice().unwrap(),
+        };
+        let run = |f32s: bool, scalar: bool| {
+            SCALAR.with(|s| s.set(scalar));
+            let (mut an, mut yn) = (Array2::zeros((t, m)), Array2::zeros((t, m)));
+            let (mut g, mut gb) = (Array2::zeros((m, 13)), Array1::zeros(m));
+            let out = SweepOut {
+                a: an.as_slice_mut().unwrap(),
+                y: yn.as_slice_mut().unwrap(),
+                g: g.as_slice_mut().unwrap(),
+                gb: gb.as_slice_mut().unwrap(),
+                buf: &mut Vec::new(),
+            };
+            if f32s {
+                sweep(&pass.reading(&h32), out);
+            } else {
+                sweep(&pass.reading(op.features()), out);
+            }
+            SCALAR.with(|s| s.set(false));
+            (an, yn, g, gb)
+        };
+        for f32s in [false, true] {
+            let (v, s) = (run(f32s, false), run(f32s, true));
+            let close = |x: &[f64], y: &[f64]| {
+                x.iter()
+                    .zip(y)
+                    .all(|(a, b)| (a - b).abs() <= 1e-12 * (1.0 + a.abs()))
+            };
+            assert!(
+                close(v.0.as_slice().unwrap(), s.0.as_slice().unwrap()),
+                "a⁺"
+            );
+            assert!(
+                close(v.1.as_slice().unwrap(), s.1.as_slice().unwrap()),
+                "y⁺"
+            );
+            assert!(
+                close(v.2.as_slice().unwrap(), s.2.as_slice().unwrap()),
+                "g⁺"
+            );
+            assert!(
+                close(v.3.as_slice().unwrap(), s.3.as_slice().unwrap()),
+                "gb⁺"
+            );
+            assert!(v.0.iter().any(|&x| x != 0.0), "a pass that computes");
         }
     }
 

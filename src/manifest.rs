@@ -182,6 +182,9 @@ pub struct ProtectRef {
     pub x_key: String,
     /// Labels key (the data file's).
     pub y_key: String,
+    /// Mask key (the data file's), for a file of sequences.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask_key: Option<String>,
     /// The promise, in words.
     pub rule: String,
     /// ε of the rule (the formulation's margin; classification).

@@ -56,11 +56,11 @@ pub fn load_parts(
 ) -> Result<(Model, FinalLayer, Dataset)> {
     let model = Model::load(model_path)?;
     let layer = crate::onnx::locate(&model, output)?;
-    let data = data::load_masked(
+    let data = data::load_for(
         &spec.path,
         spec.x_key.as_deref(),
         spec.y_key.as_deref(),
-        spec.mask_key.as_deref(),
+        (spec.mask_key.as_deref(), layer.over_sequence()),
         spec.task,
     )?;
     Ok((model, layer, data))

@@ -25,8 +25,9 @@ pub struct Protect {
     pub h: Array2<f64>,
 }
 
-/// Reads `path` with the data file's keys and task and runs the model on
-/// it (`data`, `model` and `layer` as loaded for the export).
+/// Reads `path` with the data file's keys (its mask key too) and task and
+/// runs the model on it (`data`, `model` and `layer` as loaded for the
+/// export).
 pub fn load(
     path: &Path,
     data: &Dataset,
@@ -34,10 +35,11 @@ pub fn load(
     layer: &FinalLayer,
     batch: usize,
 ) -> Result<Protect> {
-    let p = data::load(
+    let p = data::load_masked(
         path,
         Some(&data.x_key),
         Some(&data.y_key),
+        data.mask_key.as_deref(),
         Some(data.y.task()),
     )?;
     check_labels(&p, layer.n_out)?;
@@ -87,6 +89,7 @@ impl Protect {
             sha256: self.data.sha256.clone(),
             x_key: self.data.x_key.clone(),
             y_key: self.data.y_key.clone(),
+            mask_key: self.data.mask_key.clone(),
             rule: MARGIN_RULE.to_string(),
             margin: opts.margin,
             counts: guard.counts.clone(),
@@ -274,12 +277,34 @@ pub struct Check {
     pub protected: usize,
     /// Protect-file indices of the points lost (ascending).
     pub lost: Vec<usize>,
+    /// In a protect file of sequences, each lost point's [sequence,
+    /// position].
+    pub at: Option<Vec<[usize; 2]>>,
 }
 
 impl Check {
-    /// The first `k` lost indices, comma-separated.
+    /// The lost points of `data` among `indices`, as [`lost`] finds them.
+    fn new(data: &Dataset, protected: usize, lost: Vec<usize>) -> Check {
+        Check {
+            path: data.path.clone(),
+            protected,
+            at: data.x.positions_of(&lost),
+            lost,
+        }
+    }
+
+    /// The first `k` lost indices, comma-separated (with their sequence
+    /// and position in a file of sequences).
     pub fn first_lost(&self, k: usize) -> String {
-        let v: Vec<String> = self.lost.iter().take(k).map(|i| i.to_string()).collect();
+        let v: Vec<String> = (0..self.lost.len().min(k))
+            .map(|i| match &self.at {
+                Some(at) => format!(
+                    "{} (sequence {}, position {})",
+                    self.lost[i], at[i][0], at[i][1]
+                ),
+                None => self.lost[i].to_string(),
+            })
+            .collect();
         v.join(", ")
     }
 
@@ -369,11 +394,8 @@ pub fn check_models(
     let a0 = features::compute(before.0, before.1, x, &pr.data.path, batch)?;
     let a1 = features::compute(after.0, after.1, x, &pr.data.path, batch)?;
     let relu = before.1.activation == Activation::Relu;
-    Ok(Check {
-        path: pr.data.path.clone(),
-        protected: guard.protected.len(),
-        lost: lost(&guard.protected, eps, relu, &a0.a, &a1.a, &pr.data.y),
-    })
+    let lost = lost(&guard.protected, eps, relu, &a0.a, &a1.a, &pr.data.y);
+    Ok(Check::new(&pr.data, guard.protected.len(), lost))
 }
 
 /// `apply`'s check of the export's protected points `pr` (manifest `man`
@@ -389,24 +411,15 @@ pub fn verify_file(
     wts: &Weights,
     batch: usize,
 ) -> Result<Check> {
-    let beside = man_path
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join(pr.path.file_name().unwrap_or_default());
-    let path = [pr.path.clone(), beside]
-        .into_iter()
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            Error::invalid(
-                man_path,
-                format!(
-                    "names the protect file {}, which is not there; apply checks every protected point on it",
-                    pr.path.display()
-                ),
-            )
-        })?;
+    let path = crate::apply::recorded_file(man_path, &pr.path, &pr.sha256, "protect file")?;
     crate::atomic::check_outputs(&[out], &[&path])?;
-    let data = data::load(&path, Some(&pr.x_key), Some(&pr.y_key), Some(man.task))?;
+    let data = data::load_masked(
+        &path,
+        Some(&pr.x_key),
+        Some(&pr.y_key),
+        pr.mask_key.as_deref(),
+        Some(man.task),
+    )?;
     if data.sha256 != pr.sha256 {
         return Err(Error::invalid(
             &path,
@@ -429,17 +442,32 @@ pub fn verify_file(
     let before = features::compute(model, layer, &data.x, &data.path, batch)?;
     let after = crate::apply::run_patched(model, layer, wts, &data, batch)?;
     let relu = layer.activation == Activation::Relu;
-    Ok(Check {
-        lost: lost(&pr.indices, pr.margin, relu, &before.a, &after.a, &data.y),
-        protected: pr.indices.len(),
-        path,
-    })
+    let lost = lost(&pr.indices, pr.margin, relu, &before.a, &after.a, &data.y);
+    Ok(Check::new(&data, pr.indices.len(), lost))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use ndarray::array;
+
+    #[test]
+    fn lost_points_of_a_file_of_sequences_are_named_by_sequence_and_position() {
+        let check = |at| Check {
+            path: PathBuf::from("p.npz"),
+            protected: 9,
+            lost: vec![3, 7],
+            at,
+        };
+        assert_eq!(check(None).first_lost(5), "3, 7");
+        let seq = check(Some(vec![[1, 0], [2, 4]]));
+        assert_eq!(
+            seq.first_lost(5),
+            "3 (sequence 1, position 0), 7 (sequence 2, position 4)"
+        );
+        assert!(seq.describe().contains("2 of 9 protected points lost"));
+        assert_eq!(seq.first_lost(1), "3 (sequence 1, position 0)");
+    }
 
     #[test]
     fn a_point_is_lost_below_its_promised_margin_beyond_float32() {

@@ -143,11 +143,14 @@ pub struct Feed<'a> {
 /// (points × values per point), where a row holds `per_row` points (the
 /// positions of a sequence; 1 otherwise). `outputs` pairs each graph
 /// output with the tensor it shows, the name messages use.
+///
+/// Over sequences no batch holds as many sequences as positions, so a
+/// [`Fetch::whole`] tensor's [batch, seq, …] axes are never ambiguous.
 pub fn run(
     model_path: &Path,
     model_bytes: &[u8],
     feeds: &[Feed<'_>],
-    outputs: &[(String, String)],
+    outputs: &[Fetch],
     batch_size: usize,
     per_row: usize,
 ) -> Result<Vec<Array2<f64>>> {
@@ -160,10 +163,15 @@ pub fn run(
         per_row,
         fixed: feeds.iter().find_map(|f| fixed_batch(&f.input)),
     };
-    let batch = job.fixed.unwrap_or(batch_size.max(1));
+    if per_row > 1 && job.fixed == Some(per_row) {
+        return Err(Error::invalid(
+            model_path,
+            format!("the model's fixed batch of {per_row} sequences equals the {per_row} positions per sequence, so gdmilp cannot tell which axis of its output is the sequence; give the data more or fewer positions"),
+        ));
+    }
     let mut parts: Vec<Vec<Array2<f64>>> = vec![Vec::new(); outputs.len()];
-    for start in (0..rows).step_by(batch) {
-        let got = job.batch(&mut session, start..(start + batch).min(rows))?;
+    for range in batches(rows, job.fixed.unwrap_or(batch_size.max(1)), per_row) {
+        let got = job.batch(&mut session, range)?;
         for (part, g) in parts.iter_mut().zip(got) {
             part.push(g);
         }
@@ -171,11 +179,46 @@ pub fn run(
     parts.into_iter().map(|p| concat(model_path, p)).collect()
 }
 
+/// A tensor [`run`] returns.
+#[derive(Debug, Clone)]
+pub struct Fetch {
+    /// The graph output that holds it.
+    pub name: String,
+    /// The tensor it shows, the name messages use.
+    pub shown: String,
+    /// Over sequences, it must be [batch, seq, …] (not flattened): its
+    /// axes then say which value belongs to which (sequence, position).
+    pub whole: bool,
+}
+
+/// Consecutive row ranges of at most `batch` rows; over sequences
+/// (`per_row` > 1) none has exactly `per_row` rows.
+fn batches(rows: usize, batch: usize, per_row: usize) -> Vec<Range<usize>> {
+    let batch = if per_row > 1 && batch == per_row {
+        batch - 1
+    } else {
+        batch
+    };
+    let mut out: Vec<Range<usize>> = (0..rows)
+        .step_by(batch)
+        .map(|s| s..(s + batch).min(rows))
+        .collect();
+    if let Some(last) = out.pop() {
+        if per_row > 1 && last.len() == per_row {
+            out.push(last.start..last.end - 1);
+            out.push(last.end - 1..last.end);
+        } else {
+            out.push(last);
+        }
+    }
+    out
+}
+
 /// What every batch of one [`run`] shares.
 struct Job<'a> {
     model_path: &'a Path,
     feeds: &'a [Feed<'a>],
-    outputs: &'a [(String, String)],
+    outputs: &'a [Fetch],
     per_row: usize,
     /// The batch size a fixed batch dimension imposes.
     fixed: Option<usize>,
@@ -207,13 +250,15 @@ impl Job<'_> {
         let kept = (0..n * self.per_row).into();
         self.outputs
             .iter()
-            .map(|(name, shown)| {
-                let v = out.get(name.as_str()).ok_or_else(|| {
+            .map(|f| {
+                let shown = f.shown.as_str();
+                let v = out.get(f.name.as_str()).ok_or_else(|| {
                     let msg = format!("ONNX Runtime returned no output '{shown}'");
                     Error::invalid(self.model_path, msg)
                 })?;
                 let arr = extract(self.model_path, v, shown)?;
-                let flat = per_point(self.model_path, arr, (padded, self.per_row), shown)?;
+                let shape = (padded, self.per_row);
+                let flat = per_point(self.model_path, arr, shape, f.whole, shown)?;
                 Ok(flat.slice_axis(Axis(0), kept).to_owned())
             })
             .collect()
@@ -297,19 +342,23 @@ fn extract(model_path: &Path, v: &DynValue, shown: &str) -> Result<ArrayD<f64>> 
 }
 
 /// One row per point: a tensor of a batch of `rows` rows of `per_row`
-/// points each is [rows·per_row, …], or [rows, per_row, …] (a sequence).
+/// points each is [rows·per_row, …], or [rows, per_row, …] (a sequence;
+/// only this form when `whole`).
 fn per_point(
     model_path: &Path,
     arr: ArrayD<f64>,
     (rows, per_row): (usize, usize),
+    whole: bool,
     shown: &str,
 ) -> Result<Array2<f64>> {
     let points = rows * per_row;
     let shape = arr.shape().to_vec();
-    let fits = shape.first() == Some(&points)
-        || per_row > 1 && shape.len() >= 2 && shape[..2] == [rows, per_row];
+    let seq = per_row > 1 && shape.len() >= 2 && shape[..2] == [rows, per_row];
+    let fits = seq || shape.first() == Some(&points) && !(whole && per_row > 1);
     if !fits {
-        let expected = if per_row > 1 {
+        let expected = if whole && per_row > 1 {
+            format!("[{rows}, {per_row}, …] for a batch of {rows} sequences of {per_row} positions, batch first")
+        } else if per_row > 1 {
             format!("[{rows}, {per_row}, …] or [{points}, …] for a batch of {rows} sequences of {per_row} positions")
         } else {
             format!("one row per point along its first axis for a batch of {rows} points")
@@ -426,17 +475,46 @@ mod tests {
     fn a_sequence_tensor_gives_one_row_per_position() {
         let p = Path::new("m.onnx");
         let seq = ArrayD::from_shape_vec(IxDyn(&[2, 3, 4]), (0..24).map(f64::from).collect());
-        let flat = per_point(p, seq.unwrap(), (2, 3), "a").unwrap();
+        let flat = per_point(p, seq.unwrap(), (2, 3), true, "a").unwrap();
         assert_eq!(flat.dim(), (6, 4));
         assert_eq!(flat.row(4).to_vec(), vec![16.0, 17.0, 18.0, 19.0]);
         // Gemm after a Reshape: [batch·seq, M] is already one row a point.
         let gemm = ArrayD::<f64>::zeros(IxDyn(&[6, 4]));
-        assert_eq!(per_point(p, gemm, (2, 3), "a").unwrap().dim(), (6, 4));
+        assert_eq!(
+            per_point(p, gemm.clone(), (2, 3), false, "a")
+                .unwrap()
+                .dim(),
+            (6, 4)
+        );
+        // ... but a tensor that must show the sequence axes cannot be flat.
+        let e = per_point(p, gemm, (2, 3), true, "a")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[2, 3, …] for a batch"), "{e}");
         // Positions along the first axis (a Transpose) do not fit.
         let moved = ArrayD::<f64>::zeros(IxDyn(&[3, 2, 4]));
-        let e = per_point(p, moved, (2, 3), "a").unwrap_err().to_string();
+        let e = per_point(p, moved, (2, 3), false, "a")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("[2, 3, …] or [6, …]"), "{e}");
         let points = ArrayD::<f64>::zeros(IxDyn(&[5, 4]));
-        assert_eq!(per_point(p, points, (5, 1), "a").unwrap().dim(), (5, 4));
+        assert_eq!(
+            per_point(p, points, (5, 1), true, "a").unwrap().dim(),
+            (5, 4)
+        );
+    }
+
+    #[test]
+    fn no_batch_of_sequences_has_as_many_sequences_as_positions() {
+        let lens = |r: usize, b: usize, s: usize| -> Vec<usize> {
+            batches(r, b, s).iter().map(|r| r.len()).collect()
+        };
+        assert_eq!(lens(28, 7, 7), vec![6, 6, 6, 6, 4]);
+        assert_eq!(lens(20, 13, 7), vec![13, 6, 1]);
+        assert_eq!(lens(7, 64, 7), vec![6, 1]);
+        assert_eq!(lens(16, 7, 9), vec![7, 7, 2]);
+        // Flat points: batches as asked.
+        assert_eq!(lens(7, 7, 1), vec![7]);
+        assert!(batches(0, 5, 3).is_empty());
     }
 }

@@ -22,6 +22,9 @@ pub struct HingeStart {
     pub hinge: Option<f64>,
     /// The hinge start replaced the current one.
     pub used: bool,
+    /// Why the hinge LP's weights gave no feasible start, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
     /// Seconds spent building and solving the LP.
     pub seconds: f64,
 }
@@ -65,6 +68,7 @@ pub fn hinge_start(
         current,
         hinge: None,
         used: false,
+        why: None,
         seconds: 0.0,
     };
     if let Some((w, b)) = answer.weights {
@@ -75,10 +79,26 @@ pub fn hinge_start(
                 built.problem.set_start(&x);
                 report.used = true;
             }
+        } else {
+            report.why = unheld_rows(built.protect.is_some(), opts.keep_accuracy);
         }
     }
     report.seconds = clock.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// The rows of the sweep the hinge LP is solved without (so its weights
+/// may break them), in words.
+fn unheld_rows(protect: bool, keep_accuracy: bool) -> Option<String> {
+    let rows = match (protect, keep_accuracy) {
+        (true, true) => "protected rows or the --keep-accuracy row",
+        (true, false) => "protected rows",
+        (false, true) => "the --keep-accuracy row",
+        (false, false) => return None,
+    };
+    Some(format!(
+        "its weights may break the {rows}, which the hinge LP does not hold"
+    ))
 }
 
 impl HingeStart {
@@ -97,10 +117,13 @@ impl HingeStart {
                     "starting from the current weights"
                 }
             ),
-            None => format!(
-                "hinge LP ({:.2} s) gave no feasible start: starting from the current weights",
-                self.seconds
-            ),
+            None => {
+                format!(
+                "hinge LP ({:.2} s) gave no feasible start{}: starting from the current weights",
+                self.seconds,
+                self.why.as_ref().map_or(String::new(), |w| format!(" ({w})"))
+            )
+            }
         }
     }
 }

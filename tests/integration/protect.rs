@@ -301,3 +301,65 @@ fn regression_and_relu_heads_keep_every_protected_point() {
         r.check(protected > 0, "points are protected");
     }
 }
+
+/// apply looks for the data and protect files beside the manifest first:
+/// same-named other files where apply runs (the paths export recorded,
+/// relative to its own directory) must not make it say "has changed".
+#[test]
+fn apply_takes_the_files_beside_the_manifest_over_same_named_ones_where_it_runs() {
+    let dir = Dir::new("protect_beside");
+    let bin = env!("CARGO_BIN_EXE_gdmilp");
+    let (run, other) = (dir.path.join("run"), dir.path.join("other/run"));
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::create_dir_all(&other).unwrap();
+    let copy = |from: &str, to: &std::path::Path| std::fs::copy(root().join(from), to).unwrap();
+    copy(&model("digits"), &run.join("model.onnx"));
+    copy(&data("digits"), &run.join("data.npz"));
+    copy(PROTECT, &run.join("keep.npz"));
+    // Decoys under the same relative names, where apply runs.
+    copy(&data("tiny_classification"), &other.join("data.npz"));
+    copy(&data("tiny_classification"), &other.join("keep.npz"));
+    let export = [
+        "export",
+        "run/model.onnx",
+        "run/data.npz",
+        "--select",
+        "misclassified",
+        "--points",
+        "32",
+        "-o",
+        "run/l.mps",
+        "--protect",
+        "run/keep.npz",
+    ];
+    dir.tool(bin, &export).ok();
+    dir.tool(bin, &["solve", "run/l.mps", "-o", "run/l.sol", "-q"])
+        .ok();
+    let abs = |rel: &str| dir.p(rel);
+    let out = std::process::Command::new(bin)
+        .args(["apply", &abs("run/l.sol"), &abs("run/model.onnx")])
+        .args(["-o", &abs("run/patched.onnx")])
+        .current_dir(dir.path.join("other"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "apply from other/: {err}");
+    assert!(dir.path.join("run/patched.onnx").is_file());
+}
+
+/// `--warm-start hinge` with `--protect`: the hinge LP holds no protected
+/// row, so its weights usually give no feasible start; export says why.
+#[test]
+fn a_hinge_warm_start_that_breaks_protected_rows_says_so() {
+    let dir = Dir::new("protect_warm_start");
+    let (m, d, mps) = (model("digits"), data("digits"), dir.p("w.mps"));
+    let mut args = vec!["export", &m, &d, "--select", "misclassified"];
+    args.extend(["--points", "32", "-o", &mps, "--protect", PROTECT]);
+    args.extend(["--warm-start", "hinge"]);
+    let r = dir.run(&args).ok();
+    let all = r.stdout() + &r.stderr();
+    r.check(
+        all.contains("gave no feasible start (its weights may break the protected rows"),
+        "says why the hinge start is not used",
+    );
+}
