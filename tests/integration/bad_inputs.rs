@@ -333,7 +333,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "radius_beyond_what_solvers_compute",
             code: 2,
-            needles: &["--radius 1e30", "below 1e12"],
+            needles: &["radius 1e30", "below 1e12"],
             setup: |d| {
                 s(&[
                     "export",
