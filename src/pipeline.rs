@@ -244,9 +244,12 @@ impl BoxReach {
         } else {
             format!(", bias {}", fmt(opts.bias_radius))
         };
+        let empty = size
+            .and_then(BoxSize::empty_because)
+            .map_or(String::new(), |why| format!(" (empty: {why})"));
         match size.and_then(|s| s.relative) {
             Some(f) => format!(
-                "radius {}x = {}{bias}",
+                "radius {}x = {}{bias}{empty}",
                 crate::num::fmt(f),
                 fmt(opts.radius)
             ),

@@ -138,6 +138,11 @@ fn check_args(a: &TuneArgs) -> Result<()> {
             ));
         }
     }
+    if a.keep.is_some() && a.val.is_none() && tune::val_split(a.val_split).is_some() {
+        return Err(Error::usage(
+            "--keep writes files that apply checks against the data file, but with --val-split a sweep's points are a shuffled part of it: give the validation data as --val FILE",
+        ));
+    }
     if a.form.radius()? == Some(Radius::Auto)
         && a.val.is_none()
         && tune::val_split(a.val_split).is_none()

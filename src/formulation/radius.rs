@@ -110,6 +110,29 @@ pub fn relative(f: f64, s: Scales, bias_radius: Option<f64>, bias_vars: bool) ->
     }
 }
 
+impl BoxSize {
+    /// Why a relative box with f > 0 resolved to r = 0, in words, or `None`
+    /// when it did not: the sweep can then change no weight.
+    pub fn empty_because(&self) -> Option<String> {
+        let f = self.relative?;
+        if f <= 0.0 || self.radius > 0.0 {
+            return None;
+        }
+        Some(if self.scales.scale.is_nan() || self.scales.scale <= 0.0 {
+            "the median |margin| or |residual| now is 0, so a fraction of it is no box: give an absolute radius".into()
+        } else if self.scales.l1.is_nan() || self.scales.l1 <= 0.0 {
+            "the features are all 0 on these points".into()
+        } else {
+            format!(
+                "the bias radius {} alone reaches {}x of the median |margin| or |residual| ({}): the weights may not move",
+                crate::num::fmt(self.bias_radius),
+                crate::num::fmt(f),
+                crate::num::fmt(self.scales.scale)
+            )
+        })
+    }
+}
+
 /// `v` when it is a finite number > 0, else 0 (all-zero features, or a
 /// fixed bias radius that alone reaches the target).
 fn positive(v: f64) -> f64 {
@@ -123,6 +146,27 @@ fn positive(v: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_relative_box_says_why() {
+        let zero = Scales {
+            l1: 3.0,
+            scale: 0.0,
+        };
+        assert!(relative(0.5, zero, None, true)
+            .empty_because()
+            .unwrap()
+            .contains("is 0"));
+        let s = Scales {
+            l1: 3.0,
+            scale: 2.0,
+        };
+        let b = relative(0.5, s, Some(5.0), true);
+        assert_eq!(b.radius, 0.0);
+        assert!(b.empty_because().unwrap().contains("bias radius 5"));
+        assert_eq!(relative(0.5, s, None, true).empty_because(), None);
+        assert_eq!(relative(0.0, s, None, true).empty_because(), None);
+    }
 
     #[test]
     fn parses_the_three_forms_and_refuses_the_rest() {

@@ -243,3 +243,94 @@ fn auto_needs_validation_and_export_refuses_it() {
     assert_eq!(man["box_size"]["radius"], man["options"]["radius"]);
     assert!(man["options"]["radius"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn the_auto_path_keeps_each_radius_files_apart_and_keep_refuses_a_val_split() {
+    let dir = Dir::new("box-auto-keep");
+    let (m, d) = (model("digits"), data("digits"));
+    // --keep with --val-split would record points of a shuffled part of the
+    // data file in a manifest that names the whole file: refused.
+    let e = dir
+        .run(&[
+            "tune",
+            &m,
+            &d,
+            "-o",
+            &dir.p("t.onnx"),
+            "--val-split",
+            "0.3",
+            "--keep",
+            &dir.p("k0"),
+        ])
+        .code_is(2);
+    e.check(e.stderr().contains("--val FILE"), "says to give --val");
+    assert!(!dir.listing().iter().any(|f| f == "t.onnx"), "no output");
+    // With --val, each radius of the path keeps its own files.
+    let rep = tune(
+        &dir,
+        &m,
+        &d,
+        "t.onnx",
+        &["--loss", "hinge", "--val", &d, "--keep", &dir.p("k")],
+    );
+    let kept: Vec<String> = std::fs::read_dir(dir.path.join("k"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let tried = rep["sweeps"].as_array().unwrap();
+    for s in tried.iter().filter(|s| s["on_path"] == true) {
+        let f = s["relative"].as_f64().unwrap();
+        let stem = format!("sweep1-{f}x");
+        assert!(
+            kept.contains(&format!("{stem}.mps")) && kept.contains(&format!("{stem}.sol")),
+            "{stem} kept: {kept:?}"
+        );
+        let man = read_json(&dir.path.join("k").join(format!("{stem}.mps.gdmilp.json")));
+        assert_eq!(man["box_size"]["relative"].as_f64(), Some(f));
+    }
+}
+
+#[test]
+fn an_empty_relative_box_says_why_and_no_sweep_is_kept() {
+    let dir = Dir::new("box-empty");
+    let (m, d) = (model("digits"), data("digits"));
+    // A bias radius that alone reaches the fraction leaves the weights no room.
+    let r = dir
+        .run(&[
+            "tune",
+            &m,
+            &d,
+            "-o",
+            &dir.p("t.onnx"),
+            "--report",
+            &dir.p("t.json"),
+            "--loss",
+            "hinge",
+            "--radius",
+            "0.5x",
+            "--bias-radius",
+            "50",
+            "--sweeps",
+            "2",
+        ])
+        .ok();
+    r.check(
+        r.stderr().contains("empty: the bias radius 50"),
+        "says why the box is empty",
+    );
+    // A zero box changes nothing: no sweep counts float32 rounding as a gain.
+    let rep = tune(
+        &dir,
+        &m,
+        &d,
+        "z.onnx",
+        &["--loss", "hinge", "--radius", "0x", "--sweeps", "3"],
+    );
+    let sweeps = rep["sweeps"].as_array().unwrap();
+    assert!(sweeps.iter().all(|s| s["kept"] == false), "{sweeps:?}");
+    assert_eq!(
+        sweeps.len(),
+        1,
+        "the loop stops at the first sweep that does not improve"
+    );
+}
