@@ -92,8 +92,9 @@ pub struct DataArgs {
     #[arg(long, value_name = "KEY")]
     pub y_key: Option<String>,
     /// Key of the mask of a data set of sequences, [sequences, positions]
-    /// with 1 for a real position and 0 for padding (default: mask or
-    /// attention_mask when present; a mask makes each position a point).
+    /// with 1 for a real position and 0 for padding (default, for a head
+    /// whose output has a sequence axis: mask or attention_mask when
+    /// present; a mask makes each position a point).
     #[arg(long, value_name = "KEY")]
     pub mask_key: Option<String>,
     /// Task (default: classification for integer labels, regression for float targets).
@@ -137,7 +138,8 @@ pub struct FormArgs {
     /// times the median |margin| (classification) or |residual|
     /// (regression) now, the same box at any layer size or scale; auto
     /// (tune, with validation data) tries a path of relative radii and keeps
-    /// the one validation prefers. Default: export 0.05; tune see README.
+    /// the one validation prefers. Default: export 0.05; tune 0.5x, or auto with
+    /// --val or --val-split.
     #[arg(long, value_name = "R", allow_hyphen_values = true)]
     pub radius: Option<String>,
     /// Box radius of the biases, absolute (default: the same as the

@@ -30,7 +30,8 @@ pub struct TuneArgs {
     #[arg(long, default_value_t = 1, value_name = "K")]
     pub sweeps: usize,
     /// Keep each sweep's MILP (.mps), MIP start, manifest and HiGHS solution
-    /// in this folder.
+    /// in this folder (sweepK.*; each radius of --radius auto as
+    /// sweep1-Fx.*). Goes with --val, not --val-split.
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
     /// Write the per-sweep report as JSON here.
