@@ -86,6 +86,39 @@ impl Dataset {
         let (held, rest): (Vec<usize>, Vec<usize>) = (0..self.y.len()).partition(|&t| is_held(t));
         Ok((self.subset(&rest), self.subset(&held)))
     }
+
+    /// The points of `k` seeded folds of about equal size (in a data set of
+    /// sequences, whole sequences go together), each ascending; every point
+    /// is in exactly one.
+    pub fn folds(&self, k: usize, seed: u64) -> Result<Vec<Vec<usize>>> {
+        let (n, what) = match &self.x.positions {
+            Some(_) => (self.x.x.shape()[0], "sequences"),
+            None => (self.y.len(), "points"),
+        };
+        if k < 2 || k > n {
+            return Err(Error::invalid(
+                &self.path,
+                format!(
+                    "cross-validation needs between 2 and {n} folds (the data's {what}), not {k}"
+                ),
+            ));
+        }
+        let mut perm: Vec<usize> = (0..n).collect();
+        let mut rng = SplitMix(seed ^ 0xF01D_5EED);
+        for i in (1..n).rev() {
+            perm.swap(i, rng.below(i + 1));
+        }
+        let mut fold_of = vec![0; n];
+        for (i, &row) in perm.iter().enumerate() {
+            fold_of[row] = i % k;
+        }
+        let mut folds = vec![Vec::new(); k];
+        for t in 0..self.y.len() {
+            let row = self.x.positions.as_ref().map_or(t, |p| p.at[t].0);
+            folds[fold_of[row]].push(t);
+        }
+        Ok(folds)
+    }
 }
 
 /// A loaded data set.

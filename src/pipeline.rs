@@ -158,6 +158,22 @@ impl Loaded {
         })
     }
 
+    /// Points `idx` of the data with their features, without running the
+    /// model again (cross-validation's folds).
+    pub fn subset(&self, idx: &[usize]) -> Loaded {
+        let rows = |m: &ndarray::Array2<f64>| m.select(ndarray::Axis(0), idx);
+        Loaded {
+            model: self.model.clone(),
+            layer: self.layer.clone(),
+            data: self.data.subset(idx),
+            features: Features {
+                h: rows(&self.features.h),
+                a: rows(&self.features.a),
+                out: rows(&self.features.out),
+            },
+        }
+    }
+
     /// Metrics of the model on all the data.
     pub fn metrics(&self) -> Metrics {
         metrics::metrics(&self.features.out, &self.features.a, &self.data.y)
@@ -257,8 +273,9 @@ impl BoxReach {
         }
     }
 
-    /// One line for people; it advises when the box dwarfs the margins.
-    pub fn describe(&self) -> String {
+    /// One line for people; with `advise`, it advises when the box dwarfs
+    /// the margins (not when held-out data chose the box).
+    pub fn describe(&self, advise: bool) -> String {
         let what = if self.classification {
             "margin"
         } else {
@@ -270,9 +287,9 @@ impl BoxReach {
             crate::num::fmt(round3(self.reach)),
             crate::num::fmt(round3(self.scale))
         );
-        if ratio > WIDE_BOX {
+        if advise && ratio > WIDE_BOX {
             line.push_str(
-                "; a box this wide let sweeps fit their points and lose accuracy on unseen data (README, Real heads): judge it with --val or --val-split (tune then tries --radius auto), or give a box relative to the margins (--radius 0.5x)",
+                "; a box this wide let sweeps fit their points and lose accuracy on unseen data (README, Real heads): let held-out data judge it (tune --radius auto), or give a box relative to the margins (--radius 0.5x)",
             );
         }
         line

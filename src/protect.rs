@@ -199,13 +199,15 @@ pub fn solve(
         which.extend(&violated);
         rounds.rounds += 1;
         rounds.rows = which.len();
-        errln!(
-            "protect  round {}: the answer violates {} protected rows; solving again with {} of {}",
-            rounds.rounds,
-            violated.len(),
-            which.len(),
-            guard.len()
-        );
+        if !settings.quiet {
+            errln!(
+                "protect  round {}: the answer violates {} protected rows; solving again with {} of {}",
+                rounds.rounds,
+                violated.len(),
+                which.len(),
+                guard.len()
+            );
+        }
     }
 }
 

@@ -103,7 +103,7 @@ fn print(a: &ExportArgs, done: &Exported) {
     errln!(
         "box      {}: {}",
         pipeline::BoxReach::radius_line(opts, built.box_size.as_ref()),
-        pipeline::BoxReach::of(loaded, built, opts).describe()
+        pipeline::BoxReach::of(loaded, built, opts).describe(true)
     );
     if let Some(b) = p.mse_bound() {
         errln!("mse      {}", b.describe());

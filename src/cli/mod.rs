@@ -323,23 +323,9 @@ pub fn stdout_error() -> Option<crate::Error> {
     ))
 }
 
-/// Formats a metrics line for people.
+/// The metrics for people (see [`crate::metrics::Metrics::describe`]).
 pub(crate) fn describe(m: &crate::metrics::Metrics) -> String {
-    match (m.accuracy, m.mae, m.mse) {
-        (Some(acc), _, _) => format!(
-            "accuracy {:.4} ({} of {} correct), hinge {:.4}",
-            acc,
-            m.correct.unwrap_or(0),
-            m.points,
-            m.hinge.unwrap_or(0.0)
-        ),
-        (_, Some(mae), Some(mse)) => format!(
-            "MAE {mae:.6}, MSE {mse:.6}, max error {:.6} over {} points",
-            m.max_abs_error.unwrap_or(0.0),
-            m.points
-        ),
-        _ => String::new(),
-    }
+    m.describe()
 }
 
 /// ` (weights in FILE, …)` when the patched model keeps external data.

@@ -7,7 +7,6 @@ use super::{DataArgs, FormArgs};
 use crate::apply;
 use crate::data;
 use crate::error::{Error, Result};
-use crate::formulation::radius::Radius;
 use crate::onnx::layer::Activation;
 use crate::pipeline;
 use crate::tune::{self, Plan};
@@ -50,6 +49,11 @@ pub struct TuneArgs {
     /// instead of --val; the sweeps see the rest. 0: none (the default).
     #[arg(long, value_name = "F")]
     pub val_split: Option<f64>,
+    /// --radius auto without --val or --val-split: cross-validate each
+    /// radius on this many folds of DATA (seeded by --seed), then run the
+    /// sweep on all of DATA at the radius that scored best.
+    #[arg(long, value_name = "K", default_value_t = tune::DEFAULT_FOLDS)]
+    pub folds: usize,
     /// With --val or --val-split: when validation rejects a sweep, the next
     /// sweep tries a box this many times as large (0 < F < 1, e.g. 0.5)
     /// instead of stopping; --sweeps still bounds the count.
@@ -144,13 +148,11 @@ fn check_args(a: &TuneArgs) -> Result<()> {
             "--keep writes files that apply checks against the data file, but with --val-split a sweep's points are a shuffled part of it: give the validation data as --val FILE",
         ));
     }
-    if a.form.radius()? == Some(Radius::Auto)
-        && a.val.is_none()
-        && tune::val_split(a.val_split).is_none()
-    {
-        return Err(Error::usage(
-            "--radius auto judges each radius on validation data: give --val or --val-split F",
-        ));
+    if a.folds < 2 {
+        return Err(Error::usage(format!(
+            "--folds must be at least 2, not {}",
+            a.folds
+        )));
     }
     a.solver.validate()
 }
@@ -198,6 +200,7 @@ fn plan<'a>(
         selection: a.form.selection(),
         options,
         radius,
+        folds: a.folds,
         bias_radius: a.form.bias_radius,
         settings: a.solver.settings(),
         sweeps: a.sweeps,
@@ -213,6 +216,20 @@ fn plan<'a>(
 
 /// The report, for people, on stdout.
 fn print_report(a: &TuneArgs, report: &tune::Report, held_out: bool) {
+    if let Some(cv) = &report.cross_validation {
+        for r in &cv.radii {
+            outln!(
+                "radius {}x  {}-fold cross-validated {}  ({} of {} folds improved, {:.1} s){}",
+                crate::num::fmt(r.relative),
+                cv.folds,
+                super::describe(&r.metrics),
+                r.improved,
+                cv.folds,
+                r.seconds,
+                if r.chosen { "  chosen" } else { "" }
+            );
+        }
+    }
     for s in &report.sweeps {
         outln!("{}", sweep_line(s));
     }

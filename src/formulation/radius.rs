@@ -24,7 +24,7 @@ pub enum Radius {
 /// The relative radii `auto` tries, smallest first (small boxes are the
 /// quick sweeps; the path stops where validation keeps scoring worse than
 /// the best before).
-pub const AUTO_PATH: [f64; 5] = [0.125, 0.25, 0.5, 1.0, 2.0];
+pub const AUTO_PATH: [f64; 9] = [0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0];
 
 impl Radius {
     /// Reads `0.05` (absolute), `0.5x` (relative) or `auto`.

@@ -1,5 +1,5 @@
 //! The box: a relative radius means the same for a layer at any scale, and
-//! `--radius auto` keeps the radius validation prefers.
+//! `--radius auto` keeps the radius validation or cross-validation prefers.
 
 use crate::util::*;
 use std::path::Path;
@@ -205,12 +205,137 @@ fn the_radius_path_keeps_the_radius_validation_prefers() {
     assert!(r["stopped"].as_str().unwrap().contains("no radius"), "{r}");
 }
 
+/// Writes `data`'s inputs with targets from `case`'s model whose final
+/// layer moved by exactly ±`d` in every weight and bias (seeded signs;
+/// ONNX Runtime in Python, no gdmilp) to `out`.
+fn targets_moved_by(dir: &Dir, case: &str, data: &str, d: f64, out: &str) {
+    let code = format!(
+        "import numpy as np, onnx, onnxruntime as ort, sys\n\
+         from onnx import numpy_helper as nh\n\
+         m = onnx.load(sys.argv[1])\n\
+         rng = np.random.default_rng(7)\n\
+         for t in m.graph.initializer:\n\
+         \x20   if t.name in ('W2', 'B2'):\n\
+         \x20       a = nh.to_array(t)\n\
+         \x20       a = (a + {d} * rng.choice([-1.0, 1.0], a.shape)).astype(a.dtype)\n\
+         \x20       t.CopyFrom(nh.from_array(a, t.name))\n\
+         s = ort.InferenceSession(m.SerializeToString())\n\
+         z = np.load(sys.argv[2])\n\
+         y = s.run(None, {{s.get_inputs()[0].name: z['x']}})[0]\n\
+         np.savez(sys.argv[3], x=z['x'], y=y.astype(np.float32))\n"
+    );
+    let m = root().join(model(case));
+    let d = root().join(data);
+    dir.tool(
+        &python(),
+        &["-c", &code, m.to_str().unwrap(), d.to_str().unwrap(), out],
+    )
+    .ok();
+}
+
 #[test]
-fn auto_needs_validation_and_export_refuses_it() {
+fn without_validation_the_radius_path_is_cross_validated_and_refit() {
+    if !have(&["python"]) {
+        return;
+    }
+    let dir = Dir::new("box-cv");
+    let m = model("regression");
+    // Targets the layer reaches exactly once every weight may move by
+    // 0.02: a radius that reaches them predicts every fold it did not see
+    // exactly; every smaller one does not.
+    let fit = dir.p("fit.npz");
+    targets_moved_by(&dir, "regression", &data("regression"), 0.02, &fit);
+    let r = tune(&dir, &m, &fit, "cv.onnx", &["--radius", "auto"]);
+    let cv = &r["cross_validation"];
+    assert_eq!(cv["folds"], 5, "{r}");
+    let radii = cv["radii"].as_array().unwrap();
+    let rel = |x: &serde_json::Value| x["relative"].as_f64().unwrap();
+    let mse = |x: &serde_json::Value| x["metrics"]["mse"].as_f64().unwrap();
+    let tried: Vec<f64> = radii.iter().map(rel).collect();
+    assert_eq!(tried[..3], [0.125, 0.25, 0.5], "smallest first: {r}");
+    let chosen: Vec<&serde_json::Value> = radii.iter().filter(|x| x["chosen"] == true).collect();
+    assert_eq!(chosen.len(), 1, "{r}");
+    let best = radii.iter().map(mse).fold(f64::INFINITY, f64::min);
+    assert_eq!(mse(chosen[0]), best, "the chosen radius scored best: {r}");
+    assert!(
+        best < 1e-8,
+        "a radius that reaches the targets predicts unseen folds: {r}"
+    );
+    // Radii too small to reach them score worse, the smaller the worse.
+    assert!(
+        mse(&radii[0]) > mse(&radii[1]) && mse(&radii[1]) > 1e-6,
+        "{r}"
+    );
+    // The refit: one sweep on all the points at the chosen radius, kept,
+    // and the tuned model (ONNX Runtime) fits the targets.
+    let sweeps = r["sweeps"].as_array().unwrap();
+    assert_eq!(sweeps.len(), 1, "{r}");
+    assert_eq!(sweeps[0]["relative"].as_f64(), Some(rel(chosen[0])));
+    assert_eq!(sweeps[0]["points"], 120);
+    assert_eq!(sweeps[0]["kept"], true);
+    assert!(
+        sweeps[0]["radius"].as_f64().unwrap() >= 0.02 * (1.0 - 1e-9),
+        "{r}"
+    );
+    let e = dir.run(&["eval", &dir.p("cv.onnx"), &fit, "--json"]).ok();
+    assert!(e.json()["mse"].as_f64().unwrap() < 1e-8, "{}", e.stdout());
+    // stdout lists each radius with its cross-validated score.
+    let out = dir
+        .run(&[
+            "tune",
+            &m,
+            &fit,
+            "-o",
+            &dir.p("again.onnx"),
+            "--radius",
+            "auto",
+            "--folds",
+            "3",
+        ])
+        .ok();
+    let text = out.stdout();
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("radius ")).collect();
+    assert!(lines.len() >= 3, "{text}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.contains("3-fold cross-validated MAE")),
+        "{text}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.ends_with("chosen")).count(),
+        1,
+        "{text}"
+    );
+
+    // Targets the current model already gives: no radius beats it, the
+    // weights stay.
+    let own = dir.p("own.npz");
+    targets_from(
+        &dir,
+        root().join(&m).to_str().unwrap(),
+        &data("regression"),
+        &own,
+    );
+    let r = tune(&dir, &m, &own, "none.onnx", &["--radius", "auto"]);
+    assert!(r["sweeps"].as_array().unwrap().is_empty(), "{r}");
+    assert!(
+        r["stopped"].as_str().unwrap().contains("cross-validation"),
+        "{r}"
+    );
+    assert!(r["cross_validation"]["radii"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|x| x["chosen"] == false));
+}
+
+#[test]
+fn auto_takes_two_folds_or_more_and_export_refuses_it() {
     let dir = Dir::new("box-auto-usage");
     let (m, d) = (model("digits"), data("digits"));
-    let e = dir
-        .run(&[
+    let auto = |folds: &str| {
+        dir.run(&[
             "tune",
             &m,
             &d,
@@ -218,11 +343,18 @@ fn auto_needs_validation_and_export_refuses_it() {
             &dir.p("t.onnx"),
             "--radius",
             "auto",
-            "--val-split",
-            "0",
+            "--folds",
+            folds,
         ])
-        .code_is(2);
-    e.check(e.stderr().contains("--val"), "names --val");
+    };
+    let e = auto("1").code_is(2);
+    e.check(e.stderr().contains("--folds"), "names --folds");
+    // More folds than points: the data file is named.
+    let e = auto("100000").code_is(2);
+    e.check(
+        e.stderr().contains("data.npz") && e.stderr().contains("folds"),
+        "names the data and the folds",
+    );
     let e = dir
         .run(&["export", &m, &d, "-o", &dir.p("t.mps"), "--radius", "auto"])
         .code_is(2);

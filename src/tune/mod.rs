@@ -10,7 +10,7 @@ use crate::apply::{self, Weights};
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::formats;
-use crate::formulation::radius::{Radius, AUTO_PATH};
+use crate::formulation::radius::Radius;
 use crate::formulation::{Cap, Loss, MseForm, Options};
 use crate::metrics::{self, Metrics};
 use crate::onnx::Activation;
@@ -20,6 +20,9 @@ use crate::strategy::{self, Method};
 use serde::Serialize;
 use std::path::Path;
 use std::time::{Duration, Instant};
+
+mod path;
+pub use path::{CrossValidation, CvRadius, DEFAULT_FOLDS};
 
 /// What one sweep did.
 #[derive(Debug, Clone, Serialize)]
@@ -105,6 +108,10 @@ pub struct Report {
     /// Metrics on the validation data after, with --val.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub val_after: Option<Metrics>,
+    /// `--radius auto` without validation data: each radius's
+    /// cross-validated metrics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cross_validation: Option<CrossValidation>,
     /// Every sweep run.
     pub sweeps: Vec<Sweep>,
     /// Why the loop ended.
@@ -118,8 +125,10 @@ pub struct Plan<'a> {
     /// Formulation options (their radii are overridden by `radius`).
     pub options: Options,
     /// The box: absolute, relative (resolved each sweep on its points) or
-    /// the auto path (needs `val`).
+    /// the auto path (judged on `val`, or cross-validated on `folds`).
     pub radius: Radius,
+    /// `--radius auto` without `val`: the folds of its cross-validation.
+    pub folds: usize,
     /// A fixed bias radius (default: r_b = r).
     pub bias_radius: Option<f64>,
     /// HiGHS settings (time limit per sweep).
@@ -232,6 +241,8 @@ struct State {
     scale: f64,
     /// The box of the next sweep (never `Auto`: the path sets it).
     rule: Radius,
+    /// What the cross-validated path found.
+    cv: Option<CrossValidation>,
 }
 
 /// What one sweep found, before the loop decides.
@@ -259,6 +270,7 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
         sweeps: Vec::new(),
         scale: 1.0,
         rule: plan.radius,
+        cv: None,
     };
     let mut stopped = format!(
         "ran {} sweep{}",
@@ -267,10 +279,13 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
     );
     let mut first = 1;
     if plan.radius == Radius::Auto {
-        if let Some(why) = path(&mut st, plan)? {
-            return Ok(st.finish(train_before, val_before, why));
+        match path::run(&mut st, plan)? {
+            Err(why) => return Ok(st.finish(train_before, val_before, why)),
+            // The validation path kept its radius's sweep: it was sweep 1.
+            Ok(false) => first = 2,
+            // Cross-validation chose the radius of sweep 1.
+            Ok(true) => {}
         }
-        first = 2;
     }
     for k in first..=plan.sweeps {
         let tried = sweep(&st, k, plan)?;
@@ -330,6 +345,7 @@ impl State {
             train_after: self.current.metrics(),
             val_before,
             val_after: self.val_current,
+            cross_validation: self.cv,
             sweeps: self.sweeps,
             stopped,
         };
@@ -337,100 +353,34 @@ impl State {
     }
 }
 
-/// Radii in a row scoring worse on validation than the best before them
-/// that stop the auto path (one stopped it on noise: 78.00 % against
-/// 78.08 % on 1,250 points, where the larger boxes it skipped gained most).
-const PATIENCE: usize = 2;
-
-/// The auto path: one sweep from the same start for each relative radius
-/// of [`AUTO_PATH`], smallest first, until [`PATIENCE`] in a row score
-/// worse on validation than the best before them; keeps the best when it beats the current model
-/// there, and later sweeps use its radius. Returns why the loop stops when
-/// none is kept.
-fn path(st: &mut State, plan: &Plan<'_>) -> Result<Option<String>> {
-    let loss = plan.options.loss;
-    let current = st.val_current.as_ref().map(|m| path_score(m, loss));
-    // (index in st.sweeps, model, score) of the best that beats `current`.
-    let mut best: Option<(usize, Loaded, (f64, f64))> = None;
-    let mut best_seen: Option<(f64, f64)> = None;
-    let mut worse = 0;
-    for &f in &AUTO_PATH {
-        st.rule = Radius::Relative(f);
-        let mut tried = sweep(st, 1, plan)?;
-        tried.record.on_path = true;
-        tried.record.kept = false;
-        let score = tried.record.val_tried.as_ref().map(|m| path_score(m, loss));
-        st.sweeps.push(tried.record);
-        let (Some(next), Some(sc)) = (tried.next, score) else {
-            continue;
-        };
-        if best_seen.is_some_and(|b| sc > b) {
-            worse += 1;
-            if worse == PATIENCE {
-                errln!(
-                    "path     validation worse than the best at {PATIENCE} radii in a row (last {}x): the path stops",
-                    formats::num::fmt(f)
-                );
-                break;
-            }
-            continue;
-        }
-        (best_seen, worse) = (Some(sc), 0);
-        if current.is_none_or(|c| sc < c) {
-            best = Some((st.sweeps.len() - 1, next, sc));
-        }
-    }
-    let Some((i, next, _)) = best else {
-        return Ok(Some(
-            "no radius on the path beat the current model on the validation data; the weights stay"
-                .into(),
-        ));
-    };
-    let rec = &mut st.sweeps[i];
-    rec.kept = true;
-    rec.rejected_by_validation = false;
-    rec.train = next.metrics();
-    rec.val = rec.val_tried.clone();
-    let (val, f) = (rec.val.clone(), rec.relative.unwrap_or(0.0));
-    errln!(
-        "path     kept radius {}x (validation prefers it)",
-        formats::num::fmt(f)
-    );
-    st.rule = Radius::Relative(f);
-    st.advance(next, val);
-    Ok(None)
-}
-
-/// The auto path's score, lower is better: classification by accuracy,
-/// ties broken by the mean hinge (small validation sets tie often);
-/// regression by the loss's metric.
-fn path_score(m: &Metrics, loss: Loss) -> (f64, f64) {
-    match (m.accuracy, m.hinge) {
-        (Some(a), Some(h)) => (-a, h),
-        _ => (score(m, loss), 0.0),
-    }
-}
-
 /// One sweep from the current weights: build, solve, patch, judge.
 fn sweep(st: &State, k: usize, plan: &Plan<'_>) -> Result<Tried> {
     let clock = Instant::now();
-    // (--time-limit is checked to be a finite positive number of seconds
-    // before any work; a value no Duration holds means no limit.)
-    let deadline = plan
-        .settings
-        .time_limit
-        .and_then(|t| Duration::try_from_secs_f64(t).ok())
-        .and_then(|t| clock.checked_add(t));
+    let deadline = deadline(plan, clock);
     let current = &st.current;
-    let (options, built, warm_start, guard) = prepare(st, k, plan, deadline)?;
+    let Prepared {
+        options,
+        built,
+        warm_start,
+        guard,
+        ..
+    } = prepare(st, k, plan, deadline)?;
     let p = &built.problem;
-    let (answer, rounds) =
-        solve(p, guard.as_ref(), &options, current, plan, deadline).map_err(|e| match e {
-            crate::Error::Rejected(m) => {
-                crate::Error::Rejected(format!("{}: sweep {k}: {m}", current.model.path.display()))
-            }
-            other => other,
-        })?;
+    let (answer, rounds) = solve(
+        p,
+        guard.as_ref(),
+        &options,
+        current,
+        plan,
+        &plan.settings,
+        deadline,
+    )
+    .map_err(|e| match e {
+        crate::Error::Rejected(m) => {
+            crate::Error::Rejected(format!("{}: sweep {k}: {m}", current.model.path.display()))
+        }
+        other => other,
+    })?;
     if let Some(dir) = plan.keep {
         answer.write_solution(p, &dir.join(format!("{}.sol", keep_stem(plan, st, k))))?;
     }
@@ -490,6 +440,16 @@ fn sweep(st: &State, k: usize, plan: &Plan<'_>) -> Result<Tried> {
     })
 }
 
+/// When a sweep started at `clock` must end. (--time-limit is checked to
+/// be a finite positive number of seconds before any work; a value no
+/// Duration holds means no limit.)
+fn deadline(plan: &Plan<'_>, clock: Instant) -> Option<Instant> {
+    plan.settings
+        .time_limit
+        .and_then(|t| Duration::try_from_secs_f64(t).ok())
+        .and_then(|t| clock.checked_add(t))
+}
+
 /// Solves a sweep's problem: with `--protect`, by row generation over the
 /// protected rows `guard`.
 fn solve(
@@ -498,15 +458,14 @@ fn solve(
     options: &Options,
     current: &Loaded,
     plan: &Plan<'_>,
+    settings: &Settings,
     deadline: Option<Instant>,
 ) -> Result<(strategy::Answer, crate::protect::Rounds)> {
     let bias = &current.layer.b;
     match guard {
-        Some(g) => {
-            crate::protect::solve(p, g, options, bias, &plan.settings, deadline, plan.method)
-        }
+        Some(g) => crate::protect::solve(p, g, options, bias, settings, deadline, plan.method),
         None => Ok((
-            strategy::solve(p, options, bias, &plan.settings, deadline, plan.method)?,
+            strategy::solve(p, options, bias, settings, deadline, plan.method)?,
             Default::default(),
         )),
     }
@@ -548,33 +507,70 @@ fn protect_check(
 }
 
 /// A sweep's problem, its protected rows and the hinge start it gets.
-type Prepared = (
-    Options,
-    pipeline::Built,
-    Option<crate::warm::HingeStart>,
-    Option<crate::formulation::protect::Guard>,
-);
+struct Prepared {
+    /// The formulation options with the box resolved.
+    options: Options,
+    built: pipeline::Built,
+    /// The point selection it used.
+    sel: SelectSpec,
+    warm_start: Option<crate::warm::HingeStart>,
+    guard: Option<crate::formulation::protect::Guard>,
+}
 
-/// A sweep's box, points and problem (with the hinge start of a zero-one
-/// sweep when asked for or needed), described on stderr.
-fn prepare(st: &State, k: usize, plan: &Plan<'_>, deadline: Option<Instant>) -> Result<Prepared> {
-    let current = &st.current;
+/// Sweep `k`'s box `rule` (bias radius `bias`), points and problem on
+/// `current`'s data, with the hinge start of a zero-one sweep when asked
+/// for or needed, and the protected rows; says nothing.
+fn assemble(
+    current: &Loaded,
+    k: usize,
+    plan: &Plan<'_>,
+    rule: Radius,
+    bias: Option<f64>,
+    (settings, deadline): (&Settings, Option<Instant>),
+) -> Result<Prepared> {
     let mut sel = plan.selection.clone();
     sel.seed = sel.seed.wrapping_add(k as u64 - 1);
+    let (options, mut built) = pipeline::build_sized(current, &sel, &plan.options, rule, bias)?;
+    let guard = protect_guard(current, plan, &options)?;
+    let warm_start = zero_one_start(
+        current, plan, &options, &mut built, &sel, settings, deadline,
+    )?;
+    Ok(Prepared {
+        options,
+        built,
+        sel,
+        warm_start,
+        guard,
+    })
+}
+
+/// [`assemble`] for the loop's sweep `k`, described on stderr (and its
+/// files kept with `--keep`).
+fn prepare(st: &State, k: usize, plan: &Plan<'_>, deadline: Option<Instant>) -> Result<Prepared> {
+    let current = &st.current;
     let rule = match st.rule {
         Radius::Absolute(r) => Radius::Absolute(r * st.scale),
         Radius::Relative(f) => Radius::Relative(f * st.scale),
         Radius::Auto => unreachable!("the auto path sets a relative radius"),
     };
     let bias = plan.bias_radius.map(|b| b * st.scale);
-    let (options, mut built) = pipeline::build_sized(current, &sel, &plan.options, rule, bias)?;
-    let guard = protect_guard(current, k, plan, &options)?;
-    let warm_start = zero_one_start(current, k, plan, &options, &mut built, &sel, deadline)?;
+    let parts = assemble(current, k, plan, rule, bias, (&plan.settings, deadline))?;
+    let (options, built) = (&parts.options, &parts.built);
+    if let (Some(g), Some(pr)) = (&parts.guard, plan.protect) {
+        errln!(
+            "sweep {k}: protect {}",
+            crate::protect::describe(&pr.data.path, g)
+        );
+    }
+    if let Some(h) = &parts.warm_start {
+        errln!("sweep {k}: {}", h.describe());
+    }
     if k == 1 || st.scale != 1.0 {
         errln!(
             "box      {}: {}",
-            pipeline::BoxReach::radius_line(&options, built.box_size.as_ref()),
-            pipeline::BoxReach::of(current, &built, &options).describe()
+            pipeline::BoxReach::radius_line(options, built.box_size.as_ref()),
+            pipeline::BoxReach::of(current, built, options)
+                .describe(plan.radius != Radius::Auto && plan.val.is_none())
         );
     }
     let p = &built.problem;
@@ -587,22 +583,21 @@ fn prepare(st: &State, k: usize, plan: &Plan<'_>, deadline: Option<Instant>) -> 
         p.num_rows(),
         Method::choose(
             p,
-            &options,
-            crate::protect::choice(guard.as_ref(), plan.method)
+            options,
+            crate::protect::choice(parts.guard.as_ref(), plan.method)
         )
         .describe()
     );
     if let Some(dir) = plan.keep {
         let milp = dir.join(format!("{}.mps", keep_stem(plan, st, k)));
-        keep_files(current, plan, &options, &built, &sel, guard.as_ref(), &milp)?;
+        keep_files(current, plan, &parts, &milp)?;
     }
-    Ok((options, built, warm_start, guard))
+    Ok(parts)
 }
 
-/// The protected rows of this sweep's box (`--protect`), said on stderr.
+/// The protected rows of this sweep's box (`--protect`).
 fn protect_guard(
     current: &Loaded,
-    k: usize,
     plan: &Plan<'_>,
     options: &Options,
 ) -> Result<Option<crate::formulation::protect::Guard>> {
@@ -610,12 +605,7 @@ fn protect_guard(
         return Ok(None);
     };
     let relu = current.layer.activation == Activation::Relu;
-    let g = pr.guard(&current.layer_data(), relu, options)?;
-    errln!(
-        "sweep {k}: protect {}",
-        crate::protect::describe(&pr.data.path, &g)
-    );
-    Ok(Some(g))
+    Ok(Some(pr.guard(&current.layer_data(), relu, options)?))
 }
 
 /// The hinge LP's weights as a zero-one sweep's start: when asked for, and
@@ -624,11 +614,11 @@ fn protect_guard(
 /// of the sweep's time; the branch and cut gets the rest.
 fn zero_one_start(
     current: &Loaded,
-    k: usize,
     plan: &Plan<'_>,
     options: &Options,
     built: &mut pipeline::Built,
     sel: &pipeline::SelectSpec,
+    settings: &Settings,
     deadline: Option<Instant>,
 ) -> Result<Option<crate::warm::HingeStart>> {
     let hinge = plan.warm_start == WarmStart::Hinge
@@ -642,17 +632,15 @@ fn zero_one_start(
         let now = Instant::now();
         now + d.saturating_duration_since(now).mul_f64(0.6)
     });
-    let h = crate::warm::hinge_start(
+    Ok(Some(crate::warm::hinge_start(
         current,
         built,
         sel,
         options,
-        &plan.settings,
+        settings,
         until,
         plan.method,
-    )?;
-    errln!("sweep {k}: {}", h.describe());
-    Ok(Some(h))
+    )?))
 }
 
 /// The name of sweep `k`'s kept files: the auto path's sweeps are each a
@@ -660,7 +648,7 @@ fn zero_one_start(
 /// (`sweep1-0.5x`), the one kept among them; the others `sweep{k}`.
 fn keep_stem(plan: &Plan<'_>, st: &State, k: usize) -> String {
     match (plan.radius, st.rule) {
-        (Radius::Auto, Radius::Relative(f)) if k == 1 => {
+        (Radius::Auto, Radius::Relative(f)) if k == 1 && plan.val.is_some() => {
             format!("sweep1-{}x", formats::num::fmt(f))
         }
         _ => format!("sweep{k}"),
@@ -669,16 +657,9 @@ fn keep_stem(plan: &Plan<'_>, st: &State, k: usize) -> String {
 
 /// `--keep DIR`: the sweep's files, as export writes them (with every
 /// protected row, as export's file has them).
-fn keep_files(
-    current: &Loaded,
-    plan: &Plan<'_>,
-    options: &Options,
-    built: &pipeline::Built,
-    sel: &pipeline::SelectSpec,
-    guard: Option<&crate::formulation::protect::Guard>,
-    milp: &Path,
-) -> Result<()> {
-    match (guard, plan.protect) {
+fn keep_files(current: &Loaded, plan: &Plan<'_>, parts: &Prepared, milp: &Path) -> Result<()> {
+    let (options, built, sel) = (&parts.options, &parts.built, &parts.sel);
+    match (&parts.guard, plan.protect) {
         (Some(g), Some(pr)) => {
             let whole = pipeline::Built {
                 problem: g.add_all(built.problem.clone()),
@@ -696,6 +677,11 @@ fn keep_files(
     Ok(())
 }
 
+/// What a loss of `v` may move by when the float32 model computes it.
+fn float32_reach(v: f64) -> f64 {
+    1e-6 * v.abs().max(1.0)
+}
+
 /// Decides whether the patched model `next` is kept: strictly better on
 /// the sweep's points and, with validation data, no worse there; says so.
 fn judge(st: &State, plan: &Plan<'_>, next: &Loaded, record: &mut Sweep) -> Result<()> {
@@ -704,7 +690,7 @@ fn judge(st: &State, plan: &Plan<'_>, next: &Loaded, record: &mut Sweep) -> Resu
     // running the patched float32 model: a gain below float32's reach
     // (~1e-6 of the loss) is rounding, not an improvement (a zero box
     // would otherwise "improve" every sweep).
-    let improved = after < before - 1e-6 * before.abs().max(1.0);
+    let improved = after < before - float32_reach(before);
     let val_next = match (plan.val, improved) {
         (Some(v), true) => Some(val_metrics(next, v, plan.batch_size)?),
         _ => None,
