@@ -137,9 +137,10 @@ pub struct FormArgs {
     /// picks r so that the median reach of an activation, r·‖h‖₁ + r_b, is F
     /// times the median |margin| (classification) or |residual|
     /// (regression) now, the same box at any layer size or scale; auto
-    /// (tune, with validation data) tries a path of relative radii and keeps
-    /// the one validation prefers. Default: export 0.05; tune 0.5x, or auto with
-    /// --val or --val-split.
+    /// (tune) cross-validates relative radii 0.125x to 32x on DATA (--folds)
+    /// and sweeps all of DATA at the one that scored best. Default: export
+    /// 0.05; tune 0.5x, or auto with --val or --val-split (which then judge
+    /// the sweep).
     #[arg(long, value_name = "R", allow_hyphen_values = true)]
     pub radius: Option<String>,
     /// Box radius of the biases, absolute (default: the same as the

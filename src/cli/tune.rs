@@ -29,8 +29,8 @@ pub struct TuneArgs {
     #[arg(long, default_value_t = 1, value_name = "K")]
     pub sweeps: usize,
     /// Keep each sweep's MILP (.mps), MIP start, manifest and HiGHS solution
-    /// in this folder (sweepK.*; each radius of --radius auto as
-    /// sweep1-Fx.*). Goes with --val, not --val-split.
+    /// in this folder (sweepK.*; not the folds' sweeps of --radius auto).
+    /// Goes with --val, not --val-split.
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
     /// Write the per-sweep report as JSON here.
@@ -258,8 +258,8 @@ fn print_report(a: &TuneArgs, report: &tune::Report, held_out: bool) {
     outln!("stopped    {}", report.stopped);
 }
 
-/// One sweep: its box (both forms), method, status, loss and, on the auto
-/// path, its validation score.
+/// One sweep: its box (both forms), method, status, loss and, with
+/// validation data, the score of its weights there (kept or not).
 fn sweep_line(s: &tune::Sweep) -> String {
     let radius = match s.relative {
         Some(f) => format!(
@@ -269,11 +269,9 @@ fn sweep_line(s: &tune::Sweep) -> String {
         ),
         None => crate::num::fmt(s.radius),
     };
-    let val = match (&s.val_tried, s.on_path) {
-        (Some(v), true) => format!("  validation {}", super::describe(v)),
-        (None, true) => "  validation —".to_string(),
-        _ => String::new(),
-    };
+    let val = s.val_tried.as_ref().map_or(String::new(), |v| {
+        format!("  validation {}", super::describe(v))
+    });
     format!(
         "sweep {}  {} points  radius {radius}  {}  {}  loss {} → {}{val}{}{}",
         s.sweep,
@@ -292,8 +290,6 @@ fn sweep_line(s: &tune::Sweep) -> String {
         )),
         if s.kept {
             ""
-        } else if s.on_path {
-            "  (not chosen)"
         } else if s.rejected_by_validation {
             "  (not kept: validation got worse)"
         } else {

@@ -67,12 +67,9 @@ pub struct Sweep {
     /// The relative radius r was resolved from, when the box was relative.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relative: Option<f64>,
-    /// Metrics on the validation data of this sweep's weights, kept or not
-    /// (what `--radius auto` chooses by).
+    /// Metrics on the validation data of this sweep's weights, kept or not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub val_tried: Option<Metrics>,
-    /// One of the `--radius auto` path's sweeps from the same start.
-    pub on_path: bool,
     /// zero-one with `--warm-start hinge`: what the hinge LP gave.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warm_start: Option<crate::warm::HingeStart>,
@@ -193,8 +190,10 @@ pub fn mse_form(
 /// of its reading of `--radius` (measured: README, Real heads).
 pub const DEFAULT_RELATIVE: f64 = 0.5;
 
-/// `tune`'s box when none is given: the auto path when there is validation
-/// data, else [`DEFAULT_RELATIVE`].
+/// `tune`'s box when none is given: the cross-validated path when there is
+/// validation data to judge its sweep (the user asked for held-out checks
+/// and their cost), else [`DEFAULT_RELATIVE`] (one sweep: the path costs
+/// K sweeps a radius).
 pub fn default_radius(has_val: bool) -> Radius {
     if has_val {
         Radius::Auto
@@ -277,17 +276,12 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
         plan.sweeps,
         if plan.sweeps == 1 { "" } else { "s" }
     );
-    let mut first = 1;
     if plan.radius == Radius::Auto {
-        match path::run(&mut st, plan)? {
-            Err(why) => return Ok(st.finish(train_before, val_before, why)),
-            // The validation path kept its radius's sweep: it was sweep 1.
-            Ok(false) => first = 2,
-            // Cross-validation chose the radius of sweep 1.
-            Ok(true) => {}
+        if let Err(why) = path::run(&mut st, plan)? {
+            return Ok(st.finish(train_before, val_before, why));
         }
     }
-    for k in first..=plan.sweeps {
+    for k in 1..=plan.sweeps {
         let tried = sweep(&st, k, plan)?;
         let rec = tried.record.clone();
         st.sweeps.push(tried.record);
@@ -382,7 +376,7 @@ fn sweep(st: &State, k: usize, plan: &Plan<'_>) -> Result<Tried> {
         other => other,
     })?;
     if let Some(dir) = plan.keep {
-        answer.write_solution(p, &dir.join(format!("{}.sol", keep_stem(plan, st, k))))?;
+        answer.write_solution(p, &dir.join(format!("sweep{k}.sol")))?;
     }
     let offset = p.objective_offset();
     let before = built.incumbent + offset;
@@ -407,7 +401,6 @@ fn sweep(st: &State, k: usize, plan: &Plan<'_>) -> Result<Tried> {
         bias_radius: options.bias_radius,
         relative: built.box_size.and_then(|b| b.relative),
         val_tried: None,
-        on_path: false,
         warm_start,
         protect: guard.as_ref().map(|g| ProtectSweep {
             rows: g.len(),
@@ -589,7 +582,7 @@ fn prepare(st: &State, k: usize, plan: &Plan<'_>, deadline: Option<Instant>) -> 
         .describe()
     );
     if let Some(dir) = plan.keep {
-        let milp = dir.join(format!("{}.mps", keep_stem(plan, st, k)));
+        let milp = dir.join(format!("sweep{k}.mps"));
         keep_files(current, plan, &parts, &milp)?;
     }
     Ok(parts)
@@ -641,18 +634,6 @@ fn zero_one_start(
         until,
         plan.method,
     )?))
-}
-
-/// The name of sweep `k`'s kept files: the auto path's sweeps are each a
-/// first sweep from the same start, so they are named by their radius
-/// (`sweep1-0.5x`), the one kept among them; the others `sweep{k}`.
-fn keep_stem(plan: &Plan<'_>, st: &State, k: usize) -> String {
-    match (plan.radius, st.rule) {
-        (Radius::Auto, Radius::Relative(f)) if k == 1 && plan.val.is_some() => {
-            format!("sweep1-{}x", formats::num::fmt(f))
-        }
-        _ => format!("sweep{k}"),
-    }
 }
 
 /// `--keep DIR`: the sweep's files, as export writes them (with every

@@ -1,13 +1,13 @@
-//! `--radius auto`: one sweep from the same start for each relative radius
-//! of [`AUTO_PATH`], smallest first, the one held-out data prefers kept, as
-//! regularisation paths are chosen in glmnet or scikit-learn's `*CV`
-//! estimators. Held-out data is `--val`/`--val-split` when given (each
-//! radius's sweep is judged there, the best kept as it is); otherwise K-fold
-//! cross-validation on the training points: for each radius, K sweeps each
-//! on all but one fold, each scored on the fold it did not see, then one
-//! sweep on all the points at the radius that scored best (the refit).
+//! `--radius auto`: the relative radii of [`AUTO_PATH`], smallest first,
+//! each scored by K-fold cross-validation on the training points (K sweeps
+//! from the same start, each on all but one fold and scored on the fold it
+//! did not see), then one sweep on all the points at the radius that scored
+//! best — the refit, as scikit-learn's `*CV` estimators and glmnet's
+//! cv.glmnet choose a regularisation path's point. Validation data
+//! (`--val`, `--val-split`) is not used to choose: it judges the refit like
+//! any sweep, once, so the choice among radii does not bias it.
 
-use super::{score, sweep, Plan, State};
+use super::{score, Plan, State};
 use crate::error::Result;
 use crate::formats;
 use crate::formulation::radius::{Radius, AUTO_PATH};
@@ -95,71 +95,12 @@ fn stop_line(f: f64, on: &str) {
     );
 }
 
-/// Runs the path; sets the rule later sweeps use. Returns why the loop
-/// stops when the model stays as it is; `Ok(None)` otherwise, with
-/// `true` when the kept radius's sweep is still to run (the refit of
-/// cross-validation).
-pub(super) fn run(st: &mut State, plan: &Plan<'_>) -> Result<Result<bool, String>> {
-    if plan.val.is_some() {
-        on_validation(st, plan).map(|r| r.map(|()| false))
-    } else {
-        cross_validated(st, plan).map(|r| r.map(|()| true))
-    }
-}
-
-/// The path judged on `plan.val`: the best radius's sweep is kept when it
-/// beats the current model there.
-fn on_validation(st: &mut State, plan: &Plan<'_>) -> Result<Result<(), String>> {
-    let loss = plan.options.loss;
-    let current = st.val_current.as_ref().map(|m| path_score_of(m, loss));
-    // (index in st.sweeps, model, score) of the best that beats `current`.
-    let mut best: Option<(usize, Loaded)> = None;
-    let mut walk = Walk::default();
-    for &f in &AUTO_PATH {
-        st.rule = Radius::Relative(f);
-        let mut tried = sweep(st, 1, plan)?;
-        tried.record.on_path = true;
-        tried.record.kept = false;
-        let score = tried
-            .record
-            .val_tried
-            .as_ref()
-            .map(|m| path_score_of(m, loss));
-        st.sweeps.push(tried.record);
-        let (Some(next), Some(sc)) = (tried.next, score) else {
-            continue;
-        };
-        match walk.step(sc) {
-            Step::Stop => {
-                stop_line(f, "validation");
-                break;
-            }
-            Step::Worse => {}
-            Step::Best if current.is_none_or(|c| sc < c) => {
-                best = Some((st.sweeps.len() - 1, next));
-            }
-            Step::Best => {}
-        }
-    }
-    let Some((i, next)) = best else {
-        return Ok(Err(
-            "no radius on the path beat the current model on the validation data; the weights stay"
-                .into(),
-        ));
-    };
-    let rec = &mut st.sweeps[i];
-    rec.kept = true;
-    rec.rejected_by_validation = false;
-    rec.train = next.metrics();
-    rec.val = rec.val_tried.clone();
-    let (val, f) = (rec.val.clone(), rec.relative.unwrap_or(0.0));
-    errln!(
-        "path     kept radius {}x (validation prefers it)",
-        formats::num::fmt(f)
-    );
-    st.rule = Radius::Relative(f);
-    st.advance(next, val);
-    Ok(Ok(()))
+/// Runs the path by K-fold cross-validation on the training points and
+/// sets the rule of the sweeps that follow (the first is the refit on all
+/// the points, judged like any sweep: on validation data too, when given).
+/// Returns why the loop stops when no radius beats the current model.
+pub(super) fn run(st: &mut State, plan: &Plan<'_>) -> Result<Result<(), String>> {
+    cross_validated(st, plan)
 }
 
 /// The path by K-fold cross-validation on the training points; sets the

@@ -115,96 +115,6 @@ fn targets_from(dir: &Dir, model: &str, data: &str, out: &str) {
         .ok();
 }
 
-#[test]
-fn the_radius_path_keeps_the_radius_validation_prefers() {
-    if !have(&["python"]) {
-        return;
-    }
-    let dir = Dir::new("box-path");
-    let (m, d) = (model("regression"), data("regression"));
-    // Validation data whose targets are what one radius of the path gives:
-    // that radius fits them exactly, every other one does not.
-    let kept = tune(&dir, &m, &d, "half.onnx", &["--radius", "0.5x"]);
-    assert_eq!(kept["sweeps"][0]["kept"], true, "{kept}");
-    let val = dir.p("val.npz");
-    targets_from(&dir, &dir.p("half.onnx"), &d, &val);
-    let r = tune(
-        &dir,
-        &m,
-        &d,
-        "auto.onnx",
-        &["--radius", "auto", "--val", &val],
-    );
-    let sweeps = r["sweeps"].as_array().unwrap();
-    let tried: Vec<f64> = sweeps
-        .iter()
-        .map(|s| s["relative"].as_f64().unwrap())
-        .collect();
-    // Smallest first, until two in a row score worse than the best before.
-    assert_eq!(tried, [0.125, 0.25, 0.5, 1.0, 2.0], "the whole path: {r}");
-    let chosen: Vec<f64> = sweeps
-        .iter()
-        .filter(|s| s["kept"] == true)
-        .map(|s| s["relative"].as_f64().unwrap())
-        .collect();
-    assert_eq!(chosen, [0.5], "{r}");
-    // Each radius with its validation score; the chosen one's is the best.
-    let mse = |s: &serde_json::Value| s["val_tried"]["mse"].as_f64().unwrap();
-    let best = sweeps.iter().map(mse).fold(f64::INFINITY, f64::min);
-    assert_eq!(mse(&sweeps[2]), best, "{r}");
-    assert!(
-        mse(&sweeps[0]) > mse(&sweeps[1]) && mse(&sweeps[1]) > best,
-        "{r}"
-    );
-    assert!(best < 1e-8, "0.5x fits its own outputs: {best}");
-    // The tuned model is that radius's, checked in ONNX Runtime.
-    let e = dir.run(&["eval", &dir.p("auto.onnx"), &val, "--json"]).ok();
-    assert!(e.json()["mse"].as_f64().unwrap() < 1e-8);
-    // The report lists each radius with its score, and says which it kept.
-    let out = dir
-        .run(&[
-            "tune",
-            &m,
-            &d,
-            "-o",
-            &dir.p("again.onnx"),
-            "--radius",
-            "auto",
-            "--val",
-            &val,
-        ])
-        .ok();
-    let text = out.stdout();
-    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("sweep 1")).collect();
-    assert_eq!(lines.len(), 5, "{}", out.stdout());
-    assert!(
-        lines.iter().all(|l| l.contains("validation MAE")),
-        "{}",
-        out.stdout()
-    );
-    assert_eq!(lines.iter().filter(|l| l.contains("not chosen")).count(), 4);
-
-    // Validation on which the current model is exact: no radius beats it.
-    let own = dir.p("own.npz");
-    targets_from(&dir, root().join(&m).to_str().unwrap(), &d, &own);
-    let r = tune(
-        &dir,
-        &m,
-        &d,
-        "none.onnx",
-        &["--radius", "auto", "--val", &own],
-    );
-    assert!(
-        r["sweeps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|s| s["kept"] == false),
-        "{r}"
-    );
-    assert!(r["stopped"].as_str().unwrap().contains("no radius"), "{r}");
-}
-
 /// Writes `data`'s inputs with targets from `case`'s model whose final
 /// layer moved by exactly ±`d` in every weight and bias (seeded signs;
 /// ONNX Runtime in Python, no gdmilp) to `out`.
@@ -328,6 +238,29 @@ fn without_validation_the_radius_path_is_cross_validated_and_refit() {
         .unwrap()
         .iter()
         .all(|x| x["chosen"] == false));
+
+    // Validation data judges the refit, once: kept where it agrees, not
+    // kept where the current model is the better one there.
+    let r = tune(&dir, &m, &fit, "v.onnx", &["--val", &fit]);
+    assert_eq!(
+        r["sweeps"][0]["kept"], true,
+        "auto is the default with --val: {r}"
+    );
+    assert!(r["cross_validation"].is_object(), "{r}");
+    let r = tune(
+        &dir,
+        &m,
+        &fit,
+        "w.onnx",
+        &["--radius", "auto", "--val", &own],
+    );
+    let s = &r["sweeps"][0];
+    assert_eq!(s["kept"], false, "{r}");
+    assert_eq!(s["rejected_by_validation"], true, "{r}");
+    assert!(
+        s["val_tried"]["mse"].as_f64() > r["val_before"]["mse"].as_f64(),
+        "{r}"
+    );
 }
 
 #[test]
@@ -377,7 +310,7 @@ fn auto_takes_two_folds_or_more_and_export_refuses_it() {
 }
 
 #[test]
-fn the_auto_path_keeps_each_radius_files_apart_and_keep_refuses_a_val_split() {
+fn auto_keeps_the_refit_files_and_keep_refuses_a_val_split() {
     let dir = Dir::new("box-auto-keep");
     let (m, d) = (model("digits"), data("digits"));
     // --keep with --val-split would record points of a shuffled part of the
@@ -397,7 +330,8 @@ fn the_auto_path_keeps_each_radius_files_apart_and_keep_refuses_a_val_split() {
         .code_is(2);
     e.check(e.stderr().contains("--val FILE"), "says to give --val");
     assert!(!dir.listing().iter().any(|f| f == "t.onnx"), "no output");
-    // With --val, each radius of the path keeps its own files.
+    // With --val, auto keeps the files of the sweep on all the points (the
+    // folds' sweeps are on parts of the data no file names).
     let rep = tune(
         &dir,
         &m,
@@ -409,17 +343,29 @@ fn the_auto_path_keeps_each_radius_files_apart_and_keep_refuses_a_val_split() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    let tried = rep["sweeps"].as_array().unwrap();
-    for s in tried.iter().filter(|s| s["on_path"] == true) {
-        let f = s["relative"].as_f64().unwrap();
-        let stem = format!("sweep1-{f}x");
-        assert!(
-            kept.contains(&format!("{stem}.mps")) && kept.contains(&format!("{stem}.sol")),
-            "{stem} kept: {kept:?}"
-        );
-        let man = read_json(&dir.path.join("k").join(format!("{stem}.mps.gdmilp.json")));
-        assert_eq!(man["box_size"]["relative"].as_f64(), Some(f));
-    }
+    let chosen = rep["cross_validation"]["radii"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["chosen"] == true)
+        .map(|x| x["relative"].as_f64().unwrap())
+        .expect("digits gains from a hinge sweep");
+    assert!(
+        kept.contains(&"sweep1.mps".to_string()) && kept.contains(&"sweep1.sol".to_string()),
+        "{kept:?}"
+    );
+    assert!(kept.iter().all(|f| f.starts_with("sweep1.")), "{kept:?}");
+    let man = read_json(&dir.path.join("k").join("sweep1.mps.gdmilp.json"));
+    assert_eq!(man["box_size"]["relative"].as_f64(), Some(chosen));
+    // apply reads the kept files back into the model.
+    dir.run(&[
+        "apply",
+        &dir.p("k/sweep1.sol"),
+        &m,
+        "-o",
+        &dir.p("applied.onnx"),
+    ])
+    .ok();
 }
 
 #[test]
