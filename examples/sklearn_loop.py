@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The GDSolver loop with scikit-learn: train an MLPClassifier by gradient descent
-until validation accuracy stalls, export it to ONNX, run one `gdmilp tune` sweep
-(validation-gated), load the patched final layer back into the estimator, and go on
-training. Copy it and put your own data and model in.
+until validation accuracy stalls, export it to ONNX, run `gdmilp tune` with its defaults
+(with --val: the box radius chosen by cross-validation on the training points, the sweep
+kept only when validation accuracy does not drop), load the patched final layer back into
+the estimator, and go on training. Copy it and put your own data and model in.
 
     .venv/bin/python examples/sklearn_loop.py          # from the repository root
 
@@ -67,7 +68,7 @@ def main():
         tuned = os.path.join(work, f"round{round_}.tuned.onnx")
         r = subprocess.run(
             [GDMILP, "tune", model, os.path.join(work, "train.npz"), "-o", tuned,
-             "--val", os.path.join(work, "val.npz"), "--radius", "0.05", "--time-limit", "20", "-q"],
+             "--val", os.path.join(work, "val.npz"), "--time-limit", "20", "-q"],
             capture_output=True, text=True)
         if r.returncode != 0:
             sys.exit(f"gdmilp tune failed: {r.stderr.strip()}")
@@ -77,7 +78,7 @@ def main():
         print(f"round {round_}: {epochs} GD epochs -> val {gd_val:.4f}, test {gd_test:.4f}; "
               f"after gdmilp -> val {clf.score(x_va, y_va):.4f}, test {clf.score(x_te, y_te):.4f}")
         for line in r.stdout.splitlines():
-            if line.startswith(("sweep", "stopped")):
+            if line.startswith(("radius", "sweep", "stopped")):
                 print("    " + line)
 
 

@@ -165,7 +165,8 @@ fn solve_and_tune_by_row_generation_reach_the_optimum_of_the_file_with_every_row
                 &args[..],
                 // export's box: tune's default is relative
                 &["--radius", "0.05", "--protect", PROTECT, "-o", &out],
-                &["--report", &report, "-q"],
+                // (-q would leave the rounds out with the solver's log)
+                &["--report", &report],
             ]
             .concat(),
         )
