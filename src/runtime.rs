@@ -265,17 +265,25 @@ impl Job<'_> {
     }
 }
 
-fn ort_error(model_path: &Path, e: ort::Error) -> Error {
-    Error::invalid(model_path, format!("ONNX Runtime: {e}"))
+/// ONNX Runtime's message as one line naming the model (its messages may
+/// end in, or hold, line breaks).
+fn ort_error(model_path: &Path, e: impl std::fmt::Display) -> Error {
+    let msg = e.to_string();
+    let one: Vec<&str> = msg.split_whitespace().collect();
+    Error::invalid(model_path, format!("ONNX Runtime: {}", one.join(" ")))
 }
 
-/// A session on `model_bytes`, two threads.
+/// A session on `model_bytes`, two threads. ONNX Runtime's own log is
+/// off (below fatal): its errors reach the user once, as gdmilp's line
+/// naming the model, not also as ONNX Runtime's coloured log line.
 fn session(model_path: &Path, model_bytes: &[u8]) -> Result<Session> {
     let rt = |e: ort::Error| ort_error(model_path, e);
     let mut builder = Session::builder(environment()?)
         .map_err(rt)?
+        .with_log_level(ort::logging::LogLevel::Fatal)
+        .map_err(|e| ort_error(model_path, e))?
         .with_intra_threads(2)
-        .map_err(|e| Error::invalid(model_path, format!("ONNX Runtime: {e}")))?;
+        .map_err(|e| ort_error(model_path, e))?;
     builder.commit_from_memory(model_bytes).map_err(rt)
 }
 

@@ -574,3 +574,39 @@ fn a_lone_manifest_that_accepts_the_solution_is_used_and_named() {
         "says so",
     );
 }
+
+#[test]
+fn a_model_that_fails_in_onnx_runtime_is_one_error_line() {
+    if !have(&["python"]) {
+        return;
+    }
+    let dir = Dir::new("failures-ort-line");
+    // A Reshape to a fixed [2, 3] fails in ONNX Runtime for 5 points.
+    let code = "import onnx, numpy as np, sys\n\
+                from onnx import helper as h, numpy_helper as nh, TensorProto as T\n\
+                W = nh.from_array(np.ones((3, 2), np.float32), 'W')\n\
+                B = nh.from_array(np.zeros(2, np.float32), 'B')\n\
+                S = nh.from_array(np.array([2, 3], np.int64), 'S')\n\
+                g = h.make_graph([h.make_node('Reshape', ['x', 'S'], ['r']),\n\
+                \x20   h.make_node('MatMul', ['r', 'W'], ['m']), h.make_node('Add', ['m', 'B'], ['y'])],\n\
+                \x20   'g', [h.make_tensor_value_info('x', T.FLOAT, ['N', 3])],\n\
+                \x20   [h.make_tensor_value_info('y', T.FLOAT, ['N', 2])], [W, B, S])\n\
+                m = h.make_model(g, opset_imports=[h.make_opsetid('', 17)])\n\
+                m.ir_version = 8\n\
+                onnx.save(m, sys.argv[1])\n\
+                np.savez(sys.argv[2], x=np.zeros((5, 3), np.float32), y=np.zeros(5, np.int64))\n";
+    dir.tool(
+        &python(),
+        &["-c", code, &dir.p("rs.onnx"), &dir.p("rs.npz")],
+    )
+    .ok();
+    let r = dir
+        .run(&["eval", &dir.p("rs.onnx"), &dir.p("rs.npz")])
+        .code_is(2);
+    let err = r.stderr();
+    r.check(
+        err.lines().count() == 1 && err.starts_with("gdmilp: ") && err.contains("rs.onnx"),
+        "one line, gdmilp's, naming the model (not also ONNX Runtime's own log line)",
+    );
+    r.check(err.contains("Reshape"), "says which node failed");
+}
