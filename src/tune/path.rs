@@ -8,6 +8,7 @@
 //! any sweep, once, so the choice among radii does not bias it.
 
 use super::{score, Plan, State};
+use crate::apply::Weights;
 use crate::error::Result;
 use crate::formats;
 use crate::formulation::radius::{Radius, AUTO_PATH};
@@ -185,47 +186,64 @@ fn complement(n: usize, held: &[usize]) -> Vec<usize> {
 /// The metrics of relative radius `f` on `current`'s points, each scored
 /// by the sweep on the other folds (from the features: the folds' sweeps
 /// are never written or re-run in ONNX Runtime), and how many folds'
-/// sweeps improved their points.
+/// sweeps improved their points. The folds are solved side by side, one
+/// thread each up to the cores there are (`--threads 1`: one at a time).
 fn out_of_fold(
     current: &Loaded,
     parts: &[(Loaded, &[usize])],
     f: f64,
     plan: &Plan<'_>,
 ) -> Result<(Metrics, usize)> {
-    let mut a = current.features.a.clone();
-    let mut improved = 0;
-    // The folds' solves say nothing: the path prints one line a radius.
+    let workers = match plan.settings.threads {
+        Some(t) => t as usize,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    }
+    .clamp(1, parts.len());
+    // The folds' solves say nothing (the path prints one line a radius),
+    // and side by side each has one thread.
     let quiet = Settings {
         quiet: true,
+        threads: if workers > 1 {
+            Some(1)
+        } else {
+            plan.settings.threads
+        },
         ..plan.settings.clone()
     };
-    for (part, held) in parts {
-        let deadline = super::deadline(plan, Instant::now());
-        let super::Prepared {
-            options,
-            built,
-            guard,
-            ..
-        } = super::assemble(
-            part,
-            1,
-            plan,
-            Radius::Relative(f),
-            plan.bias_radius,
-            (&quiet, deadline),
-        )?;
-        let p = &built.problem;
-        let (answer, _) = super::solve(p, guard.as_ref(), &options, part, plan, &quiet, deadline)?;
-        let before = built.incumbent;
-        let Some((w, b)) = answer.weights.filter(|_| {
-            answer.objective
-                < before - super::float32_reach(before + built.problem.objective_offset())
-        }) else {
-            continue;
-        };
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let solved: Vec<Result<Vec<(usize, Option<Weights>)>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((part, _)) = parts.get(i) else {
+                            return Ok(mine);
+                        };
+                        mine.push((i, fold_sweep(part, f, plan, &quiet)?));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a fold's solve panicked"))
+            .collect()
+    });
+    let mut a = current.features.a.clone();
+    let mut improved = 0;
+    for (i, wts) in solved
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+    {
+        let Some(wts) = wts else { continue };
         improved += 1;
+        let held = parts[i].1;
         let h = current.features.h.select(ndarray::Axis(0), held);
-        let a_held = h.dot(&w.t()) + &b;
+        let a_held = h.dot(&wts.w.t()) + &wts.b;
         for (&t, row) in held.iter().zip(a_held.rows()) {
             a.row_mut(t).assign(&row);
         }
@@ -237,6 +255,33 @@ fn out_of_fold(
         _ => a.clone(),
     };
     Ok((metrics::metrics(&out, &a, &current.data.y), improved))
+}
+
+/// The weights of one fold's sweep at relative radius `f` on `part` (all
+/// but that fold), when they improve its points.
+fn fold_sweep(part: &Loaded, f: f64, plan: &Plan<'_>, quiet: &Settings) -> Result<Option<Weights>> {
+    let deadline = super::deadline(plan, Instant::now());
+    let super::Prepared {
+        options,
+        built,
+        guard,
+        ..
+    } = super::assemble(
+        part,
+        1,
+        plan,
+        Radius::Relative(f),
+        plan.bias_radius,
+        (quiet, deadline),
+    )?;
+    let p = &built.problem;
+    let (answer, _) = super::solve(p, guard.as_ref(), &options, part, plan, quiet, deadline)?;
+    let before = built.incumbent;
+    let gain = answer.objective < before - super::float32_reach(before + p.objective_offset());
+    Ok(answer
+        .weights
+        .filter(|_| gain)
+        .map(|(w, b)| Weights { w, b }))
 }
 
 /// The path's score, lower is better: classification by accuracy, ties
