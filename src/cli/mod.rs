@@ -138,8 +138,8 @@ pub struct FormArgs {
     /// times the median |margin| (classification) or |residual|
     /// (regression) now, the same box at any layer size or scale; auto
     /// (tune, with validation data) tries a path of relative radii and keeps
-    /// the one validation prefers. Default: export 0.05; tune 0.5x, or auto with
-    /// --val or --val-split.
+    /// the one validation prefers. Default: 0.5x (export, tune), auto for
+    /// tune with --val or --val-split.
     #[arg(long, value_name = "R", allow_hyphen_values = true)]
     pub radius: Option<String>,
     /// Box radius of the biases, absolute (default: the same as the

@@ -21,6 +21,11 @@ pub enum Radius {
     Auto,
 }
 
+/// The relative radius `export` and `tune` use when none is given (tune:
+/// without validation data). Measured safe on every case of issue #13
+/// (README, Real heads); the paper's absolute 0.05 is `--radius 0.05`.
+pub const DEFAULT_RELATIVE: f64 = 0.5;
+
 /// The relative radii `auto` tries, smallest first (small boxes are the
 /// quick sweeps; the path stops where validation keeps scoring worse than
 /// the best before).
