@@ -261,9 +261,9 @@ fn export_says_how_far_the_box_lets_activations_move_and_advises_on_a_wide_one()
     let narrow = box_line("0.01");
     let wide = box_line("1");
     assert!(narrow.contains("the median |margin| now"), "{narrow}");
-    assert!(!narrow.contains("--val-split"), "{narrow}");
+    assert!(!narrow.contains("held-out data judge"), "{narrow}");
     assert!(
-        wide.contains("--val-split"),
+        wide.contains("let held-out data judge it (tune --radius auto)"),
         "a wide box gets the advice: {wide}"
     );
     let ratio = number_after(&wide, "up to ") / number_after(&narrow, "up to ");
