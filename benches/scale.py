@@ -403,8 +403,10 @@ def run_case(c, args, gdmilp):
         rec["head"] = json.load(f)["fit"]
 
     if c["kind"] == "segments":
+        # (export's default box became 0.5x after these rows were measured
+        # at the absolute 0.05; the segments' count follows the box)
         cmd = [gdmilp, "export", model, train, "-o", os.path.join(work, "layer.mps"),
-               "--mse-form", "segments"]
+               "--mse-form", "segments", "--radius", "0.05"]
     else:
         cmd = [gdmilp, "tune", model, train, "-o", os.path.join(work, "tuned.onnx"),
                "--report", os.path.join(work, "report.json"), "--threads", str(args.threads)]
@@ -472,7 +474,7 @@ def crosscheck(c, model, train, work, args, gdmilp):
     """hinge: the file `export` writes for the same sweep, solved by highspy
     (interior point with crossover, one thread, no limit but --crosscheck-cap)."""
     mps = os.path.join(work, "file.mps")
-    ex = run_capped([gdmilp, "export", model, train, "-o", mps, "--loss", c["kind"]],
+    ex = run_capped([gdmilp, "export", model, train, "-o", mps, "--loss", c["kind"]] + c.get("extra", []),
                     args.cap, work, "export", args.mem_cap * GB)
     if ex["exit"] != 0:
         return {"export": ex, "agrees": False}

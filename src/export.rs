@@ -5,15 +5,15 @@
 //! the order of the steps and their rules live here.
 
 use crate::error::{Error, Result};
-use crate::formulation::radius::Radius;
+use crate::formulation::radius::{Radius, DEFAULT_RELATIVE};
 use crate::formulation::{Options, Task};
 use crate::pipeline::{self, Built, DataSpec, Loaded, Outputs, SelectSpec, WarmStart, Written};
 use std::path::Path;
 
-/// `export`'s default box: the paper's absolute radius. The files are the
-/// contract the paper's setting and the interop suite are measured on;
-/// `tune`'s default is relative ([`crate::tune::default_radius`]).
-pub const DEFAULT_RADIUS: Radius = Radius::Absolute(0.05);
+/// `export`'s default box: relative, the same as `tune`'s without
+/// validation data, so that the README's main command means the same box at
+/// any layer size (issue #13). The paper's setting is `--radius 0.05`.
+pub const DEFAULT_RADIUS: Radius = Radius::Relative(DEFAULT_RELATIVE);
 
 /// Everything one export needs, before anything is read.
 #[derive(Debug, Clone)]
@@ -132,4 +132,17 @@ fn hinge_start(_: &Loaded, _: &mut Built, _: &SelectSpec, _: &Options) -> Result
     Err(Error::usage(
         "--warm-start hinge solves an LP with the embedded HiGHS, and this gdmilp was built without it",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One default box for the README's two commands: `export` and `tune`
+    /// without validation data.
+    #[cfg(feature = "highs")]
+    #[test]
+    fn export_defaults_to_tunes_box() {
+        assert_eq!(DEFAULT_RADIUS, crate::tune::default_radius(false));
+    }
 }

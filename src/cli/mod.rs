@@ -138,9 +138,9 @@ pub struct FormArgs {
     /// times the median |margin| (classification) or |residual|
     /// (regression) now, the same box at any layer size or scale; auto
     /// (tune) cross-validates relative radii 0.125x to 32x on DATA (--folds)
-    /// and sweeps all of DATA at the one that scored best. Default: export
-    /// 0.05; tune 0.5x, or auto with --val or --val-split (which then judge
-    /// the sweep).
+    /// and sweeps all of DATA at the one that scored best. Default: 0.5x
+    /// (export, tune), auto for tune with --val or --val-split (which then
+    /// judge the sweep).
     #[arg(long, value_name = "R", allow_hyphen_values = true)]
     pub radius: Option<String>,
     /// Box radius of the biases, absolute (default: the same as the

@@ -186,9 +186,7 @@ pub fn mse_form(
     })
 }
 
-/// The relative radius `tune` uses without validation data, and the start
-/// of its reading of `--radius` (measured: README, Real heads).
-pub const DEFAULT_RELATIVE: f64 = 0.5;
+pub use crate::formulation::radius::DEFAULT_RELATIVE;
 
 /// `tune`'s box when none is given: the cross-validated path when there is
 /// validation data to judge its sweep (the user asked for held-out checks

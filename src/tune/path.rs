@@ -211,7 +211,7 @@ fn out_of_fold(
         ..plan.settings.clone()
     };
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let solved: Vec<Result<Vec<(usize, Option<Weights>)>>> = std::thread::scope(|s| {
+    let solved: Vec<Result<Solved>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 s.spawn(|| {
@@ -256,6 +256,9 @@ fn out_of_fold(
     };
     Ok((metrics::metrics(&out, &a, &current.data.y), improved))
 }
+
+/// Each fold's index and its sweep's weights, when they improved its points.
+type Solved = Vec<(usize, Option<Weights>)>;
 
 /// The weights of one fold's sweep at relative radius `f` on `part` (all
 /// but that fold), when they improve its points.

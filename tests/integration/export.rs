@@ -261,13 +261,58 @@ fn export_says_how_far_the_box_lets_activations_move_and_advises_on_a_wide_one()
     let narrow = box_line("0.01");
     let wide = box_line("1");
     assert!(narrow.contains("the median |margin| now"), "{narrow}");
-    assert!(!narrow.contains("--radius auto"), "{narrow}");
+    assert!(!narrow.contains("held-out data judge"), "{narrow}");
     assert!(
-        wide.contains("--radius auto"),
+        wide.contains("let held-out data judge it (tune --radius auto)"),
         "a wide box gets the advice: {wide}"
     );
     let ratio = number_after(&wide, "up to ") / number_after(&narrow, "up to ");
     assert!((ratio - 100.0).abs() < 1.0, "{ratio}");
+}
+
+/// Without `--radius`, export writes tune's default box (issue #13): 0.5x
+/// of the median |margin| or |residual|, the very file of `--radius 0.5x`,
+/// with both forms in the manifest; HiGHS solves it and apply verifies the
+/// answer. `--radius 0.05` is the paper's absolute box (the golden files,
+/// unchanged, pass it).
+#[test]
+fn export_defaults_to_the_relative_box_of_half_the_median_margin() {
+    let dir = Dir::new("export-default-box");
+    for case in ["digits", "regression"] {
+        let (m, d) = (model(case), data(case));
+        let export = |name: &str, radius: &[&str]| {
+            let out = dir.p(&format!("{case}-{name}.mps"));
+            let r = dir.run(&[&["export", &m, &d, "-o", &out], radius].concat());
+            let r = r.ok();
+            let man = read_json(&dir.path.join(format!("{case}-{name}.mps.gdmilp.json")));
+            (std::fs::read(&out).unwrap(), man, r)
+        };
+        let (file, man, r) = export("default", &[]);
+        let (half, half_man, _) = export("half", &["--radius", "0.5x"]);
+        let size = &man["box_size"];
+        assert_eq!(size["relative"], 0.5, "{case}: {size}");
+        let radius = size["radius"].as_f64().unwrap();
+        assert!(radius > 0.0 && radius != 0.05, "{case}: r = {radius}");
+        assert_eq!(man["options"]["radius"], size["radius"], "{case}");
+        assert_eq!(man["options"]["bias_radius"], size["bias_radius"]);
+        assert!(file == half, "{case}: not the file of --radius 0.5x");
+        assert_eq!(man["options"], half_man["options"], "{case}");
+        assert_eq!(man["box_size"], half_man["box_size"], "{case}");
+        r.check(
+            r.stderr().contains("box      radius 0.5x = "),
+            "the box line gives both forms",
+        );
+        let (_, paper, _) = export("paper", &["--radius", "0.05"]);
+        assert_eq!(paper["options"]["radius"], 0.05, "{case}");
+        assert!(paper.get("box_size").is_none(), "{case}: {paper}");
+    }
+    let (mps, sol) = (dir.p("digits-default.mps"), dir.p("digits-default.sol"));
+    dir.run(&["solve", &mps, "-o", &sol, "-q"]).ok();
+    let out = dir.p("digits.onnx");
+    let r = dir
+        .run(&["apply", &sol, &model("digits"), "-o", &out, "--json"])
+        .code_is(0);
+    r.check(r.json()["verified"] == true, "apply verifies the answer");
 }
 
 #[test]

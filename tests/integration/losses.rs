@@ -4,6 +4,9 @@
 
 use crate::util::*;
 
+/// Exports `case` with `loss` in the paper's box (where each of these files
+/// can improve on the current weights), solves it with CBC, GLPK and HiGHS,
+/// and applies each solution.
 fn agree_and_verify(case: &str, loss: &str, extra: &[&str]) {
     let dir = Dir::new(&format!("loss-{case}-{loss}"));
     let mps = dir.p("layer.mps");
@@ -16,6 +19,8 @@ fn agree_and_verify(case: &str, loss: &str, extra: &[&str]) {
         mps.as_str(),
         "--loss",
         loss,
+        "--radius",
+        "0.05",
     ];
     args.extend(extra);
     dir.run(&args).ok();
@@ -385,7 +390,9 @@ fn mse_after_a_relu_uses_segments_in_tune_and_the_quadratic_file_is_exact() {
     // optimum.
     let (m, d) = (model("regression"), data("regression"));
     let lp = dir.p("q.lp");
-    dir.run(&["export", &m, &d, "-o", &lp, "--mse-form", "quadratic"])
+    // In the box of the tune run below.
+    let export = ["export", &m, &d, "-o", &lp, "--radius", "0.05"];
+    dir.run(&[&export[..], &["--mse-form", "quadratic"]].concat())
         .ok();
     let man = read_json(&dir.path.join("q.lp.gdmilp.json"));
     assert!(man["mse_bound"].is_null());

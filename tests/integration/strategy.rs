@@ -5,12 +5,16 @@
 
 use crate::util::*;
 
+/// The box of both sides of each comparison (the paper's absolute one).
+const BOX: &str = "0.05";
+
 /// `export` then `gdmilp solve` (HiGHS on the file): the loss at the file's
 /// optimum (objective + the manifest's offset).
 fn file_optimum(dir: &Dir, case: &str, extra: &[&str]) -> f64 {
     let (m, d) = (model(case), data(case));
     let file = dir.p("layer.mps");
     let mut args = vec!["export", m.as_str(), d.as_str(), "-o", file.as_str()];
+    args.extend(["--radius", BOX]);
     args.extend(extra);
     dir.run(&args).ok();
     let sol = dir.p("highs.sol");
@@ -32,9 +36,8 @@ fn tune_sweep(dir: &Dir, case: &str, extra: &[&str]) -> serde_json::Value {
         &out,
         "--report",
         &rep,
-        // export's default box, which file_optimum's file has.
         "--radius",
-        "0.05",
+        BOX,
     ];
     args.extend(extra);
     dir.run(&args).ok();
