@@ -30,6 +30,14 @@ pub struct Protect {
     pub precision: Precision,
 }
 
+/// The stored and computed types of `layer`'s weight and bias.
+fn params_types(layer: &FinalLayer) -> Vec<i32> {
+    std::iter::once(&layer.weight)
+        .chain(layer.bias.as_ref())
+        .flat_map(|p| [p.data_type, p.compute_type])
+        .collect()
+}
+
 /// What rounding `layer`'s weights to the types the model stores and reads
 /// them in, and its arithmetic, can do: nothing for float32 and float64
 /// (the check's tolerance covers them); float16 and bfloat16 by their unit
@@ -53,13 +61,22 @@ pub fn precision(layer: &FinalLayer) -> Precision {
     let params = std::iter::once(&layer.weight).chain(layer.bias.as_ref());
     let (mut weights, mut weights_floor) = (0.0f64, 0.0f64);
     for p in params {
-        // Rounded to the stored type, then to the one a Cast reads it as.
-        let (a, b) = (unit(p.data_type), unit(p.compute_type));
+        // Rounded to the stored type, then to the one a Cast reads it as
+        // (rounding twice to one type is rounding once).
+        let cast = (p.compute_type != p.data_type).then_some(p.compute_type);
+        let (a, b) = (unit(p.data_type), cast.map_or(0.0, unit));
         weights = weights.max(a + b + a * b);
-        weights_floor = weights_floor.max(floor(p.data_type) * (1.0 + b) + floor(p.compute_type));
+        let fb = cast.map_or(0.0, floor);
+        weights_floor = weights_floor.max(floor(p.data_type) * (1.0 + b) + fb);
     }
     let t = layer.weight.compute_type;
+    let types = params_types(layer);
+    let name = [dtype::BFLOAT16, dtype::FLOAT16]
+        .into_iter()
+        .find(|t| types.contains(t))
+        .map_or("", dtype::name);
     Precision {
+        name,
         weights,
         weights_floor,
         arithmetic: unit(t),
@@ -195,12 +212,15 @@ pub fn describe(path: &Path, guard: &Guard) -> String {
         format!(" ({})", notes.join("; "))
     };
     let rounding = if guard.precision.is_exact() {
-        ""
+        String::new()
     } else {
-        " with an allowance for rounding to the layer's float16 / bfloat16"
+        format!(
+            "; the promise allows for rounding to the layer's {}",
+            guard.precision.name
+        )
     };
     format!(
-        "{}: {} points, {} protected{notes}; {} rows{rounding} remain after presolve ({} hold everywhere in the box)",
+        "{}: {} points, {} protected{notes}; {} rows remain after presolve ({} hold everywhere in the box){rounding}",
         path.display(),
         c.points,
         c.protected,
@@ -558,6 +578,86 @@ pub fn verify_file(
 mod tests {
     use super::*;
     use ndarray::array;
+
+    fn fixture_layer(name: &str) -> FinalLayer {
+        let path = PathBuf::from(format!("fixtures/{name}/model.onnx"));
+        crate::onnx::locate(&Model::load(&path).unwrap(), None).unwrap()
+    }
+
+    #[test]
+    fn the_precision_follows_the_types_the_layer_is_stored_and_computed_in() {
+        let half = precision(&fixture_layer("half_model"));
+        assert_eq!(half.name, "float16");
+        assert_eq!(
+            (half.weights, half.arithmetic),
+            (2f64.powi(-11), 2f64.powi(-11))
+        );
+        assert_eq!(half.weights_floor, 2f64.powi(-25));
+        // Stored as bfloat16, Cast to float32 before the Gemm.
+        let bf = precision(&fixture_layer("bfloat16_weights"));
+        assert_eq!(bf.name, "bfloat16");
+        assert_eq!((bf.weights, bf.arithmetic), (2f64.powi(-8), 0.0));
+        assert!(precision(&fixture_layer("digits")).is_exact());
+    }
+
+    /// a = Σ h_i·w_i + b the way a float16 Gemm on ONNX Runtime's CPU
+    /// computes it: float32 products and sums, the product rounded to
+    /// float16, then the sum with the bias.
+    fn half_gemm(h: &[f64], w: &[f64], b: f64) -> f64 {
+        let t = dtype::FLOAT16;
+        let s: f32 = h.iter().zip(w).map(|(&x, &v)| x as f32 * v as f32).sum();
+        let s = float::round_to(t, s as f64);
+        float::round_to(t, (s as f32 + b as f32) as f64)
+    }
+
+    #[test]
+    fn rounding_any_weights_of_the_box_moves_an_activation_by_less_than_its_allowance() {
+        let layer = fixture_layer("half_model");
+        let prec = precision(&layer);
+        let t = dtype::FLOAT16;
+        let (r, rb) = (0.05, 0.05);
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut worst = 0.0f64;
+        for _ in 0..2000 {
+            let h: Vec<f64> = (0..layer.n_in)
+                .map(|_| float::round_to(t, 8.0 * next() * next()))
+                .collect();
+            let j = (next() * layer.n_out as f64) as usize;
+            // A weight anywhere in the box, often at its corners.
+            let mut pick = |v: f64, r: f64| match (next() * 3.0) as usize {
+                0 => v + r,
+                1 => v - r,
+                _ => v + r * (2.0 * next() - 1.0),
+            };
+            let w: Vec<f64> = layer.w.row(j).iter().map(|&v| pick(v, r)).collect();
+            let b = pick(layer.b[j], rb);
+            let exact: f64 = h.iter().zip(&w).map(|(x, v)| x * v).sum::<f64>() + b;
+            let stored: Vec<f64> = w.iter().map(|&v| layer.weight.round(v)).collect();
+            let computed = half_gemm(&h, &stored, float::round_to(t, b));
+            let scale: f64 = h
+                .iter()
+                .zip(layer.w.row(j))
+                .map(|(x, v)| x.abs() * (v.abs() + r))
+                .sum::<f64>()
+                + layer.b[j].abs()
+                + rb;
+            let l1: f64 = h.iter().map(|x| x.abs()).sum();
+            let allow = prec.allowance(scale, l1);
+            assert!(
+                (computed - exact).abs() <= allow,
+                "{computed} vs {exact}: allowance {allow}"
+            );
+            worst = worst.max((computed - exact).abs() / allow);
+        }
+        // Not vacuous: rounding uses a good part of it somewhere.
+        assert!(worst > 0.2, "{worst}");
+    }
 
     #[test]
     fn lost_points_of_a_file_of_sequences_are_named_by_sequence_and_position() {

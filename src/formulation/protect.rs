@@ -66,6 +66,9 @@ pub enum Targets<'a> {
 /// do to an activation (zero for float32 and float64 layers).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Precision {
+    /// The coarsest type the layer is rounded to ("float16", "bfloat16");
+    /// empty when exact.
+    pub name: &'static str,
     /// Unit roundoff of the stored weights and bias (2⁻¹¹ float16, 2⁻⁸
     /// bfloat16).
     pub weights: f64,
@@ -456,6 +459,7 @@ mod tests {
     use ndarray::array;
 
     const EXACT: Precision = Precision {
+        name: "",
         weights: 0.0,
         weights_floor: 0.0,
         arithmetic: 0.0,
@@ -482,6 +486,63 @@ mod tests {
             b: array![0.0, 0.0],
             bias_vars: true,
         }
+    }
+
+    #[test]
+    fn the_allowance_adds_the_weights_rounding_and_two_roundings_of_the_output() {
+        let (u, eta) = (2f64.powi(-11), 2f64.powi(-25));
+        let half = Precision {
+            name: "float16",
+            weights: u,
+            weights_floor: eta,
+            arithmetic: u,
+            arithmetic_floor: eta,
+        };
+        // Σ|h|·(|w⁰| + r) + |b⁰| + r_b = 3 at Σ|h| = 2.
+        let want = (u + 2.0 * u * (1.0 + u)) * 3.0 + eta * 3.0 + 2.0 * eta;
+        assert_eq!(half.allowance(3.0, 2.0), want);
+        // bfloat16 weights read as float32: the weights alone.
+        let b = 2f64.powi(-8);
+        let cast = Precision {
+            name: "bfloat16",
+            weights: b,
+            ..EXACT
+        };
+        assert_eq!(cast.allowance(3.0, 2.0), 3.0 * b);
+        assert!(EXACT.is_exact() && !cast.is_exact());
+        assert_eq!(EXACT.allowance(3.0, 2.0), 0.0);
+    }
+
+    #[test]
+    fn a_rounded_layer_tightens_each_row_and_lowers_the_promise_the_current_weights_need() {
+        let bf = Precision {
+            name: "bfloat16",
+            weights: 2f64.powi(-8),
+            ..EXACT
+        };
+        // Point 0: margin 1, beyond the box and rounding; point 1: margin
+        // 0.01 > its allowance; point 2: margin 0.001, within it.
+        let h = array![[1.0, 0.0], [1.0, 0.99], [1.0, 0.999]];
+        let o = opts(Task::Classification, Loss::ZeroOne, 0.01);
+        let t = Targets::Classes(&[0, 0, 0]);
+        let g = Guard::build(&layer(), h.view(), t, false, &o, bf).unwrap();
+        assert_eq!(g.protected, vec![0, 1, 2]);
+        assert_eq!((g.counts.rows, g.counts.rows_dropped), (2, 1));
+        assert_eq!(g.counts.within_rounding, 1);
+        // Point 1: A_0 + A_1 = u·(1·1.01 + 0.99·0.01 + 0.01 + 1·0.01 + 0.99·1.01 + 0.01).
+        let allow = 2f64.powi(-8) * (1.0299 + 1.0199);
+        let mu = 0.01 - allow;
+        assert!((g.promise(1).unwrap() - mu).abs() < 1e-12);
+        assert!((g.cuts[0].bound - (mu + allow)).abs() < 1e-12);
+        assert!(g.promise(2).unwrap() < 0.0);
+        assert_eq!(g.promise(0), Some(0.1));
+        // The current weights stay feasible: each row is tight at most.
+        let l = layer();
+        assert!(g.violated(&l.w, &l.b, &[]).is_empty());
+        // Exact weights: the rows ask min(ε, m⁰) and promise that.
+        let g = Guard::build(&l, h.view(), t, false, &o, EXACT).unwrap();
+        assert!((g.promise(1).unwrap() - 0.01).abs() < 1e-12);
+        assert_eq!(g.counts.within_rounding, 0);
     }
 
     #[test]
