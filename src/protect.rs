@@ -30,58 +30,38 @@ pub struct Protect {
     pub precision: Precision,
 }
 
-/// The stored and computed types of `layer`'s weight and bias.
-fn params_types(layer: &FinalLayer) -> Vec<i32> {
-    std::iter::once(&layer.weight)
-        .chain(layer.bias.as_ref())
-        .flat_map(|p| [p.data_type, p.compute_type])
-        .collect()
+/// Unit roundoff and absolute floor of rounding to `t`: zero for float32
+/// and float64, whose rounding the check's tolerance covers.
+fn coarse(t: i32) -> (f64, f64) {
+    match t {
+        dtype::FLOAT16 | dtype::BFLOAT16 => (float::unit_roundoff(t), float::rounding_floor(t)),
+        _ => (0.0, 0.0),
+    }
 }
 
-/// What rounding `layer`'s weights to the types the model stores and reads
-/// them in, and its arithmetic, can do: nothing for float32 and float64
-/// (the check's tolerance covers them); float16 and bfloat16 by their unit
-/// roundoff, the arithmetic when the layer computes in one of them.
+/// What rounding `layer`'s weight and bias to the types the model stores
+/// and reads them in, and the layer's arithmetic, can do (float16 and
+/// bfloat16; the arithmetic when the layer computes in one of them).
 pub fn precision(layer: &FinalLayer) -> Precision {
-    let coarse = |t: i32| matches!(t, dtype::FLOAT16 | dtype::BFLOAT16);
-    let unit = |t: i32| {
-        if coarse(t) {
-            float::unit_roundoff(t)
-        } else {
-            0.0
-        }
-    };
-    let floor = |t: i32| {
-        if coarse(t) {
-            float::rounding_floor(t)
-        } else {
-            0.0
-        }
-    };
-    let params = std::iter::once(&layer.weight).chain(layer.bias.as_ref());
-    let (mut weights, mut weights_floor) = (0.0f64, 0.0f64);
-    for p in params {
+    let mut p = Precision::default();
+    for param in std::iter::once(&layer.weight).chain(layer.bias.as_ref()) {
         // Rounded to the stored type, then to the one a Cast reads it as
         // (rounding twice to one type is rounding once).
-        let cast = (p.compute_type != p.data_type).then_some(p.compute_type);
-        let (a, b) = (unit(p.data_type), cast.map_or(0.0, unit));
-        weights = weights.max(a + b + a * b);
-        let fb = cast.map_or(0.0, floor);
-        weights_floor = weights_floor.max(floor(p.data_type) * (1.0 + b) + fb);
+        let (a, fa) = coarse(param.data_type);
+        let (b, fb) = match param.compute_type {
+            t if t == param.data_type => (0.0, 0.0),
+            t => coarse(t),
+        };
+        p.weights = p.weights.max(a + b + a * b);
+        p.weights_floor = p.weights_floor.max(fa * (1.0 + b) + fb);
+        for t in [param.data_type, param.compute_type] {
+            if t == dtype::BFLOAT16 || t == dtype::FLOAT16 && p.name.is_empty() {
+                p.name = dtype::name(t);
+            }
+        }
     }
-    let t = layer.weight.compute_type;
-    let types = params_types(layer);
-    let name = [dtype::BFLOAT16, dtype::FLOAT16]
-        .into_iter()
-        .find(|t| types.contains(t))
-        .map_or("", dtype::name);
-    Precision {
-        name,
-        weights,
-        weights_floor,
-        arithmetic: unit(t),
-        arithmetic_floor: floor(t),
-    }
+    (p.arithmetic, p.arithmetic_floor) = coarse(layer.weight.compute_type);
+    p
 }
 
 /// Reads `path` with the data file's keys (its mask key too) and task and

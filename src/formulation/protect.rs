@@ -38,7 +38,8 @@
 //! allowance is promised less (μ ≤ 0: its margin may not shrink in exact
 //! arithmetic, but rounding may cost it up to −μ; counted as
 //! `within_rounding`). A regression row is tight at the current weights,
-//! so its promise weakens instead: each output's error stays ≤ e⁰ + A_j.
+//! so its promise weakens instead: each output's error stays ≤ e⁰ plus
+//! the point's largest allowance.
 //! float32 and float64 layers have no allowance (the check's tolerance
 //! covers their rounding).
 //!
