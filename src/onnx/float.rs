@@ -114,9 +114,43 @@ pub fn unit_roundoff(data_type: i32) -> f64 {
     }
 }
 
+/// The largest error rounding to `data_type` makes below its normal range
+/// (half its smallest subnormal: 2⁻²⁵ for float16); 0 for float64 and
+/// unknown types.
+pub fn rounding_floor(data_type: i32) -> f64 {
+    match format(data_type) {
+        Some((p, emin, _)) => 2f64.powi(emin - p),
+        None => 0.0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rounding_moves_a_value_by_at_most_its_unit_roundoff_or_the_floor() {
+        for t in [dtype::FLOAT16, dtype::BFLOAT16, dtype::FLOAT] {
+            let (u, floor) = (unit_roundoff(t), rounding_floor(t));
+            for k in -400..400 {
+                let v = 1.37f64.powi(k) * if k % 2 == 0 { 1.0 } else { -1.0 };
+                let r = round_to(t, v);
+                if r.is_finite() {
+                    assert!(
+                        (r - v).abs() <= u * v.abs() + floor,
+                        "{} {v}",
+                        dtype::name(t)
+                    );
+                }
+            }
+        }
+        // Halfway between 0 and float16's smallest subnormal 2⁻²⁴: the floor.
+        let h = dtype::FLOAT16;
+        assert_eq!(rounding_floor(h), 2f64.powi(-25));
+        let v = 2f64.powi(-25) * 1.0001;
+        assert_eq!(round_to(h, v), 2f64.powi(-24));
+        assert!((round_to(h, v) - v).abs() <= rounding_floor(h));
+    }
 
     #[test]
     fn every_float16_pattern_round_trips() {

@@ -13,6 +13,7 @@ mod golden;
 mod losses;
 mod models;
 mod protect;
+mod protect_half;
 mod sequence;
 mod solve_tune;
 mod strategy;
