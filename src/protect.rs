@@ -462,11 +462,10 @@ fn exact_output(h: &Array2<f64>, layer: &FinalLayer) -> Array2<f64> {
 /// The protected points of `guard` checked in ONNX Runtime: the patched
 /// model `after` (with its layer) run on the protect file, against the
 /// promises `guard` made at the weights of `before` (`tune`'s check of a
-/// sweep). `_margin`, ε, is in the guard's promises already.
+/// sweep; ε is in the guard's promises already).
 pub fn check_models(
     pr: &Protect,
     guard: &Guard,
-    _margin: f64,
     before: (&Model, &FinalLayer),
     after: (&Model, &FinalLayer),
     batch: usize,
