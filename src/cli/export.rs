@@ -39,7 +39,10 @@ pub(super) fn run(a: ExportArgs) -> Result<u8> {
         bias_radius: a.form.bias_radius,
         selection: a.form.selection(),
         protect: a.form.protect.as_deref(),
-        warm_start: a.form.warm_start,
+        warm_start: a
+            .form
+            .warm_start
+            .unwrap_or(crate::pipeline::WarmStart::Current),
     };
     let outputs = plan.check()?;
     let done = plan.run(outputs, |task| {

@@ -186,9 +186,9 @@ pub struct FormArgs {
     /// zero-one: the MIP start. current (the current weights) or hinge:
     /// first solve the hinge LP on the same points and box with the
     /// embedded HiGHS, and start from its weights when they have more
-    /// points correct.
-    #[arg(long, value_enum, default_value_t = WarmStart::Current)]
-    pub warm_start: WarmStart,
+    /// points correct. Default: export current, tune hinge.
+    #[arg(long, value_enum)]
+    pub warm_start: Option<WarmStart>,
     /// Points that must not get worse (.npz, the data file's keys): every
     /// point the model gets right now stays right with the margin (the
     /// smaller of --margin and its margin now), every regression output's
@@ -238,7 +238,7 @@ impl FormArgs {
                 _ => crate::Error::usage(msg),
             });
         }
-        if self.warm_start == WarmStart::Hinge && opts.loss != Loss::ZeroOne {
+        if self.warm_start == Some(WarmStart::Hinge) && opts.loss != Loss::ZeroOne {
             return Err(crate::Error::usage(format!(
                 "--warm-start hinge goes with --loss zero-one, not {}",
                 opts.loss.name()

@@ -207,7 +207,7 @@ fn plan<'a>(
         keep: a.keep.as_deref(),
         batch_size: a.data_args.batch_size,
         val,
-        warm_start: a.form.warm_start,
+        warm_start: a.form.warm_start.unwrap_or(tune::DEFAULT_WARM_START),
         shrink: a.shrink,
         method: a.method,
         protect,
