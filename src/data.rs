@@ -88,34 +88,35 @@ impl Dataset {
     }
 
     /// The points of `k` seeded folds of about equal size (in a data set of
-    /// sequences, whole sequences go together), each ascending; every point
-    /// is in exactly one.
+    /// sequences, whole sequences go together, counting those with a point),
+    /// each ascending; every point is in exactly one.
     pub fn folds(&self, k: usize, seed: u64) -> Result<Vec<Vec<usize>>> {
+        let group = |t: usize| self.x.positions.as_ref().map_or(t, |p| p.at[t].0);
+        let mut groups: Vec<usize> = (0..self.y.len()).map(group).collect();
+        groups.dedup();
         let (n, what) = match &self.x.positions {
-            Some(_) => (self.x.x.shape()[0], "sequences"),
-            None => (self.y.len(), "points"),
+            Some(_) => (groups.len(), "sequences with a point"),
+            None => (groups.len(), "points"),
         };
         if k < 2 || k > n {
             return Err(Error::invalid(
                 &self.path,
                 format!(
-                    "cross-validation needs between 2 and {n} folds (the data's {what}), not {k}"
+                    "cross-validation (--radius auto) cannot make {k} folds of {n} {what}: give --folds between 2 and {n}, or a fixed --radius"
                 ),
             ));
         }
-        let mut perm: Vec<usize> = (0..n).collect();
         let mut rng = SplitMix(seed ^ 0xF01D_5EED);
         for i in (1..n).rev() {
-            perm.swap(i, rng.below(i + 1));
+            groups.swap(i, rng.below(i + 1));
         }
-        let mut fold_of = vec![0; n];
-        for (i, &row) in perm.iter().enumerate() {
-            fold_of[row] = i % k;
+        let mut fold_of = std::collections::HashMap::with_capacity(n);
+        for (i, &g) in groups.iter().enumerate() {
+            fold_of.insert(g, i % k);
         }
         let mut folds = vec![Vec::new(); k];
         for t in 0..self.y.len() {
-            let row = self.x.positions.as_ref().map_or(t, |p| p.at[t].0);
-            folds[fold_of[row]].push(t);
+            folds[fold_of[&group(t)]].push(t);
         }
         Ok(folds)
     }

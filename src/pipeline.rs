@@ -158,22 +158,6 @@ impl Loaded {
         })
     }
 
-    /// Points `idx` of the data with their features, without running the
-    /// model again (cross-validation's folds).
-    pub fn subset(&self, idx: &[usize]) -> Loaded {
-        let rows = |m: &ndarray::Array2<f64>| m.select(ndarray::Axis(0), idx);
-        Loaded {
-            model: self.model.clone(),
-            layer: self.layer.clone(),
-            data: self.data.subset(idx),
-            features: Features {
-                h: rows(&self.features.h),
-                a: rows(&self.features.a),
-                out: rows(&self.features.out),
-            },
-        }
-    }
-
     /// Metrics of the model on all the data.
     pub fn metrics(&self) -> Metrics {
         metrics::metrics(&self.features.out, &self.features.a, &self.data.y)
@@ -322,6 +306,15 @@ pub fn select(loaded: &Loaded, sel: &SelectSpec) -> Result<Vec<usize>> {
     data::select(sel.select, sel.points, sel.seed, wrong.as_deref(), &loss)
 }
 
+/// The data-file indices of the points `sel` picks among `pool` (ascending;
+/// a cross-validation fold's training points), ascending.
+pub fn select_in(loaded: &Loaded, sel: &SelectSpec, pool: &[usize]) -> Result<Vec<usize>> {
+    let out = loaded.features.out.select(ndarray::Axis(0), pool);
+    let (wrong, loss) = metrics::per_point(&out, &loaded.data.y.subset(pool));
+    let local = data::select(sel.select, sel.points, sel.seed, wrong.as_deref(), &loss)?;
+    Ok(local.into_iter().map(|i| pool[i]).collect())
+}
+
 /// Selects points, sizes the box `radius` asks for on them (`opts` holds
 /// the rest; `bias_radius` a fixed r_b, if any) and builds the formulation.
 /// `Radius::Auto` is the caller's to resolve (it needs validation data).
@@ -332,7 +325,23 @@ pub fn build_sized(
     radius: Radius,
     bias_radius: Option<f64>,
 ) -> Result<(Options, Built)> {
-    let indices = select(loaded, sel)?;
+    build_sized_on(
+        loaded,
+        select(loaded, sel)?,
+        sel,
+        opts,
+        (radius, bias_radius),
+    )
+}
+
+/// [`build_sized`] on the points `indices`.
+pub fn build_sized_on(
+    loaded: &Loaded,
+    indices: Vec<usize>,
+    sel: &SelectSpec,
+    opts: &Options,
+    (radius, bias_radius): (Radius, Option<f64>),
+) -> Result<(Options, Built)> {
     let size = size_box(loaded, &indices, opts, radius, bias_radius);
     let opts = Options {
         radius: size.radius,
@@ -449,11 +458,13 @@ pub fn build_on(
     if indices.is_empty() {
         return Err(Error::invalid(
             &loaded.data.path,
-            format!(
-                "--select {:?} chose no points (no point is misclassified?)",
-                sel.select
-            )
-            .to_lowercase(),
+            match sel.select {
+                Select::Misclassified => {
+                    "--select misclassified chose no points: the model gets every point right"
+                        .into()
+                }
+                other => format!("--select {other:?} chose no points").to_lowercase(),
+            },
         ));
     }
     let features = loaded.features.h.select(ndarray::Axis(0), &indices);

@@ -7,6 +7,7 @@ use super::{DataArgs, FormArgs};
 use crate::apply;
 use crate::data;
 use crate::error::{Error, Result};
+use crate::formulation::radius::Radius;
 use crate::onnx::layer::Activation;
 use crate::pipeline;
 use crate::tune::{self, Plan};
@@ -49,9 +50,10 @@ pub struct TuneArgs {
     /// instead of --val; the sweeps see the rest. 0: none (the default).
     #[arg(long, value_name = "F")]
     pub val_split: Option<f64>,
-    /// --radius auto without --val or --val-split: cross-validate each
-    /// radius on this many folds of DATA (seeded by --seed), then run the
-    /// sweep on all of DATA at the radius that scored best.
+    /// --radius auto: cross-validate each radius on this many folds of
+    /// DATA (seeded by --seed), then run the sweep on all of DATA at the
+    /// radius that scored best. Each radius costs K sweeps, each with the
+    /// --time-limit of a sweep.
     #[arg(long, value_name = "K", default_value_t = tune::DEFAULT_FOLDS)]
     pub folds: usize,
     /// With --val or --val-split: when validation rejects a sweep, the next
@@ -94,6 +96,14 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
         }
         (None, None) => (data, None),
     };
+    if a.form
+        .radius()?
+        .unwrap_or(tune::default_radius(val.is_some()))
+        == Radius::Auto
+    {
+        // Enough points for the folds, before the model runs.
+        train.folds(a.folds, a.form.seed)?;
+    }
     let loaded = pipeline::Loaded::from_parts(model, layer, train, a.data_args.batch_size)?;
     let protect = match &a.form.protect {
         Some(p) => Some(crate::protect::load(
@@ -219,12 +229,18 @@ fn print_report(a: &TuneArgs, report: &tune::Report, held_out: bool) {
     if let Some(cv) = &report.cross_validation {
         for r in &cv.radii {
             outln!(
-                "radius {}x  {}-fold cross-validated {}  ({} of {} folds improved, {:.1} s){}",
+                "radius {}x = {}  {}-fold cross-validated {}  ({} of {} folds improved{}, {:.1} s){}",
                 crate::num::fmt(r.relative),
+                crate::num::fmt(pipeline::round3(r.radius)),
                 cv.folds,
                 super::describe(&r.metrics),
                 r.improved,
                 cv.folds,
+                if r.stopped_early > 0 {
+                    format!(", {} stopped before optimality", r.stopped_early)
+                } else {
+                    String::new()
+                },
                 r.seconds,
                 if r.chosen { "  chosen" } else { "" }
             );

@@ -105,8 +105,7 @@ pub struct Report {
     /// Metrics on the validation data after, with --val.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub val_after: Option<Metrics>,
-    /// `--radius auto` without validation data: each radius's
-    /// cross-validated metrics.
+    /// `--radius auto`: each radius's cross-validated metrics.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cross_validation: Option<CrossValidation>,
     /// Every sweep run.
@@ -122,9 +121,9 @@ pub struct Plan<'a> {
     /// Formulation options (their radii are overridden by `radius`).
     pub options: Options,
     /// The box: absolute, relative (resolved each sweep on its points) or
-    /// the auto path (judged on `val`, or cross-validated on `folds`).
+    /// the auto path (cross-validated on `folds`).
     pub radius: Radius,
-    /// `--radius auto` without `val`: the folds of its cross-validation.
+    /// `--radius auto`: the folds of its cross-validation.
     pub folds: usize,
     /// A fixed bias radius (default: r_b = r).
     pub bias_radius: Option<f64>,
@@ -516,20 +515,26 @@ struct Prepared {
     guard: Option<crate::formulation::protect::Guard>,
 }
 
-/// Sweep `k`'s box `rule` (bias radius `bias`), points and problem on
-/// `current`'s data, with the hinge start of a zero-one sweep when asked
-/// for or needed, and the protected rows; says nothing.
-fn assemble(
-    current: &Loaded,
-    k: usize,
-    plan: &Plan<'_>,
-    rule: Radius,
-    bias: Option<f64>,
-    (settings, deadline): (&Settings, Option<Instant>),
-) -> Result<Prepared> {
+/// Sweep `k`'s selection (its seed advanced).
+fn selection(plan: &Plan<'_>, k: usize) -> SelectSpec {
     let mut sel = plan.selection.clone();
     sel.seed = sel.seed.wrapping_add(k as u64 - 1);
-    let (options, mut built) = pipeline::build_sized(current, &sel, &plan.options, rule, bias)?;
+    sel
+}
+
+/// Sweep `k`'s box `rule` (bias radius `bias`) and problem on the points
+/// `indices` of `current`'s data, chosen by `sel`, with the hinge start of
+/// a zero-one sweep when asked for or needed, and the protected rows; says
+/// nothing.
+fn assemble(
+    current: &Loaded,
+    (sel, indices): (SelectSpec, Vec<usize>),
+    plan: &Plan<'_>,
+    (rule, bias): (Radius, Option<f64>),
+    (settings, deadline): (&Settings, Option<Instant>),
+) -> Result<Prepared> {
+    let (options, mut built) =
+        pipeline::build_sized_on(current, indices, &sel, &plan.options, (rule, bias))?;
     let guard = protect_guard(current, plan, &options)?;
     let warm_start = zero_one_start(
         current, plan, &options, &mut built, &sel, settings, deadline,
@@ -553,7 +558,15 @@ fn prepare(st: &State, k: usize, plan: &Plan<'_>, deadline: Option<Instant>) -> 
         Radius::Auto => unreachable!("the auto path sets a relative radius"),
     };
     let bias = plan.bias_radius.map(|b| b * st.scale);
-    let parts = assemble(current, k, plan, rule, bias, (&plan.settings, deadline))?;
+    let sel = selection(plan, k);
+    let indices = pipeline::select(current, &sel)?;
+    let parts = assemble(
+        current,
+        (sel, indices),
+        plan,
+        (rule, bias),
+        (&plan.settings, deadline),
+    )?;
     let (options, built) = (&parts.options, &parts.built);
     if let (Some(g), Some(pr)) = (&parts.guard, plan.protect) {
         errln!(

@@ -7,25 +7,24 @@
 //! (`--val`, `--val-split`) is not used to choose: it judges the refit like
 //! any sweep, once, so the choice among radii does not bias it.
 
-use super::{score, Plan, State};
-use crate::apply::Weights;
+use super::{score, selection, Plan, State};
 use crate::error::Result;
 use crate::formats;
-use crate::formulation::radius::{Radius, AUTO_PATH};
+use crate::formulation::radius::{BoxSize, Radius, AUTO_PATH};
 use crate::formulation::Loss;
 use crate::metrics::{self, Metrics};
-use crate::onnx::Activation;
-use crate::pipeline::Loaded;
+use crate::onnx::{Activation, FinalLayer};
+use crate::pipeline::{self, Loaded};
 use crate::solve::Settings;
 use serde::Serialize;
 use std::time::Instant;
 
-/// Radii in a row scoring worse than the best before them that stop the
-/// path (one stopped it on noise: 78.00 % against 78.08 % on 1,250 points,
-/// where the larger boxes it skipped gained most).
+/// Radii in a row scoring no better than the best before them that stop
+/// the path (one stopped it on noise: 78.00 % against 78.08 % on 1,250
+/// points, where the larger boxes it skipped gained most).
 const PATIENCE: usize = 2;
 
-/// The folds `--radius auto` cross-validates on without validation data.
+/// The folds `--radius auto` cross-validates on (`--folds`).
 pub const DEFAULT_FOLDS: usize = 5;
 
 /// What cross-validation found, for the report.
@@ -45,12 +44,20 @@ pub struct CrossValidation {
 pub struct CvRadius {
     /// The relative radius.
     pub relative: f64,
+    /// The box it resolved to on the training points (the refit's box; every
+    /// fold's sweep has it).
+    pub radius: f64,
+    /// Its bias radius.
+    pub bias_radius: f64,
     /// Out-of-fold metrics: each point scored by the sweep that did not see
     /// it (the current weights where a fold's sweep did not improve its
     /// points).
     pub metrics: Metrics,
     /// Folds whose sweep improved its points.
     pub improved: usize,
+    /// Folds whose solve stopped before it proved its answer optimal (the
+    /// time limit, most often).
+    pub stopped_early: usize,
     /// Seconds for the radius's K sweeps.
     pub seconds: f64,
     /// The radius the refit used.
@@ -67,9 +74,9 @@ struct Walk {
 enum Step {
     /// The best so far.
     Best,
-    /// Worse than the best before it, the path goes on.
+    /// No better than the best before it, the path goes on.
     Worse,
-    /// [`PATIENCE`] worse in a row: the path stops.
+    /// [`PATIENCE`] no better in a row: the path stops.
     Stop,
 }
 
@@ -89,93 +96,127 @@ impl Walk {
     }
 }
 
-fn stop_line(f: f64, on: &str) {
-    errln!(
-        "path     {on} worse than the best at {PATIENCE} radii in a row (last {}x): the path stops",
-        formats::num::fmt(f)
-    );
-}
-
-/// Runs the path by K-fold cross-validation on the training points and
-/// sets the rule of the sweeps that follow (the first is the refit on all
-/// the points, judged like any sweep: on validation data too, when given).
+/// The path by K-fold cross-validation on the training points; sets the
+/// rule of the sweeps that follow (the first is the refit on all the
+/// points, judged like any sweep: on validation data too, when given).
 /// Returns why the loop stops when no radius beats the current model.
 pub(super) fn run(st: &mut State, plan: &Plan<'_>) -> Result<Result<(), String>> {
-    cross_validated(st, plan)
-}
-
-/// The path by K-fold cross-validation on the training points; sets the
-/// rule of the refit when a radius beats the current model.
-fn cross_validated(st: &mut State, plan: &Plan<'_>) -> Result<Result<(), String>> {
     let loss = plan.options.loss;
-    let data = &st.current.data;
-    let folds = data.folds(plan.folds, plan.selection.seed)?;
-    let parts: Vec<(Loaded, &[usize])> = folds
-        .iter()
-        .map(|held| {
-            let rest = complement(data.y.len(), held);
-            (st.current.subset(&rest), held.as_slice())
+    let current = &st.current;
+    let folds = current.data.folds(plan.folds, plan.selection.seed)?;
+    let parts: Vec<Part> = folds
+        .into_iter()
+        .map(|held| Part {
+            train: complement(current.data.y.len(), &held),
+            held,
         })
         .collect();
-    let now = st.current.metrics();
+    // The refit's points: each radius's box is sized on them, once.
+    let sel = selection(plan, 1);
+    let refit = pipeline::select(current, &sel)?;
+    let now = current.metrics();
     errln!(
         "path     {}-fold cross-validation on the {} training points; the current model: {}",
         plan.folds,
-        data.y.len(),
+        current.data.y.len(),
         now.describe()
     );
-    let current = path_score_of(&now, loss);
     let mut cv = CrossValidation {
         folds: plan.folds,
-        current: now,
+        current: now.clone(),
         radii: Vec::new(),
     };
     let mut best: Option<usize> = None;
     let mut walk = Walk::default();
     for &f in &AUTO_PATH {
         let clock = Instant::now();
-        let (m, improved) = out_of_fold(&st.current, &parts, f, plan)?;
-        let sc = path_score_of(&m, loss);
-        errln!(
-            "path     {}x: cross-validated {} ({improved} of {} folds improved their points)",
-            formats::num::fmt(f),
-            m.describe(),
-            plan.folds
+        let size = pipeline::size_box(
+            current,
+            &refit,
+            &plan.options,
+            Radius::Relative(f),
+            plan.bias_radius,
         );
+        if let Some(why) = size.empty_because() {
+            st.cv = Some(cv);
+            return Ok(Err(format!("radius {}x = 0: {why}", formats::num::fmt(f))));
+        }
+        let fold = out_of_fold(current, &parts, &size, plan)?;
+        errln!(
+            "path     {}x = {}: cross-validated {} ({} of {} folds improved their points{})",
+            formats::num::fmt(f),
+            formats::num::fmt(pipeline::round3(size.radius)),
+            fold.metrics.describe(),
+            fold.improved,
+            plan.folds,
+            early_note(fold.stopped_early)
+        );
+        let sc = path_score_of(&fold.metrics, loss);
         cv.radii.push(CvRadius {
             relative: f,
-            metrics: m,
-            improved,
+            radius: size.radius,
+            bias_radius: size.bias_radius,
+            metrics: fold.metrics,
+            improved: fold.improved,
+            stopped_early: fold.stopped_early,
             seconds: clock.elapsed().as_secs_f64(),
             chosen: false,
         });
         match walk.step(sc) {
             Step::Stop => {
-                stop_line(f, "cross-validation");
+                errln!(
+                    "path     cross-validation no better than the best at {PATIENCE} radii in a row (last {}x): the path stops",
+                    formats::num::fmt(f)
+                );
                 break;
             }
             Step::Worse => {}
-            Step::Best if sc < current => best = Some(cv.radii.len() - 1),
+            Step::Best if sc < path_score_of(&now, loss) => best = Some(cv.radii.len() - 1),
             Step::Best => {}
         }
     }
     let chosen = best.map(|i| {
         cv.radii[i].chosen = true;
-        cv.radii[i].relative
+        (cv.radii[i].relative, i + 1 == AUTO_PATH.len())
     });
+    let early: usize = cv.radii.iter().map(|r| r.stopped_early).sum();
     st.cv = Some(cv);
-    let Some(f) = chosen else {
-        return Ok(Err(
-            "no radius on the path beat the current model in cross-validation; the weights stay"
-                .into(),
-        ));
+    let Some((f, last)) = chosen else {
+        return Ok(Err(format!(
+            "no radius on the path beat the current model in cross-validation{}; the weights stay",
+            early_note(early)
+        )));
     };
     errln!(
-        "path     radius {}x (cross-validation prefers it): one sweep on all the points",
-        formats::num::fmt(f)
+        "path     radius {}x (cross-validation prefers it): one sweep on all the points{}",
+        formats::num::fmt(f),
+        if last {
+            "; it is the path's largest: a larger box (--radius 64x) may score better still"
+        } else {
+            ""
+        }
     );
     st.rule = Radius::Relative(f);
     Ok(Ok(()))
+}
+
+/// `, N fold solves stopped before optimality: a longer --time-limit may
+/// help`, or nothing.
+fn early_note(n: usize) -> String {
+    if n == 0 {
+        return String::new();
+    }
+    format!(
+        ", {n} fold solve{} stopped before optimality: a longer --time-limit may help",
+        if n == 1 { "" } else { "s" }
+    )
+}
+
+/// One fold: the training points its sweep may choose from, and the points
+/// it is scored on (both ascending data-file indices).
+struct Part {
+    train: Vec<usize>,
+    held: Vec<usize>,
 }
 
 /// 0..n without the ascending `held`.
@@ -183,17 +224,26 @@ fn complement(n: usize, held: &[usize]) -> Vec<usize> {
     (0..n).filter(|t| held.binary_search(t).is_err()).collect()
 }
 
-/// The metrics of relative radius `f` on `current`'s points, each scored
-/// by the sweep on the other folds (from the features: the folds' sweeps
-/// are never written or re-run in ONNX Runtime), and how many folds'
-/// sweeps improved their points. The folds are solved side by side, one
-/// thread each up to the cores there are (`--threads 1`: one at a time).
-fn out_of_fold(
-    current: &Loaded,
-    parts: &[(Loaded, &[usize])],
-    f: f64,
-    plan: &Plan<'_>,
-) -> Result<(Metrics, usize)> {
+/// A radius's out-of-fold scores.
+struct Fold {
+    metrics: Metrics,
+    improved: usize,
+    stopped_early: usize,
+}
+
+/// What one fold's sweep gave: the layer as it would be stored, when the
+/// sweep improved its points, and whether its solve proved optimality.
+struct FoldSweep {
+    layer: Option<FinalLayer>,
+    optimal: bool,
+}
+
+/// The metrics of the box `size` on `current`'s points, each scored by the
+/// sweep on the other folds (from the features and the weights rounded as
+/// the model stores them: the folds' sweeps are never written or re-run in
+/// ONNX Runtime). The folds are solved side by side, one thread each up to
+/// the cores there are (`--threads 1`: one at a time).
+fn out_of_fold(current: &Loaded, parts: &[Part], size: &BoxSize, plan: &Plan<'_>) -> Result<Fold> {
     let workers = match plan.settings.threads {
         Some(t) => t as usize,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -211,17 +261,17 @@ fn out_of_fold(
         ..plan.settings.clone()
     };
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let solved: Vec<Result<Solved>> = std::thread::scope(|s| {
+    let solved: Vec<Result<Vec<(usize, FoldSweep)>>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 s.spawn(|| {
                     let mut mine = Vec::new();
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some((part, _)) = parts.get(i) else {
+                        let Some(part) = parts.get(i) else {
                             return Ok(mine);
                         };
-                        mine.push((i, fold_sweep(part, f, plan, &quiet)?));
+                        mine.push((i, fold_sweep(current, &part.train, size, plan, &quiet)?));
                     }
                 })
             })
@@ -232,18 +282,19 @@ fn out_of_fold(
             .collect()
     });
     let mut a = current.features.a.clone();
-    let mut improved = 0;
-    for (i, wts) in solved
+    let (mut improved, mut stopped_early) = (0, 0);
+    for (i, fold) in solved
         .into_iter()
         .collect::<Result<Vec<_>>>()?
         .into_iter()
         .flatten()
     {
-        let Some(wts) = wts else { continue };
+        stopped_early += usize::from(!fold.optimal);
+        let Some(layer) = fold.layer else { continue };
         improved += 1;
-        let held = parts[i].1;
+        let held = &parts[i].held;
         let h = current.features.h.select(ndarray::Axis(0), held);
-        let a_held = h.dot(&wts.w.t()) + &wts.b;
+        let a_held = h.dot(&layer.w.t()) + &layer.b;
         for (&t, row) in held.iter().zip(a_held.rows()) {
             a.row_mut(t).assign(&row);
         }
@@ -254,37 +305,50 @@ fn out_of_fold(
         // classification; regression has no other activation.
         _ => a.clone(),
     };
-    Ok((metrics::metrics(&out, &a, &current.data.y), improved))
+    Ok(Fold {
+        metrics: metrics::metrics(&out, &a, &current.data.y),
+        improved,
+        stopped_early,
+    })
 }
 
-/// Each fold's index and its sweep's weights, when they improved its points.
-type Solved = Vec<(usize, Option<Weights>)>;
-
-/// The weights of one fold's sweep at relative radius `f` on `part` (all
-/// but that fold), when they improve its points.
-fn fold_sweep(part: &Loaded, f: f64, plan: &Plan<'_>, quiet: &Settings) -> Result<Option<Weights>> {
+/// One fold's sweep in the box `size` on the points it selects among
+/// `train`. A fold with no point to select (a misclassified sample where
+/// its part of the data has none) keeps the current weights.
+fn fold_sweep(
+    current: &Loaded,
+    train: &[usize],
+    size: &BoxSize,
+    plan: &Plan<'_>,
+    quiet: &Settings,
+) -> Result<FoldSweep> {
+    let sel = selection(plan, 1);
+    let indices = pipeline::select_in(current, &sel, train)?;
+    if indices.is_empty() {
+        return Ok(FoldSweep {
+            layer: None,
+            optimal: true,
+        });
+    }
     let deadline = super::deadline(plan, Instant::now());
+    let box_ = (Radius::Absolute(size.radius), Some(size.bias_radius));
     let super::Prepared {
         options,
         built,
         guard,
         ..
-    } = super::assemble(
-        part,
-        1,
-        plan,
-        Radius::Relative(f),
-        plan.bias_radius,
-        (quiet, deadline),
-    )?;
+    } = super::assemble(current, (sel, indices), plan, box_, (quiet, deadline))?;
     let p = &built.problem;
-    let (answer, _) = super::solve(p, guard.as_ref(), &options, part, plan, quiet, deadline)?;
+    let (answer, _) = super::solve(p, guard.as_ref(), &options, current, plan, quiet, deadline)?;
     let before = built.incumbent;
     let gain = answer.objective < before - super::float32_reach(before + p.objective_offset());
-    Ok(answer
-        .weights
-        .filter(|_| gain)
-        .map(|(w, b)| Weights { w, b }))
+    Ok(FoldSweep {
+        optimal: answer.optimal,
+        layer: answer
+            .weights
+            .filter(|_| gain)
+            .map(|(w, b)| current.layer.as_stored(&w, &b)),
+    })
 }
 
 /// The path's score, lower is better: classification by accuracy, ties

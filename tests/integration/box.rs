@@ -1,5 +1,5 @@
 //! The box: a relative radius means the same for a layer at any scale, and
-//! `--radius auto` keeps the radius validation or cross-validation prefers.
+//! `--radius auto` keeps the radius cross-validation prefers.
 
 use crate::util::*;
 use std::path::Path;
@@ -102,17 +102,23 @@ fn a_relative_box_gives_the_same_sweep_when_the_layer_is_scaled_by_ten() {
     assert!(a["sweeps"][0].get("relative").is_none());
 }
 
-/// Writes `data`'s inputs with the outputs of `model` as targets
-/// (ONNX Runtime in Python) to `out`.
-fn targets_from(dir: &Dir, model: &str, data: &str, out: &str) {
+/// Writes `data`'s inputs with the outputs of `model` plus seeded normal
+/// noise of standard deviation `noise` as targets (ONNX Runtime in Python)
+/// to `out`.
+fn targets_from(dir: &Dir, model: &str, data: &str, noise: f64, out: &str) {
     let code = "import numpy as np, onnxruntime as ort, sys\n\
                 s = ort.InferenceSession(sys.argv[1])\n\
                 z = np.load(sys.argv[2])\n\
                 y = s.run(None, {s.get_inputs()[0].name: z['x']})[0]\n\
+                y = y + float(sys.argv[4]) * np.random.default_rng(3).standard_normal(y.shape)\n\
                 np.savez(sys.argv[3], x=z['x'], y=y.astype(np.float32))\n";
     let d = root().join(data);
-    dir.tool(&python(), &["-c", code, model, d.to_str().unwrap(), out])
-        .ok();
+    let noise = noise.to_string();
+    dir.tool(
+        &python(),
+        &["-c", code, model, d.to_str().unwrap(), out, &noise],
+    )
+    .ok();
 }
 
 /// Writes `data`'s inputs with targets from `case`'s model whose final
@@ -218,26 +224,53 @@ fn without_validation_the_radius_path_is_cross_validated_and_refit() {
         "{text}"
     );
 
-    // Targets the current model already gives: no radius beats it, the
-    // weights stay.
+    // Targets the current model already gives exactly: the relative box is
+    // empty, and the line says why.
     let own = dir.p("own.npz");
+    let model_path = root().join(&m);
     targets_from(
         &dir,
-        root().join(&m).to_str().unwrap(),
+        model_path.to_str().unwrap(),
         &data("regression"),
+        0.0,
         &own,
     );
     let r = tune(&dir, &m, &own, "none.onnx", &["--radius", "auto"]);
     assert!(r["sweeps"].as_array().unwrap().is_empty(), "{r}");
+    let why = r["stopped"].as_str().unwrap();
     assert!(
-        r["stopped"].as_str().unwrap().contains("cross-validation"),
+        why.contains("= 0") && why.contains("absolute radius"),
         "{r}"
     );
-    assert!(r["cross_validation"]["radii"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|x| x["chosen"] == false));
+    // Those targets plus noise no layer can predict: every radius fits
+    // its folds' noise and scores worse on the fold it did not see; the
+    // weights stay.
+    let noisy = dir.p("noisy.npz");
+    targets_from(
+        &dir,
+        model_path.to_str().unwrap(),
+        &data("regression"),
+        0.05,
+        &noisy,
+    );
+    let r = tune(&dir, &m, &noisy, "noisy.onnx", &["--radius", "auto"]);
+    assert!(r["sweeps"].as_array().unwrap().is_empty(), "{r}");
+    assert!(
+        r["stopped"]
+            .as_str()
+            .unwrap()
+            .contains("no radius on the path beat the current model in cross-validation"),
+        "{r}"
+    );
+    let radii = r["cross_validation"]["radii"].as_array().unwrap();
+    assert!(radii.iter().all(|x| x["chosen"] == false), "{r}");
+    let now = r["cross_validation"]["current"]["mse"].as_f64().unwrap();
+    assert!(
+        radii
+            .iter()
+            .all(|x| x["metrics"]["mse"].as_f64().unwrap() >= now),
+        "{r}"
+    );
 
     // Validation data judges the refit, once: kept where it agrees, not
     // kept where the current model is the better one there.
@@ -410,5 +443,64 @@ fn an_empty_relative_box_says_why_and_no_sweep_is_kept() {
         sweeps.len(),
         1,
         "the loop stops at the first sweep that does not improve"
+    );
+}
+
+#[test]
+fn auto_runs_on_when_a_fold_has_nothing_to_select_and_names_the_time_limit() {
+    if !have(&["python"]) {
+        return;
+    }
+    let dir = Dir::new("box-auto-folds");
+    let m = model("matmul_add");
+    // 60 points the model gets right and one it gets wrong: with --select
+    // misclassified, four folds' training parts have nothing to select.
+    let code = "import numpy as np, onnxruntime as ort, sys\n\
+                s = ort.InferenceSession(sys.argv[1])\n\
+                z = np.load(sys.argv[2])\n\
+                x, y = z['x'], z['y']\n\
+                right = s.run(None, {s.get_inputs()[0].name: x})[0].argmax(1) == y\n\
+                keep = np.concatenate([np.flatnonzero(right)[:60], np.flatnonzero(~right)[:1]])\n\
+                np.savez(sys.argv[3], x=x[keep], y=y[keep])\n";
+    let src = root().join(data("matmul_add"));
+    let one = dir.p("onewrong.npz");
+    dir.tool(
+        &python(),
+        &[
+            "-c",
+            code,
+            root().join(&m).to_str().unwrap(),
+            src.to_str().unwrap(),
+            &one,
+        ],
+    )
+    .ok();
+    let r = tune(
+        &dir,
+        &m,
+        &one,
+        "t.onnx",
+        &["--radius", "auto", "--select", "misclassified"],
+    );
+    let radii = r["cross_validation"]["radii"].as_array().unwrap();
+    assert!(!radii.is_empty(), "{r}");
+    assert!(
+        radii.iter().all(|x| x["improved"].as_u64() <= Some(1)),
+        "{r}"
+    );
+    // Folds whose solves run out of time: the stop says so.
+    let (d, dg) = (model("digits"), data("digits"));
+    let r = tune(
+        &dir,
+        &d,
+        &dg,
+        "tl.onnx",
+        &["--radius", "auto", "--time-limit", "0.001"],
+    );
+    let stopped = r["stopped"].as_str().unwrap();
+    assert!(stopped.contains("--time-limit"), "{r}");
+    assert!(
+        r["cross_validation"]["radii"][0]["stopped_early"].as_u64() > Some(0),
+        "{r}"
     );
 }
