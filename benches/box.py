@@ -212,8 +212,10 @@ def run_case(name, model, train, test, work, losses, variants, lr_c, save):
 def path_text(r):
     """The cross-validated path: relative radius and out-of-fold accuracy,
     the chosen one starred."""
-    return " ".join(f"{p['relative']:g}x {p['accuracy']:.4f}{'*' if p['chosen'] else ''}"
-                    for p in r.get("cv", [])) or "–"
+    if not r.get("cv"):
+        return "–"
+    return f"now {r['cv_current']:.4f}; " + ", ".join(
+        f"{p['relative']:g}x {p['accuracy']:.4f}{'*' if p['chosen'] else ''}" for p in r["cv"])
 
 
 def radius_text(r):
@@ -290,12 +292,14 @@ def write_results():
              "*auto* is `--radius auto`: each relative radius of the path 0.125x, 0.25x, …, 32x (smallest first;",
              "it stops after two radii in a row score no better than the best) is scored by 5-fold",
              "cross-validation on the training points, then one sweep on all of them at the radius that scored",
-             "best (the refit). The *cross-validated path* column lists each radius tried with its out-of-fold",
-             "accuracy, the chosen one starred (no star: no radius beat the current model, nothing was swept).",
+             "best (the refit). The *cross-validated path* column gives the current model's accuracy on the points",
+             "cross-validated (now) and each radius tried with its out-of-fold accuracy, the chosen one starred (no star: no radius beat the current model, nothing was swept).",
              "*auto, --val-split 0.25* runs the same cross-validation on 75 % of the training points and keeps",
              "the refit only if the other 25 % does not get worse. The fixed 4x–32x rows show where the",
-             "held-out optimum is. Older files keep their fixed-radius rows (the change to auto did not touch",
-             "them); their rows of the former auto, which chose among radii on the validation split, were dropped.",
+             "held-out optimum is. The `runs-*-cv.json` files are from the cross-validated auto; the older files",
+             "keep their fixed-radius rows (the change to auto did not touch them), without their rows of the",
+             "former auto, which chose among radii on the validation split, and without defaults rows a",
+             "`-cv` file repeats.",
              ""]
     for path in sorted(glob.glob(os.path.join(ROOT, "benches", "box", "runs-*.json"))):
         with open(path) as f:
