@@ -162,6 +162,7 @@ def tune(model, train, test, out, loss, args):
         "test": accuracy(out, test),
         "kept": [s["relative"] if s.get("relative") is not None else s["radius"]
                  for s in report["sweeps"] if s["kept"]],
+        "kept_status": [s["status"] for s in report["sweeps"] if s["kept"]],
         "cv": [{"relative": c["relative"], "accuracy": c["metrics"]["accuracy"], "improved": c["improved"],
                 "seconds": c["seconds"], "chosen": c["chosen"]} for c in cv.get("radii", [])],
         "cv_current": (cv.get("current") or {}).get("accuracy"),
@@ -209,6 +210,11 @@ def run_case(name, model, train, test, work, losses, variants, lr_c, save):
     return out
 
 
+def kept_text(radius, status):
+    """A kept sweep's radius, marked when its solve stopped at the time limit."""
+    return f"{radius} (time limit)" if status and status != "Optimal" else str(radius)
+
+
 def path_text(r):
     """The cross-validated path: relative radius and out-of-fold accuracy,
     the chosen one starred."""
@@ -239,7 +245,8 @@ def table(c):
             lines.append(f"| {r['loss']} | {radius_text(r)} | error: {r['error']} | | | | | {r['seconds']:.1f} |")
             continue
         d = 100 * (r["test"] - c["current_test"])
-        kept = ", ".join(str(k) for k in r["kept"]) or "none"
+        kept = ", ".join(kept_text(k, st) for k, st in zip(r["kept"], r.get("kept_status", [None] * len(r["kept"]))))
+        kept = kept or "none"
         lines.append(f"| {r['loss']} | {radius_text(r)} | {r['train_after']:.4f} | {r['test']:.4f} | {d:+.2f} | "
                      f"{kept} | {path_text(r)} | {r['seconds']:.1f} |")
     return "\n".join(lines)
@@ -287,21 +294,25 @@ def write_results():
              f"`--threads 1 --time-limit {TIME_LIMIT}` unless its radius says otherwise: zero-one `--radius auto` rows",
              f"had `--time-limit {AUTO_ZERO_ONE_TIME_LIMIT}` per sweep, since their path solves five fold MILPs per radius,",
              "so their sweeps are time-limited incumbents. The machine (2 cores) was shared with other jobs: seconds",
-             "are rough, and a time-limited MILP's incumbent (and so its test accuracy) depends on the load.", "",
+             "are rough, and a time-limited solve's answer (and so its test accuracy) depends on the load. Hinge",
+             "LPs hit the limit too on the heads: the fold sweeps of heads5k at 8x–16x and of heads20k at",
+             "8x–32x took the full 60 s each, so their out-of-fold scores (and heads20k's refit at 8x) are",
+             "those of time-limited answers. *kept* marks a kept sweep whose solve stopped at the time limit",
+             "(in the `-cv` files; the older files did not record it).", "",
              "*defaults* is `tune` with no radius and no validation flag (the relative radius 0.5x).",
              "*auto* is `--radius auto`: each relative radius of the path 0.125x, 0.25x, …, 32x (smallest first;",
              "it stops after two radii in a row score no better than the best) is scored by 5-fold",
              "cross-validation on the training points, then one sweep on all of them at the radius that scored",
-             "best (the refit). The *cross-validated path* column gives the current model's accuracy on the points",
-             "cross-validated (now) and each radius tried with its out-of-fold accuracy, the chosen one starred (no star: no radius beat the current model, nothing was swept).",
+             "best (the refit). Out-of-fold ties in accuracy go to the lower hinge loss, so a radius can be",
+             "chosen at the current model's accuracy. The *cross-validated path* column gives the current",
+             "model's accuracy on the points cross-validated (now) and each radius tried with its out-of-fold",
+             "accuracy, the chosen one starred (no star: no radius beat the current model, nothing was swept).",
              "*auto, --val-split 0.25* runs the same cross-validation on 75 % of the training points and keeps",
-             "the refit only if the other 25 % does not get worse (its *train after* is on the 75 %). Out-of-fold",
-             "ties in accuracy go to the lower hinge loss, so a radius can be chosen at the current model's",
-             "accuracy. The fixed 4x–32x rows show where the",
-             "held-out optimum is. The `runs-*-cv.json` files are from the cross-validated auto; the older files",
-             "keep their fixed-radius rows (the change to auto did not touch them), without their rows of the",
-             "former auto, which chose among radii on the validation split, and without defaults rows a",
-             "`-cv` file repeats.",
+             "the refit only if the other 25 % does not get worse (its *train after* is on the 75 %). The fixed",
+             "4x–32x rows show where the held-out optimum is.", "",
+             "The `runs-*-cv*.json` files are from the cross-validated auto; the older files keep their",
+             "fixed-radius rows (the change to auto did not touch them), without their rows of the former auto,",
+             "which chose among radii on the validation split, and without defaults rows a `-cv` file repeats.",
              ""]
     for path in sorted(glob.glob(os.path.join(ROOT, "benches", "box", "runs-*.json"))):
         with open(path) as f:
