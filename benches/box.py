@@ -88,7 +88,6 @@ def penultimate(model, npz):
     """The final layer's input features and its weights, through ONNX Runtime."""
     import onnx
     import onnxruntime as ort
-    from onnx import numpy_helper
 
     info = sh([GDMILP, "inspect", model]).stdout
     fields = dict(line.split(None, 1) for line in info.splitlines() if line.strip())
@@ -313,6 +312,7 @@ def write_results():
              "The `runs-*-cv*.json` files are from the cross-validated auto; the older files keep their",
              "fixed-radius rows (the change to auto did not touch them), without their rows of the former auto,",
              "which chose among radii on the validation split, and without defaults rows a `-cv` file repeats.",
+             "The older orientation zero-one rows are from a quiet machine, where their MILPs finished.",
              ""]
     for path in sorted(glob.glob(os.path.join(ROOT, "benches", "box", "runs-*.json"))):
         with open(path) as f:
