@@ -447,6 +447,19 @@ fn check_reach(h: &ndarray::Array2<f64>, opts: &Options) -> Result<()> {
     )))
 }
 
+/// The error when `sel` chose no points of `loaded`'s data.
+pub fn no_points(loaded: &Loaded, sel: &SelectSpec) -> Error {
+    Error::invalid(
+        &loaded.data.path,
+        match sel.select {
+            Select::Misclassified => {
+                "--select misclassified chose no points: the model gets every point right".into()
+            }
+            other => format!("--select {other:?} chose no points").to_lowercase(),
+        },
+    )
+}
+
 /// Builds the formulation on the points `indices` (chosen by `sel`, which
 /// only words the error when there are none).
 pub fn build_on(
@@ -456,16 +469,7 @@ pub fn build_on(
     opts: &Options,
 ) -> Result<Built> {
     if indices.is_empty() {
-        return Err(Error::invalid(
-            &loaded.data.path,
-            match sel.select {
-                Select::Misclassified => {
-                    "--select misclassified chose no points: the model gets every point right"
-                        .into()
-                }
-                other => format!("--select {other:?} chose no points").to_lowercase(),
-            },
-        ));
+        return Err(no_points(loaded, sel));
     }
     let features = loaded.features.h.select(ndarray::Axis(0), &indices);
     check_reach(&features, opts)?;

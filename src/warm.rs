@@ -104,7 +104,8 @@ fn unheld_rows(protect: bool, keep_accuracy: bool) -> Option<String> {
 impl HingeStart {
     /// One line for people: what each start scores and which is used.
     pub fn describe(&self) -> String {
-        let correct = |v: f64| format!("{} correct", -v);
+        // (the zero-one loss is −#correct: −0 is 0 correct, not "-0")
+        let correct = |v: f64| format!("{} correct", 0.0 - v);
         match self.hinge {
             Some(h) => format!(
                 "hinge LP ({:.2} s): its weights have {}, the current ones {}: {}",

@@ -454,27 +454,50 @@ fn auto_runs_on_when_a_fold_has_nothing_to_select_and_names_the_time_limit() {
     let dir = Dir::new("box-auto-folds");
     let m = model("matmul_add");
     // 60 points the model gets right and one it gets wrong: with --select
-    // misclassified, four folds' training parts have nothing to select.
+    // misclassified, the fold that holds the wrong point out has nothing to
+    // select (the four others select it).
     let code = "import numpy as np, onnxruntime as ort, sys\n\
                 s = ort.InferenceSession(sys.argv[1])\n\
                 z = np.load(sys.argv[2])\n\
                 x, y = z['x'], z['y']\n\
                 right = s.run(None, {s.get_inputs()[0].name: x})[0].argmax(1) == y\n\
                 keep = np.concatenate([np.flatnonzero(right)[:60], np.flatnonzero(~right)[:1]])\n\
-                np.savez(sys.argv[3], x=x[keep], y=y[keep])\n";
+                np.savez(sys.argv[3], x=x[keep], y=y[keep])\n\
+                np.savez(sys.argv[4], x=x[keep[:60]], y=y[keep[:60]])\n";
     let src = root().join(data("matmul_add"));
-    let one = dir.p("onewrong.npz");
+    let (one, right) = (dir.p("onewrong.npz"), dir.p("allright.npz"));
+    let model_path = root().join(&m);
     dir.tool(
         &python(),
         &[
             "-c",
             code,
-            root().join(&m).to_str().unwrap(),
+            model_path.to_str().unwrap(),
             src.to_str().unwrap(),
             &one,
+            &right,
         ],
     )
     .ok();
+    // Nothing misclassified at all: the error a fixed radius gives, no output.
+    let e = dir
+        .run(&[
+            "tune",
+            &m,
+            &right,
+            "-o",
+            &dir.p("r.onnx"),
+            "--radius",
+            "auto",
+            "--select",
+            "misclassified",
+        ])
+        .code_is(2);
+    e.check(
+        e.stderr().contains("the model gets every point right"),
+        "says why",
+    );
+    assert!(!dir.listing().iter().any(|f| f == "r.onnx"), "no output");
     let r = tune(
         &dir,
         &m,
@@ -484,11 +507,14 @@ fn auto_runs_on_when_a_fold_has_nothing_to_select_and_names_the_time_limit() {
     );
     let radii = r["cross_validation"]["radii"].as_array().unwrap();
     assert!(!radii.is_empty(), "{r}");
-    // The fold that holds the one wrong point out has nothing to select.
-    assert!(
-        radii.iter().all(|x| x["improved"].as_u64() <= Some(4)),
-        "{r}"
-    );
+    // That fold keeps the current weights; the others improve once their
+    // box can fix the point.
+    let improved: Vec<u64> = radii
+        .iter()
+        .map(|x| x["improved"].as_u64().expect("improved"))
+        .collect();
+    assert!(improved.iter().all(|&n| n == 0 || n == 4), "{r}");
+    assert!(improved.contains(&4), "{r}");
     // Folds whose solves run out of time: the stop says so.
     let (d, dg) = (model("digits"), data("digits"));
     let r = tune(
