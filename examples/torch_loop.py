@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """The GDSolver loop with PyTorch: train by gradient descent until validation accuracy
 stalls, export with torch.onnx.export (its defaults: weights in model.onnx.data), run one
-`gdmilp tune` sweep (validation-gated), load the patched final Linear back, go on
+`gdmilp tune` with its defaults (with --val: the box radius chosen by cross-validation on
+the training points, each sweep kept only when validation accuracy does not drop; up to three
+hinge sweeps), load the patched final Linear back, go on
 training. torch is a large install, so CI does not run this; its output from one run is
 in torch_loop.out beside it.
 
@@ -86,7 +88,7 @@ def main():
         tuned = os.path.join(work, f"round{round_}.tuned.onnx")
         r = subprocess.run([GDMILP, "tune", model, os.path.join(work, "train.npz"), "-o", tuned,
                             "--val", os.path.join(work, "val.npz"), "--loss", "hinge", "--sweeps", "3",
-                            "--radius", "0.05", "-q"],
+                            "-q"],
                            capture_output=True, text=True)
         if r.returncode != 0:
             sys.exit(f"gdmilp tune failed: {r.stderr.strip()}")
@@ -95,7 +97,7 @@ def main():
         print(f"round {round_}: {epochs} GD epochs -> val {gd[0]:.4f}, test {gd[1]:.4f}; "
               f"after gdmilp (hinge) -> val {accuracy(net, x_va, y_va):.4f}, test {accuracy(net, x_te, y_te):.4f}")
         for line in r.stdout.splitlines():
-            if line.startswith(("sweep", "stopped")):
+            if line.startswith(("radius", "sweep", "stopped")):
                 print("    " + line)
 
 
