@@ -123,14 +123,7 @@ impl Walk {
 pub(super) fn run(st: &mut State, plan: &Plan<'_>) -> Result<Result<(), String>> {
     let loss = plan.options.loss;
     let current = &st.current;
-    let folds = current.data.folds(plan.folds, plan.selection.seed)?;
-    let parts: Vec<Part> = folds
-        .into_iter()
-        .map(|held| Part {
-            train: complement(current.data.y.len(), &held),
-            held,
-        })
-        .collect();
+    let parts = folds(current, plan)?;
     // The refit's points: each radius's box is sized on them, once.
     let sel = selection(plan, 1);
     let refit = pipeline::select(current, &sel)?;
@@ -153,39 +146,15 @@ pub(super) fn run(st: &mut State, plan: &Plan<'_>) -> Result<Result<(), String>>
     let mut best: Option<usize> = None;
     let mut walk = Walk::default();
     for &f in &AUTO_PATH {
-        let clock = Instant::now();
-        let size = pipeline::size_box(
-            current,
-            &refit,
-            &plan.options,
-            Radius::Relative(f),
-            plan.bias_radius,
-        );
-        if let Some(why) = size.empty_because() {
-            st.cv = Some(cv);
-            return Ok(Err(format!("radius {}x = 0: {why}", formats::num::fmt(f))));
-        }
-        let fold = out_of_fold(current, &parts, &size, plan)?;
-        errln!(
-            "path     {}x = {}: cross-validated {} ({} of {} folds improved their points{})",
-            formats::num::fmt(f),
-            formats::num::fmt(pipeline::round3(size.radius)),
-            fold.metrics.describe(),
-            fold.improved,
-            plan.folds,
-            early_note(fold.stopped_early)
-        );
-        let sc = path_score_of(&fold.metrics, loss);
-        cv.radii.push(CvRadius {
-            relative: f,
-            radius: size.radius,
-            bias_radius: size.bias_radius,
-            metrics: fold.metrics,
-            improved: fold.improved,
-            stopped_early: fold.stopped_early,
-            seconds: clock.elapsed().as_secs_f64(),
-            chosen: false,
-        });
+        let radius = match radius(current, &parts, &refit, f, plan)? {
+            Ok(r) => r,
+            Err(why) => {
+                st.cv = Some(cv);
+                return Ok(Err(why));
+            }
+        };
+        let sc = path_score_of(&radius.metrics, loss);
+        cv.radii.push(radius);
         match walk.step(sc) {
             Step::Stop if f >= ALWAYS_TO => {
                 errln!(
@@ -199,6 +168,62 @@ pub(super) fn run(st: &mut State, plan: &Plan<'_>) -> Result<Result<(), String>>
             Step::Best => {}
         }
     }
+    Ok(conclude(st, cv, best))
+}
+
+/// The folds of `current`'s points (seeded by `--seed`).
+fn folds(current: &Loaded, plan: &Plan<'_>) -> Result<Vec<Part>> {
+    let folds = current.data.folds(plan.folds, plan.selection.seed)?;
+    Ok(folds
+        .into_iter()
+        .map(|held| Part {
+            train: complement(current.data.y.len(), &held),
+            held,
+        })
+        .collect())
+}
+
+/// Relative radius `f`, its box sized on the refit's points `refit`,
+/// scored by cross-validation over `parts` and said on stderr; why the
+/// path ends when the box is empty.
+fn radius(
+    current: &Loaded,
+    parts: &[Part],
+    refit: &[usize],
+    f: f64,
+    plan: &Plan<'_>,
+) -> Result<Result<CvRadius, String>> {
+    let clock = Instant::now();
+    let rule = Radius::Relative(f);
+    let size = pipeline::size_box(current, refit, &plan.options, rule, plan.bias_radius);
+    if let Some(why) = size.empty_because() {
+        return Ok(Err(format!("radius {}x = 0: {why}", formats::num::fmt(f))));
+    }
+    let fold = out_of_fold(current, parts, &size, plan)?;
+    errln!(
+        "path     {}x = {}: cross-validated {} ({} of {} folds improved their points{})",
+        formats::num::fmt(f),
+        formats::num::fmt(pipeline::round3(size.radius)),
+        fold.metrics.describe(),
+        fold.improved,
+        plan.folds,
+        early_note(fold.stopped_early)
+    );
+    Ok(Ok(CvRadius {
+        relative: f,
+        radius: size.radius,
+        bias_radius: size.bias_radius,
+        metrics: fold.metrics,
+        improved: fold.improved,
+        stopped_early: fold.stopped_early,
+        seconds: clock.elapsed().as_secs_f64(),
+        chosen: false,
+    }))
+}
+
+/// Marks the radius `best` of `cv` chosen and sets the refit's rule, or
+/// says why the weights stay; `cv` goes into the report either way.
+fn conclude(st: &mut State, mut cv: CrossValidation, best: Option<usize>) -> Result<(), String> {
     let chosen = best.map(|i| {
         cv.radii[i].chosen = true;
         (cv.radii[i].relative, i + 1 == AUTO_PATH.len())
@@ -206,10 +231,10 @@ pub(super) fn run(st: &mut State, plan: &Plan<'_>) -> Result<Result<(), String>>
     let early: usize = cv.radii.iter().map(|r| r.stopped_early).sum();
     st.cv = Some(cv);
     let Some((f, last)) = chosen else {
-        return Ok(Err(format!(
+        return Err(format!(
             "no radius on the path beat the current model in cross-validation{}; the weights stay",
             early_note(early)
-        )));
+        ));
     };
     errln!(
         "path     radius {}x (cross-validation prefers it): one sweep on all the points{}",
@@ -221,7 +246,7 @@ pub(super) fn run(st: &mut State, plan: &Plan<'_>) -> Result<Result<(), String>>
         }
     );
     st.rule = Radius::Relative(f);
-    Ok(Ok(()))
+    Ok(())
 }
 
 /// `, N fold solves stopped before optimality: a longer --time-limit may
