@@ -21,13 +21,19 @@ fn scaled_model(dir: &Dir, case: &str, k: f64, out: &str) {
         .ok();
 }
 
+/// `tune MODEL DATA -o OUT ARGS…` in `dir`, whatever its exit.
+fn run_tune(dir: &Dir, model: &str, data: &str, out: &str, args: &[&str]) -> Run {
+    let o = dir.p(out);
+    let mut all = vec!["tune", model, data, "-o", &o];
+    all.extend(args);
+    dir.run(&all)
+}
+
 /// `tune` on `model` with `args`; the report.
 fn tune(dir: &Dir, model: &str, data: &str, out: &str, args: &[&str]) -> serde_json::Value {
     let rep = dir.p(&format!("{out}.json"));
-    let o = dir.p(out);
-    let mut all = vec!["tune", model, data, "-o", &o, "--report", &rep, "-q"];
-    all.extend(args);
-    dir.run(&all).ok();
+    let all = [&["--report", rep.as_str(), "-q"][..], args].concat();
+    run_tune(dir, model, data, out, &all).ok();
     read_json(Path::new(&rep))
 }
 
@@ -196,19 +202,14 @@ fn without_validation_the_radius_path_is_cross_validated_and_refit() {
     let e = dir.run(&["eval", &dir.p("cv.onnx"), &fit, "--json"]).ok();
     assert!(e.json()["mse"].as_f64().unwrap() < 1e-8, "{}", e.stdout());
     // stdout lists each radius with its cross-validated score.
-    let out = dir
-        .run(&[
-            "tune",
-            &m,
-            &fit,
-            "-o",
-            &dir.p("again.onnx"),
-            "--radius",
-            "auto",
-            "--folds",
-            "3",
-        ])
-        .ok();
+    let out = run_tune(
+        &dir,
+        &m,
+        &fit,
+        "again.onnx",
+        &["--radius", "auto", "--folds", "3"],
+    )
+    .ok();
     let text = out.stdout();
     let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("radius ")).collect();
     assert!(lines.len() >= 3, "{text}");
@@ -301,17 +302,13 @@ fn auto_takes_two_folds_or_more_and_export_refuses_it() {
     let dir = Dir::new("box-auto-usage");
     let (m, d) = (model("digits"), data("digits"));
     let auto = |folds: &str| {
-        dir.run(&[
-            "tune",
+        run_tune(
+            &dir,
             &m,
             &d,
-            "-o",
-            &dir.p("t.onnx"),
-            "--radius",
-            "auto",
-            "--folds",
-            folds,
-        ])
+            "t.onnx",
+            &["--radius", "auto", "--folds", folds],
+        )
     };
     let e = auto("1").code_is(2);
     e.check(e.stderr().contains("--folds"), "names --folds");
@@ -348,19 +345,14 @@ fn auto_keeps_the_refit_files_and_keep_refuses_a_val_split() {
     let (m, d) = (model("digits"), data("digits"));
     // --keep with --val-split would record points of a shuffled part of the
     // data file in a manifest that names the whole file: refused.
-    let e = dir
-        .run(&[
-            "tune",
-            &m,
-            &d,
-            "-o",
-            &dir.p("t.onnx"),
-            "--val-split",
-            "0.3",
-            "--keep",
-            &dir.p("k0"),
-        ])
-        .code_is(2);
+    let e = run_tune(
+        &dir,
+        &m,
+        &d,
+        "t.onnx",
+        &["--val-split", "0.3", "--keep", &dir.p("k0")],
+    )
+    .code_is(2);
     e.check(e.stderr().contains("--val FILE"), "says to give --val");
     assert!(!dir.listing().iter().any(|f| f == "t.onnx"), "no output");
     // With --val, auto keeps the files of the sweep on all the points (the
@@ -406,13 +398,12 @@ fn an_empty_relative_box_says_why_and_no_sweep_is_kept() {
     let dir = Dir::new("box-empty");
     let (m, d) = (model("digits"), data("digits"));
     // A bias radius that alone reaches the fraction leaves the weights no room.
-    let r = dir
-        .run(&[
-            "tune",
-            &m,
-            &d,
-            "-o",
-            &dir.p("t.onnx"),
+    let r = run_tune(
+        &dir,
+        &m,
+        &d,
+        "t.onnx",
+        &[
             "--report",
             &dir.p("t.json"),
             "--loss",
@@ -423,8 +414,9 @@ fn an_empty_relative_box_says_why_and_no_sweep_is_kept() {
             "50",
             "--sweeps",
             "2",
-        ])
-        .ok();
+        ],
+    )
+    .ok();
     r.check(
         r.stderr().contains("empty: the bias radius 50"),
         "says why the box is empty",
@@ -480,19 +472,14 @@ fn auto_runs_on_when_a_fold_has_nothing_to_select_and_names_the_time_limit() {
     )
     .ok();
     // Nothing misclassified at all: the error a fixed radius gives, no output.
-    let e = dir
-        .run(&[
-            "tune",
-            &m,
-            &right,
-            "-o",
-            &dir.p("r.onnx"),
-            "--radius",
-            "auto",
-            "--select",
-            "misclassified",
-        ])
-        .code_is(2);
+    let e = run_tune(
+        &dir,
+        &m,
+        &right,
+        "r.onnx",
+        &["--radius", "auto", "--select", "misclassified"],
+    )
+    .code_is(2);
     e.check(
         e.stderr().contains("the model gets every point right"),
         "says why",

@@ -327,12 +327,12 @@ fn the_current_weights_give_back_each_sequence_model_byte_for_byte() {
     }
 }
 
-#[test]
-fn mask_key_names_the_mask_and_apply_reads_it_from_the_manifest() {
-    let dir = Dir::new("sequence-mask-key");
+/// The tagger's arrays with a mask "pad" that also leaves out each
+/// sequence's first position (fewer points than the model's
+/// attention_mask, which the defaults would pick), written to pad.npz; its
+/// path and the number of points it masks in.
+fn padded_tagger_data(dir: &Dir) -> (String, u64) {
     let [ids, mask, labels] = tagger_arrays();
-    // "pad" also leaves out each sequence's first position: fewer points
-    // than the model's attention_mask, which the defaults would pick.
     let mut pad = mask.clone();
     pad.index_axis_mut(ndarray::Axis(1), 0).fill(0);
     let arrays = [
@@ -341,8 +341,14 @@ fn mask_key_names_the_mask_and_apply_reads_it_from_the_manifest() {
         ("pad", &pad),
         ("labels", &labels),
     ];
-    let p = write_npz(&dir, "pad.npz", &arrays);
     let points = pad.iter().filter(|&&m| m == 1).count() as u64;
+    (write_npz(dir, "pad.npz", &arrays), points)
+}
+
+#[test]
+fn mask_key_names_the_mask_and_apply_reads_it_from_the_manifest() {
+    let dir = Dir::new("sequence-mask-key");
+    let (p, points) = padded_tagger_data(&dir);
     let m = model(TAGGER);
     let j = dir
         .run(&["eval", &m, &p, "--mask-key", "pad", "--json"])
@@ -375,17 +381,7 @@ fn mask_key_names_the_mask_and_apply_reads_it_from_the_manifest() {
 #[test]
 fn protect_reads_the_protect_file_on_the_data_mask_key() {
     let dir = Dir::new("sequence-protect-mask-key");
-    let [ids, mask, labels] = tagger_arrays();
-    let mut pad = mask.clone();
-    pad.index_axis_mut(ndarray::Axis(1), 0).fill(0);
-    let arrays = [
-        ("input_ids", &ids),
-        ("attention_mask", &mask),
-        ("pad", &pad),
-        ("labels", &labels),
-    ];
-    let p = write_npz(&dir, "pad.npz", &arrays);
-    let points = pad.iter().filter(|&&m| m == 1).count() as u64;
+    let (p, points) = padded_tagger_data(&dir);
     let (m, mps) = (model(TAGGER), dir.p("layer.mps"));
     let args = ["export", &m, &p, "-o", &mps, "--mask-key", "pad"];
     dir.run(&[&args[..], &["--protect", &p]].concat()).ok();
@@ -397,7 +393,16 @@ fn protect_reads_the_protect_file_on_the_data_mask_key() {
     let r = dir.run(&["apply", &sol, &m, "-o", &dir.p("p.onnx"), "--json"]);
     r.code_is(0);
     // A protect file without the data's mask is refused, naming the key.
-    let no_pad = write_npz(&dir, "no_pad.npz", &[arrays[0], arrays[1], arrays[3]]);
+    let [ids, mask, labels] = tagger_arrays();
+    let no_pad = write_npz(
+        &dir,
+        "no_pad.npz",
+        &[
+            ("input_ids", &ids),
+            ("attention_mask", &mask),
+            ("labels", &labels),
+        ],
+    );
     let e = dir
         .run(&[&args[..], &["--protect", &no_pad]].concat())
         .code_is(2);
