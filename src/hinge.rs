@@ -1480,22 +1480,15 @@ mod tests {
                     .zip(y)
                     .all(|(a, b)| (a - b).abs() <= 1e-12 * (1.0 + a.abs()))
             };
-            assert!(
-                close(v.0.as_slice().unwrap(), s.0.as_slice().unwrap()),
-                "a⁺"
-            );
-            assert!(
-                close(v.1.as_slice().unwrap(), s.1.as_slice().unwrap()),
-                "y⁺"
-            );
-            assert!(
-                close(v.2.as_slice().unwrap(), s.2.as_slice().unwrap()),
-                "g⁺"
-            );
-            assert!(
-                close(v.3.as_slice().unwrap(), s.3.as_slice().unwrap()),
-                "gb⁺"
-            );
+            let pairs = [
+                (v.0.as_slice(), s.0.as_slice(), "a⁺"),
+                (v.1.as_slice(), s.1.as_slice(), "y⁺"),
+                (v.2.as_slice(), s.2.as_slice(), "g⁺"),
+                (v.3.as_slice(), s.3.as_slice(), "gb⁺"),
+            ];
+            for (x, y, what) in pairs {
+                assert!(close(x.unwrap(), y.unwrap()), "{what}");
+            }
             assert!(v.0.iter().any(|&x| x != 0.0), "a pass that computes");
         }
     }
