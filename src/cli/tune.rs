@@ -96,11 +96,11 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
         }
         (None, None) => (data, None),
     };
-    if a.form
+    let radius = a
+        .form
         .radius()?
-        .unwrap_or(tune::default_radius(val.is_some()))
-        == Radius::Auto
-    {
+        .unwrap_or(tune::default_radius(val.is_some()));
+    if radius == Radius::Auto {
         // Enough points for the folds, before the model runs.
         train.folds(a.folds, a.form.seed)?;
     }
@@ -117,7 +117,7 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
     };
     let original = loaded.model.clone();
     let layer = loaded.layer.clone();
-    let plan = plan(&a, &loaded, val.as_ref(), protect.as_ref())?;
+    let plan = plan(&a, &loaded, (radius, val.as_ref()), protect.as_ref())?;
     let (wts, report) = tune::tune(loaded, &plan)?;
     // The tuned model, its data files and the report appear together.
     let (written, mut files) = apply::finish(&original, &layer, &wts, &a.output_file)?;
@@ -187,11 +187,12 @@ fn check_files(a: &TuneArgs) -> Result<()> {
     Ok(())
 }
 
-/// The flags as a plan, with the library's defaults for what they leave open.
+/// The flags as a plan, with the library's defaults for what they leave open
+/// (`radius`: the box already resolved from --radius and the validation data).
 fn plan<'a>(
     a: &'a TuneArgs,
     loaded: &pipeline::Loaded,
-    val: Option<&'a data::Dataset>,
+    (radius, val): (Radius, Option<&'a data::Dataset>),
     protect: Option<&'a crate::protect::Protect>,
 ) -> Result<Plan<'a>> {
     let mut options = a.form.options(loaded.data.y.task());
@@ -202,10 +203,6 @@ fn plan<'a>(
     if let Some(n) = note {
         errln!("note     {n}");
     }
-    let radius = a
-        .form
-        .radius()?
-        .unwrap_or(tune::default_radius(val.is_some()));
     Ok(Plan {
         selection: a.form.selection(),
         options,

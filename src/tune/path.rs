@@ -10,7 +10,7 @@
 use super::{score, selection, Plan, State};
 use crate::error::Result;
 use crate::formats;
-use crate::formulation::radius::{BoxSize, Radius, AUTO_PATH};
+use crate::formulation::radius::{self, BoxSize, Radius, Scales, AUTO_PATH};
 use crate::formulation::Loss;
 use crate::metrics::{self, Metrics};
 use crate::onnx::{Activation, FinalLayer};
@@ -131,6 +131,7 @@ pub(super) fn run(st: &mut State, plan: &Plan<'_>) -> Result<Result<(), String>>
         // As a sweep at any fixed radius would say.
         return Err(pipeline::no_points(current, &sel));
     }
+    let scales = pipeline::scales(current, &refit);
     let now = current.metrics();
     errln!(
         "path     {}-fold cross-validation on the {} training points; the current model: {}",
@@ -146,7 +147,7 @@ pub(super) fn run(st: &mut State, plan: &Plan<'_>) -> Result<Result<(), String>>
     let mut best: Option<usize> = None;
     let mut walk = Walk::default();
     for &f in &AUTO_PATH {
-        let radius = match radius(current, &parts, &refit, f, plan)? {
+        let radius = match radius(current, &parts, scales, f, plan)? {
             Ok(r) => r,
             Err(why) => {
                 st.cv = Some(cv);
@@ -183,19 +184,19 @@ fn folds(current: &Loaded, plan: &Plan<'_>) -> Result<Vec<Part>> {
         .collect())
 }
 
-/// Relative radius `f`, its box sized on the refit's points `refit`,
-/// scored by cross-validation over `parts` and said on stderr; why the
-/// path ends when the box is empty.
+/// Relative radius `f`, its box sized on the refit's points (their
+/// medians `scales`), scored by cross-validation over `parts` and said on
+/// stderr; why the path ends when the box is empty.
 fn radius(
     current: &Loaded,
     parts: &[Part],
-    refit: &[usize],
+    scales: Scales,
     f: f64,
     plan: &Plan<'_>,
 ) -> Result<Result<CvRadius, String>> {
     let clock = Instant::now();
-    let rule = Radius::Relative(f);
-    let size = pipeline::size_box(current, refit, &plan.options, rule, plan.bias_radius);
+    let bias_vars = current.layer.has_bias_vars();
+    let size = radius::relative(f, scales, plan.bias_radius, bias_vars);
     if let Some(why) = size.empty_because() {
         return Ok(Err(format!("radius {}x = 0: {why}", formats::num::fmt(f))));
     }
