@@ -227,7 +227,11 @@ pub struct BoxReach {
 impl BoxReach {
     /// Of `built`'s points, with the box of `opts`.
     pub fn of(loaded: &Loaded, built: &Built, opts: &Options) -> BoxReach {
-        let s = scales(loaded, &built.indices);
+        // A relative box measured these medians already.
+        let s = match &built.box_size {
+            Some(b) => b.scales,
+            None => scales(loaded, &built.indices),
+        };
         BoxReach {
             reach: opts.radius * s.l1 + opts.bias_reach(&loaded.layer_data()),
             scale: s.scale,
