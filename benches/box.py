@@ -32,7 +32,7 @@ import zipfile
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GDMILP = os.path.join(ROOT, "target", "release", "gdmilp")
+GDMILP = os.environ.get("GDMILP", os.path.join(ROOT, "target", "release", "gdmilp"))
 PY = sys.executable
 # Seconds per sweep (zero-one MILPs on 400 points of N = 1,280 did not finish
 # in 9 minutes; a time-limited incumbent is what a user gets).

@@ -102,7 +102,7 @@ impl Dataset {
             return Err(Error::invalid(
                 &self.path,
                 format!(
-                    "cross-validation (--radius auto) cannot make {k} folds of {n} {what}: give --folds between 2 and {n}, or a fixed --radius"
+                    "cross-validation (tune checks its default box and --radius auto with it) cannot make {k} folds of {n} {what}: give --folds between 2 and {n}, or a --radius to sweep unchecked"
                 ),
             ));
         }

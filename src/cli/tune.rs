@@ -96,11 +96,10 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
         }
         (None, None) => (data, None),
     };
-    let radius = a
-        .form
-        .radius()?
-        .unwrap_or(tune::default_radius(val.is_some()));
-    if radius == Radius::Auto {
+    let explicit = a.form.radius()?;
+    let radius = explicit.unwrap_or(tune::default_radius(val.is_some()));
+    let checked = tune::checked(explicit);
+    if checked {
         // Enough points for the folds, before the model runs.
         train.folds(a.folds, a.form.seed)?;
     }
@@ -117,7 +116,12 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
     };
     let original = loaded.model.clone();
     let layer = loaded.layer.clone();
-    let plan = plan(&a, &loaded, (radius, val.as_ref()), protect.as_ref())?;
+    let plan = plan(
+        &a,
+        &loaded,
+        (radius, checked, val.as_ref()),
+        protect.as_ref(),
+    )?;
     let (wts, report) = tune::tune(loaded, &plan)?;
     // The tuned model, its data files and the report appear together.
     let (written, mut files) = apply::finish(&original, &layer, &wts, &a.output_file)?;
@@ -192,7 +196,7 @@ fn check_files(a: &TuneArgs) -> Result<()> {
 fn plan<'a>(
     a: &'a TuneArgs,
     loaded: &pipeline::Loaded,
-    (radius, val): (Radius, Option<&'a data::Dataset>),
+    (radius, checked, val): (Radius, bool, Option<&'a data::Dataset>),
     protect: Option<&'a crate::protect::Protect>,
 ) -> Result<Plan<'a>> {
     let mut options = a.form.options(loaded.data.y.task());
@@ -207,6 +211,7 @@ fn plan<'a>(
         selection: a.form.selection(),
         options,
         radius,
+        checked,
         folds: a.folds,
         bias_radius: a.form.bias_radius,
         settings: a.solver.settings(),
@@ -226,11 +231,12 @@ fn print_report(a: &TuneArgs, report: &tune::Report, held_out: bool) {
     if let Some(cv) = &report.cross_validation {
         for r in &cv.radii {
             outln!(
-                "radius {}x = {}  {}-fold cross-validated {}  ({} of {} folds improved{}, {:.1} s){}",
+                "radius {}x = {}  {}-fold cross-validated {}; {}  ({} of {} folds improved{}, {:.1} s){}",
                 crate::num::fmt(r.relative),
                 crate::num::fmt(pipeline::round3(r.radius)),
                 cv.folds,
                 super::describe(&r.metrics),
+                r.describe_evidence(),
                 r.improved,
                 cv.folds,
                 if r.stopped_early > 0 {

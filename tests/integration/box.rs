@@ -260,7 +260,7 @@ fn without_validation_the_radius_path_is_cross_validated_and_refit() {
         r["stopped"]
             .as_str()
             .unwrap()
-            .contains("no radius on the path beat the current model in cross-validation"),
+            .contains("cross-validation scored no radius above the current model"),
         "{r}"
     );
     let radii = r["cross_validation"]["radii"].as_array().unwrap();
@@ -295,6 +295,84 @@ fn without_validation_the_radius_path_is_cross_validated_and_refit() {
         s["val_tried"]["mse"].as_f64() > r["val_before"]["mse"].as_f64(),
         "{r}"
     );
+}
+
+#[test]
+fn the_default_sweep_runs_only_when_cross_validation_shows_a_gain_beyond_chance() {
+    if !have(&["python"]) {
+        return;
+    }
+    let dir = Dir::new("box-checked");
+    let m = model("regression");
+    let rel = |x: &serde_json::Value| x["relative"].as_f64().unwrap();
+    // Targets the layer reaches by moving each weight 0.02: the default
+    // box (0.5x), cross-validated, lowers the error of unseen points far
+    // beyond chance; the sweep runs and is kept, and a second sweep is
+    // checked again from the weights the first kept.
+    let fit = dir.p("fit.npz");
+    targets_moved_by(&dir, "regression", &data("regression"), 0.02, &fit);
+    let r = tune(&dir, &m, &fit, "fit.onnx", &["--sweeps", "2"]);
+    let radii = r["cross_validation"]["radii"].as_array().unwrap();
+    assert_eq!(rel(&radii[0]), 0.5, "{r}");
+    assert_eq!(radii[0]["sweep"], 1, "{r}");
+    let ev = &radii[0]["evidence"];
+    assert!(ev["p"].as_f64().unwrap() <= 0.05, "{r}");
+    assert!(ev["better"].as_u64() > ev["worse"].as_u64(), "{r}");
+    assert_eq!(radii[0]["chosen"], true, "{r}");
+    assert_eq!(r["sweeps"][0]["kept"], true, "{r}");
+    assert_eq!(r["sweeps"][0]["relative"].as_f64(), Some(0.5), "{r}");
+    assert!(
+        radii.iter().any(|x| x["sweep"] == 2 && rel(x) == 0.5),
+        "the second sweep was checked first: {r}"
+    );
+
+    // The same targets plus noise no layer can predict: a sweep at 0.5x
+    // lowers the training error (run as given, it is kept), but out of
+    // fold it is no better than chance, so by default the weights stay.
+    let noisy = dir.p("noisy.npz");
+    let model_path = root().join(&m);
+    targets_from(
+        &dir,
+        model_path.to_str().unwrap(),
+        &data("regression"),
+        0.05,
+        &noisy,
+    );
+    let given = tune(&dir, &m, &noisy, "given.onnx", &["--radius", "0.5x"]);
+    assert_eq!(given["sweeps"][0]["kept"], true, "{given}");
+    assert!(given.get("cross_validation").is_none(), "{given}");
+    let r = tune(&dir, &m, &noisy, "checked.onnx", &[]);
+    assert!(r["sweeps"].as_array().unwrap().is_empty(), "{r}");
+    let why = r["stopped"].as_str().unwrap();
+    assert!(
+        why.contains("no better than chance") || why.contains("scored no radius above"),
+        "{r}"
+    );
+    assert_eq!(r["train_after"], r["train_before"], "{r}");
+    let before = dir.run(&["eval", &m, &noisy, "--json"]).ok().json();
+    let after = dir
+        .run(&["eval", &dir.p("checked.onnx"), &noisy, "--json"])
+        .ok()
+        .json();
+    assert_eq!(before["mse"], after["mse"], "the weights stay");
+    // Too few points for the folds: a clear error that names the way out,
+    // and no model written.
+    let small = dir
+        .run(&[
+            "tune",
+            &model("tiny_regression"),
+            &data("tiny_regression"),
+            "-o",
+            &dir.p("small.onnx"),
+        ])
+        .code_is(2);
+    assert!(
+        small.stderr().contains("cannot make 5 folds of 3 points")
+            && small.stderr().contains("a --radius to sweep unchecked"),
+        "{}",
+        small.stderr()
+    );
+    assert!(!Path::new(&dir.p("small.onnx")).exists());
 }
 
 #[test]

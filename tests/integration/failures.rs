@@ -371,7 +371,7 @@ fn a_full_stdout_is_one_error_line_not_a_panic() {
         vec!["inspect", &m],
         vec!["solve", &mps, "-o", &sol, "-q", "--json"],
         vec!["apply", &sol, &m, "-o", &p, "--json"],
-        vec!["tune", &m, &d, "-o", &t, "-q"],
+        vec!["tune", &m, &d, "-o", &t, "-q", "--radius", "0.5x"],
     ];
     for args in commands {
         let out = run_into_full_stdout(&args);

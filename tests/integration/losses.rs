@@ -578,6 +578,8 @@ fn tune_with_cap_point_writes_mse_as_segments_and_keeps_the_cap() {
         "point",
         "--keep",
         &keep,
+        "--radius",
+        "0.5x",
         "-q",
     ];
     dir.run(&args).ok();

@@ -105,11 +105,19 @@ fn tune_report(dir: &Dir, case: &str, extra: &[&str]) -> serde_json::Value {
 #[test]
 fn tune_never_makes_the_training_objective_worse_and_improves_it() {
     let dir = Dir::new("tune");
+    // A radius given: each sweep runs as asked, without tune's
+    // cross-validated check (tests/integration/box.rs tests that).
     for (case, extra) in [
-        ("regression", &["--sweeps", "3"][..]),
-        ("relu_output", &["--sweeps", "2"][..]),
-        ("digits", &["--sweeps", "2", "--time-limit", "30"][..]),
-        ("torch_export", &["--sweeps", "2", "--time-limit", "30"][..]),
+        ("regression", &["--sweeps", "3", "--radius", "0.5x"][..]),
+        ("relu_output", &["--sweeps", "2", "--radius", "0.5x"][..]),
+        (
+            "digits",
+            &["--sweeps", "2", "--time-limit", "30", "--radius", "0.5x"][..],
+        ),
+        (
+            "torch_export",
+            &["--sweeps", "2", "--time-limit", "30", "--radius", "0.5x"][..],
+        ),
     ] {
         let rep = tune_report(&dir, case, extra);
         let sweeps = rep["sweeps"].as_array().unwrap();
@@ -211,7 +219,11 @@ fn a_time_limit_still_yields_a_verified_incumbent() {
 fn tune_keep_leaves_each_sweeps_files_and_the_first_applies_to_the_input() {
     let dir = Dir::new("tune-keep");
     let keep = dir.p("kept");
-    tune_report(&dir, "regression", &["--sweeps", "2", "--keep", &keep]);
+    tune_report(
+        &dir,
+        "regression",
+        &["--sweeps", "2", "--keep", &keep, "--radius", "0.5x"],
+    );
     let mut files: Vec<String> = std::fs::read_dir(&keep)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
