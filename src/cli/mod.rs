@@ -138,9 +138,12 @@ pub struct FormArgs {
     /// times the median |margin| (classification) or |residual|
     /// (regression) now, the same box at any layer size or scale; auto
     /// (tune) cross-validates relative radii 0.125x to 32x on DATA (--folds)
-    /// and sweeps all of DATA at the one that scored best. Default: 0.5x
-    /// (export, tune), auto for tune with --val or --val-split (which then
-    /// judge the sweep).
+    /// and sweeps all of DATA at the one that scored best. Default: 0.5x for
+    /// export; for tune 0.5x, cross-validated before each sweep (the sweep
+    /// runs only when its out-of-fold predictions beat the current model's
+    /// by more than chance, p ≤ 0.05), or auto with --val or --val-split
+    /// (which then judge the sweep). A radius given is swept as given,
+    /// unchecked.
     #[arg(long, value_name = "R", allow_hyphen_values = true)]
     pub radius: Option<String>,
     /// Box radius of the biases, absolute (default: the same as the

@@ -50,10 +50,9 @@ pub struct TuneArgs {
     /// instead of --val; the sweeps see the rest. 0: none (the default).
     #[arg(long, value_name = "F")]
     pub val_split: Option<f64>,
-    /// --radius auto: cross-validate each radius on this many folds of
-    /// DATA (seeded by --seed), then run the sweep on all of DATA at the
-    /// radius that scored best. Each radius costs K sweeps, each with the
-    /// --time-limit of a sweep.
+    /// Folds of the cross-validation that checks tune's default box and
+    /// --radius auto (seeded by --seed): each radius costs K sweeps, each
+    /// with the --time-limit of a sweep, before the sweep on all of DATA.
     #[arg(long, value_name = "K", default_value_t = tune::DEFAULT_FOLDS)]
     pub folds: usize,
     /// With --val or --val-split: when validation rejects a sweep, the next
@@ -236,7 +235,7 @@ fn print_report(a: &TuneArgs, report: &tune::Report, held_out: bool) {
                 crate::num::fmt(pipeline::round3(r.radius)),
                 cv.folds,
                 super::describe(&r.metrics),
-                r.describe_evidence(),
+                r.evidence.describe(),
                 r.improved,
                 cv.folds,
                 if r.stopped_early > 0 {

@@ -17,7 +17,7 @@ use crate::error::Result;
 use crate::formats;
 use crate::formulation::radius::{self, BoxSize, Radius, Scales, AUTO_PATH};
 use crate::formulation::Loss;
-use crate::metrics::{self, Metrics, Outputs, Paired};
+use crate::metrics::{self, Metrics, Paired};
 use crate::onnx::{Activation, FinalLayer};
 use crate::pipeline::{self, Loaded};
 use crate::solve::Settings;
@@ -77,10 +77,6 @@ pub struct CvRadius {
     /// The out-of-fold predictions against the current model's, point by
     /// point.
     pub evidence: Paired,
-    /// With `--loss hinge`: the points whose class the out-of-fold
-    /// predictions fixed and broke (the evidence compares hinge losses).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub classes: Option<Paired>,
     /// The sweep this radius was cross-validated for (the auto path's
     /// radii are all for sweep 1; later sweeps check their radius again).
     pub sweep: usize,
@@ -93,21 +89,6 @@ pub struct CvRadius {
     pub seconds: f64,
     /// The radius the refit used.
     pub chosen: bool,
-}
-
-impl CvRadius {
-    /// For people: `fixes 14 and breaks 7 points (p = 0.0946)`, with the
-    /// hinge's own comparison after it for `--loss hinge`.
-    pub fn describe_evidence(&self) -> String {
-        evidence_text(&self.evidence, self.classes.as_ref())
-    }
-}
-
-fn evidence_text(evidence: &Paired, classes: Option<&Paired>) -> String {
-    match classes {
-        Some(c) => format!("{}; {}", c.describe(), evidence.describe()),
-        None => evidence.describe(),
-    }
 }
 
 /// Where a score leaves the path.
@@ -162,7 +143,7 @@ impl Walk {
 pub(super) fn run(st: &mut State, plan: &Plan<'_>, k: usize) -> Result<Result<(), String>> {
     let loss = plan.options.loss;
     let current = &st.current;
-    let path = radii(plan, st.rule);
+    let path = radii(plan, st.rule, st.scale);
     let parts = folds(current, plan)?;
     // The refit's points: each radius's box is sized on them, once.
     let sel = selection(plan, 1);
@@ -219,10 +200,11 @@ pub(super) fn run(st: &mut State, plan: &Plan<'_>, k: usize) -> Result<Result<()
 }
 
 /// The relative radii sweep `rule` cross-validates: the auto path, or the
-/// one relative radius tune checks.
-fn radii(plan: &Plan<'_>, rule: Radius) -> Vec<f64> {
+/// one relative radius tune checks, times `scale` (`--shrink`'s, as the
+/// sweep will have it).
+fn radii(plan: &Plan<'_>, rule: Radius, scale: f64) -> Vec<f64> {
     match rule {
-        Radius::Relative(f) => vec![f],
+        Radius::Relative(f) => vec![f * scale],
         Radius::Auto | Radius::Absolute(_) => {
             debug_assert_eq!(plan.radius, Radius::Auto, "only relative boxes are checked");
             AUTO_PATH.to_vec()
@@ -265,7 +247,7 @@ fn radius(
         formats::num::fmt(f),
         formats::num::fmt(pipeline::round3(size.radius)),
         fold.metrics.describe(),
-        evidence_text(&fold.evidence, fold.classes.as_ref()),
+        fold.evidence.describe(),
         fold.improved,
         plan.folds,
         early_note(fold.stopped_early)
@@ -276,7 +258,6 @@ fn radius(
         bias_radius: size.bias_radius,
         metrics: fold.metrics,
         evidence: fold.evidence,
-        classes: fold.classes,
         sweep: k,
         improved: fold.improved,
         stopped_early: fold.stopped_early,
@@ -305,7 +286,7 @@ fn conclude(
         (Some(_), Some(r)) => Some(format!(
             "cross-validation's best, {}x, {}: no better than chance (p above {}), the weights stay",
             formats::num::fmt(r.relative),
-            r.describe_evidence(),
+            r.evidence.describe(),
             formats::num::fmt(EVIDENCE)
         )),
         (Some(_), None) => None,
@@ -327,7 +308,11 @@ fn conclude(
             ""
         }
     );
-    st.rule = Radius::Relative(f);
+    if st.rule == Radius::Auto {
+        // The path chose; a checked radius stays the rule it was (the
+        // sweep scales it by `--shrink`'s factor as the check did).
+        st.rule = Radius::Relative(f);
+    }
     Ok(())
 }
 
@@ -359,7 +344,6 @@ fn complement(n: usize, held: &[usize]) -> Vec<usize> {
 struct Fold {
     metrics: Metrics,
     evidence: Paired,
-    classes: Option<Paired>,
     improved: usize,
     stopped_early: usize,
 }
@@ -433,24 +417,11 @@ fn out_of_fold(current: &Loaded, parts: &[Part], size: &BoxSize, plan: &Plan<'_>
         }
     }
     let out = outputs(&a, current);
-    let now = outputs(&current.features.a, current);
     // Both sides computed alike: points no fold moved compare equal.
-    let compare = |loss| {
-        metrics::paired(
-            Outputs {
-                out: &now,
-                a: &current.features.a,
-            },
-            Outputs { out: &out, a: &a },
-            &current.data.y,
-            loss,
-            plan.options.margin,
-        )
-    };
+    let now = outputs(&current.features.a, current);
     Ok(Fold {
         metrics: metrics::metrics(&out, &a, &current.data.y),
-        evidence: compare(plan.options.loss),
-        classes: (plan.options.loss == Loss::Hinge).then(|| compare(Loss::ZeroOne)),
+        evidence: metrics::paired(&now, &out, &current.data.y, plan.options.loss),
         improved,
         stopped_early,
     })

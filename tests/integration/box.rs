@@ -375,6 +375,97 @@ fn the_default_sweep_runs_only_when_cross_validation_shows_a_gain_beyond_chance(
     assert!(!Path::new(&dir.p("small.onnx")).exists());
 }
 
+/// Writes `case`'s inputs with class labels to `out`: the classes of its
+/// model with the final layer moved by ±`d` in every weight and bias
+/// (seeded signs), or, with `d` = 0, seeded random classes (ONNX Runtime in
+/// Python, no gdmilp).
+fn labels_from(dir: &Dir, case: &str, d: f64, out: &str) {
+    let code = format!(
+        "import numpy as np, onnx, onnxruntime as ort, sys\n\
+         from onnx import numpy_helper as nh\n\
+         m = onnx.load(sys.argv[1])\n\
+         rng = np.random.default_rng(7)\n\
+         for t in m.graph.initializer:\n\
+         \x20   if t.name in ('W2', 'B2'):\n\
+         \x20       a = nh.to_array(t)\n\
+         \x20       t.CopyFrom(nh.from_array((a + {d} * rng.choice([-1.0, 1.0], a.shape)).astype(a.dtype), t.name))\n\
+         s = ort.InferenceSession(m.SerializeToString())\n\
+         z = np.load(sys.argv[2])\n\
+         y = s.run(None, {{s.get_inputs()[0].name: z['x']}})[0].argmax(1)\n\
+         y = y if {d} > 0 else rng.integers(0, 10, len(y))\n\
+         np.savez(sys.argv[3], x=z['x'], y=y.astype(np.int64))\n"
+    );
+    let m = root().join(model(case));
+    let data = root().join(data(case));
+    dir.tool(
+        &python(),
+        &[
+            "-c",
+            &code,
+            m.to_str().unwrap(),
+            data.to_str().unwrap(),
+            out,
+        ],
+    )
+    .ok();
+}
+
+#[test]
+fn the_check_counts_the_points_whose_class_changed_out_of_fold() {
+    if !have(&["python"]) {
+        return;
+    }
+    let dir = Dir::new("box-checked-classes");
+    let m = model("digits");
+    // Classes a moved layer gives: out of fold the default box fixes far
+    // more of them than it breaks (McNemar's test), so the sweep runs.
+    let moved = dir.p("moved.npz");
+    labels_from(&dir, "digits", 0.05, &moved);
+    let r = tune(&dir, &m, &moved, "moved.onnx", &["--time-limit", "20"]);
+    let ev = &r["cross_validation"]["radii"][0]["evidence"];
+    assert_eq!(ev["measure"], "correct", "{r}");
+    let (fixed, broken) = (
+        ev["better"].as_u64().unwrap(),
+        ev["worse"].as_u64().unwrap(),
+    );
+    assert!(
+        fixed > 2 * broken && ev["p"].as_f64().unwrap() <= 0.05,
+        "{r}"
+    );
+    assert_eq!(r["sweeps"][0]["kept"], true, "{r}");
+    // Random classes: a hinge sweep given its box lowers the hinge loss on
+    // its points and is kept; checked, its out-of-fold classes are no
+    // better than chance, and the weights stay.
+    let random = dir.p("random.npz");
+    labels_from(&dir, "digits", 0.0, &random);
+    let given = tune(
+        &dir,
+        &m,
+        &random,
+        "given.onnx",
+        &["--loss", "hinge", "--radius", "0.5x"],
+    );
+    assert_eq!(given["sweeps"][0]["kept"], true, "{given}");
+    let r = tune(&dir, &m, &random, "checked.onnx", &["--loss", "hinge"]);
+    assert!(r["sweeps"].as_array().unwrap().is_empty(), "{r}");
+    assert!(
+        r["cross_validation"]["radii"][0]["evidence"]["p"]
+            .as_f64()
+            .unwrap()
+            > 0.05,
+        "{r}"
+    );
+    let out = run_tune(&dir, &m, &random, "said.onnx", &["--loss", "hinge"]).ok();
+    let text = out.stdout();
+    assert!(
+        text.contains("5-fold cross-validated accuracy")
+            && text.contains(" points (p = ")
+            && (text.contains("no better than chance (p above 0.05), the weights stay")
+                || text.contains("scored no radius above the current model; the weights stay")),
+        "{text}"
+    );
+}
+
 #[test]
 fn auto_takes_two_folds_or_more_and_export_refuses_it() {
     let dir = Dir::new("box-auto-usage");
