@@ -189,16 +189,17 @@ pub enum Measure {
 }
 
 impl Paired {
-    /// For people: `fixes 12 and breaks 3 points (p = 0.018)`, or `lowers
-    /// the error of 12 and raises it on 3 points (p = 0.018)`.
+    /// For people: `fixes 12 points, breaks 3 (p = 0.018)`, or `lowers the
+    /// error on 12 points, raises it on 3 (p = 0.018)`.
     pub fn describe(&self) -> String {
         let (up, down) = match self.measure {
             Measure::Correct => ("fixes", "breaks"),
-            Measure::Error => ("lowers the error of", "raises it on"),
+            Measure::Error => ("lowers the error on", "raises it on"),
         };
         format!(
-            "{up} {} and {down} {} points (p = {})",
+            "{up} {} point{}, {down} {} (p = {})",
             self.better,
+            if self.better == 1 { "" } else { "s" },
             self.worse,
             crate::num::fmt(crate::pipeline::round3(self.p))
         )

@@ -280,11 +280,11 @@ fn conclude(
         .filter(|r| r.evidence.p > EVIDENCE);
     let why = match (best, weak) {
         (None, _) => Some(format!(
-            "cross-validation scored no radius above the current model{}; the weights stay",
+            "the weights stay: cross-validation scored no radius above the current model{}",
             early_note(early)
         )),
         (Some(_), Some(r)) => Some(format!(
-            "cross-validation's best, {}x, {}: no better than chance (p above {}), the weights stay",
+            "the weights stay: out of fold, cross-validation's best radius, {}x, {}, no better than chance (p above {})",
             formats::num::fmt(r.relative),
             r.evidence.describe(),
             formats::num::fmt(EVIDENCE)

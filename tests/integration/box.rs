@@ -459,9 +459,10 @@ fn the_check_counts_the_points_whose_class_changed_out_of_fold() {
     let text = out.stdout();
     assert!(
         text.contains("5-fold cross-validated accuracy")
-            && text.contains(" points (p = ")
-            && (text.contains("no better than chance (p above 0.05), the weights stay")
-                || text.contains("scored no radius above the current model; the weights stay")),
+            && text.contains(" points, breaks ")
+            && text.contains("the weights stay: ")
+            && (text.contains("no better than chance (p above 0.05)")
+                || text.contains("scored no radius above the current model")),
         "{text}"
     );
 }
