@@ -219,8 +219,8 @@ pub fn default_radius(has_val: bool) -> Radius {
 /// is `explicit` (`--radius`, if given): tune's default box and `auto` are
 /// checked; a radius given is swept as given, the paper's setting. Without
 /// the check, default sweeps on the paper's digits loop lowered test
-/// accuracy in 14 (zero-one) and 15 (hinge) of 50; with it, in 0 and 2
-/// (benches/paper/results.md).
+/// accuracy in 14 (zero-one) and 15 (hinge) of 50; with it, in none of
+/// either (benches/paper/results.md).
 pub fn checked(explicit: Option<Radius>) -> bool {
     explicit.is_none_or(|r| r == Radius::Auto)
 }
