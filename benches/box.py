@@ -163,7 +163,8 @@ def tune(model, train, test, out, loss, args):
                  for s in report["sweeps"] if s["kept"]],
         "kept_status": [s["status"] for s in report["sweeps"] if s["kept"]],
         "cv": [{"relative": c["relative"], "accuracy": c["metrics"]["accuracy"], "improved": c["improved"],
-                "seconds": c["seconds"], "chosen": c["chosen"]} for c in cv.get("radii", [])],
+                "seconds": c["seconds"], "chosen": c["chosen"], "p": (c.get("evidence") or {}).get("p")}
+               for c in cv.get("radii", [])],
         "cv_current": (cv.get("current") or {}).get("accuracy"),
         "box": [l for l in r.stderr.splitlines() if l.startswith("box")][:1],
         "stopped": [l for l in r.stdout.splitlines() if l.startswith("stopped")],
@@ -220,7 +221,8 @@ def path_text(r):
     if not r.get("cv"):
         return "–"
     return f"now {r['cv_current']:.4f}; " + ", ".join(
-        f"{p['relative']:g}x {p['accuracy']:.4f}{'*' if p['chosen'] else ''}" for p in r["cv"])
+        f"{p['relative']:g}x {p['accuracy']:.4f}" + (f" (p {p['p']:.2g})" if p.get("p") is not None else "")
+        + ("*" if p["chosen"] else "") for p in r["cv"])
 
 
 def radius_text(r):
@@ -298,7 +300,12 @@ def write_results():
              "8x–32x took the full 60 s each, so their out-of-fold scores (and heads20k's refit at 8x) are",
              "those of time-limited answers. *kept* marks a kept sweep whose solve stopped at the time limit",
              "(in the `-cv` files; the older files did not record it).", "",
-             "*defaults* is `tune` with no radius and no validation flag (the relative radius 0.5x).",
+             "*defaults* is `tune` with no radius and no validation flag: the relative radius 0.5x, in the",
+             "`-checked` files checked first by 5-fold cross-validation (the sweep runs only when its",
+             "out-of-fold predictions beat the current model's by more than chance, p ≤ 0.05: McNemar's test",
+             "on the points whose class changed; each radius's p in the path column); in the older files",
+             "(builds before the check) swept as given, as `--radius 0.5x` is now. *auto* in the `-checked`",
+             "files checks its best radius the same way (no star: nothing was swept).",
              "*auto* is `--radius auto`: each relative radius of the path 0.125x, 0.25x, …, 32x (smallest first;",
              "it stops after two radii in a row score worse than the best) is scored by 5-fold",
              "cross-validation on the training points, then one sweep on all of them at the radius that scored",
