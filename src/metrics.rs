@@ -201,8 +201,19 @@ impl Paired {
             self.better,
             if self.better == 1 { "" } else { "s" },
             self.worse,
-            crate::num::fmt(crate::pipeline::round3(self.p))
+            fmt_p(self.p)
         )
+    }
+}
+
+/// A p-value for people: three significant digits (`0.0946`), or two in
+/// exponent form below 0.001 (`5.6e-72`: three digits of so small a number
+/// print as float noise).
+fn fmt_p(p: f64) -> String {
+    if p >= 1e-3 || p == 0.0 {
+        crate::num::fmt(crate::pipeline::round3(p))
+    } else {
+        format!("{p:.1e}")
     }
 }
 
@@ -398,6 +409,14 @@ mod tests {
         // or a half, as it should be.
         assert!(sign_test(1_100, 900) < 1e-5 && sign_test(1_100, 900) > 0.0);
         assert!((sign_test(1_000, 1_000) - 0.5).abs() < 0.01);
+    }
+
+    #[test]
+    fn p_values_print_short() {
+        assert_eq!(fmt_p(0.094_623_565), "0.0946");
+        assert_eq!(fmt_p(1.0), "1");
+        assert_eq!(fmt_p(5.62e-72), "5.6e-72");
+        assert_eq!(fmt_p(0.0), "0");
     }
 
     #[test]
