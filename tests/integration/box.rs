@@ -468,6 +468,28 @@ fn the_check_counts_the_points_whose_class_changed_out_of_fold() {
 }
 
 #[test]
+fn each_check_sizes_the_box_its_sweep_will_sweep() {
+    if !have(&["python"]) {
+        return;
+    }
+    let dir = Dir::new("box-checked-sweeps");
+    let fit = dir.p("fit.npz");
+    targets_moved_by(&dir, "regression", &data("regression"), 0.1, &fit);
+    // Each sweep draws its own 30 points (the seed advances): its check
+    // must size the box on those, not on the first sweep's.
+    let args = ["--sweeps", "3", "--select", "random", "--points", "30"];
+    let r = tune(&dir, &model("regression"), &fit, "out.onnx", &args);
+    let radii = r["cross_validation"]["radii"].as_array().unwrap();
+    let sweeps = r["sweeps"].as_array().unwrap();
+    assert_eq!(sweeps.len(), 3, "{r}");
+    for s in sweeps {
+        let checked: Vec<_> = radii.iter().filter(|x| x["sweep"] == s["sweep"]).collect();
+        assert_eq!(checked.len(), 1, "{r}");
+        assert_eq!(checked[0]["radius"], s["radius"], "{r}");
+    }
+}
+
+#[test]
 fn a_box_that_scores_better_out_of_fold_by_chance_alone_is_not_swept() {
     let dir = Dir::new("box-checked-chance");
     let (m, d) = (model("digits"), data("digits"));
