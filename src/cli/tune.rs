@@ -228,11 +228,18 @@ fn plan<'a>(
 /// The report, for people, on stdout.
 fn print_report(a: &TuneArgs, report: &tune::Report, held_out: bool) {
     if let Some(cv) = &report.cross_validation {
+        // Checks before later sweeps say which sweep they were for.
+        let many = cv.radii.iter().any(|r| r.sweep > 1);
         for r in &cv.radii {
             outln!(
-                "radius {}x = {}  {}-fold cross-validated {}; {}  ({} of {} folds improved{}, {:.1} s){}",
+                "radius {}x = {}{}  {}-fold cross-validated {}; {}  ({} of {} folds improved{}, {:.1} s){}",
                 crate::num::fmt(r.relative),
                 crate::num::fmt(pipeline::round3(r.radius)),
+                if many {
+                    format!(" for sweep {}", r.sweep)
+                } else {
+                    String::new()
+                },
                 cv.folds,
                 super::describe(&r.metrics),
                 r.evidence.describe(),
