@@ -429,9 +429,11 @@ fn out_of_fold(
     let out = outputs(&a, current);
     // Both sides computed alike: points no fold moved compare equal.
     let now = outputs(&current.features.a, current);
+    let y = &current.data.y;
+    let group: Vec<usize> = (0..y.len()).map(|t| current.data.group(t)).collect();
     Ok(Fold {
         metrics: metrics::metrics(&out, &a, &current.data.y),
-        evidence: metrics::paired(&now, &out, &current.data.y, plan.options.loss),
+        evidence: metrics::paired(&now, &out, y, plan.options.loss, &group),
         improved,
         stopped_early,
     })

@@ -490,6 +490,42 @@ fn each_check_sizes_the_box_its_sweep_will_sweep() {
 }
 
 #[test]
+fn the_check_takes_a_sequence_as_one_observation() {
+    if !have(&["python"]) {
+        return;
+    }
+    let dir = Dir::new("box-checked-sequences");
+    // The first position of each of the 30 sequences, alone and repeated
+    // as 40 positions: the same evidence, so the same p-value (counted by
+    // positions, the repeated data passed at p = 0.02).
+    let code = "import numpy as np, sys\n\
+                z = np.load(sys.argv[1])\n\
+                x, y = z['x'][:, :1], z['y'][:, :1]\n\
+                for n, out in ((1, sys.argv[2]), (40, sys.argv[3])):\n\
+                \x20   np.savez(out, x=np.repeat(x, n, 1), y=np.repeat(y, n, 1), mask=np.ones((30, n), np.float32))\n";
+    let (one, forty) = (dir.p("one.npz"), dir.p("forty.npz"));
+    let src = root().join(data("sequence_regressor"));
+    dir.tool(
+        &python(),
+        &["-c", code, src.to_str().unwrap(), &one, &forty],
+    )
+    .ok();
+    let m = model("sequence_regressor");
+    let args = ["--mask-key", "mask"];
+    let a = tune(&dir, &m, &one, "one.onnx", &args);
+    let b = tune(&dir, &m, &forty, "forty.onnx", &args);
+    let ev = |r: &serde_json::Value| r["cross_validation"]["radii"][0]["evidence"].clone();
+    let (ea, eb) = (ev(&a), ev(&b));
+    assert_eq!(
+        eb["better"].as_u64().unwrap(),
+        40 * ea["better"].as_u64().unwrap()
+    );
+    let (pa, pb) = (ea["p"].as_f64().unwrap(), eb["p"].as_f64().unwrap());
+    assert!(pa > 0.05 && (pa - pb).abs() < 1e-9, "{pa} vs {pb}");
+    assert!(b["sweeps"].as_array().unwrap().is_empty(), "{b}");
+}
+
+#[test]
 fn a_box_that_scores_better_out_of_fold_by_chance_alone_is_not_swept() {
     let dir = Dir::new("box-checked-chance");
     let (m, d) = (model("digits"), data("digits"));
