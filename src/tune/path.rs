@@ -276,9 +276,10 @@ fn conclude(
     last: bool,
 ) -> Result<(), String> {
     let early: usize = cv.radii.iter().map(|r| r.stopped_early).sum();
+    // Not "p > EVIDENCE": a p-value that is not a number is no evidence.
     let weak = best
         .map(|i| &cv.radii[i])
-        .filter(|r| r.evidence.p > EVIDENCE);
+        .filter(|r| r.evidence.p.is_nan() || r.evidence.p > EVIDENCE);
     let why = match (best, weak) {
         (None, _) => Some(format!(
             "the weights stay: cross-validation scored no radius above the current model{}",
