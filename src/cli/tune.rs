@@ -26,11 +26,13 @@ pub struct TuneArgs {
     /// names it.
     #[arg(short, long, value_name = "FILE")]
     pub output_file: PathBuf,
-    /// Maximum number of sweeps; stops early when a sweep does not improve.
+    /// Maximum number of sweeps; stops early when a sweep does not improve
+    /// or, without --radius, when cross-validation finds the next one no
+    /// better than chance.
     #[arg(long, default_value_t = 1, value_name = "K")]
     pub sweeps: usize,
     /// Keep each sweep's MILP (.mps), MIP start, manifest and HiGHS solution
-    /// in this folder (sweepK.*; not the folds' sweeps of --radius auto).
+    /// in this folder (sweepK.*; not the cross-validation's fold sweeps).
     /// Goes with --val, not --val-split.
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
