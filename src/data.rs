@@ -79,19 +79,23 @@ impl Dataset {
             )));
         }
         let held = sample(&(0..n).collect::<Vec<_>>(), k, seed ^ 0x5EED_5EED);
-        let is_held = |t: usize| {
-            let row = self.x.positions.as_ref().map_or(t, |p| p.at[t].0);
-            held.binary_search(&row).is_ok()
-        };
+        let is_held = |t: usize| held.binary_search(&self.group(t)).is_ok();
         let (held, rest): (Vec<usize>, Vec<usize>) = (0..self.y.len()).partition(|&t| is_held(t));
         Ok((self.subset(&rest), self.subset(&held)))
+    }
+
+    /// The group of point `t`: its sequence in a data set of sequences (the
+    /// row of the inputs), else the point itself. Points of one group are
+    /// not independent: folds, splits and the check keep them together.
+    pub fn group(&self, t: usize) -> usize {
+        self.x.positions.as_ref().map_or(t, |p| p.at[t].0)
     }
 
     /// The points of `k` seeded folds of about equal size (in a data set of
     /// sequences, whole sequences go together, counting those with a point),
     /// each ascending; every point is in exactly one.
     pub fn folds(&self, k: usize, seed: u64) -> Result<Vec<Vec<usize>>> {
-        let group = |t: usize| self.x.positions.as_ref().map_or(t, |p| p.at[t].0);
+        let group = |t: usize| self.group(t);
         let mut groups: Vec<usize> = (0..self.y.len()).map(group).collect();
         groups.dedup();
         let (n, what) = match &self.x.positions {

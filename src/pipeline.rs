@@ -295,8 +295,12 @@ pub(crate) fn round3(v: f64) -> f64 {
     if v == 0.0 || !v.is_finite() {
         return v;
     }
-    let p = 10f64.powi(2 - v.abs().log10().floor() as i32);
-    (v * p).round() / p
+    // Through the decimal text: the nearest double to the three digits
+    // (dividing by 1e78 did not give it: a p-value of 1.49e-76 printed as
+    // 1.4899999999999997e-76).
+    format!("{v:.2e}")
+        .parse()
+        .expect("a formatted float parses")
 }
 
 /// Selects points and builds the formulation.
@@ -712,4 +716,24 @@ pub fn write_files(
     let inputs = input_files(loaded);
     let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
     Outputs::check(milp, &inputs)?.write(loaded, sel, opts, built)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round3;
+
+    #[test]
+    fn three_significant_digits_print_as_three_digits_at_any_scale() {
+        for (v, text) in [
+            (1.489_999_9e-76, "1.49e-76"),
+            (0.020_837_5, "0.0208"),
+            (-2_469_278.7, "-2470000"),
+            (0.000_162_457, "0.000162"),
+            (1.0, "1"),
+        ] {
+            assert_eq!(crate::num::fmt(round3(v)), text, "{v}");
+        }
+        assert_eq!(round3(0.0), 0.0);
+        assert!(round3(f64::NAN).is_nan());
+    }
 }

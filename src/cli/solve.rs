@@ -12,11 +12,14 @@ use std::path::{Path, PathBuf};
 /// Solver options shared by solve and tune.
 #[derive(Debug, Args, Clone)]
 pub struct SolverArgs {
-    /// Stop after this many seconds (per sweep for tune) and use the best
-    /// solution found (default: no limit).
+    /// Stop after this many seconds (per sweep for tune, and per fold of
+    /// the cross-validation tune runs before a sweep without --radius)
+    /// and use the best solution found (default: no limit).
     #[arg(long, value_name = "SECONDS")]
     pub time_limit: Option<f64>,
-    /// Threads HiGHS may use (default: HiGHS's choice).
+    /// Threads HiGHS may use (default: HiGHS's choice); tune's
+    /// cross-validation solves this many folds side by side, one thread
+    /// each (default: one a core).
     #[arg(long, value_name = "N")]
     pub threads: Option<u32>,
     /// Stop when the relative MIP gap is at most this (default: HiGHS's 1e-4).

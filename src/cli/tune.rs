@@ -26,11 +26,13 @@ pub struct TuneArgs {
     /// names it.
     #[arg(short, long, value_name = "FILE")]
     pub output_file: PathBuf,
-    /// Maximum number of sweeps; stops early when a sweep does not improve.
+    /// Maximum number of sweeps; stops early when a sweep does not improve
+    /// or, without --radius, when cross-validation finds the next one no
+    /// better than chance.
     #[arg(long, default_value_t = 1, value_name = "K")]
     pub sweeps: usize,
     /// Keep each sweep's MILP (.mps), MIP start, manifest and HiGHS solution
-    /// in this folder (sweepK.*; not the folds' sweeps of --radius auto).
+    /// in this folder (sweepK.*; not the cross-validation's fold sweeps).
     /// Goes with --val, not --val-split.
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
@@ -228,11 +230,18 @@ fn plan<'a>(
 /// The report, for people, on stdout.
 fn print_report(a: &TuneArgs, report: &tune::Report, held_out: bool) {
     if let Some(cv) = &report.cross_validation {
+        // Checks before later sweeps say which sweep they were for.
+        let many = cv.radii.iter().any(|r| r.sweep > 1);
         for r in &cv.radii {
             outln!(
-                "radius {}x = {}  {}-fold cross-validated {}; {}  ({} of {} folds improved{}, {:.1} s){}",
+                "radius {}x = {}{}  {}-fold cross-validated {}; {}  ({} of {} folds improved{}, {:.1} s){}",
                 crate::num::fmt(r.relative),
                 crate::num::fmt(pipeline::round3(r.radius)),
+                if many {
+                    format!(" for sweep {}", r.sweep)
+                } else {
+                    String::new()
+                },
                 cv.folds,
                 super::describe(&r.metrics),
                 r.evidence.describe(),

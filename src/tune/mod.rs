@@ -303,7 +303,13 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
     for k in 1..=plan.sweeps {
         if plan.checked || plan.radius == Radius::Auto {
             if let Err(why) = path::run(&mut st, plan, k)? {
-                stopped = why;
+                // After a kept sweep, "the weights stay" means as it left
+                // them: say which check stopped the loop.
+                stopped = if k == 1 {
+                    why
+                } else {
+                    format!("before sweep {k}: {why}")
+                };
                 break;
             }
         }

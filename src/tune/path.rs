@@ -145,8 +145,9 @@ pub(super) fn run(st: &mut State, plan: &Plan<'_>, k: usize) -> Result<Result<()
     let current = &st.current;
     let path = radii(plan, st.rule, st.scale);
     let parts = folds(current, plan)?;
-    // The refit's points: each radius's box is sized on them, once.
-    let sel = selection(plan, 1);
+    // The sweep's points: each radius's box is sized on them, once (sweep
+    // k's selection, the one the sweep will size its box on).
+    let sel = selection(plan, k);
     let refit = pipeline::select(current, &sel)?;
     if refit.is_empty() {
         // As a sweep at any fixed radius would say.
@@ -241,7 +242,7 @@ fn radius(
     if let Some(why) = size.empty_because() {
         return Ok(Err(format!("radius {}x = 0: {why}", formats::num::fmt(f))));
     }
-    let fold = out_of_fold(current, parts, &size, plan)?;
+    let fold = out_of_fold(current, parts, &size, plan, k)?;
     errln!(
         "path     {}x = {}: cross-validated {}; {} ({} of {} folds improved their points{})",
         formats::num::fmt(f),
@@ -275,9 +276,10 @@ fn conclude(
     last: bool,
 ) -> Result<(), String> {
     let early: usize = cv.radii.iter().map(|r| r.stopped_early).sum();
+    // Not "p > EVIDENCE": a p-value that is not a number is no evidence.
     let weak = best
         .map(|i| &cv.radii[i])
-        .filter(|r| r.evidence.p > EVIDENCE);
+        .filter(|r| r.evidence.p.is_nan() || r.evidence.p > EVIDENCE);
     let why = match (best, weak) {
         (None, _) => Some(format!(
             "the weights stay: cross-validation scored no radius above the current model{}",
@@ -360,7 +362,13 @@ struct FoldSweep {
 /// the model stores them: the folds' sweeps are never written or re-run in
 /// ONNX Runtime). The folds are solved side by side, one thread each up to
 /// the cores there are (`--threads 1`: one at a time).
-fn out_of_fold(current: &Loaded, parts: &[Part], size: &BoxSize, plan: &Plan<'_>) -> Result<Fold> {
+fn out_of_fold(
+    current: &Loaded,
+    parts: &[Part],
+    size: &BoxSize,
+    plan: &Plan<'_>,
+    k: usize,
+) -> Result<Fold> {
     let workers = match plan.settings.threads {
         Some(t) => t as usize,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -388,7 +396,10 @@ fn out_of_fold(current: &Loaded, parts: &[Part], size: &BoxSize, plan: &Plan<'_>
                         let Some(part) = parts.get(i) else {
                             return Ok(mine);
                         };
-                        mine.push((i, fold_sweep(current, &part.train, size, plan, &quiet)?));
+                        mine.push((
+                            i,
+                            fold_sweep(current, &part.train, size, plan, (&quiet, k))?,
+                        ));
                     }
                 })
             })
@@ -419,9 +430,11 @@ fn out_of_fold(current: &Loaded, parts: &[Part], size: &BoxSize, plan: &Plan<'_>
     let out = outputs(&a, current);
     // Both sides computed alike: points no fold moved compare equal.
     let now = outputs(&current.features.a, current);
+    let y = &current.data.y;
+    let group: Vec<usize> = (0..y.len()).map(|t| current.data.group(t)).collect();
     Ok(Fold {
         metrics: metrics::metrics(&out, &a, &current.data.y),
-        evidence: metrics::paired(&now, &out, &current.data.y, plan.options.loss),
+        evidence: metrics::paired(&now, &out, y, plan.options.loss, &group),
         improved,
         stopped_early,
     })
@@ -437,17 +450,17 @@ fn outputs(a: &ndarray::Array2<f64>, current: &Loaded) -> ndarray::Array2<f64> {
     }
 }
 
-/// One fold's sweep in the box `size` on the points it selects among
-/// `train`. A fold with no point to select (a misclassified sample where
+/// One fold's sweep in the box `size` on the points sweep `k`'s selection
+/// picks among `train`. A fold with no point to select (a misclassified sample where
 /// its part of the data has none) keeps the current weights.
 fn fold_sweep(
     current: &Loaded,
     train: &[usize],
     size: &BoxSize,
     plan: &Plan<'_>,
-    quiet: &Settings,
+    (quiet, k): (&Settings, usize),
 ) -> Result<FoldSweep> {
-    let sel = selection(plan, 1);
+    let sel = selection(plan, k);
     let indices = pipeline::select_in(current, &sel, train)?;
     if indices.is_empty() {
         return Ok(FoldSweep {
