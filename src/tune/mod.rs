@@ -665,6 +665,16 @@ fn zero_one_start(
     if !(hinge && options.loss == Loss::ZeroOne) {
         return Ok(None);
     }
+    if current.layer.activation == Activation::Relu {
+        // The hinge LP is not modelled after a ReLU (it is not linear in
+        // the weights there): the sweep starts from the current weights,
+        // as `--warm-start current` does, instead of refusing tune's
+        // default start.
+        if !settings.quiet {
+            errln!("note     after a ReLU there is no hinge LP to start from: the MIP starts from the current weights");
+        }
+        return Ok(None);
+    }
     let until = deadline.map(|d| {
         let now = Instant::now();
         now + d.saturating_duration_since(now).mul_f64(0.6)

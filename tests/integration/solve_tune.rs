@@ -259,3 +259,26 @@ fn tune_keep_leaves_each_sweeps_files_and_the_first_applies_to_the_input() {
         .code_is(0);
     r.check(r.json()["verified"] == true, "kept sweep verifies");
 }
+
+#[test]
+fn tune_defaults_on_a_relu_classifier_start_from_the_current_weights() {
+    // tune's zero-one start is the hinge LP's weights, which is not
+    // modelled after a ReLU: the default must fall back, not refuse.
+    let dir = Dir::new("tune-relu-default");
+    let out = dir.p("t.onnx");
+    let r = dir
+        .run(&[
+            "tune",
+            &model("relu_classifier"),
+            &data("relu_classifier"),
+            "-o",
+            &out,
+        ])
+        .ok();
+    r.check(
+        r.stderr()
+            .contains("after a ReLU there is no hinge LP to start from"),
+        "the fallback is said",
+    );
+    assert!(std::path::Path::new(&out).is_file());
+}
