@@ -117,6 +117,7 @@ pub struct Report {
 }
 
 /// How to run the sweeps.
+#[derive(Clone)]
 pub struct Plan<'a> {
     /// Point selection (re-drawn each sweep; seeds advance).
     pub selection: SelectSpec,

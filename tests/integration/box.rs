@@ -448,6 +448,19 @@ fn the_check_counts_the_points_whose_class_changed_out_of_fold() {
     assert_eq!(given["sweeps"][0]["kept"], true, "{given}");
     let r = tune(&dir, &m, &random, "checked.onnx", &["--loss", "hinge"]);
     assert!(r["sweeps"].as_array().unwrap().is_empty(), "{r}");
+    // With the training data as --protect the folds still sweep
+    // unprotected: a held-out point that is protected could not break,
+    // and breaks are what the check counts. The same counts as without.
+    let p = tune(
+        &dir,
+        &m,
+        &random,
+        "protected.onnx",
+        &["--loss", "hinge", "--protect", &random],
+    );
+    let ev = |x: &serde_json::Value| x["cross_validation"]["radii"][0]["evidence"].clone();
+    assert_eq!(ev(&p), ev(&r), "{p}");
+    assert!(ev(&p)["worse"].as_u64().unwrap() > 0, "{p}");
     assert!(
         r["cross_validation"]["radii"][0]["evidence"]["p"]
             .as_f64()
