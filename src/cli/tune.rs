@@ -234,7 +234,7 @@ fn print_report(a: &TuneArgs, report: &tune::Report, held_out: bool) {
         let many = cv.radii.iter().any(|r| r.sweep > 1);
         for r in &cv.radii {
             outln!(
-                "radius {}x = {}{}  {}-fold cross-validated {}; {}  ({} of {} folds improved{}, {:.1} s){}",
+                "radius {}x = {}{}  {}-fold cross-validated{} {}; {}  ({} of {} folds improved{}, {:.1} s){}",
                 crate::num::fmt(r.relative),
                 crate::num::fmt(pipeline::round3(r.radius)),
                 if many {
@@ -243,6 +243,11 @@ fn print_report(a: &TuneArgs, report: &tune::Report, held_out: bool) {
                     String::new()
                 },
                 cv.folds,
+                if r.confirms {
+                    " again, on other folds (the check)"
+                } else {
+                    ""
+                },
                 super::describe(&r.metrics),
                 r.evidence.describe(),
                 r.improved,
