@@ -195,10 +195,7 @@ fn without_validation_the_radius_path_is_cross_validated_and_refit() {
         "a radius that reaches the targets predicts unseen folds: {r}"
     );
     // Radii too small to reach them score worse, the smaller the worse.
-    assert!(
-        mse(&radii[0]) > mse(&radii[1]) && mse(&radii[1]) > 1e-6,
-        "{r}"
-    );
+    assert!(mse(radii[0]) > mse(radii[1]) && mse(radii[1]) > 1e-6, "{r}");
     // The refit: one sweep on all the points at the chosen radius, kept,
     // and the tuned model (ONNX Runtime) fits the targets.
     let sweeps = r["sweeps"].as_array().unwrap();
