@@ -220,9 +220,15 @@ def path_text(r):
     the chosen one starred."""
     if not r.get("cv"):
         return "–"
-    return f"now {r['cv_current']:.4f}; " + ", ".join(
-        f"{p['relative']:g}x {p['accuracy']:.4f}" + (f" (p {p['p']:.2g})" if p.get("p") is not None else "")
-        + ("*" if p["chosen"] else "") for p in r["cv"])
+    seen, parts = set(), []
+    for p in r["cv"]:
+        # A radius seen before is auto's best tried again on other folds:
+        # the p-value the check tested.
+        again = "again on other folds: " if p["relative"] in seen else ""
+        seen.add(p["relative"])
+        parts.append(f"{again}{p['relative']:g}x {p['accuracy']:.4f}"
+                     + (f" (p {p['p']:.2g})" if p.get("p") is not None else "") + ("*" if p["chosen"] else ""))
+    return f"now {r['cv_current']:.4f}; " + ", ".join(parts)
 
 
 def radius_text(r):
@@ -305,7 +311,8 @@ def write_results():
              "out-of-fold predictions beat the current model's by more than chance, p ≤ 0.05: McNemar's test",
              "on the points whose class changed; each radius's p in the path column); in the older files",
              "(builds before the check) swept as given, as `--radius 0.5x` is now. *auto* in the `-checked`",
-             "files checks its best radius the same way (no star: nothing was swept).",
+             "files checks its best radius the same way, on folds seeded apart from the ones that chose it",
+             "(\"again on other folds\"; no star: nothing was swept).",
              "*auto* is `--radius auto`: each relative radius of the path 0.125x, 0.25x, …, 32x (smallest first;",
              "it stops after two radii in a row score worse than the best) is scored by 5-fold",
              "cross-validation on the training points, then one sweep on all of them at the radius that scored",
