@@ -127,6 +127,12 @@ fn targets_from(dir: &Dir, model: &str, data: &str, noise: f64, out: &str) {
     .ok();
 }
 
+/// [`targets_from`] the regression fixture's own model and data.
+fn regression_targets(dir: &Dir, noise: f64, out: &str) {
+    let m = root().join(model("regression"));
+    targets_from(dir, m.to_str().unwrap(), &data("regression"), noise, out);
+}
+
 /// Writes `data`'s inputs with targets from `case`'s model whose final
 /// layer moved by exactly ±`d` in every weight and bias (seeded signs;
 /// ONNX Runtime in Python, no gdmilp) to `out`.
@@ -237,14 +243,7 @@ fn without_validation_the_radius_path_is_cross_validated_and_refit() {
     // Targets the current model already gives exactly: the relative box is
     // empty, and the line says why.
     let own = dir.p("own.npz");
-    let model_path = root().join(&m);
-    targets_from(
-        &dir,
-        model_path.to_str().unwrap(),
-        &data("regression"),
-        0.0,
-        &own,
-    );
+    regression_targets(&dir, 0.0, &own);
     let r = tune(&dir, &m, &own, "none.onnx", &["--radius", "auto"]);
     assert!(r["sweeps"].as_array().unwrap().is_empty(), "{r}");
     let why = r["stopped"].as_str().unwrap();
@@ -256,13 +255,7 @@ fn without_validation_the_radius_path_is_cross_validated_and_refit() {
     // its folds' noise and scores worse on the fold it did not see; the
     // weights stay.
     let noisy = dir.p("noisy.npz");
-    targets_from(
-        &dir,
-        model_path.to_str().unwrap(),
-        &data("regression"),
-        0.05,
-        &noisy,
-    );
+    regression_targets(&dir, 0.05, &noisy);
     let r = tune(&dir, &m, &noisy, "noisy.onnx", &["--radius", "auto"]);
     assert!(r["sweeps"].as_array().unwrap().is_empty(), "{r}");
     assert!(
@@ -339,14 +332,7 @@ fn the_default_sweep_runs_only_when_cross_validation_shows_a_gain_beyond_chance(
     // lowers the training error (run as given, it is kept), but out of
     // fold it is no better than chance, so by default the weights stay.
     let noisy = dir.p("noisy.npz");
-    let model_path = root().join(&m);
-    targets_from(
-        &dir,
-        model_path.to_str().unwrap(),
-        &data("regression"),
-        0.05,
-        &noisy,
-    );
+    regression_targets(&dir, 0.05, &noisy);
     let given = tune(&dir, &m, &noisy, "given.onnx", &["--radius", "0.5x"]);
     assert_eq!(given["sweeps"][0]["kept"], true, "{given}");
     assert!(given.get("cross_validation").is_none(), "{given}");
