@@ -43,9 +43,10 @@ pub const DEFAULT_FOLDS: usize = 5;
 /// no better than the current model beats it by as much on the out-of-fold
 /// predictions ([`Paired::p`]: McNemar's sign test on the points whose class
 /// changed, a paired t test on regression errors) is at most this. Without
-/// it, the paper's digits loop (599 test digits, 50 sweeps on 32 points
-/// each) kept sweeps that scored better out of fold by a digit or two and
-/// lowered test accuracy in 5–7 of 50 (benches/paper/results.md).
+/// it (a radius had only to score above the current model out of fold),
+/// the auto path on the paper's digits loop (599 test digits, 50 sweeps on
+/// 32 points each) lowered test accuracy in 6 (zero-one) and 7 (hinge) of
+/// 50 sweeps; with it, in 0 and 1 (benches/paper/results.md).
 pub const EVIDENCE: f64 = 0.05;
 
 /// What cross-validation found, for the report.
