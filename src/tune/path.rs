@@ -54,9 +54,14 @@ pub const EVIDENCE: f64 = 0.05;
 pub struct CrossValidation {
     /// Folds.
     pub folds: usize,
-    /// The current model on the training points (the score a radius must
-    /// beat).
+    /// The current model on the training points before sweep 1 (the score
+    /// a radius must beat).
     pub current: Metrics,
+    /// The same before each later sweep checked (sweep 2, 3, …: the model
+    /// the earlier sweeps left, which those sweeps' radii were judged
+    /// against).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub later: Vec<Metrics>,
     /// Each radius tried, in order.
     pub radii: Vec<CvRadius>,
 }
@@ -166,11 +171,18 @@ pub(super) fn run(st: &mut State, plan: &Plan<'_>, k: usize) -> Result<Result<()
         current.data.y.len(),
         now.describe()
     );
-    let mut cv = st.cv.take().unwrap_or(CrossValidation {
-        folds: plan.folds,
-        current: now.clone(),
-        radii: Vec::new(),
-    });
+    let mut cv = match st.cv.take() {
+        Some(mut cv) => {
+            cv.later.push(now.clone());
+            cv
+        }
+        None => CrossValidation {
+            folds: plan.folds,
+            current: now.clone(),
+            later: Vec::new(),
+            radii: Vec::new(),
+        },
+    };
     let first = cv.radii.len();
     let mut best: Option<usize> = None;
     let mut walk = Walk::default();

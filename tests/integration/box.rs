@@ -327,6 +327,11 @@ fn the_default_sweep_runs_only_when_cross_validation_shows_a_gain_beyond_chance(
         radii.iter().any(|x| x["sweep"] == 2 && rel(x) == 0.5),
         "the second sweep was checked first: {r}"
     );
+    // Against the model the first sweep left, which the report says.
+    assert_eq!(
+        r["cross_validation"]["later"][0], r["sweeps"][0]["train"],
+        "{r}"
+    );
 
     // The same targets plus noise no layer can predict: a sweep at 0.5x
     // lowers the training error (run as given, it is kept), but out of
