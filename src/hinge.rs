@@ -1385,8 +1385,6 @@ mod tests {
         let a = Array2::from_shape_fn((t, m), |_| rng.uniform());
         let y = Array2::from_shape_fn((t, m), |_| 0.3 * rng.uniform());
         let sy = Array1::from_shape_fn(t, |_| rng.uniform());
-        let (mut an, mut yn) = (Array2::zeros((t, m)), Array2::zeros((t, m)));
-        let (mut g, mut gb) = (Array2::zeros((m, 13)), Array1::zeros(m));
         let pass = Sweep {
             h: op.h.as_slice().unwrap(),
             n: 13,
@@ -1399,14 +1397,7 @@ mod tests {
             a: a.as_slice().unwrap(),
             y: y.as_slice().unwrap(),
         };
-        let out = SweepOut {
-            a: an.as_slice_mut().unwrap(),
-            y: yn.as_slice_mut().unwrap(),
-            g: g.as_slice_mut().unwrap(),
-            gb: gb.as_slice_mut().unwrap(),
-            buf: &mut Vec::new(),
-        };
-        sweep(&pass, out);
+        let (an, yn, g, gb) = run(&pass, (t, m));
         let mut want_a = Array2::zeros((t, m));
         op.act(&w.view(), &b.view(), &mut want_a);
         let (mut want_g, mut want_gb) = (Array2::zeros((m, 13)), Array1::zeros(m));
@@ -1450,21 +1441,33 @@ mod tests {
             y: y.as_slice().unwrap(),
         };
         SCALAR.with(|s| s.set(scalar));
-        let (mut an, mut yn) = (Array2::zeros((t, m)), Array2::zeros((t, m)));
-        let (mut g, mut gb) = (Array2::zeros((m, 13)), Array1::zeros(m));
-        let out = SweepOut {
-            a: an.as_slice_mut().unwrap(),
-            y: yn.as_slice_mut().unwrap(),
-            g: g.as_slice_mut().unwrap(),
-            gb: gb.as_slice_mut().unwrap(),
-            buf: &mut Vec::new(),
-        };
-        if f32s {
-            sweep(&pass.reading(&h32), out);
+        let got = if f32s {
+            run(&pass.reading(&h32), (t, m))
         } else {
-            sweep(&pass.reading(op.features()), out);
-        }
+            run(&pass.reading(op.features()), (t, m))
+        };
         SCALAR.with(|s| s.set(false));
+        got
+    }
+
+    /// One fused pass `p` over t points and m outputs: a⁺, y⁺ and the
+    /// gradients of W and b.
+    fn run<F: Feature>(
+        p: &Sweep<'_, F>,
+        (t, m): (usize, usize),
+    ) -> (Array2<f64>, Array2<f64>, Array2<f64>, Array1<f64>) {
+        let (mut an, mut yn) = (Array2::zeros((t, m)), Array2::zeros((t, m)));
+        let (mut g, mut gb) = (Array2::zeros((m, p.n)), Array1::zeros(m));
+        sweep(
+            p,
+            SweepOut {
+                a: an.as_slice_mut().unwrap(),
+                y: yn.as_slice_mut().unwrap(),
+                g: g.as_slice_mut().unwrap(),
+                gb: gb.as_slice_mut().unwrap(),
+                buf: &mut Vec::new(),
+            },
+        );
         (an, yn, g, gb)
     }
 
