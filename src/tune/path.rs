@@ -217,6 +217,10 @@ pub(super) fn run(st: &mut State, plan: &Plan<'_>, k: usize) -> Result<Result<()
         // times in 40, where a test at 0.05 should pass 2).
         let parts = folds_seeded(current, plan, plan.selection.seed ^ CONFIRM_SEED)?;
         let f = cv.radii[i].relative;
+        errln!(
+            "path     the best, {}x, again on other folds (the check tests these):",
+            formats::num::fmt(f)
+        );
         if let Ok(mut again) = radius(current, &parts, scales, f, plan, k)? {
             again.confirms = true;
             cv.radii.push(again);
