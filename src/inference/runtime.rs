@@ -9,7 +9,8 @@
 
 use crate::data::Array;
 use crate::error::{Error, Result};
-use crate::onnx::model::{dtype, Dim, ValueInfo};
+use crate::onnx::dtype;
+use crate::onnx::model::{Dim, ValueInfo};
 use ndarray::{Array2, ArrayD, Axis, IxDyn};
 use ort::session::Session;
 use ort::value::{DynValue, Tensor};

@@ -8,25 +8,16 @@
 
 use crate::data::{self, Dataset};
 use crate::error::{Error, Result};
-use crate::features::{self, Features};
+use crate::formats::manifest::Manifest;
 use crate::formats::solution::{Solution, Values};
+use crate::formulation::metrics;
 use crate::formulation::names::Var;
-use crate::formulation::MseBound;
-use crate::manifest::Manifest;
-use crate::metrics;
+use crate::formulation::{MseBound, Weights};
+use crate::inference::features::{self, Features};
 use crate::onnx::{edit, Activation, FinalLayer, Model};
 use ndarray::{Array1, Array2};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-
-/// New effective parameters of the layer.
-#[derive(Debug, Clone)]
-pub struct Weights {
-    /// W, M×N.
-    pub w: Array2<f64>,
-    /// b, M (the current bias when it is not a variable).
-    pub b: Array1<f64>,
-}
 
 /// Maps a solution's values into W and b. With a manifest, names must be
 /// ones the export wrote and values must lie in its box (within solver
@@ -166,35 +157,6 @@ fn clamp_to_box(
     Ok(())
 }
 
-/// Runs the model patched with `wts` (in memory) on `x`; checks that the
-/// patched layer computes with the weights written.
-pub fn run_patched(
-    model: &Model,
-    layer: &FinalLayer,
-    wts: &Weights,
-    data: &Dataset,
-    batch: usize,
-) -> Result<Features> {
-    let (patched, stored) = patched_in_memory(model, layer, wts)?;
-    features::compute(&patched, &stored, &data.x, &data.path, batch)
-}
-
-/// The model patched with `wts`, in memory (external data inlined), and
-/// its layer as stored there.
-pub fn patched_in_memory(
-    model: &Model,
-    layer: &FinalLayer,
-    wts: &Weights,
-) -> Result<(Model, FinalLayer)> {
-    let inlined = edit::with_outputs(model, &[])?;
-    let inlined = Model::from_bytes(&model.path, inlined)?;
-    let patched = edit::patch(&inlined, layer, &wts.w, &wts.b, &model.path)?;
-    Ok((
-        Model::from_bytes(&model.path, patched.model)?,
-        layer.as_stored(&wts.w, &wts.b),
-    ))
-}
-
 /// What [`write`] wrote besides the model.
 #[derive(Debug, Clone, Default)]
 pub struct Written {
@@ -210,7 +172,7 @@ pub struct Written {
 /// together or none does; never a file the input model reads.
 pub fn write(model: &Model, layer: &FinalLayer, wts: &Weights, out: &Path) -> Result<Written> {
     let (written, files) = finish(model, layer, wts, out)?;
-    crate::atomic::commit_all(files)?;
+    crate::formats::atomic::commit_all(files)?;
     Ok(written)
 }
 
@@ -221,7 +183,7 @@ pub fn finish(
     layer: &FinalLayer,
     wts: &Weights,
     out: &Path,
-) -> Result<(Written, Vec<crate::atomic::Finished>)> {
+) -> Result<(Written, Vec<crate::formats::atomic::Finished>)> {
     let patched = edit::patch(model, layer, &wts.w, &wts.b, out)?;
     let (data_files, files) = edit::write(model, &patched, out)?;
     let notes = patched.data.iter().filter_map(|d| d.note.clone()).collect();
@@ -284,7 +246,7 @@ pub fn rounding(
     data: &Dataset,
     features: &Features,
 ) -> Option<Rounding> {
-    use crate::onnx::model::dtype;
+    use crate::onnx::dtype;
     let coarse = |t: i32| matches!(t, dtype::FLOAT16 | dtype::BFLOAT16);
     let p = &layer.weight;
     let t = [p.data_type, p.compute_type]
@@ -307,7 +269,7 @@ pub fn rounding(
         )
     };
     Some(Rounding {
-        dtype: crate::onnx::model::dtype::name(t),
+        dtype: crate::onnx::dtype::name(t),
         solver_weights_loss: loss(&wts.w, &wts.b),
         stored_weights_loss: loss(&stored.w, &stored.b),
     })
@@ -629,36 +591,9 @@ fn manifests_in(dir: &Path) -> Result<Vec<(PathBuf, Manifest)>> {
         .collect()
 }
 
-/// The data file a manifest names (see [`recorded_file`]).
+/// The data file a manifest names (see [`crate::formats::manifest::recorded_file`]).
 pub fn manifest_data(man_path: &Path, man: &Manifest) -> Result<PathBuf> {
-    recorded_file(man_path, &man.data.path, &man.data.sha256, "data file")
-}
-
-/// A file the manifest at `man_path` names (`rec`, as export was given
-/// it, relative to export's directory): beside the manifest first, then
-/// `rec` from the current directory; the first whose SHA-256 is `sha`, else
-/// the first that exists (which the caller refuses as changed).
-pub fn recorded_file(man_path: &Path, rec: &Path, sha: &str, what: &str) -> Result<PathBuf> {
-    let beside = man_path
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join(rec.file_name().unwrap_or_default());
-    let there: Vec<PathBuf> = [beside, rec.to_path_buf()]
-        .into_iter()
-        .filter(|p| p.is_file())
-        .collect();
-    let same =
-        |p: &&PathBuf| std::fs::read(p).is_ok_and(|b| crate::onnx::model::sha256_hex(&b) == sha);
-    let found = there.iter().find(same).or(there.first()).ok_or_else(|| {
-        Error::invalid(
-            man_path,
-            format!(
-                "names the {what} {}, which is not there (nor beside it); apply checks the patched model on it",
-                rec.display()
-            ),
-        )
-    })?;
-    Ok(found.clone())
+    crate::formats::manifest::recorded_file(man_path, &man.data.path, &man.data.sha256, "data file")
 }
 
 /// What `apply` is asked to do, as the command line gives it.
@@ -706,7 +641,7 @@ pub struct ApplyPlan {
     model: Model,
     layer: FinalLayer,
     weights: Weights,
-    _lock: crate::atomic::Lock,
+    _lock: crate::formats::atomic::Lock,
 }
 
 /// What verification found, for [`ApplyPlan::write`] to judge.
@@ -716,7 +651,7 @@ pub struct Checked {
     /// The comparison with the solver and with the current weights.
     pub verification: Verification,
     /// `--protect` at export: the protected points, checked one by one.
-    pub protect: Option<crate::protect::Check>,
+    pub protect: Option<crate::workflow::protect::Check>,
 }
 
 impl Checked {
@@ -781,10 +716,10 @@ impl ApplyPlan {
             .output
             .clone()
             .unwrap_or_else(|| default_output(&request.model));
-        let lock = crate::atomic::Lock::take(&out)?;
+        let lock = crate::formats::atomic::Lock::take(&out)?;
         let mut inputs = vec![request.solution.as_path()];
         inputs.extend(found.as_ref().map(|f| f.path.as_path()));
-        crate::atomic::check_outputs(&[&out], &inputs)?;
+        crate::formats::atomic::check_outputs(&[&out], &inputs)?;
         Ok(ApplyPlan {
             request,
             out,
@@ -815,7 +750,7 @@ impl ApplyPlan {
         };
         let (man_path, man) = (&f.path, &f.manifest);
         let data_path = manifest_data(man_path, man)?;
-        crate::atomic::check_outputs(&[&self.out], &[&data_path])?;
+        crate::formats::atomic::check_outputs(&[&self.out], &[&data_path])?;
         let data = data::load_masked(
             &data_path,
             Some(&man.data.x_key),
@@ -833,7 +768,7 @@ impl ApplyPlan {
             ));
         }
         let protect = match &man.protect {
-            Some(pr) => Some(crate::protect::verify_file(
+            Some(pr) => Some(crate::workflow::protect::verify_file(
                 man_path,
                 man,
                 pr,
@@ -846,7 +781,13 @@ impl ApplyPlan {
         };
         let batch = self.request.batch_size;
         let before = features::compute(&self.model, &self.layer, &data.x, &data.path, batch)?;
-        let after = run_patched(&self.model, &self.layer, &self.weights, &data, batch)?;
+        let after = crate::workflow::patched::run_patched(
+            &self.model,
+            &self.layer,
+            &self.weights,
+            &data,
+            batch,
+        )?;
         let mut v = verify(
             man,
             &self.layer,

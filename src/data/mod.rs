@@ -268,7 +268,7 @@ impl Inputs {
     /// such as an attention mask), at the rows `x` holds.
     pub fn read_more(&self, path: &Path, key: &str) -> Result<Array> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, "read the data", e))?;
-        if crate::onnx::model::sha256_hex(&bytes) != self.sha256 {
+        if crate::digest::sha256_hex(&bytes) != self.sha256 {
             return Err(Error::invalid(path, "changed while gdmilp was reading it"));
         }
         let (mut npz, names) = open_npz(path, bytes)?;
@@ -492,7 +492,7 @@ pub fn load_for(
     task: Option<Task>,
 ) -> Result<Dataset> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, "read the data", e))?;
-    let sha256 = crate::onnx::model::sha256_hex(&bytes);
+    let sha256 = crate::digest::sha256_hex(&bytes);
     let (mut npz, names) = open_npz(path, bytes)?;
     let xk = pick_key(path, &names, x_key, X_KEYS, "inputs", "--x-key")?;
     let yk = pick_key(path, &names, y_key, Y_KEYS, "labels", "--y-key")?;
