@@ -17,3 +17,4 @@ mod protect_half;
 mod sequence;
 mod solve_tune;
 mod strategy;
+mod transactions;
