@@ -717,8 +717,14 @@ impl ApplyPlan {
             .clone()
             .unwrap_or_else(|| default_output(&request.model));
         let lock = crate::formats::atomic::Lock::take(&out)?;
+        // The export's files too: apply reads its MILP file for the token.
+        let export = found
+            .as_ref()
+            .map(|f| crate::formats::export_files(&f.path))
+            .unwrap_or_default();
         let mut inputs = vec![request.solution.as_path()];
         inputs.extend(found.as_ref().map(|f| f.path.as_path()));
+        inputs.extend(export.iter().map(PathBuf::as_path));
         crate::formats::atomic::check_outputs(&[&out], &inputs)?;
         Ok(ApplyPlan {
             request,
