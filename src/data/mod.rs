@@ -102,6 +102,14 @@ impl Dataset {
             Some(_) => (groups.len(), "sequences with a point"),
             None => (groups.len(), "points"),
         };
+        if n < 2 {
+            return Err(Error::invalid(
+                &self.path,
+                format!(
+                    "cross-validation (tune checks its default box and --radius auto with it) needs at least 2 {what}, and the data has {n}: give a --radius to sweep unchecked"
+                ),
+            ));
+        }
         if k < 2 || k > n {
             return Err(Error::invalid(
                 &self.path,
@@ -296,6 +304,12 @@ impl Inputs {
 
 const X_KEYS: &[&str] = &["x", "X", "inputs", "features", "data", "input_ids"];
 const MASK_KEYS: &[&str] = &["mask", "attention_mask"];
+
+/// The mask "key" of a data set of sequences that has no mask array: every
+/// position of every sequence is a point (fixed-length sequences without
+/// padding). Recorded in the manifest like a key, so apply reads the data
+/// the same way.
+pub const EVERY_POSITION: &str = "*";
 const Y_KEYS: &[&str] = &["y", "Y", "labels", "label", "targets", "target"];
 
 enum Raw {
@@ -459,6 +473,7 @@ fn mask_key_of(
     over_sequence: bool,
 ) -> Result<Option<String>> {
     Ok(match given {
+        Some(EVERY_POSITION) => Some(EVERY_POSITION.to_string()),
         Some(k) => Some(pick_key(path, names, Some(k), &[], "mask", "--mask-key")?),
         None if over_sequence => MASK_KEYS
             .iter()
@@ -496,13 +511,26 @@ pub fn load_for(
     let (mut npz, names) = open_npz(path, bytes)?;
     let xk = pick_key(path, &names, x_key, X_KEYS, "inputs", "--x-key")?;
     let yk = pick_key(path, &names, y_key, Y_KEYS, "labels", "--y-key")?;
-    let mk = mask_key_of(path, &names, mask_key, over_sequence)?;
+    let mut mk = mask_key_of(path, &names, mask_key, over_sequence)?;
     let x = inputs_array(path, &mut npz, &xk)?;
     let raw_y = read_array(&mut npz, path, &yk)?;
     let rows = x.shape()[0];
+    let per_position = x.shape().len() >= 2 && raw_y.shape().get(..2) == x.shape().get(..2);
+    if mk.is_none() && over_sequence && per_position {
+        crate::progress::note(format_args!(
+            "{}: no mask array ({} or --mask-key): every position of every sequence counts",
+            path.display(),
+            MASK_KEYS.join(", ")
+        ));
+        mk = Some(EVERY_POSITION.to_string());
+    }
     let (y, positions) = match &mk {
         Some(mk) => {
-            let mask = read_array(&mut npz, path, mk)?;
+            let mask = if mk == EVERY_POSITION {
+                Raw::Int(ArrayD::ones(ndarray::IxDyn(&x.shape()[..2])))
+            } else {
+                read_array(&mut npz, path, mk)?
+            };
             let seq = Sequences::read(path, (&xk, &x), (&yk, raw_y), (mk, mask), task)?;
             let p = seq.positions;
             (
