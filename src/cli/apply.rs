@@ -63,7 +63,7 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
             format.name()
         );
         if let Some(f) = &plan.found {
-            outln!("manifest   {}{}", f.path.display(), f.choice.describe());
+            outln!("manifest   {}{}", f.path.display(), f.source.describe());
         }
     }
     if let Some(note) = format.rounding_note() {

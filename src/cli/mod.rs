@@ -359,7 +359,7 @@ pub(crate) fn describe(m: &crate::formulation::metrics::Metrics) -> String {
 }
 
 /// ` (weights in FILE, …)` when the patched model keeps external data.
-pub(crate) fn weights_in(w: &crate::workflow::apply::Written) -> String {
+pub(crate) fn weights_in(w: &crate::workflow::apply::PatchedFiles) -> String {
     if w.data_files.is_empty() {
         return String::new();
     }
@@ -372,7 +372,7 @@ pub(crate) fn weights_in(w: &crate::workflow::apply::Written) -> String {
 }
 
 /// Says on stderr why a data file was named otherwise.
-pub(crate) fn print_notes(w: &crate::workflow::apply::Written) {
+pub(crate) fn print_notes(w: &crate::workflow::apply::PatchedFiles) {
     for n in &w.notes {
         errln!("note: {n}");
     }

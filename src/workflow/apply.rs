@@ -159,7 +159,7 @@ fn clamp_to_box(
 
 /// What [`write`] wrote besides the model.
 #[derive(Debug, Clone, Default)]
-pub struct Written {
+pub struct PatchedFiles {
     /// The patched model's external data files, beside it.
     pub data_files: Vec<PathBuf>,
     /// Why a data file has another name than `OUT.data` (it would have
@@ -170,7 +170,7 @@ pub struct Written {
 /// Writes the patched model to `out` (and copies of its external data
 /// files beside it when the input keeps weights in some): all appear
 /// together or none does; never a file the input model reads.
-pub fn write(model: &Model, layer: &FinalLayer, wts: &Weights, out: &Path) -> Result<Written> {
+pub fn write(model: &Model, layer: &FinalLayer, wts: &Weights, out: &Path) -> Result<PatchedFiles> {
     let (written, files) = finish(model, layer, wts, out)?;
     crate::formats::atomic::commit_all(files)?;
     Ok(written)
@@ -183,11 +183,11 @@ pub fn finish(
     layer: &FinalLayer,
     wts: &Weights,
     out: &Path,
-) -> Result<(Written, Vec<crate::formats::atomic::Finished>)> {
+) -> Result<(PatchedFiles, Vec<crate::formats::atomic::Finished>)> {
     let patched = edit::patch(model, layer, &wts.w, &wts.b, out)?;
     let (data_files, files) = edit::write(model, &patched, out)?;
     let notes = patched.data.iter().filter_map(|d| d.note.clone()).collect();
-    Ok((Written { data_files, notes }, files))
+    Ok((PatchedFiles { data_files, notes }, files))
 }
 
 /// What verification found.
@@ -354,7 +354,7 @@ pub fn verify(
 
 /// How [`find_manifest`] chose a manifest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Choice {
+pub enum ManifestSource {
     /// `--manifest`.
     Given,
     /// Named like the solution: `layer.v2.sol` ↔ `layer.v2.mps.gdmilp.json`.
@@ -364,13 +364,13 @@ pub enum Choice {
     Lone,
 }
 
-impl Choice {
+impl ManifestSource {
     /// Why this manifest, for the `manifest` line ("" when given).
     pub fn describe(self) -> &'static str {
         match self {
-            Choice::Given => "",
-            Choice::Named => " (named like the solution)",
-            Choice::Lone => {
+            ManifestSource::Given => "",
+            ManifestSource::Named => " (named like the solution)",
+            ManifestSource::Lone => {
                 " (the only manifest of this model here; not named like the solution, but its columns and box accept it)"
             }
         }
@@ -400,8 +400,8 @@ pub fn map_found(
         }
         return map(sol, path, layer, None);
     };
-    match (map(sol, path, layer, Some(&f.manifest)), f.choice) {
-        (Err(e), Choice::Lone) => Err(Error::invalid(
+    match (map(sol, path, layer, Some(&f.manifest)), f.source) {
+        (Err(e), ManifestSource::Lone) => Err(Error::invalid(
             path,
             format!(
                 "no manifest here is named like it, and the only one of this model, {}, does not accept it ({e}); give --manifest",
@@ -419,7 +419,7 @@ pub struct Found {
     /// Its content.
     pub manifest: Manifest,
     /// How it was chosen.
-    pub choice: Choice,
+    pub source: ManifestSource,
 }
 
 /// The names a solution or manifest file shares with its MILP file: the
@@ -455,7 +455,7 @@ fn pick(
     solution: &Path,
     sha256: &str,
     other_model: impl Fn(&Path) -> Error,
-) -> Result<Option<(PathBuf, Manifest, Choice)>> {
+) -> Result<Option<(PathBuf, Manifest, ManifestSource)>> {
     let (full, base) = stems(solution, false);
     let named = |exact: bool| -> Vec<&(PathBuf, Manifest)> {
         all.iter()
@@ -485,10 +485,10 @@ fn pick(
         .filter(|(_, m)| m.model.sha256 == sha256)
         .collect();
     let one_export = |v: &[&(PathBuf, Manifest)]| v.iter().all(|(_, m)| m.token == v[0].1.token);
-    let (found, choice) = match (mine.len(), loose.len(), all_mine.len()) {
-        (1.., _, _) if one_export(&mine) => (mine[0], Choice::Named),
+    let (found, source) = match (mine.len(), loose.len(), all_mine.len()) {
+        (1.., _, _) if one_export(&mine) => (mine[0], ManifestSource::Named),
         (0, 1.., _) => return Err(other_model(&loose[0].0)),
-        (0, 0, 1) => (all_mine[0], Choice::Lone),
+        (0, 0, 1) => (all_mine[0], ManifestSource::Lone),
         (0, 0, 0) => return Ok(None),
         _ => {
             let several = if mine.is_empty() { all_mine } else { mine };
@@ -504,7 +504,7 @@ fn pick(
             )));
         }
     };
-    Ok(Some((found.0.clone(), found.1.clone(), choice)))
+    Ok(Some((found.0.clone(), found.1.clone(), source)))
 }
 
 /// Finds the manifest: `explicit`, else among the `*.gdmilp.json` beside
@@ -535,7 +535,7 @@ pub fn find_manifest(
         return Ok(Some(Found {
             path: p.to_path_buf(),
             manifest: m,
-            choice: Choice::Given,
+            source: ManifestSource::Given,
         }));
     }
     let sol_dir = solution
@@ -547,7 +547,7 @@ pub fn find_manifest(
         dirs.push(PathBuf::from("."));
     }
     for dir in dirs {
-        let Some((path, manifest, choice)) =
+        let Some((path, manifest, source)) =
             pick(manifests_in(&dir)?, solution, sha256, other_model)?
         else {
             continue;
@@ -556,7 +556,7 @@ pub fn find_manifest(
         return Ok(Some(Found {
             path,
             manifest,
-            choice,
+            source,
         }));
     }
     Ok(None)
@@ -666,7 +666,7 @@ pub struct Applied {
     /// The patched model.
     pub out: PathBuf,
     /// Its data files and notes.
-    pub written: Written,
+    pub written: PatchedFiles,
     /// The exit code: 0 written and verified, 3 written with a caveat.
     pub code: u8,
 }
