@@ -4,7 +4,6 @@
 //! cannot be written is an error too (exit 2), except a closed pipe.
 
 use clap::Parser;
-use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -18,8 +17,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
-            // Not eprintln!, which panics when stderr cannot be written.
-            let _ = writeln!(std::io::stderr(), "gdmilp: {e}");
+            gdmilp::cli::progress::error(&e);
             ExitCode::from(e.exit_code())
         }
     }

@@ -12,20 +12,20 @@ macro_rules! outln {
     };
 }
 
-/// `eprintln!` for messages to people: a stderr that cannot be written
-/// (`2>/dev/full`, a closed pipe) drops the message instead of panicking.
+/// A line for people on stderr, through the progress sink (a redrawn step
+/// line is cleared first; `--progress json` makes it a `note` event); a
+/// stderr that cannot be written drops it instead of panicking.
 macro_rules! errln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
-    }};
+    ($($arg:tt)*) => {
+        $crate::cli::progress::line(format_args!($($arg)*))
+    };
 }
 
 mod apply;
 mod eval;
 mod export;
 mod inspect;
-mod progress;
+pub mod progress;
 #[cfg(feature = "highs")]
 mod solve;
 #[cfg(feature = "highs")]
@@ -88,10 +88,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Tune(a) => a.solver.quiet,
         _ => false,
     };
-    crate::progress::install(std::sync::Arc::new(progress::Stderr::new(
-        cli.progress,
-        quiet,
-    )));
+    progress::install(cli.progress, quiet);
     match cli.command {
         Command::Inspect(a) => inspect::run(a),
         Command::Eval(a) => eval::run(a),

@@ -12,10 +12,20 @@ use crate::error::{Error, Result};
 use ndarray::{Array2, ArrayD, Axis, IxDyn};
 use ndarray_npy::{NpzReader, ReadNpzError};
 use select::sample;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The task a data set's labels imply (owned by the formulation).
-pub use crate::formulation::Task;
+
+/// What the final layer is trained for: what its labels imply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    /// Real-valued targets, shape [T] or [T, M].
+    Regression,
+    /// Integer class labels (or one-hot rows): argmax of the output.
+    Classification,
+}
 
 /// Labels or targets.
 #[derive(Debug, Clone)]
