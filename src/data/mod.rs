@@ -15,8 +15,6 @@ use select::sample;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// The task a data set's labels imply (owned by the formulation).
-
 /// What the final layer is trained for: what its labels imply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
