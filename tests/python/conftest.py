@@ -16,10 +16,18 @@ FIXTURES = ROOT / "fixtures"
 try:
     import gdmilp  # noqa: F401
 except ImportError:
+    if os.environ.get("GDMILP_WHEEL_TEST"):
+        raise  # testing the installed wheel: no falling back to the source tree
     sys.path.insert(0, str(ROOT / "python"))
     built = ROOT / "target" / "release" / "gdmilp"
     if "GDMILP" not in os.environ and built.is_file():
         os.environ["GDMILP"] = str(built)
+    import gdmilp  # noqa: F401
+
+if os.environ.get("GDMILP_WHEEL_TEST"):
+    here = Path(gdmilp.__file__).resolve()
+    assert ROOT / "python" not in here.parents, f"testing {here}, not the installed wheel"
+    assert "GDMILP" not in os.environ, "GDMILP is set: not testing the wheel's executable"
 
 
 @pytest.fixture(scope="session")
