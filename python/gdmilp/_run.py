@@ -123,11 +123,12 @@ _HELP: Dict[Tuple[str, ...], str] = {}
 def supports(command: Optional[str], flag: str) -> bool:
     """Whether ``gdmilp [command] --help`` lists ``flag`` (asked once per
     command and process)."""
-    key = (command,) if command else ()
+    exe = binary()
+    key = (exe, command) if command else (exe,)
     if key not in _HELP:
         try:
             r = subprocess.run(
-                [binary(), *key, "--help"],
+                [*key, "--help"],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 env=environment(),
@@ -301,13 +302,16 @@ def run(
     tail = list(argv)
     if quiet and supports(command, "--quiet"):
         tail.append("--quiet")
-    proc = subprocess.Popen(
-        [*head, command, *tail],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=environment(),
-    )
+    try:
+        proc = subprocess.Popen(
+            [*head, command, *tail],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=environment(),
+        )
+    except OSError as e:
+        raise Error(f"{head[0]}: cannot run the gdmilp executable ({e.strerror or e})", code=2) from None
     import threading
 
     out: List[bytes] = []

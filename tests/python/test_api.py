@@ -255,3 +255,10 @@ def test_progress_callback_that_raises_stops_the_command(tmp_path, digits):
     with pytest.raises(Stop):
         gdmilp.tune(digits[0], digits[1], out=tmp_path / "t.onnx", radius="0.05", progress=stop)
     assert not (tmp_path / "t.onnx").exists()
+
+
+def test_missing_executable_raises_code_2(monkeypatch, tmp_path, digits):
+    monkeypatch.setenv("GDMILP", str(tmp_path / "no-such-gdmilp"))
+    with pytest.raises(gdmilp.Error) as e:
+        gdmilp.tune(digits[0], digits[1], out=tmp_path / "t.onnx")
+    assert e.value.code == 2 and "cannot run" in str(e.value)
