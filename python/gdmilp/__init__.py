@@ -144,9 +144,10 @@ def export(
     Args:
         model: ONNX path, bytes, or ``onnx.ModelProto``. Give ``apply`` the
             same model (a path is simplest: the manifest records its SHA-256).
-        data: training data: ``.npz`` path or ``{"x": X, "y": y}``. In
-            memory, it is written to a temporary file that ``apply`` cannot
-            verify against later; pass a path to verify.
+        data: training data: ``.npz`` path or ``{"x": X, "y": y}``. Arrays
+            in memory are written beside ``out`` as ``OUT.data.npz`` (and
+            ``protect=`` arrays as ``OUT.protect.npz``): the manifest names
+            them and ``apply`` checks the patched model on them.
         out: the MILP file to write.
         quiet: nothing on stderr.
         progress: called with each progress event (a dict).
@@ -156,32 +157,37 @@ def export(
     Returns:
         What ``gdmilp export --json`` prints; without that flag in this
         build, ``{"milp", "manifest", "start", "cbc_start"}`` paths and the
-        manifest's content under ``"manifest_content"``.
+        manifest's content under ``"manifest_content"``. ``"arrays"`` lists
+        the ``.npz`` files written for arrays given in memory.
 
     Raises:
         Error: the command failed (nothing was written).
     """
     from . import _run
 
-    with _run.Args() as a:
+    milp = os.fspath(out)
+    with _run.Args(beside=milp) as a:
         json_out = _run.supports("export", "--json")
-        argv = [a.model(model), a.data(data), "-o", os.fspath(out), *a.options(options)]
+        argv = [a.model(model), a.data(data), "-o", milp, *a.options(options)]
         if json_out:
             argv.append("--json")
         code, stdout, caveat = _run.run(argv, command="export", quiet=quiet, progress=progress, labels=a)
-    if json_out:
-        return _with_caveat(_run.parse_json(stdout, "export"), code, caveat)
-    milp = os.fspath(out)
-    manifest = milp + ".gdmilp.json"
-    with open(manifest, encoding="utf-8") as f:
-        content = _run.parse_json(f.read(), "export")
-    result = {
-        "milp": milp,
-        "manifest": manifest,
-        "start": milp + ".mst",
-        "cbc_start": milp + ".cbc.mst",
-        "manifest_content": content,
-    }
+        if json_out:
+            result = _run.parse_json(stdout, "export")
+        else:
+            manifest = milp + ".gdmilp.json"
+            with open(manifest, encoding="utf-8") as f:
+                content = _run.parse_json(f.read(), "export")
+            result = {
+                "milp": milp,
+                "manifest": manifest,
+                "start": milp + ".mst",
+                "cbc_start": milp + ".cbc.mst",
+                "manifest_content": content,
+            }
+        a.commit()
+        if a.kept:
+            result["arrays"] = list(a.kept)
     return _with_caveat(result, code, caveat)
 
 

@@ -151,10 +151,16 @@ class Args:
     what is in memory to files in a temporary directory (removed by
     :meth:`close`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, beside: Optional[str] = None) -> None:
         self._tmp: Optional[tempfile.TemporaryDirectory] = None
         # temporary path -> what the caller gave, for error messages
         self.labels: Dict[str, str] = {}
+        # Arrays that must outlive the call (export: apply reads the data
+        # file the manifest names) go beside this path instead, as
+        # BESIDE.<name>.npz; kept by commit(), removed by close() otherwise.
+        self.beside = beside
+        self.kept: List[str] = []
+        self._backups: List[Tuple[str, Optional[str]]] = []
 
     def __enter__(self) -> "Args":
         return self
@@ -162,7 +168,21 @@ class Args:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    def commit(self) -> None:
+        """The command succeeded: keep the arrays written beside its output."""
+        for _, backup in self._backups:
+            if backup is not None:
+                os.remove(backup)
+        self._backups = []
+
     def close(self) -> None:
+        # Not committed: put back what was beside the output before.
+        for path, backup in reversed(self._backups):
+            if os.path.exists(path):
+                os.remove(path)
+            if backup is not None:
+                os.replace(backup, path)
+        self._backups = []
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
@@ -235,9 +255,18 @@ class Args:
                 if hasattr(v, "detach"):  # a torch tensor
                     v = v.detach().cpu().numpy()
                 arrays[k] = np.asarray(v)
-            path = self._path(f"{name}.npz")
+            if self.beside is None:
+                path = self._path(f"{name}.npz")
+                self.labels[path] = f"{name} (arrays in memory)"
+            else:
+                path = f"{self.beside}.{name}.npz"
+                backup = None
+                if os.path.exists(path):
+                    backup = self._path(f"{name}.previous.npz")
+                    os.replace(path, backup)
+                self._backups.append((path, backup))
+                self.kept.append(path)
             np.savez(path, **arrays)
-            self.labels[path] = f"{name} (arrays in memory)"
             return path
         raise TypeError(
             f"{name} must be a path to an .npz file or a mapping of arrays "

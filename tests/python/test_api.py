@@ -158,6 +158,32 @@ def test_export_solve_apply_round_trip(tmp_path, digits):
     assert after["correct"] >= applied["verification"]["before"]["correct"]
 
 
+def test_export_arrays_in_memory_then_apply_verifies(tmp_path, digits, digits_arrays):
+    milp = tmp_path / "layer.mps"
+    x, y = digits_arrays["x"], digits_arrays["y"]
+    exported = run_quiet(gdmilp.export, digits[0], {"x": x[:40], "y": y[:40]}, out=milp,
+                         radius="0.05", protect={"x": x[40:60], "y": y[40:60]})
+    # The arrays are kept beside the MILP: apply checks the patched model on them.
+    assert exported["arrays"] == [str(milp) + ".data.npz", str(milp) + ".protect.npz"]
+    run_quiet(gdmilp.solve, milp, out=tmp_path / "sol.txt", time_limit=30)
+    applied = run_quiet(gdmilp.apply, tmp_path / "sol.txt", digits[0], out=tmp_path / "p.onnx")
+    assert applied["verified"] is True and applied["protect"] is not None
+
+
+def test_failed_export_leaves_what_was_there(tmp_path, digits, digits_arrays):
+    milp = tmp_path / "layer.mps"
+    with pytest.raises(gdmilp.Error) as e:
+        gdmilp.export(digits[0], digits_arrays, out=milp, loss="mse")
+    assert e.value.code == 2
+    assert os.listdir(tmp_path) == []
+    # A second export that fails leaves the first one's files as they were.
+    run_quiet(gdmilp.export, digits[0], digits_arrays, out=milp, radius="0.05", points=30)
+    before = {p: (tmp_path / p).read_bytes() for p in os.listdir(tmp_path)}
+    with pytest.raises(gdmilp.Error):
+        gdmilp.export(digits[0], {"x": digits_arrays["x"]}, out=milp)
+    assert {p: (tmp_path / p).read_bytes() for p in os.listdir(tmp_path)} == before
+
+
 # ---------------------------------------------------------------- errors and exit codes
 
 
