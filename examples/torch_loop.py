@@ -86,7 +86,8 @@ def summary(report):
         m, e = r["metrics"], r["evidence"]
         yield (f"radius {r['relative']:g}x = {r['radius']:.3g}  {cv['folds']}-fold cross-validated accuracy "
                f"{m['accuracy']:.4f} ({m['correct']} of {m['points']} correct), hinge {m['hinge']:.4f}; "
-               f"fixes {e['better']} points, breaks {e['worse']} (p = {e['p']:.3g})"
+               f"fixes {e['better']} points, breaks {e['worse']} (p = {e['p']:.3g})  "
+               f"({r['improved']} of {cv['folds']} folds improved, {r['seconds']:.1f} s)"
                f"{'  chosen' if r.get('chosen') else ''}")
     for s in report["sweeps"]:
         yield (f"sweep {s['sweep']}: radius {s['radius']:.3g}, {s['status']}, "
