@@ -155,10 +155,12 @@ def export(
             ``points``, ``protect``, ...).
 
     Returns:
-        What ``gdmilp export --json`` prints; without that flag in this
-        build, ``{"milp", "manifest", "start", "cbc_start"}`` paths and the
-        manifest's content under ``"manifest_content"``. ``"arrays"`` lists
-        the ``.npz`` files written for arrays given in memory.
+        What ``gdmilp export --json`` prints: ``files`` (``milp``,
+        ``manifest``, ``start``, ``cbc_start``), the problem's size
+        (``columns``, ``binaries``, ``rows``, ``nonzeros``), presolve's
+        ``points``, the ``incumbent`` and the model's metrics on the data
+        (``model``). ``arrays`` lists the ``.npz`` files written for arrays
+        given in memory.
 
     Raises:
         Error: the command failed (nothing was written).
@@ -178,11 +180,15 @@ def export(
             manifest = milp + ".gdmilp.json"
             with open(manifest, encoding="utf-8") as f:
                 content = _run.parse_json(f.read(), "export")
+            # An executable older than export --json: the files, as that
+            # prints them, and the manifest itself.
             result = {
-                "milp": milp,
-                "manifest": manifest,
-                "start": milp + ".mst",
-                "cbc_start": milp + ".cbc.mst",
+                "files": {
+                    "milp": milp,
+                    "manifest": manifest,
+                    "start": milp + ".mst",
+                    "cbc_start": milp + ".cbc.mst",
+                },
                 "manifest_content": content,
             }
         a.commit()

@@ -145,9 +145,9 @@ def test_export_solve_apply_round_trip(tmp_path, digits):
     exported = run_quiet(gdmilp.export, digits[0], digits[1], out=milp, radius="0.05",
                          select="first", points=60)
     assert milp.is_file()
-    manifest = exported.get("manifest_content") or json.loads(
-        (tmp_path / "layer.mps.gdmilp.json").read_text())
-    assert manifest["layer"]
+    assert exported["files"]["milp"] == str(milp)
+    assert exported["files"]["manifest"] == str(milp) + ".gdmilp.json"
+    assert all(os.path.isfile(f) for f in exported["files"].values())
     solved = run_quiet(gdmilp.solve, milp, out=tmp_path / "sol.txt", time_limit=30)
     assert solved["status"] == "Optimal" and (tmp_path / "sol.txt").is_file()
     patched = tmp_path / "patched.onnx"
