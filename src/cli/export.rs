@@ -3,9 +3,9 @@
 
 use super::{DataArgs, FormArgs};
 use crate::error::Result;
-use crate::export::{ExportPlan, Exported};
 use crate::formats::FileKind;
-use crate::pipeline;
+use crate::workflow::export::{ExportPlan, Exported};
+use crate::workflow::pipeline;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -25,6 +25,10 @@ pub struct ExportArgs {
     pub data_args: DataArgs,
     #[command(flatten)]
     pub form: FormArgs,
+    /// Also print what was written as JSON on stdout (files, problem size,
+    /// presolve counts, incumbent, the model's metrics on the data).
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub(super) fn run(a: ExportArgs) -> Result<u8> {
@@ -35,14 +39,17 @@ pub(super) fn run(a: ExportArgs) -> Result<u8> {
         data: a.data_args.spec(a.data.clone()),
         output: a.data_args.output.as_deref(),
         milp: &a.output_file,
-        radius: a.form.radius()?.unwrap_or(crate::export::DEFAULT_RADIUS),
+        radius: a
+            .form
+            .radius()?
+            .unwrap_or(crate::workflow::export::DEFAULT_RADIUS),
         bias_radius: a.form.bias_radius,
         selection: a.form.selection(),
         protect: a.form.protect.as_deref(),
         warm_start: a
             .form
             .warm_start
-            .unwrap_or(crate::pipeline::WarmStart::Current),
+            .unwrap_or(crate::workflow::pipeline::WarmStart::Current),
     };
     let outputs = plan.check()?;
     let done = plan.run(outputs, |task| {
@@ -51,7 +58,47 @@ pub(super) fn run(a: ExportArgs) -> Result<u8> {
         Ok(opts)
     })?;
     print(&a, &done);
+    if a.json {
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&summary(&a, &done)).expect("json")
+        );
+    }
     Ok(0)
+}
+
+/// `--json`: what was written and what it holds.
+fn summary(a: &ExportArgs, done: &Exported) -> serde_json::Value {
+    let p = &done.built.problem;
+    let pre = p.presolve();
+    let w = &done.written;
+    serde_json::json!({
+        "files": {
+            // Display, not the path itself: a path that is not UTF-8 has no JSON.
+            "milp": a.output_file.display().to_string(),
+            "manifest": w.manifest.display().to_string(),
+            "start": w.start.display().to_string(),
+            "cbc_start": w.cbc_start.display().to_string(),
+        },
+        "milp_bytes": w.milp_bytes,
+        "task": done.loaded.data.y.task(),
+        "model": done.loaded.metrics(),
+        "points": {
+            "selected": pre.points_in,
+            "kept": pre.points_kept,
+            "fixed_correct": pre.fixed_correct,
+            "fixed_wrong": pre.fixed_wrong,
+        },
+        "rows_dropped": pre.rows_dropped,
+        "columns": p.num_columns(),
+        "binaries": p.binaries(),
+        "rows": p.num_rows(),
+        "nonzeros": p.nonzeros(),
+        "incumbent": done.built.incumbent,
+        "incumbent_loss": done.built.incumbent + p.objective_offset(),
+        "protect": done.protected,
+        "warm_start": done.warm,
+    })
 }
 
 /// The summary, on stderr.
