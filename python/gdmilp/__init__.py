@@ -15,8 +15,9 @@ Arguments:
 - ``model``: a path to an ONNX file, the bytes of one, or an
   ``onnx.ModelProto`` (with its weights loaded, as ``onnx.load`` does).
 - ``data``: a path to an ``.npz`` file, or a mapping of arrays such as
-  ``{"x": X, "y": y}`` (sequences: a ``"mask"`` array too), written to a
-  temporary ``.npz``.
+  ``{"x": X, "y": y}`` (sequences: their mask too, e.g. ``{"input_ids": ids,
+  "attention_mask": mask, "labels": y}``), written to a temporary ``.npz``
+  (by ``export``, beside its output, for ``apply`` to check against).
 - ``**options``: the command's long flags with ``_`` for ``-``:
   ``time_limit=30`` is ``--time-limit 30``; ``True`` gives a bare flag
   (``keep_accuracy=True``); ``False`` / ``None`` leave the flag out; a
@@ -26,8 +27,9 @@ Arguments:
 - ``quiet=True``: nothing on stderr (progress and the solver's log pass
   through to ``sys.stderr`` otherwise).
 - ``progress=callable``: called with each progress event as a dict (e.g.
-  ``{"event": "step", "stage": "features", "done": 3, "total": 10,
-  "elapsed": 1.2}``).
+  ``{"event": "step", "stage": "onnxruntime", "done": 3072, "total":
+  10000, "elapsed": 1.2}``; the kinds: ``note``, ``begin``, ``step``,
+  ``solver``).
 
 A command that fails raises :class:`gdmilp.Error` (message: the command's
 one error line; ``.code``: its exit code, 1 refused or 2 error) and writes
