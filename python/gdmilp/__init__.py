@@ -331,20 +331,9 @@ def inspect(model: ModelLike, *, quiet: bool = False, **options: Any) -> Dict[st
 
 
 def _with_caveat(result: Dict[str, Any], code: int, caveat: Optional[str]) -> Dict[str, Any]:
-    """Exit 3 (written with a caveat): the dict gets a ``caveat`` line."""
-    if code == 3 and "caveat" not in result:
-        result["caveat"] = caveat or _caveat_of(result)
+    """Exit 3 (written with a caveat): the dict has a ``caveat`` line (the
+    command's JSON names it, else its last ``gdmilp:`` line); otherwise none."""
+    given = result.pop("caveat", None)
+    if code == 3:
+        result["caveat"] = given or caveat or "written with a caveat (exit 3)"
     return result
-
-
-def _caveat_of(result: Dict[str, Any]) -> str:
-    # Until the command prints its caveat in its JSON: the same words as
-    # its text report.
-    if result.get("verification") is None and not result.get("verified"):
-        return "verification skipped: no manifest of this model's export was found (give manifest=...)"
-    if result.get("worse_than_incumbent"):
-        return "written though worse than the current weights on the exported points (force)"
-    protect = result.get("protect")
-    if isinstance(protect, dict) and protect.get("lost"):
-        return "written though it loses a protected point (force)"
-    return "the patched model does not reproduce the solver's objective"

@@ -365,6 +365,14 @@ def run(
                     for k, v in event.items():
                         if isinstance(v, str):
                             event[k] = relabel(v)
+                    # The command's own one-line verdicts: its failure (the
+                    # last event) and an exit-3 caveat ("gdmilp: …" note).
+                    text = str(event.get("text", ""))
+                    if event.get("event") == "error":
+                        held.append(PREFIX + text)
+                        continue
+                    if event.get("event") == "note" and text.startswith(PREFIX):
+                        held.append(text)
                     progress(event)
                     continue
             usage_error = usage_error or line.startswith("error: ")

@@ -423,8 +423,8 @@ pub fn default_output(model: &Path) -> PathBuf {
 /// located, the solution read and mapped to weights (through the manifest,
 /// when there is one), the output locked and checked against every input.
 /// Then [`ApplyPlan::verify`] re-runs the patched model, and
-/// [`ApplyPlan::write`] writes it or refuses; [`Applied::code`] is the exit
-/// code. The caller only prints.
+/// [`ApplyPlan::write`] writes it or refuses; [`Applied::outcome`] says
+/// how it stands. The caller only prints.
 pub struct ApplyPlan {
     request: Request,
     /// The patched model's path.
@@ -462,8 +462,18 @@ pub struct Applied {
     pub out: PathBuf,
     /// Its data files and notes.
     pub written: PatchedFiles,
-    /// The exit code: 0 written and verified, 3 written with a caveat.
-    pub code: u8,
+    /// Verified, or written with a caveat.
+    pub outcome: Outcome,
+}
+
+/// How a written model stands: what the CLI turns into exit 0 or 3.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The patched model computes what the solver said (and keeps every
+    /// protected point).
+    Verified,
+    /// Written, but not verified as the solver's answer: why, in one line.
+    Caveat(String),
 }
 
 impl ApplyPlan {
@@ -603,9 +613,11 @@ impl ApplyPlan {
     /// finds it worse than the current weights or losing a protected point
     /// (exit 1, nothing written; `force` writes it with exit 3).
     pub fn write(self, checked: Option<&Checked>) -> Result<Applied> {
-        let mut code = 0;
-        match checked {
-            None => code = 3,
+        let outcome = match checked {
+            None => Outcome::Caveat(
+                "verification skipped: no manifest of this model's export was found (give --manifest)"
+                    .into(),
+            ),
             Some(c) => {
                 let v = &c.verification;
                 let worse = v.worse_than_incumbent();
@@ -613,16 +625,26 @@ impl ApplyPlan {
                 if (worse || lost) && !self.request.force {
                     return Err(Error::Rejected(refusal(c)));
                 }
-                if worse || lost || !v.matches_solver() {
-                    code = 3;
+                if worse || lost {
+                    Outcome::Caveat(format!("written with --force: {}", refusal(c)))
+                } else if !v.matches_solver() {
+                    Outcome::Caveat(format!(
+                        "the patched model's loss {} does not match the solver's {}",
+                        crate::num::fmt(v.recomputed_loss),
+                        v.solver_loss
+                            .map(crate::num::fmt)
+                            .unwrap_or_else(|| "(not reported)".into())
+                    ))
+                } else {
+                    Outcome::Verified
                 }
             }
-        }
+        };
         let written = write(&self.model, &self.layer, &self.weights, &self.out)?;
         Ok(Applied {
             out: self.out,
             written,
-            code,
+            outcome,
         })
     }
 }
