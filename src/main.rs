@@ -23,7 +23,10 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
-        Err(e) => fail(&e.to_string(), e.exit_code()),
+        Err(e) => {
+            gdmilp::cli::progress::error(&e);
+            ExitCode::from(e.exit_code())
+        }
     }
 }
 

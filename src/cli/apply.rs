@@ -8,7 +8,7 @@
 use crate::error::Result;
 use crate::formats::solution::SolutionFormat;
 use crate::num::fmt;
-use crate::workflow::apply::{ApplyPlan, Request, Verification};
+use crate::workflow::apply::{ApplyPlan, Outcome, Request, Verification};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -63,7 +63,7 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
             format.name()
         );
         if let Some(f) = &plan.found {
-            outln!("manifest   {}{}", f.path.display(), f.choice.describe());
+            outln!("manifest   {}{}", f.path.display(), f.source.describe());
         }
     }
     if let Some(note) = format.rounding_note() {
@@ -80,9 +80,13 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
     let applied = plan.write(checked.as_ref())?;
     super::print_notes(&applied.written);
     let out = &applied.out;
+    let caveat = match &applied.outcome {
+        Outcome::Verified => None,
+        Outcome::Caveat(why) => Some(why.as_str()),
+    };
     match (&checked, a.json) {
         (None, true) => {
-            let j = serde_json::json!({"status": status, "format": format.name(), "verified": false, "written": out});
+            let j = serde_json::json!({"status": status, "format": format.name(), "verified": false, "written": out, "caveat": caveat});
             outln!("{j}");
         }
         (Some(c), true) => {
@@ -91,7 +95,7 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
                 "status": status, "format": format.name(), "verified": v.matches_solver(),
                 "worse_than_incumbent": v.worse_than_incumbent(), "verification": v, "written": out,
                 "data_file": applied.written.data_files.first(), "manifest": man_path,
-                "protect": c.protect,
+                "protect": c.protect, "caveat": caveat,
             });
             outln!("{j}");
         }
@@ -106,7 +110,10 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
             }
         }
     }
-    Ok(applied.code)
+    Ok(match applied.outcome {
+        Outcome::Verified => 0,
+        Outcome::Caveat(_) => 3,
+    })
 }
 
 /// Prints the before / solver / after report.

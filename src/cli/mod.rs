@@ -12,20 +12,20 @@ macro_rules! outln {
     };
 }
 
-/// `eprintln!` for messages to people: a stderr that cannot be written
-/// (`2>/dev/full`, a closed pipe) drops the message instead of panicking.
+/// A line for people on stderr, through the progress sink (a redrawn step
+/// line is cleared first; `--progress json` makes it a `note` event); a
+/// stderr that cannot be written drops it instead of panicking.
 macro_rules! errln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
-    }};
+    ($($arg:tt)*) => {
+        $crate::cli::progress::line(format_args!($($arg)*))
+    };
 }
 
 mod apply;
 mod eval;
 mod export;
 mod inspect;
-mod progress;
+pub mod progress;
 #[cfg(feature = "highs")]
 mod solve;
 #[cfg(feature = "highs")]
@@ -88,10 +88,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Tune(a) => a.solver.quiet,
         _ => false,
     };
-    crate::progress::install(std::sync::Arc::new(progress::Stderr::new(
-        cli.progress,
-        quiet,
-    )));
+    progress::install(cli.progress, quiet);
     // A group of files a run stopped while renaming is completed before
     // anything reads it (see formats::atomic).
     crate::formats::atomic::settle(&cli.command.files())?;
@@ -387,7 +384,7 @@ pub(crate) fn describe(m: &crate::formulation::metrics::Metrics) -> String {
 }
 
 /// ` (weights in FILE, …)` when the patched model keeps external data.
-pub(crate) fn weights_in(w: &crate::workflow::apply::Written) -> String {
+pub(crate) fn weights_in(w: &crate::workflow::apply::PatchedFiles) -> String {
     if w.data_files.is_empty() {
         return String::new();
     }
@@ -400,7 +397,7 @@ pub(crate) fn weights_in(w: &crate::workflow::apply::Written) -> String {
 }
 
 /// Says on stderr why a data file was named otherwise.
-pub(crate) fn print_notes(w: &crate::workflow::apply::Written) {
+pub(crate) fn print_notes(w: &crate::workflow::apply::PatchedFiles) {
     for n in &w.notes {
         errln!("note: {n}");
     }

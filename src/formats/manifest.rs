@@ -7,7 +7,6 @@ use crate::data::{Select, Task};
 use crate::error::{Error, Result};
 use crate::formulation::names::Var;
 use crate::formulation::{MseBound, Options, Presolve};
-use crate::onnx::FinalLayer;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -45,26 +44,6 @@ pub struct LayerRef {
     pub input: String,
     /// The model output followed.
     pub model_output: String,
-}
-
-impl LayerRef {
-    /// From a located layer.
-    pub fn of(l: &FinalLayer) -> LayerRef {
-        LayerRef {
-            op: l.op_summary(),
-            weight: l.weight.name.clone(),
-            bias: l.bias.as_ref().map(|b| b.name.clone()),
-            bias_kind: serde_json::to_value(l.bias_kind)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default(),
-            n_in: l.n_in,
-            n_out: l.n_out,
-            activation: l.activation.name().to_string(),
-            input: l.input.clone(),
-            model_output: l.model_output.clone(),
-        }
-    }
 }
 
 /// The data the points came from.

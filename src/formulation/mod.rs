@@ -13,6 +13,7 @@ pub mod protect;
 pub mod radius;
 pub mod regression;
 
+pub use crate::data::Task;
 use ndarray::{Array1, Array2};
 pub use normal::Normal;
 pub(crate) use problem::Builder;
@@ -26,16 +27,6 @@ pub struct Weights {
     pub w: Array2<f64>,
     /// b, M (the current bias when it is not a variable).
     pub b: Array1<f64>,
-}
-
-/// What the final layer is trained for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Task {
-    /// Real-valued targets, shape [T] or [T, M].
-    Regression,
-    /// Integer class labels (or one-hot rows): argmax of the output.
-    Classification,
 }
 
 /// Which classification model to write.

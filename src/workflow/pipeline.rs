@@ -536,7 +536,7 @@ pub fn manifest(
             path: loaded.model.path.clone(),
             sha256: loaded.model.sha256.clone(),
         },
-        layer: LayerRef::of(&loaded.layer),
+        layer: layer_ref(&loaded.layer),
         data: DataRef {
             path: loaded.data.path.clone(),
             x_key: loaded.data.x_key.clone(),
@@ -704,4 +704,22 @@ pub fn write_files(
     let inputs = input_files(loaded);
     let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
     Outputs::check(milp, &inputs)?.write(loaded, sel, opts, built)
+}
+
+/// The manifest's description of a located layer.
+fn layer_ref(l: &FinalLayer) -> LayerRef {
+    LayerRef {
+        op: l.op_summary(),
+        weight: l.weight.name.clone(),
+        bias: l.bias.as_ref().map(|b| b.name.clone()),
+        bias_kind: serde_json::to_value(l.bias_kind)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default(),
+        n_in: l.n_in,
+        n_out: l.n_out,
+        activation: l.activation.name().to_string(),
+        input: l.input.clone(),
+        model_output: l.model_output.clone(),
+    }
 }

@@ -6,6 +6,10 @@
 //! whole sequence, with its exit-code rules, is [`ApplyPlan`]: a caller
 //! (the CLI) turns its flags into a [`Request`] and the results into lines.
 
+mod find;
+
+pub use find::{find_manifest, manifest_data, Found, ManifestSource};
+
 use crate::data::{self, Dataset};
 use crate::error::{Error, Result};
 use crate::formats::manifest::Manifest;
@@ -159,7 +163,7 @@ fn clamp_to_box(
 
 /// What [`write`] wrote besides the model.
 #[derive(Debug, Clone, Default)]
-pub struct Written {
+pub struct PatchedFiles {
     /// The patched model's external data files, beside it.
     pub data_files: Vec<PathBuf>,
     /// Why a data file has another name than `OUT.data` (it would have
@@ -170,7 +174,7 @@ pub struct Written {
 /// Writes the patched model to `out` (and copies of its external data
 /// files beside it when the input keeps weights in some): all appear
 /// together or none does; never a file the input model reads.
-pub fn write(model: &Model, layer: &FinalLayer, wts: &Weights, out: &Path) -> Result<Written> {
+pub fn write(model: &Model, layer: &FinalLayer, wts: &Weights, out: &Path) -> Result<PatchedFiles> {
     let (written, files) = finish(model, layer, wts, out)?;
     crate::formats::atomic::commit_all(files)?;
     Ok(written)
@@ -183,11 +187,11 @@ pub fn finish(
     layer: &FinalLayer,
     wts: &Weights,
     out: &Path,
-) -> Result<(Written, Vec<crate::formats::atomic::Finished>)> {
+) -> Result<(PatchedFiles, Vec<crate::formats::atomic::Finished>)> {
     let patched = edit::patch(model, layer, &wts.w, &wts.b, out)?;
     let (data_files, files) = edit::write(model, &patched, out)?;
     let notes = patched.data.iter().filter_map(|d| d.note.clone()).collect();
-    Ok((Written { data_files, notes }, files))
+    Ok((PatchedFiles { data_files, notes }, files))
 }
 
 /// What verification found.
@@ -352,31 +356,6 @@ pub fn verify(
     }
 }
 
-/// How [`find_manifest`] chose a manifest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Choice {
-    /// `--manifest`.
-    Given,
-    /// Named like the solution: `layer.v2.sol` ↔ `layer.v2.mps.gdmilp.json`.
-    Named,
-    /// The only manifest of this model nearby, not named like the
-    /// solution: usable only when its columns and box accept the solution.
-    Lone,
-}
-
-impl Choice {
-    /// Why this manifest, for the `manifest` line ("" when given).
-    pub fn describe(self) -> &'static str {
-        match self {
-            Choice::Given => "",
-            Choice::Named => " (named like the solution)",
-            Choice::Lone => {
-                " (the only manifest of this model here; not named like the solution, but its columns and box accept it)"
-            }
-        }
-    }
-}
-
 /// [`map`] through the manifest `found`, if any. Without one, a format
 /// that leaves out zero columns (CBC, SCIP) cannot tell a zero from a
 /// missing weight: refused unless `force`. A lone manifest (not named like
@@ -400,8 +379,8 @@ pub fn map_found(
         }
         return map(sol, path, layer, None);
     };
-    match (map(sol, path, layer, Some(&f.manifest)), f.choice) {
-        (Err(e), Choice::Lone) => Err(Error::invalid(
+    match (map(sol, path, layer, Some(&f.manifest)), f.source) {
+        (Err(e), ManifestSource::Lone) => Err(Error::invalid(
             path,
             format!(
                 "no manifest here is named like it, and the only one of this model, {}, does not accept it ({e}); give --manifest",
@@ -410,190 +389,6 @@ pub fn map_found(
         )),
         (r, _) => r,
     }
-}
-
-/// A manifest found for a solution.
-pub struct Found {
-    /// Its path.
-    pub path: PathBuf,
-    /// Its content.
-    pub manifest: Manifest,
-    /// How it was chosen.
-    pub choice: Choice,
-}
-
-/// The names a solution or manifest file shares with its MILP file: the
-/// file name without `.gdmilp.json` (or the solution's extension), and that
-/// name without `.mps`/`.lp` and `.gz`: `layer.v2.mps.gdmilp.json` gives
-/// (`layer.v2.mps`, `layer.v2`), `layer.v2.sol` gives (`layer.v2`,
-/// `layer.v2`), `layer.v2.mps.sol` gives (`layer.v2.mps`, `layer.v2`).
-fn stems(path: &Path, is_manifest: bool) -> (String, String) {
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let lower = name.to_ascii_lowercase();
-    let full = if is_manifest {
-        lower
-            .strip_suffix(crate::formats::MANIFEST_SUFFIX)
-            .map_or(lower.len(), str::len)
-    } else {
-        lower.rfind('.').filter(|&k| k > 0).unwrap_or(lower.len())
-    };
-    let mut end = full;
-    for ext in [".gz", ".mps", ".lp"] {
-        if lower[..end].ends_with(ext) && end > ext.len() {
-            end -= ext.len();
-        }
-    }
-    (name[..full].to_string(), name[..end].to_string())
-}
-
-/// Among the manifests in one folder, the one for `solution`: of the
-/// model with hash `sha256`, named exactly like it, else named like it up
-/// to the format (several such with one token are one export written in
-/// several formats), else the only one of that model.
-fn pick(
-    all: Vec<(PathBuf, Manifest)>,
-    solution: &Path,
-    sha256: &str,
-    other_model: impl Fn(&Path) -> Error,
-) -> Result<Option<(PathBuf, Manifest, Choice)>> {
-    let (full, base) = stems(solution, false);
-    let named = |exact: bool| -> Vec<&(PathBuf, Manifest)> {
-        all.iter()
-            .filter(|(c, _)| {
-                let (f, b) = stems(c, true);
-                if exact {
-                    f == full
-                } else {
-                    b == base
-                }
-            })
-            .collect()
-    };
-    let exact = named(true);
-    let loose = if exact.is_empty() {
-        named(false)
-    } else {
-        exact
-    };
-    let mine: Vec<&(PathBuf, Manifest)> = loose
-        .iter()
-        .copied()
-        .filter(|(_, m)| m.model.sha256 == sha256)
-        .collect();
-    let all_mine: Vec<&(PathBuf, Manifest)> = all
-        .iter()
-        .filter(|(_, m)| m.model.sha256 == sha256)
-        .collect();
-    let one_export = |v: &[&(PathBuf, Manifest)]| v.iter().all(|(_, m)| m.token == v[0].1.token);
-    let (found, choice) = match (mine.len(), loose.len(), all_mine.len()) {
-        (1.., _, _) if one_export(&mine) => (mine[0], Choice::Named),
-        (0, 1.., _) => return Err(other_model(&loose[0].0)),
-        (0, 0, 1) => (all_mine[0], Choice::Lone),
-        (0, 0, 0) => return Ok(None),
-        _ => {
-            let several = if mine.is_empty() { all_mine } else { mine };
-            let names: Vec<String> = several
-                .iter()
-                .map(|(c, _)| c.display().to_string())
-                .collect();
-            return Err(Error::usage(format!(
-                "{} manifests of this model's exports are here ({}) and not exactly one is named like {}; give --manifest",
-                names.len(),
-                names.join(", "),
-                solution.display()
-            )));
-        }
-    };
-    Ok(Some((found.0.clone(), found.1.clone(), choice)))
-}
-
-/// Finds the manifest: `explicit`, else among the `*.gdmilp.json` beside
-/// the solution (then in the working directory) whose model hash is
-/// `sha256`, the one named like the solution, else the only one (see
-/// [`pick`]). Any
-/// candidate that cannot be read, or is of an older format, is an error
-/// naming it; so is a manifest whose MILP file, still beside it, carries
-/// another export's token.
-pub fn find_manifest(
-    explicit: Option<&Path>,
-    solution: &Path,
-    sha256: &str,
-    model: &Path,
-) -> Result<Option<Found>> {
-    let other_model = |p: &Path| {
-        Error::invalid(
-            p,
-            format!("was exported from a different model than {} (SHA-256 differs); the solution does not belong to this model", model.display()),
-        )
-    };
-    if let Some(p) = explicit {
-        let m = Manifest::load(p)?;
-        if m.model.sha256 != sha256 {
-            return Err(other_model(p));
-        }
-        m.check_file(p)?;
-        return Ok(Some(Found {
-            path: p.to_path_buf(),
-            manifest: m,
-            choice: Choice::Given,
-        }));
-    }
-    let sol_dir = solution
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut dirs = vec![sol_dir.to_path_buf()];
-    if std::fs::canonicalize(sol_dir).ok() != std::fs::canonicalize(".").ok() {
-        dirs.push(PathBuf::from("."));
-    }
-    for dir in dirs {
-        let Some((path, manifest, choice)) =
-            pick(manifests_in(&dir)?, solution, sha256, other_model)?
-        else {
-            continue;
-        };
-        manifest.check_file(&path)?;
-        return Ok(Some(Found {
-            path,
-            manifest,
-            choice,
-        }));
-    }
-    Ok(None)
-}
-
-/// Every `*.gdmilp.json` in `dir`, read; one that cannot be is an error.
-fn manifests_in(dir: &Path) -> Result<Vec<(PathBuf, Manifest)>> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(Vec::new());
-    };
-    let mut candidates: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name().is_some_and(|n| {
-                n.to_string_lossy()
-                    .ends_with(crate::formats::MANIFEST_SUFFIX)
-            })
-        })
-        .collect();
-    candidates.sort();
-    candidates
-        .into_iter()
-        .map(|c| match Manifest::load(&c) {
-            Ok(m) => Ok((c, m)),
-            Err(Error::Invalid { path, msg }) => Err(Error::invalid(
-                path,
-                format!("{msg} (apply met it looking for the solution's manifest: move it away or give --manifest)"),
-            )),
-            Err(e) => Err(e),
-        })
-        .collect()
-}
-
-/// The data file a manifest names (see [`crate::formats::manifest::recorded_file`]).
-pub fn manifest_data(man_path: &Path, man: &Manifest) -> Result<PathBuf> {
-    crate::formats::manifest::recorded_file(man_path, &man.data.path, &man.data.sha256, "data file")
 }
 
 /// What `apply` is asked to do, as the command line gives it.
@@ -628,8 +423,8 @@ pub fn default_output(model: &Path) -> PathBuf {
 /// located, the solution read and mapped to weights (through the manifest,
 /// when there is one), the output locked and checked against every input.
 /// Then [`ApplyPlan::verify`] re-runs the patched model, and
-/// [`ApplyPlan::write`] writes it or refuses; [`Applied::code`] is the exit
-/// code. The caller only prints.
+/// [`ApplyPlan::write`] writes it or refuses; [`Applied::outcome`] says
+/// how it stands. The caller only prints.
 pub struct ApplyPlan {
     request: Request,
     /// The patched model's path.
@@ -666,9 +461,19 @@ pub struct Applied {
     /// The patched model.
     pub out: PathBuf,
     /// Its data files and notes.
-    pub written: Written,
-    /// The exit code: 0 written and verified, 3 written with a caveat.
-    pub code: u8,
+    pub written: PatchedFiles,
+    /// Verified, or written with a caveat.
+    pub outcome: Outcome,
+}
+
+/// How a written model stands: what the CLI turns into exit 0 or 3.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The patched model computes what the solver said (and keeps every
+    /// protected point).
+    Verified,
+    /// Written, but not verified as the solver's answer: why, in one line.
+    Caveat(String),
 }
 
 impl ApplyPlan {
@@ -814,9 +619,11 @@ impl ApplyPlan {
     /// finds it worse than the current weights or losing a protected point
     /// (exit 1, nothing written; `force` writes it with exit 3).
     pub fn write(self, checked: Option<&Checked>) -> Result<Applied> {
-        let mut code = 0;
-        match checked {
-            None => code = 3,
+        let outcome = match checked {
+            None => Outcome::Caveat(
+                "verification skipped: no manifest of this model's export was found (give --manifest)"
+                    .into(),
+            ),
             Some(c) => {
                 let v = &c.verification;
                 let worse = v.worse_than_incumbent();
@@ -824,16 +631,26 @@ impl ApplyPlan {
                 if (worse || lost) && !self.request.force {
                     return Err(Error::Rejected(refusal(c)));
                 }
-                if worse || lost || !v.matches_solver() {
-                    code = 3;
+                if worse || lost {
+                    Outcome::Caveat(format!("written with --force: {}", refusal(c)))
+                } else if !v.matches_solver() {
+                    Outcome::Caveat(format!(
+                        "the patched model's loss {} does not match the solver's {}",
+                        crate::num::fmt(v.recomputed_loss),
+                        v.solver_loss
+                            .map(crate::num::fmt)
+                            .unwrap_or_else(|| "(not reported)".into())
+                    ))
+                } else {
+                    Outcome::Verified
                 }
             }
-        }
+        };
         let written = write(&self.model, &self.layer, &self.weights, &self.out)?;
         Ok(Applied {
             out: self.out,
             written,
-            code,
+            outcome,
         })
     }
 }
@@ -855,29 +672,5 @@ fn refusal(c: &Checked) -> String {
             fmt(v.recomputed_loss),
             fmt(v.incumbent_loss)
         ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::stems;
-    use std::path::Path;
-
-    #[test]
-    fn solutions_and_manifests_match_by_the_whole_name() {
-        let s = |p: &str, m: bool| stems(Path::new(p), m);
-        let v2 = ("layer.v2".to_string(), "layer.v2".to_string());
-        assert_eq!(s("d/layer.v2.sol", false), v2);
-        assert_eq!(
-            s("layer.v2.mps.gdmilp.json", true),
-            ("layer.v2.mps".into(), "layer.v2".into())
-        );
-        assert_eq!(
-            s("layer.v2.mps.sol", false),
-            ("layer.v2.mps".into(), "layer.v2".into())
-        );
-        assert_eq!(s("layer.mps.gz.gdmilp.json", true).1, "layer");
-        assert_ne!(s("layer.gdmilp.json", true).1, v2.1);
-        assert_eq!(s("sol", false).0, "sol");
     }
 }
