@@ -799,7 +799,7 @@ fn hex(p: &Path) -> String {
 }
 
 fn unhex(s: &str) -> Option<PathBuf> {
-    if s.len() % 2 != 0 || s.is_empty() {
+    if !s.len().is_multiple_of(2) || s.is_empty() {
         return None;
     }
     let bytes = (0..s.len())
