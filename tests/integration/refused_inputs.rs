@@ -111,3 +111,49 @@ fn sequences_without_a_mask_count_every_position() {
         .ok();
     r.check(r.stdout().contains("verified"), "apply verifies");
 }
+
+/// A float16 classifier's "patched model" objective is what ONNX Runtime
+/// computes: the float16 model's own count of correct points (ε = 0.001 is
+/// below float16's spacing, so margins the solver left at ε come out
+/// anywhere near it), and "verified" only when that is the solver's.
+#[test]
+fn a_float16_model_is_verified_on_what_it_computes() {
+    let dir = Dir::new("float16-verified");
+    dir.run(&[
+        "export",
+        &model("half_model"),
+        &data("half_model"),
+        "-o",
+        &dir.p("layer.mps"),
+        "--select",
+        "all",
+    ])
+    .ok();
+    dir.run(&["solve", &dir.p("layer.mps"), "-o", &dir.p("layer.sol")])
+        .ok();
+    let r = dir.run(&[
+        "apply",
+        &dir.p("layer.sol"),
+        &model("half_model"),
+        "-o",
+        &dir.p("p.onnx"),
+    ]);
+    let out = r.stdout();
+    let objective = out.lines().find(|l| l.starts_with("objective")).unwrap();
+    let (solver, patched) = (
+        number_after(objective, "solver"),
+        number_after(objective, "patched model"),
+    );
+    let data_line = out.lines().find(|l| l.starts_with("data")).unwrap();
+    let after = data_line.split("after accuracy").nth(1).unwrap();
+    let correct = number_after(after, "(");
+    r.check(
+        patched == -correct,
+        "the patched model's objective is its own count of correct points",
+    );
+    let verified = out.lines().any(|l| l.starts_with("verified"));
+    r.check(
+        verified == (patched == solver) && r.code() == if verified { 0 } else { 3 },
+        "verified (exit 0) exactly when the model computes the solver's count, else exit 3",
+    );
+}
