@@ -587,8 +587,19 @@ pub fn load_for(
     let x = inputs_array(path, &mut npz, &xk)?;
     let raw_y = read_array(&mut npz, path, &yk)?;
     let rows = x.shape()[0];
-    let per_position = x.shape().len() >= 2 && raw_y.shape().get(..2) == x.shape().get(..2);
+    let seq_shape = x.shape().get(..2).filter(|_| x.shape().len() >= 2);
+    let per_position = seq_shape.is_some() && raw_y.shape().get(..2) == seq_shape;
+    // Another array of the sequences' shape may be a mask under another
+    // name: then the error below asks for --mask-key rather than guess.
+    let mut maybe_mask = false;
     if mk.is_none() && over_sequence && per_position {
+        for n in names.iter().filter(|n| **n != xk && **n != yk) {
+            if let Ok(other) = read_array(&mut npz, path, n) {
+                maybe_mask |= other.shape().get(..2) == seq_shape;
+            }
+        }
+    }
+    if mk.is_none() && over_sequence && per_position && !maybe_mask {
         crate::progress::note(format_args!(
             "{}: no mask array ({} or --mask-key): every position of every sequence counts",
             path.display(),
