@@ -277,7 +277,7 @@ impl BoxReach {
         );
         if advise && ratio > WIDE_BOX {
             line.push_str(
-                "; a box this wide let sweeps fit their points and lose accuracy on unseen data (README, Real heads): let held-out data judge it (tune --radius auto), or give a box relative to the margins (--radius 0.5x)",
+                "; a box this wide let sweeps fit their points and lose accuracy on unseen data (docs/real-heads.md): let held-out data judge it (tune --radius auto), or give a box relative to the margins (--radius 0.5x)",
             );
         }
         line
