@@ -361,7 +361,13 @@ fn cases() -> Vec<Case> {
         Case {
             name: "float_class_labels",
             code: 2,
-            needles: &["d.npz", "whole numbers", "--task classification"],
+            // The hint is about the data: it names the data file only.
+            needles: &[
+                "d.npz",
+                "whole numbers",
+                "the model ends in",
+                "--task classification",
+            ],
             setup: |d| {
                 let y = Arr::F32(Array1::from(vec![0.0f32, 9.0, 2.0]).into_dyn());
                 let p = npz(d, "d.npz", vec![("x", digits_x(3)), ("y", y)]);
