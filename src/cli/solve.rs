@@ -205,7 +205,8 @@ pub(super) fn run(a: SolveArgs) -> Result<u8> {
             "{}",
             serde_json::json!({
                 "status": out.status, "optimal": out.optimal, "objective": out.objective,
-                "bound": out.bound, "solution": a.output_file, "protect_rounds": rounds.rounds,
+                "bound": out.bound, "solution": crate::formats::manifest::path_json(&a.output_file),
+                "protect_rounds": rounds.rounds,
             })
         );
     }

@@ -392,10 +392,17 @@ pub fn recorded_file(man_path: &Path, rec: &Path, sha: &str, what: &str) -> Resu
     Ok(found.clone())
 }
 
+/// A path as gdmilp's JSON writes it: a string when it is UTF-8, else
+/// `{"bytes": [...]}` (never a panic, never a lossy name).
+pub fn path_json(p: &Path) -> serde_json::Value {
+    os_path::serialize(p, serde_json::value::Serializer).unwrap_or(serde_json::Value::Null)
+}
+
 /// Paths in the manifest: a JSON string when they are UTF-8 (nearly all),
 /// else `{"bytes": [...]}`, so that any path the system allows round-trips
-/// (a file named `lay\xffer.mps` is a valid Linux path).
-mod os_path {
+/// (a file named `lay\xffer.mps` is a valid Linux path). Also how every
+/// JSON gdmilp prints names a path ([`path_json`]).
+pub(crate) mod os_path {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
     use std::path::{Path, PathBuf};
 

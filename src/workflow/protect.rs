@@ -352,6 +352,7 @@ pub fn solve_file(
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Check {
     /// The protect file.
+    #[serde(with = "crate::formats::manifest::os_path")]
     pub path: PathBuf,
     /// Points protected.
     pub protected: usize,
