@@ -72,6 +72,18 @@ fn paths_that_are_not_utf8_are_written_read_back_and_applied() {
         "{}",
         text(&o)
     );
+    // --json names such a path by its bytes (it panicked after writing).
+    let o = gdmilp(&[
+        "apply".as_ref(),
+        &sol,
+        &m,
+        "-o".as_ref(),
+        &out,
+        "--json".as_ref(),
+    ]);
+    assert!(o.status.success(), "apply --json: {}", text(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(j["written"]["bytes"].is_array(), "{j}");
     let keep = odd(b"k\xffd");
     let tuned = odd(b"t\xff.onnx");
     let o = gdmilp(&[
