@@ -39,37 +39,73 @@ class Error(Exception):
     def __repr__(self) -> str:
         return f"gdmilp.Error({self.message!r}, code={self.code})"
 
+    def __reduce__(self) -> Any:
+        return (Error, (self.message, self.code, self.stderr))
+
+
+# Shown (tracebacks, repr of the class, pickling) as where users find it.
+Error.__module__ = "gdmilp"
+
 
 # ----------------------------------------------------------------------------
 # The executable and ONNX Runtime
 
 
-def binary() -> str:
-    """The gdmilp executable: $GDMILP, else the one installed beside this
-    package's Python (the wheel puts it in the environment's scripts
-    directory), else the first ``gdmilp`` on PATH."""
-    env = os.environ.get("GDMILP")
-    if env:
-        return env
-    import shutil
+EXE = "gdmilp.exe" if os.name == "nt" else "gdmilp"
+
+
+def _scripts_dirs() -> List[str]:
+    """Where the wheel puts the executable: this Python's scripts
+    directories."""
     import sysconfig
 
-    exe = "gdmilp.exe" if os.name == "nt" else "gdmilp"
     dirs = [os.path.dirname(sys.executable)]
     for scheme in (None, f"{os.name}_user"):
         try:
             dirs.append(sysconfig.get_path("scripts", scheme) if scheme else sysconfig.get_path("scripts"))
         except KeyError:
             pass
-    for d in dirs:
+    return dirs
+
+
+_HERE = __file__
+
+
+def _checkout_binary(here: Optional[str] = None) -> Optional[str]:
+    """``<repo>/target/release/gdmilp`` when this package is imported from a
+    checkout's ``python/`` directory (a Cargo.toml two levels above the
+    package), for ``PYTHONPATH=python`` after ``cargo build --release``."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(here or _HERE))))
+    if not os.path.isfile(os.path.join(root, "Cargo.toml")):
+        return None
+    p = os.path.join(root, "target", "release", EXE)
+    return p if os.path.isfile(p) and os.access(p, os.X_OK) else None
+
+
+def binary() -> str:
+    """The gdmilp executable: $GDMILP, else the one installed beside this
+    package's Python (the wheel puts it in the environment's scripts
+    directory), else, in a checkout, target/release/gdmilp, else the first
+    ``gdmilp`` on PATH."""
+    env = os.environ.get("GDMILP")
+    if env:
+        return env
+    import shutil
+
+    exe = EXE
+    for d in _scripts_dirs():
         p = os.path.join(d, exe)
         if os.path.isfile(p) and os.access(p, os.X_OK):
             return p
+    built = _checkout_binary()
+    if built:
+        return built
     found = shutil.which(exe)
     if found:
         return found
     raise Error(
-        "the gdmilp executable was not found beside this Python or on PATH; "
+        "the gdmilp executable was not found beside this Python, in a checkout's "
+        "target/release or on PATH; "
         "reinstall the gdmilp wheel, or set GDMILP to the executable's path",
         code=2,
     )
