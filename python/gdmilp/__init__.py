@@ -119,14 +119,23 @@ def tune(
     """
     from . import _run
 
-    with _run.Args() as a:
-        report = options.pop("report", None)
-        report_path = os.fspath(report) if report is not None else a.temp("report.json")
-        argv = [a.model(model), a.data(data), "-o", os.fspath(out), "--report", report_path]
-        argv += a.options(options)
+    out = _run.path_arg(out, "out")
+    report = options.pop("report", None)
+    keep = options.get("keep")
+    keep = _run.path_arg(keep, "keep") if keep is not None and keep is not False else None
+    if keep is not None:
+        options["keep"] = keep
+    with _run.Args("tune", keep=keep) as a:
+        report_path = _run.path_arg(report, "report") if report is not None else a.temp("report.json")
+        a.check(options)
+        argv = [a.model(model), a.data(data), "-o", out, "--report", report_path, *a.options(options)]
         code, _, caveat = _run.run(argv, command="tune", quiet=quiet, progress=progress, labels=a)
-        with open(report_path, encoding="utf-8") as f:
-            result = _run.parse_json(f.read(), "tune")
+        try:
+            with open(report_path, encoding="utf-8") as f:
+                text = f.read()
+        except (OSError, ValueError) as e:
+            raise Error(f"report: cannot read {report_path} ({e})", code=2) from None
+        result = _run.parse_json(text, "tune")
     return _with_caveat(result, code, caveat)
 
 
@@ -169,9 +178,10 @@ def export(
     """
     from . import _run
 
-    milp = os.fspath(out)
-    with _run.Args(beside=milp) as a:
+    milp = _run.path_arg(out, "out")
+    with _run.Args("export", beside=milp) as a:
         json_out = _run.supports("export", "--json")
+        a.check(options)
         argv = [a.model(model), a.data(data), "-o", milp, *a.options(options)]
         if json_out:
             argv.append("--json")
@@ -180,8 +190,11 @@ def export(
             result = _run.parse_json(stdout, "export")
         else:
             manifest = milp + ".gdmilp.json"
-            with open(manifest, encoding="utf-8") as f:
-                content = _run.parse_json(f.read(), "export")
+            try:
+                with open(manifest, encoding="utf-8") as f:
+                    content = _run.parse_json(f.read(), "export")
+            except (OSError, ValueError) as e:
+                raise Error(f"{manifest}: cannot read the manifest ({e})", code=2) from None
             # An executable older than export --json: the files, as that
             # prints them, and the manifest itself.
             result = {
@@ -227,8 +240,8 @@ def solve(
     """
     from . import _run
 
-    with _run.Args() as a:
-        argv = [os.fspath(milp), "-o", os.fspath(out), *a.options(options), "--json"]
+    with _run.Args("solve") as a:
+        argv = [_run.path_arg(milp, "milp"), "-o", _run.path_arg(out, "out"), *a.options(options), "--json"]
         code, stdout, caveat = _run.run(argv, command="solve", quiet=quiet, progress=progress, labels=a)
     return _with_caveat(_run.parse_json(stdout, "solve"), code, caveat)
 
@@ -268,8 +281,11 @@ def apply(
     """
     from . import _run
 
-    with _run.Args() as a:
-        argv = [os.fspath(solution), a.model(model), "-o", os.fspath(out), *a.options(options), "--json"]
+    with _run.Args("apply") as a:
+        solution = _run.path_arg(solution, "solution")
+        out = _run.path_arg(out, "out")
+        a.check(options)
+        argv = [solution, a.model(model), "-o", out, *a.options(options), "--json"]
         code, stdout, caveat = _run.run(argv, command="apply", quiet=quiet, progress=progress, labels=a)
     return _with_caveat(_run.parse_json(stdout, "apply"), code, caveat)
 
@@ -300,7 +316,8 @@ def eval(  # noqa: A001 - the command's name
     """
     from . import _run
 
-    with _run.Args() as a:
+    with _run.Args("eval") as a:
+        a.check(options)
         argv = [a.model(model), a.data(data), *a.options(options), "--json"]
         code, stdout, caveat = _run.run(argv, command="eval", quiet=quiet, progress=progress, labels=a)
     return _with_caveat(_run.parse_json(stdout, "eval"), code, caveat)
@@ -324,7 +341,8 @@ def inspect(model: ModelLike, *, quiet: bool = False, **options: Any) -> Dict[st
     """
     from . import _run
 
-    with _run.Args() as a:
+    with _run.Args("inspect") as a:
+        a.check(options)
         argv = [a.model(model), *a.options(options), "--json"]
         code, stdout, caveat = _run.run(argv, command="inspect", quiet=quiet, labels=a)
     return _with_caveat(_run.parse_json(stdout, "inspect"), code, caveat)
