@@ -17,13 +17,15 @@ Arguments:
 - ``data``: a path to an ``.npz`` file, or a mapping of arrays such as
   ``{"x": X, "y": y}`` (sequences: their mask too, e.g. ``{"input_ids": ids,
   "attention_mask": mask, "labels": y}``), written to a temporary ``.npz``
-  (by ``export``, beside its output, for ``apply`` to check against).
+  (by ``export``, beside its output as ``OUT.data-<sha256[:12]>.npz``, for
+  ``apply`` to check against).
 - ``**options``: the command's long flags with ``_`` for ``-``:
   ``time_limit=30`` is ``--time-limit 30``; ``True`` gives a bare flag
   (``keep_accuracy=True``); ``False`` / ``None`` leave the flag out; a
   mapping of arrays (``val={"x": Xv, "y": yv}``, ``protect=...``) is
   written to a temporary ``.npz`` like ``data``. ``gdmilp <command> --help``
-  lists the flags.
+  lists the flags; an unknown one, or a value of the wrong kind, is an
+  :class:`Error` (code 2) before anything runs.
 - ``quiet=True``: nothing on stderr (progress and the solver's log pass
   through to ``sys.stderr`` otherwise).
 - ``progress=callable``: called with each progress event as a dict (e.g.
@@ -32,8 +34,9 @@ Arguments:
   ``solver``).
 
 A command that fails raises :class:`gdmilp.Error` (message: the command's
-one error line; ``.code``: its exit code, 1 refused or 2 error) and writes
-no output file. A model written with a caveat (exit code 3) is returned
+one error line; ``.code``: its exit code, 1 refused, 2 error, 128 + n killed
+by signal n; killed by SIGINT: ``KeyboardInterrupt``) and writes no output
+file. A model written with a caveat (exit code 3) is returned
 with a ``"caveat"`` entry instead.
 """
 
@@ -106,7 +109,9 @@ def tune(
         **options: ``gdmilp tune`` flags, e.g. ``radius="0.05"`` (or
             ``"0.5x"``, ``"auto"``), ``loss="hinge"``, ``time_limit=30``,
             ``sweeps=3``, ``val={"x": Xv, "y": yv}`` (or a path),
-            ``protect=...``, ``select="misclassified"``, ``points=300``.
+            ``protect=...``, ``select="misclassified"``, ``points=300``,
+            ``report=PATH`` (written there too), ``keep=DIR`` (arrays in
+            memory are written into DIR as data.npz, val.npz, protect.npz).
 
     Returns:
         The JSON report (``--report``): ``train_before`` / ``train_after``
@@ -156,9 +161,11 @@ def export(
         model: ONNX path, bytes, or ``onnx.ModelProto``. Give ``apply`` the
             same model (a path is simplest: the manifest records its SHA-256).
         data: training data: ``.npz`` path or ``{"x": X, "y": y}``. Arrays
-            in memory are written beside ``out`` as ``OUT.data.npz`` (and
-            ``protect=`` arrays as ``OUT.protect.npz``): the manifest names
-            them and ``apply`` checks the patched model on them.
+            in memory are written beside ``out`` as
+            ``OUT.data-<sha256[:12]>.npz`` (and ``protect=`` arrays as
+            ``OUT.protect-<sha256[:12]>.npz``): the manifest names them and
+            ``apply`` checks the patched model on them; those of earlier
+            exports that the new manifest does not name are removed.
         out: the MILP file to write.
         quiet: nothing on stderr.
         progress: called with each progress event (a dict).

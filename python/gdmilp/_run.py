@@ -26,7 +26,9 @@ class Error(Exception):
     ``str(err)`` is the command's one error line (without the ``gdmilp:``
     prefix); ``err.code`` is its exit code: 1 the result was refused (no
     usable solution, worse than the current weights, a protected point
-    lost), 2 bad input or any other error. ``err.stderr`` holds the end of
+    lost), 2 bad input (the API's own checks of the arguments included) or
+    any other error, 128 + n the command was killed by signal n (SIGINT
+    raises KeyboardInterrupt instead). ``err.stderr`` holds the end of
     what the command wrote on stderr.
     """
 
