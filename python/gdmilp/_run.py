@@ -214,7 +214,8 @@ def path_arg(value: Any, what: str) -> str:
         except (TypeError, ValueError) as e:
             raise Error(f"{what}: not a usable path ({e})", code=2) from None
         if p and "\0" not in p:
-            return p
+            # Not to be read as a flag: "-m.onnx" is passed as "./-m.onnx".
+            return os.path.join(os.curdir, p) if p.startswith("-") else p
         raise Error(f"{what}: {'an empty path' if not p else 'a path with a NUL byte'} is not a path", code=2)
     raise Error(f"{what}: a path is required (str, bytes or os.PathLike), not {_kind(value)}", code=2)
 
@@ -580,7 +581,9 @@ class Args:
             for v in values:
                 if isinstance(v, (bytes, os.PathLike)):
                     v = path_arg(v, key)
-                out += [flag, str(v)]
+                # --flag=value: a value that starts with "-" (margin=-1) is
+                # not read as another flag.
+                out.append(f"{flag}={v}")
         return out
 
     def check(self, options: Mapping[str, Any]) -> None:
@@ -684,6 +687,8 @@ def run(
     the last ``gdmilp:`` line) for exit 0 and 3; raises :class:`Error`
     for any other exit.
     """
+    if progress is not None and not callable(progress):
+        raise Error(f"progress: a callable (called with each event as a dict) is required, not {_kind(progress)}", code=2)
     head: List[str] = [binary()]
     if progress is not None:
         head += ["--progress", "json"]

@@ -356,3 +356,22 @@ def test_tune_keep_writes_the_arrays_its_manifests_name(tmp_path, digits, digits
     applied = gdmilp.apply(keep / "sweep1.sol", digits[0], out=tmp_path / "p.onnx", manifest=manifest,
                            quiet=True)
     assert applied["verified"] is True and "caveat" not in applied
+
+
+def test_values_and_paths_that_start_with_a_dash(tmp_path, monkeypatch, digits):
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(digits[0], tmp_path / "-m.onnx")
+    assert gdmilp.inspect("-m.onnx")["op"] == "Gemm"
+    # The value reaches the command as a value (clap took "-x" for a flag).
+    with pytest.raises(gdmilp.Error) as e:
+        gdmilp.eval("-m.onnx", digits[1], output="-x", quiet=True)
+    assert e.value.code == 2 and "'-x'" in str(e.value) and "unexpected argument" not in str(e.value)
+
+
+def test_progress_must_be_callable(tmp_path, digits):
+    with pytest.raises(gdmilp.Error) as e:
+        gdmilp.tune(digits[0], digits[1], out=tmp_path / "t.onnx", progress="json")
+    assert e.value.code == 2 and str(e.value).startswith("progress: ")
+    assert os.listdir(tmp_path) == []
