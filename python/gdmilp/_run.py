@@ -259,6 +259,22 @@ def _fsync_dir(d: str) -> None:
         os.close(fd)
 
 
+def savez(f: Any, arrays: Mapping[str, Any]) -> None:
+    """What numpy.savez writes, to an open binary file, without its
+    keyword clash (an array named ``file``) or pickles, and with a fixed
+    timestamp in the zip: the same arrays give the same bytes, so the same
+    OUT.data-HASH.npz name."""
+    import zipfile
+
+    import numpy as np
+
+    with zipfile.ZipFile(f, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as z:
+        for key, a in arrays.items():
+            info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with z.open(info, "w", force_zip64=True) as g:
+                np.lib.format.write_array(g, np.asanyarray(a), allow_pickle=False)
+
+
 def _alive(pid: int) -> bool:
     if pid == os.getpid() or os.name == "nt":  # (os.kill ends a process on Windows)
         return True
@@ -389,7 +405,12 @@ class Args:
                         pass
         self._created = []
         if self._tmp is not None:
-            self._tmp.cleanup()
+            try:
+                self._tmp.cleanup()
+            except OSError:
+                import shutil
+
+                shutil.rmtree(self._tmp.name, ignore_errors=True)
             self._tmp = None
 
     def _write_beside(self, arrays: Dict[str, Any], name: str) -> str:
@@ -398,8 +419,6 @@ class Args:
         manifest names (a different content has a different name)."""
         import hashlib
         import secrets
-
-        import numpy as np
 
         assert self.beside is not None
         folder = os.path.dirname(self.beside)
@@ -410,7 +429,7 @@ class Args:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
             try:
                 with os.fdopen(fd, "wb") as f:
-                    np.savez(f, **arrays)
+                    savez(f, arrays)
                     f.flush()
                     os.fsync(f.fileno())
                 h = hashlib.sha256()
@@ -439,15 +458,13 @@ class Args:
 
     def _write_keep(self, arrays: Dict[str, Any], name: str) -> str:
         """KEEP/<name>.npz (tune --keep), written atomically."""
-        import numpy as np
-
         assert self.keep is not None
         final = os.path.join(self.keep, f"{name}.npz")
         tmp = os.path.join(self.keep, f".{name}.npz.{os.getpid()}.tmp")
         try:
             os.makedirs(self.keep, exist_ok=True)
             with open(tmp, "wb") as f:
-                np.savez(f, **arrays)
+                savez(f, arrays)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, final)
@@ -549,7 +566,7 @@ class Args:
                 return self._write_beside(arrays, name)
 
             def write(f: Any) -> None:
-                np.savez(f, **arrays)
+                savez(f, arrays)
 
             return self._write_temp(f"{name}.npz", f"{name} (arrays in memory)", write)
         raise Error(

@@ -375,3 +375,18 @@ def test_progress_must_be_callable(tmp_path, digits):
         gdmilp.tune(digits[0], digits[1], out=tmp_path / "t.onnx", progress="json")
     assert e.value.code == 2 and str(e.value).startswith("progress: ")
     assert os.listdir(tmp_path) == []
+
+
+def test_arrays_named_like_savez_parameters(tmp_path, digits, digits_arrays):
+    # numpy.savez(file, allow_pickle=…, **arrays) cannot take these names.
+    x, y = digits_arrays["x"], digits_arrays["y"]
+    m = gdmilp.eval(digits[0], {"file": x, "allow_pickle": y}, x_key="file", y_key="allow_pickle", quiet=True)
+    assert m["points"] == 300
+
+
+def test_the_same_arrays_give_the_same_file(tmp_path, digits, digits_arrays):
+    milp = tmp_path / "layer.mps"
+    a = gdmilp.export(digits[0], digits_arrays, out=milp, radius="0.05", points=30, quiet=True)
+    b = gdmilp.export(digits[0], dict(digits_arrays), out=milp, radius="0.05", points=30, quiet=True)
+    assert a["arrays"] == b["arrays"]
+    assert [n for n in os.listdir(tmp_path) if ".data-" in n] == [os.path.basename(a["arrays"][0])]
