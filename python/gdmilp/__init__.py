@@ -127,7 +127,7 @@ def tune(
     out = _run.path_arg(out, "out")
     report = options.pop("report", None)
     keep = options.get("keep")
-    keep = _run.path_arg(keep, "keep") if keep is not None and keep is not False else None
+    keep = _run.path_arg(keep, "keep") if keep is not None and not (_run.is_bool(keep) and not keep) else None
     if keep is not None:
         options["keep"] = keep
     with _run.Args("tune", keep=keep) as a:
