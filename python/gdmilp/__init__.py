@@ -17,13 +17,15 @@ Arguments:
 - ``data``: a path to an ``.npz`` file, or a mapping of arrays such as
   ``{"x": X, "y": y}`` (sequences: their mask too, e.g. ``{"input_ids": ids,
   "attention_mask": mask, "labels": y}``), written to a temporary ``.npz``
-  (by ``export``, beside its output, for ``apply`` to check against).
+  (by ``export``, beside its output as ``OUT.data-<sha256[:12]>.npz``, for
+  ``apply`` to check against).
 - ``**options``: the command's long flags with ``_`` for ``-``:
   ``time_limit=30`` is ``--time-limit 30``; ``True`` gives a bare flag
   (``keep_accuracy=True``); ``False`` / ``None`` leave the flag out; a
   mapping of arrays (``val={"x": Xv, "y": yv}``, ``protect=...``) is
   written to a temporary ``.npz`` like ``data``. ``gdmilp <command> --help``
-  lists the flags.
+  lists the flags; an unknown one, or a value of the wrong kind, is an
+  :class:`Error` (code 2) before anything runs.
 - ``quiet=True``: nothing on stderr (progress and the solver's log pass
   through to ``sys.stderr`` otherwise).
 - ``progress=callable``: called with each progress event as a dict (e.g.
@@ -32,8 +34,9 @@ Arguments:
   ``solver``).
 
 A command that fails raises :class:`gdmilp.Error` (message: the command's
-one error line; ``.code``: its exit code, 1 refused or 2 error) and writes
-no output file. A model written with a caveat (exit code 3) is returned
+one error line; ``.code``: its exit code, 1 refused, 2 error, 128 + n killed
+by signal n; killed by SIGINT: ``KeyboardInterrupt``) and writes no output
+file. A model written with a caveat (exit code 3) is returned
 with a ``"caveat"`` entry instead.
 """
 
@@ -106,7 +109,9 @@ def tune(
         **options: ``gdmilp tune`` flags, e.g. ``radius="0.05"`` (or
             ``"0.5x"``, ``"auto"``), ``loss="hinge"``, ``time_limit=30``,
             ``sweeps=3``, ``val={"x": Xv, "y": yv}`` (or a path),
-            ``protect=...``, ``select="misclassified"``, ``points=300``.
+            ``protect=...``, ``select="misclassified"``, ``points=300``,
+            ``report=PATH`` (written there too), ``keep=DIR`` (arrays in
+            memory are written into DIR as data.npz, val.npz, protect.npz).
 
     Returns:
         The JSON report (``--report``): ``train_before`` / ``train_after``
@@ -119,14 +124,23 @@ def tune(
     """
     from . import _run
 
-    with _run.Args() as a:
-        report = options.pop("report", None)
-        report_path = os.fspath(report) if report is not None else a.temp("report.json")
-        argv = [a.model(model), a.data(data), "-o", os.fspath(out), "--report", report_path]
-        argv += a.options(options)
+    out = _run.path_arg(out, "out")
+    report = options.pop("report", None)
+    keep = options.get("keep")
+    keep = _run.path_arg(keep, "keep") if keep is not None and not (_run.is_bool(keep) and not keep) else None
+    if keep is not None:
+        options["keep"] = keep
+    with _run.Args("tune", keep=keep) as a:
+        report_path = _run.path_arg(report, "report") if report is not None else a.temp("report.json")
+        a.check(options)
+        argv = [a.model(model), a.data(data), "-o", out, "--report", report_path, *a.options(options)]
         code, _, caveat = _run.run(argv, command="tune", quiet=quiet, progress=progress, labels=a)
-        with open(report_path, encoding="utf-8") as f:
-            result = _run.parse_json(f.read(), "tune")
+        try:
+            with open(report_path, encoding="utf-8") as f:
+                text = f.read()
+        except (OSError, ValueError) as e:
+            raise Error(f"report: cannot read {report_path} ({e})", code=2) from None
+        result = _run.parse_json(text, "tune")
     return _with_caveat(result, code, caveat)
 
 
@@ -147,9 +161,11 @@ def export(
         model: ONNX path, bytes, or ``onnx.ModelProto``. Give ``apply`` the
             same model (a path is simplest: the manifest records its SHA-256).
         data: training data: ``.npz`` path or ``{"x": X, "y": y}``. Arrays
-            in memory are written beside ``out`` as ``OUT.data.npz`` (and
-            ``protect=`` arrays as ``OUT.protect.npz``): the manifest names
-            them and ``apply`` checks the patched model on them.
+            in memory are written beside ``out`` as
+            ``OUT.data-<sha256[:12]>.npz`` (and ``protect=`` arrays as
+            ``OUT.protect-<sha256[:12]>.npz``): the manifest names them and
+            ``apply`` checks the patched model on them; those of earlier
+            exports that the new manifest does not name are removed.
         out: the MILP file to write.
         quiet: nothing on stderr.
         progress: called with each progress event (a dict).
@@ -169,9 +185,10 @@ def export(
     """
     from . import _run
 
-    milp = os.fspath(out)
-    with _run.Args(beside=milp) as a:
+    milp = _run.path_arg(out, "out")
+    with _run.Args("export", beside=milp) as a:
         json_out = _run.supports("export", "--json")
+        a.check(options)
         argv = [a.model(model), a.data(data), "-o", milp, *a.options(options)]
         if json_out:
             argv.append("--json")
@@ -180,8 +197,11 @@ def export(
             result = _run.parse_json(stdout, "export")
         else:
             manifest = milp + ".gdmilp.json"
-            with open(manifest, encoding="utf-8") as f:
-                content = _run.parse_json(f.read(), "export")
+            try:
+                with open(manifest, encoding="utf-8") as f:
+                    content = _run.parse_json(f.read(), "export")
+            except (OSError, ValueError) as e:
+                raise Error(f"{manifest}: cannot read the manifest ({e})", code=2) from None
             # An executable older than export --json: the files, as that
             # prints them, and the manifest itself.
             result = {
@@ -227,8 +247,8 @@ def solve(
     """
     from . import _run
 
-    with _run.Args() as a:
-        argv = [os.fspath(milp), "-o", os.fspath(out), *a.options(options), "--json"]
+    with _run.Args("solve") as a:
+        argv = [_run.path_arg(milp, "milp"), "-o", _run.path_arg(out, "out"), *a.options(options), "--json"]
         code, stdout, caveat = _run.run(argv, command="solve", quiet=quiet, progress=progress, labels=a)
     return _with_caveat(_run.parse_json(stdout, "solve"), code, caveat)
 
@@ -268,8 +288,11 @@ def apply(
     """
     from . import _run
 
-    with _run.Args() as a:
-        argv = [os.fspath(solution), a.model(model), "-o", os.fspath(out), *a.options(options), "--json"]
+    with _run.Args("apply") as a:
+        solution = _run.path_arg(solution, "solution")
+        out = _run.path_arg(out, "out")
+        a.check(options)
+        argv = [solution, a.model(model), "-o", out, *a.options(options), "--json"]
         code, stdout, caveat = _run.run(argv, command="apply", quiet=quiet, progress=progress, labels=a)
     return _with_caveat(_run.parse_json(stdout, "apply"), code, caveat)
 
@@ -300,7 +323,8 @@ def eval(  # noqa: A001 - the command's name
     """
     from . import _run
 
-    with _run.Args() as a:
+    with _run.Args("eval") as a:
+        a.check(options)
         argv = [a.model(model), a.data(data), *a.options(options), "--json"]
         code, stdout, caveat = _run.run(argv, command="eval", quiet=quiet, progress=progress, labels=a)
     return _with_caveat(_run.parse_json(stdout, "eval"), code, caveat)
@@ -324,7 +348,8 @@ def inspect(model: ModelLike, *, quiet: bool = False, **options: Any) -> Dict[st
     """
     from . import _run
 
-    with _run.Args() as a:
+    with _run.Args("inspect") as a:
+        a.check(options)
         argv = [a.model(model), *a.options(options), "--json"]
         code, stdout, caveat = _run.run(argv, command="inspect", quiet=quiet, labels=a)
     return _with_caveat(_run.parse_json(stdout, "inspect"), code, caveat)
