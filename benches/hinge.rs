@@ -1,4 +1,4 @@
-//! The hinge LP solver (`gdmilp::hinge`) on synthetic heads (issue #15).
+//! The hinge LP solver (`gdmilp::solvers::hinge`) on synthetic heads (issue #15).
 //!
 //! ```text
 //! .venv/bin/python benches/hinge_data.py 1000 10 head.npz   # a head + LogisticRegression's time
@@ -14,7 +14,7 @@
 //! `,scale` (the displacement W − W⁰ scaled to the new radius), `,noy` (no
 //! dual) or `,nosteps` (PDHG's step sizes not carried over).
 
-use gdmilp::hinge::{self, HingeLp, Settings, Solution, Start};
+use gdmilp::solvers::hinge::{self, HingeLp, Settings, Solution, Start};
 use ndarray::{Array0, Array1, Array2};
 use ndarray_npy::NpzReader;
 use std::fs::File;

@@ -146,15 +146,6 @@ impl<T> IoContext<T> for io::Result<T> {
     }
 }
 
-/// Progress for a person watching: printed to stderr only when stderr is a
-/// terminal, so scripts and logs see nothing but results and errors.
-pub fn progress(msg: std::fmt::Arguments<'_>) {
-    use std::io::IsTerminal;
-    if std::io::stderr().is_terminal() {
-        errln!("{msg}");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,8 +12,8 @@ pub fn push(out: &mut Vec<u8>, v: f64) {
         return;
     }
     // ryu gives the shortest text that reads back to the same f64, with an
-    // exponent for very large or small magnitudes (1e-7, 1.5e20); three
-    // times faster here than going through `fmt` (README, benchmarks).
+    // exponent for very large or small magnitudes (1e-7, 1.5e20); faster
+    // than going through `fmt` (benches/writer.rs measures the writers).
     let mut buf = ryu::Buffer::new();
     let s = buf.format_finite(v).as_bytes();
     out.extend_from_slice(s.strip_suffix(b".0").unwrap_or(s));
@@ -24,6 +24,19 @@ pub fn fmt(v: f64) -> String {
     let mut b = Vec::new();
     push(&mut b, v);
     String::from_utf8(b).expect("ASCII")
+}
+
+/// Three significant digits, for people.
+pub fn round3(v: f64) -> f64 {
+    if v == 0.0 || !v.is_finite() {
+        return v;
+    }
+    // Through the decimal text: the nearest double to the three digits
+    // (dividing by 1e78 did not give it: a p-value of 1.49e-76 printed as
+    // 1.4899999999999997e-76).
+    format!("{v:.2e}")
+        .parse()
+        .expect("a formatted float parses")
 }
 
 #[cfg(test)]
@@ -55,5 +68,20 @@ mod tests {
         ] {
             assert_eq!(fmt(v).parse::<f64>().unwrap(), v);
         }
+    }
+
+    #[test]
+    fn three_significant_digits_print_as_three_digits_at_any_scale() {
+        for (v, text) in [
+            (1.489_999_9e-76, "1.49e-76"),
+            (0.020_837_5, "0.0208"),
+            (-2_469_278.7, "-2470000"),
+            (0.000_162_457, "0.000162"),
+            (1.0, "1"),
+        ] {
+            assert_eq!(fmt(round3(v)), text, "{v}");
+        }
+        assert_eq!(round3(0.0), 0.0);
+        assert!(round3(f64::NAN).is_nan());
     }
 }

@@ -1,14 +1,14 @@
 //! `gdmilp apply SOLUTION MODEL`: the flags become an [`ApplyPlan`] (the
-//! sequence and its exit-code rules live in the library, `crate::apply`),
+//! sequence and its exit-code rules live in the library, `crate::workflow::apply`),
 //! and its results become lines. Exit codes: 0 written and verified; 1
 //! refused (no usable solution, worse than the current weights or a
 //! protected point lost, without --force); 3 written with a caveat
 //! (verification skipped or not matching the solver, or forced).
 
-use crate::apply::{ApplyPlan, Request, Verification};
 use crate::error::Result;
 use crate::formats::solution::SolutionFormat;
 use crate::num::fmt;
+use crate::workflow::apply::{ApplyPlan, Request, Verification};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -63,7 +63,7 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
             format.name()
         );
         if let Some(f) = &plan.found {
-            outln!("manifest   {}{}", f.path.display(), f.choice.describe());
+            outln!("manifest   {}{}", f.path.display(), f.source.describe());
         }
     }
     if let Some(note) = format.rounding_note() {

@@ -2,7 +2,7 @@
 
 use super::DataArgs;
 use crate::error::Result;
-use crate::pipeline;
+use crate::workflow::pipeline;
 use clap::Args;
 use std::path::PathBuf;
 

@@ -3,9 +3,9 @@
 
 use super::{DataArgs, FormArgs};
 use crate::error::Result;
-use crate::export::{ExportPlan, Exported};
 use crate::formats::FileKind;
-use crate::pipeline;
+use crate::workflow::export::{ExportPlan, Exported};
+use crate::workflow::pipeline;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -35,14 +35,17 @@ pub(super) fn run(a: ExportArgs) -> Result<u8> {
         data: a.data_args.spec(a.data.clone()),
         output: a.data_args.output.as_deref(),
         milp: &a.output_file,
-        radius: a.form.radius()?.unwrap_or(crate::export::DEFAULT_RADIUS),
+        radius: a
+            .form
+            .radius()?
+            .unwrap_or(crate::workflow::export::DEFAULT_RADIUS),
         bias_radius: a.form.bias_radius,
         selection: a.form.selection(),
         protect: a.form.protect.as_deref(),
         warm_start: a
             .form
             .warm_start
-            .unwrap_or(crate::pipeline::WarmStart::Current),
+            .unwrap_or(crate::workflow::pipeline::WarmStart::Current),
     };
     let outputs = plan.check()?;
     let done = plan.run(outputs, |task| {

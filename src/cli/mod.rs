@@ -12,10 +12,20 @@ macro_rules! outln {
     };
 }
 
+/// `eprintln!` for messages to people: a stderr that cannot be written
+/// (`2>/dev/full`, a closed pipe) drops the message instead of panicking.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 mod apply;
 mod eval;
 mod export;
 mod inspect;
+mod progress;
 #[cfg(feature = "highs")]
 mod solve;
 #[cfg(feature = "highs")]
@@ -26,7 +36,7 @@ use crate::data::{Select, Task};
 use crate::error::Result;
 use crate::formulation::radius::Radius;
 use crate::formulation::{BadOption, Cap, Field, Form, Loss, MseForm, Options};
-use crate::pipeline::{DataSpec, SelectSpec, WarmStart};
+use crate::workflow::pipeline::{DataSpec, SelectSpec, WarmStart};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -39,6 +49,11 @@ pub struct Cli {
     /// then a .venv made by scripts/setup, then python3's onnxruntime.
     #[arg(long, global = true, value_name = "PATH")]
     pub ort_lib: Option<PathBuf>,
+    /// How progress is shown on stderr: auto (a redrawn line on a terminal,
+    /// a line every few seconds in a log), or json (one object a line, for
+    /// programs). --quiet hides the solver's log and the steps.
+    #[arg(long, global = true, value_enum, default_value_t = progress::Mode::Auto)]
+    pub progress: progress::Mode,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -65,7 +80,18 @@ pub enum Command {
 
 /// Runs a parsed command line; returns the exit code on success.
 pub fn run(cli: Cli) -> Result<u8> {
-    crate::runtime::set_library(cli.ort_lib);
+    crate::inference::runtime::set_library(cli.ort_lib);
+    let quiet = match &cli.command {
+        #[cfg(feature = "highs")]
+        Command::Solve(a) => a.solver.quiet,
+        #[cfg(feature = "highs")]
+        Command::Tune(a) => a.solver.quiet,
+        _ => false,
+    };
+    crate::progress::install(std::sync::Arc::new(progress::Stderr::new(
+        cli.progress,
+        quiet,
+    )));
     match cli.command {
         Command::Inspect(a) => inspect::run(a),
         Command::Eval(a) => eval::run(a),
@@ -327,13 +353,13 @@ pub fn stdout_error() -> Option<crate::Error> {
     ))
 }
 
-/// The metrics for people (see [`crate::metrics::Metrics::describe`]).
-pub(crate) fn describe(m: &crate::metrics::Metrics) -> String {
+/// The metrics for people (see [`crate::formulation::metrics::Metrics::describe`]).
+pub(crate) fn describe(m: &crate::formulation::metrics::Metrics) -> String {
     m.describe()
 }
 
 /// ` (weights in FILE, …)` when the patched model keeps external data.
-pub(crate) fn weights_in(w: &crate::apply::Written) -> String {
+pub(crate) fn weights_in(w: &crate::workflow::apply::PatchedFiles) -> String {
     if w.data_files.is_empty() {
         return String::new();
     }
@@ -346,7 +372,7 @@ pub(crate) fn weights_in(w: &crate::apply::Written) -> String {
 }
 
 /// Says on stderr why a data file was named otherwise.
-pub(crate) fn print_notes(w: &crate::apply::Written) {
+pub(crate) fn print_notes(w: &crate::workflow::apply::PatchedFiles) {
     for n in &w.notes {
         errln!("note: {n}");
     }

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::formats::{self, mip_start, FileKind};
-use crate::solve::{Highs, Settings};
+use crate::solvers::highs::{Highs, Settings};
 use clap::Args;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -134,10 +134,10 @@ pub(super) fn run(a: SolveArgs) -> Result<u8> {
         (Some(p), _) => Some(p.clone()),
         (None, _) => Some(formats::sidecars(&a.model).start).filter(|p| p.is_file()),
     };
-    let _lock = crate::atomic::Lock::take(&a.output_file)?;
+    let _lock = crate::formats::atomic::Lock::take(&a.output_file)?;
     let mut inputs = vec![a.model.as_path()];
     inputs.extend(start_path.as_deref());
-    crate::atomic::check_outputs(&[&a.output_file], &inputs)?;
+    crate::formats::atomic::check_outputs(&[&a.output_file], &inputs)?;
     let unzipped = if kind.gz {
         Some(gunzip(&a.model)?)
     } else {
@@ -183,7 +183,7 @@ pub(super) fn run(a: SolveArgs) -> Result<u8> {
         .solver
         .time_limit
         .and_then(|t| std::time::Instant::now().checked_add(std::time::Duration::from_secs_f64(t)));
-    let solved = crate::protect::solve_file(&mut highs, start.as_deref(), deadline);
+    let solved = crate::workflow::protect::solve_file(&mut highs, start.as_deref(), deadline);
     let (out, rounds) = solved.map_err(|e| match e {
         Error::Rejected(m) => Error::Rejected(format!("{}: {m}", a.model.display())),
         other => other,

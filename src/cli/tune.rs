@@ -4,13 +4,13 @@
 
 use super::solve::SolverArgs;
 use super::{DataArgs, FormArgs};
-use crate::apply;
 use crate::data;
 use crate::error::{Error, Result};
 use crate::formulation::radius::Radius;
 use crate::onnx::layer::Activation;
-use crate::pipeline;
-use crate::tune::{self, Plan};
+use crate::workflow::apply;
+use crate::workflow::pipeline;
+use crate::workflow::tune::{self, Plan};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -68,8 +68,8 @@ pub struct TuneArgs {
     /// problems, by HiGHS). highs: HiGHS for every problem, as solving the
     /// exported file would. structured: the structured method wherever one
     /// applies, whatever the size.
-    #[arg(long, value_enum, default_value_t = crate::strategy::Choice::Auto)]
-    pub method: crate::strategy::Choice,
+    #[arg(long, value_enum, default_value_t = crate::solvers::strategy::Choice::Auto)]
+    pub method: crate::solvers::strategy::Choice,
     #[command(flatten)]
     pub solver: SolverArgs,
 }
@@ -78,7 +78,7 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
     check_args(&a)?;
     // Every output checked before the slow work (the model is written
     // before the report: a bad --report must not find it replaced).
-    let _lock = crate::atomic::Lock::take(&a.output_file)?;
+    let _lock = crate::formats::atomic::Lock::take(&a.output_file)?;
     check_files(&a)?;
     let spec = a.data_args.spec(a.data.clone());
     let (model, layer, data) =
@@ -106,7 +106,7 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
     }
     let loaded = pipeline::Loaded::from_parts(model, layer, train, a.data_args.batch_size)?;
     let protect = match &a.form.protect {
-        Some(p) => Some(crate::protect::load(
+        Some(p) => Some(crate::workflow::protect::load(
             p,
             &loaded.data,
             &loaded.model,
@@ -129,7 +129,7 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
     if let Some(r) = &a.report {
         files.push(tune::finish_report(&report, r)?);
     }
-    crate::atomic::commit_all(files)?;
+    crate::formats::atomic::commit_all(files)?;
     super::print_notes(&written);
     print_report(&a, &report, split.is_some() && a.val.is_none());
     outln!(
@@ -181,13 +181,13 @@ fn check_files(a: &TuneArgs) -> Result<()> {
         .chain(a.val.as_deref())
         .chain(a.form.protect.as_deref())
         .collect();
-    crate::atomic::check_outputs(&outputs, &inputs)?;
+    crate::formats::atomic::check_outputs(&outputs, &inputs)?;
     if let Some(r) = &a.report {
-        crate::atomic::check_outputs(&[r], &[&a.model])?;
+        crate::formats::atomic::check_outputs(&[r], &[&a.model])?;
     }
     if let Some(dir) = &a.keep {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create", e))?;
-        crate::atomic::check_outputs(&[&dir.join("sweep1.mps")], &[])?;
+        crate::formats::atomic::check_outputs(&[&dir.join("sweep1.mps")], &[])?;
     }
     Ok(())
 }
@@ -198,7 +198,7 @@ fn plan<'a>(
     a: &'a TuneArgs,
     loaded: &pipeline::Loaded,
     (radius, checked, val): (Radius, bool, Option<&'a data::Dataset>),
-    protect: Option<&'a crate::protect::Protect>,
+    protect: Option<&'a crate::workflow::protect::Protect>,
 ) -> Result<Plan<'a>> {
     let mut options = a.form.options(loaded.data.y.task());
     a.form.check_for(&options, &a.data)?;
@@ -236,7 +236,7 @@ fn print_report(a: &TuneArgs, report: &tune::Report, held_out: bool) {
             outln!(
                 "radius {}x = {}{}  {}-fold cross-validated{} {}; {}  ({} of {} folds improved{}, {:.1} s){}",
                 crate::num::fmt(r.relative),
-                crate::num::fmt(pipeline::round3(r.radius)),
+                crate::num::fmt(crate::num::round3(r.radius)),
                 if many {
                     format!(" for sweep {}", r.sweep)
                 } else {
@@ -297,7 +297,7 @@ fn sweep_line(s: &tune::Sweep) -> String {
         Some(f) => format!(
             "{}x = {}",
             crate::num::fmt(f),
-            crate::num::fmt(pipeline::round3(s.radius))
+            crate::num::fmt(crate::num::round3(s.radius))
         ),
         None => crate::num::fmt(s.radius),
     };

@@ -1,10 +1,14 @@
 //! The command-line names of the library's choices (loss, form, cap, mse
-//! form, task, point selection): clap lives in the CLI alone, and the
+//! form, task, point selection, warm start, solve method, solution format): clap lives in the CLI alone, and the
 //! library's enums know nothing of it. The names are the ones the manifest
 //! records (serde), so a flag and a manifest say the same word.
 
 use crate::data::{Select, Task};
+use crate::formats::solution::SolutionFormat;
 use crate::formulation::{Cap, Form, Loss, MseForm};
+#[cfg(feature = "highs")]
+use crate::solvers::strategy::Choice;
+use crate::workflow::pipeline::WarmStart;
 use clap::builder::PossibleValue;
 use clap::ValueEnum;
 
@@ -64,6 +68,30 @@ names! { Select:
     Select::Worst => "worst", "The N points with the largest current loss";
 }
 
+names! { WarmStart:
+    WarmStart::Current => "current", "The current weights (always feasible)";
+    WarmStart::Hinge => "hinge", "The multiclass hinge LP's weights, solved first by the embedded HiGHS, when they have more points correct";
+}
+
+#[cfg(feature = "highs")]
+names! { Choice:
+    Choice::Auto => "auto", "By the problem's shape and size: least squares for mse with a linear output, the first-order hinge method and the MILP budget for large problems, HiGHS otherwise";
+    Choice::Highs => "highs", "HiGHS for every problem: what solving the exported file gives";
+    Choice::Structured => "structured", "The structured method wherever one applies (mse with a linear output, hinge), whatever the size";
+}
+
+names! { SolutionFormat:
+    SolutionFormat::Highs => "highs", "HiGHS writeSolution, raw style (also what gdmilp solve writes)";
+    SolutionFormat::HighsPretty => "highs-pretty", "HiGHS writeSolution, pretty style (6 significant digits)";
+    SolutionFormat::Gurobi => "gurobi", "Gurobi .sol (ResultFile=x.sol)";
+    SolutionFormat::GurobiJson => "gurobi-json", "Gurobi's JSON solution (ResultFile=x.json)";
+    SolutionFormat::Cplex => "cplex", "CPLEX XML .sol";
+    SolutionFormat::Cbc => "cbc", "CBC solve solution FILE";
+    SolutionFormat::Scip => "scip", "SCIP write solution FILE / writeBestSol";
+    SolutionFormat::Glpk => "glpk", "GLPK glpsol -w FILE (columns by number)";
+    SolutionFormat::GlpkReport => "glpk-report", "GLPK's printable report glpsol -o FILE (6 significant digits)";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,5 +113,6 @@ mod tests {
         same_names::<MseForm>();
         same_names::<Task>();
         same_names::<Select>();
+        same_names::<WarmStart>();
     }
 }

@@ -1,9 +1,13 @@
-//! File formats, one module each, reader and writer side by side: MILP
-//! writers ([`mps`], [`lp`]), the MIP start ([`mip_start`]), and solution
-//! readers ([`solution`]). Writers stream a [`Problem`] entry by entry;
-//! they know nothing about ONNX.
+//! Files, one module per format, reader and writer side by side: MILP
+//! writers ([`mps`], [`lp`]), the MIP start ([`mip_start`]), solution
+//! readers ([`solution`]), the [`manifest`] tying an export together, and
+//! [`atomic`], which makes a command's outputs appear together or not at
+//! all. Writers stream a [`Problem`] entry by entry; this stage knows
+//! nothing about ONNX, ONNX Runtime or solvers.
 
+pub mod atomic;
 pub mod lp;
+pub mod manifest;
 pub mod mip_start;
 pub mod mps;
 /// Number text (the crate's leaf module; kept here for the writers).
@@ -13,8 +17,8 @@ pub mod tag;
 #[cfg(test)]
 mod tiny;
 
-use crate::atomic::AtomicFile;
 use crate::error::{Error, IoContext, Result};
+use crate::formats::atomic::AtomicFile;
 use crate::formulation::Problem;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -228,19 +232,19 @@ pub fn check_finite(p: &Problem) -> std::result::Result<(), String> {
 /// Returns the number of bytes written (before compression).
 pub fn write_problem(p: &Problem, path: &Path) -> Result<u64> {
     let (n, file) = write_problem_named(p, path, "gdmilp")?;
-    crate::atomic::commit_all(vec![file])?;
+    crate::formats::atomic::commit_all(vec![file])?;
     Ok(n)
 }
 
 /// Writes `p` with the problem name `name` to a temporary file for `path`,
 /// to be renamed into place with the files of its group
-/// ([`crate::atomic::commit_all`]). Returns the bytes written (before
+/// ([`crate::formats::atomic::commit_all`]). Returns the bytes written (before
 /// compression) and the finished file.
 pub fn write_problem_named(
     p: &Problem,
     path: &Path,
     name: &str,
-) -> Result<(u64, crate::atomic::Finished)> {
+) -> Result<(u64, crate::formats::atomic::Finished)> {
     let kind = FileKind::from_path(path)?;
     check_finite(p).map_err(|m| Error::invalid(path, format!("cannot write the model: {m}")))?;
     let mut file = AtomicFile::create(path)?;

@@ -5,16 +5,28 @@
 
 pub mod bounds;
 pub mod classification;
+pub mod metrics;
 pub mod names;
+pub mod normal;
 mod problem;
 pub mod protect;
 pub mod radius;
 pub mod regression;
 
 use ndarray::{Array1, Array2};
+pub use normal::Normal;
 pub(crate) use problem::Builder;
 pub use problem::{into_box, Column, Problem, Row, RowHead, Sense};
 use serde::{Deserialize, Serialize};
+
+/// New effective parameters of the layer.
+#[derive(Debug, Clone)]
+pub struct Weights {
+    /// W, M×N.
+    pub w: Array2<f64>,
+    /// b, M (the current bias when it is not a variable).
+    pub b: Array1<f64>,
+}
 
 /// What the final layer is trained for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

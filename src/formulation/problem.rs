@@ -18,8 +18,8 @@
 //! It knows numbers and names only: no files, no formats, no ONNX.
 
 use super::names::{RowName, Var};
+use super::Normal;
 use super::{LayerData, MseBound, Options, Presolve};
-use crate::lsq::Normal;
 use ndarray::{Array1, Array2, ArrayView2};
 
 /// Row sense.

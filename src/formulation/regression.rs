@@ -439,7 +439,7 @@ fn least_squares(input: Input<'_>, targets: &Array2<f64>, opts: &Options) -> Bui
     let (m, n) = layer.w.dim();
     let mut b = Builder::new(layer, input.features, input.points, opts);
     let fixed = (!layer.bias_vars).then(|| layer.b.view());
-    let normal = crate::lsq::Normal::new(b.features(), targets.view(), fixed);
+    let normal = super::Normal::new(b.features(), targets.view(), fixed);
     let col = |j: usize, a: usize| if a < n { j * n + a } else { m * n + j };
     let mut offset = 0.0;
     for j in 0..m {

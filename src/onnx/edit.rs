@@ -11,9 +11,10 @@
 //! - [`write`]: a patched model and copies of its external data files,
 //!   named so that no output is a file the input model reads.
 
+use super::dtype;
 use super::float;
 use super::layer::{FinalLayer, Param, Source};
-use super::model::{dtype, field, graph_bytes, parse_tensor, Model, Storage, Tensor};
+use super::model::{field, graph_bytes, parse_tensor, Model, Storage, Tensor};
 use super::wire::{self, Edit};
 use crate::error::{Error, Result};
 use ndarray::{Array1, Array2};
@@ -559,14 +560,14 @@ pub fn patch(
 
 /// Writes the patched model to `out` and each data file beside it as
 /// finished temporaries that the caller renames into place together
-/// ([`crate::atomic::commit_all`], with any other output of the same
+/// ([`crate::formats::atomic::commit_all`], with any other output of the same
 /// command); dropped, they leave nothing. Refuses (before writing
 /// anything) to write a file the input reads.
 pub fn write(
     model: &Model,
     patched: &Patched,
     out: &Path,
-) -> Result<(Vec<PathBuf>, Vec<crate::atomic::Finished>)> {
+) -> Result<(Vec<PathBuf>, Vec<crate::formats::atomic::Finished>)> {
     let read = model.files_read()?;
     // The model file may be replaced (`-o` naming the input does that);
     // its data files never.
@@ -603,9 +604,9 @@ pub fn write(
             let o = *offset as usize;
             bytes[o..o + chunk.len()].copy_from_slice(chunk);
         }
-        files.push(crate::atomic::finished(target, &bytes)?);
+        files.push(crate::formats::atomic::finished(target, &bytes)?);
     }
-    files.push(crate::atomic::finished(out, &patched.model)?);
+    files.push(crate::formats::atomic::finished(out, &patched.model)?);
     Ok((targets, files))
 }
 

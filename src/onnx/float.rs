@@ -3,7 +3,7 @@
 //! the nearest value of a type (ties to even, as IEEE 754 and ONNX
 //! Runtime's Cast do) and encoding it. Knows nothing of tensors or graphs.
 
-use super::model::dtype;
+use super::dtype;
 
 /// Precision bits (with the implicit one), smallest and largest exponent.
 fn format(data_type: i32) -> Option<(i32, i32, i32)> {

@@ -13,8 +13,9 @@
 //! [`FinalLayer::stored_bias`]) so the patcher writes back exactly what the
 //! node will read.
 
+use super::dtype;
 use super::float;
-use super::model::{dtype, Dim, Model, Node, Storage, Tensor};
+use super::model::{Dim, Model, Node, Storage, Tensor};
 use crate::error::{Error, Result};
 use ndarray::{Array1, Array2};
 use serde::Serialize;

@@ -3,6 +3,7 @@
 //! extraction and patching ([`edit`]). Nothing here knows about solvers,
 //! formulations or file formats of MILPs.
 
+pub mod dtype;
 pub mod edit;
 pub mod float;
 pub mod layer;

@@ -1,8 +1,9 @@
 //! Tiny ONNX models built byte by byte with the wire helpers, for unit
 //! tests of the layer walk and the patcher (no ONNX Runtime, no files).
 
+use super::dtype;
 use super::edit::value_info_proto as value_info;
-use super::model::{dtype, field, Model};
+use super::model::{field, Model};
 use super::wire;
 use std::path::Path;
 

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use std::path::Path;
 
 /// A supported solution format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SolutionFormat {
     /// HiGHS `writeSolution`, raw style (also what `gdmilp solve` writes).
     Highs,

@@ -6,8 +6,8 @@
 
 use crate::error::Result;
 use crate::formulation::{Form, Loss, Options};
-use crate::pipeline::{self, Built, Loaded, SelectSpec};
-use crate::solve::Settings;
+use crate::solvers::highs::Settings;
+use crate::workflow::pipeline::{self, Built, Loaded, SelectSpec};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -39,7 +39,7 @@ pub fn hinge_start(
     opts: &Options,
     settings: &Settings,
     deadline: Option<Instant>,
-    choice: crate::strategy::Choice,
+    choice: crate::solvers::strategy::Choice,
 ) -> Result<HingeStart> {
     let clock = Instant::now();
     let hinge_opts = Options {
@@ -54,7 +54,7 @@ pub fn hinge_start(
         quiet: true,
         ..settings.clone()
     };
-    let answer = crate::strategy::solve(
+    let answer = crate::solvers::strategy::solve(
         &lp.problem,
         &hinge_opts,
         &loaded.layer.b,

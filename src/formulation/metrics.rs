@@ -211,7 +211,7 @@ impl Paired {
 /// print as float noise).
 fn fmt_p(p: f64) -> String {
     if p >= 1e-3 || p == 0.0 {
-        crate::num::fmt(crate::pipeline::round3(p))
+        crate::num::fmt(crate::num::round3(p))
     } else {
         format!("{p:.1e}")
     }

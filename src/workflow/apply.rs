@@ -8,25 +8,16 @@
 
 use crate::data::{self, Dataset};
 use crate::error::{Error, Result};
-use crate::features::{self, Features};
+use crate::formats::manifest::Manifest;
 use crate::formats::solution::{Solution, Values};
+use crate::formulation::metrics;
 use crate::formulation::names::Var;
-use crate::formulation::MseBound;
-use crate::manifest::Manifest;
-use crate::metrics;
+use crate::formulation::{MseBound, Weights};
+use crate::inference::features::{self, Features};
 use crate::onnx::{edit, Activation, FinalLayer, Model};
 use ndarray::{Array1, Array2};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-
-/// New effective parameters of the layer.
-#[derive(Debug, Clone)]
-pub struct Weights {
-    /// W, M×N.
-    pub w: Array2<f64>,
-    /// b, M (the current bias when it is not a variable).
-    pub b: Array1<f64>,
-}
 
 /// Maps a solution's values into W and b. With a manifest, names must be
 /// ones the export wrote and values must lie in its box (within solver
@@ -166,38 +157,9 @@ fn clamp_to_box(
     Ok(())
 }
 
-/// Runs the model patched with `wts` (in memory) on `x`; checks that the
-/// patched layer computes with the weights written.
-pub fn run_patched(
-    model: &Model,
-    layer: &FinalLayer,
-    wts: &Weights,
-    data: &Dataset,
-    batch: usize,
-) -> Result<Features> {
-    let (patched, stored) = patched_in_memory(model, layer, wts)?;
-    features::compute(&patched, &stored, &data.x, &data.path, batch)
-}
-
-/// The model patched with `wts`, in memory (external data inlined), and
-/// its layer as stored there.
-pub fn patched_in_memory(
-    model: &Model,
-    layer: &FinalLayer,
-    wts: &Weights,
-) -> Result<(Model, FinalLayer)> {
-    let inlined = edit::with_outputs(model, &[])?;
-    let inlined = Model::from_bytes(&model.path, inlined)?;
-    let patched = edit::patch(&inlined, layer, &wts.w, &wts.b, &model.path)?;
-    Ok((
-        Model::from_bytes(&model.path, patched.model)?,
-        layer.as_stored(&wts.w, &wts.b),
-    ))
-}
-
 /// What [`write`] wrote besides the model.
 #[derive(Debug, Clone, Default)]
-pub struct Written {
+pub struct PatchedFiles {
     /// The patched model's external data files, beside it.
     pub data_files: Vec<PathBuf>,
     /// Why a data file has another name than `OUT.data` (it would have
@@ -208,9 +170,9 @@ pub struct Written {
 /// Writes the patched model to `out` (and copies of its external data
 /// files beside it when the input keeps weights in some): all appear
 /// together or none does; never a file the input model reads.
-pub fn write(model: &Model, layer: &FinalLayer, wts: &Weights, out: &Path) -> Result<Written> {
+pub fn write(model: &Model, layer: &FinalLayer, wts: &Weights, out: &Path) -> Result<PatchedFiles> {
     let (written, files) = finish(model, layer, wts, out)?;
-    crate::atomic::commit_all(files)?;
+    crate::formats::atomic::commit_all(files)?;
     Ok(written)
 }
 
@@ -221,11 +183,11 @@ pub fn finish(
     layer: &FinalLayer,
     wts: &Weights,
     out: &Path,
-) -> Result<(Written, Vec<crate::atomic::Finished>)> {
+) -> Result<(PatchedFiles, Vec<crate::formats::atomic::Finished>)> {
     let patched = edit::patch(model, layer, &wts.w, &wts.b, out)?;
     let (data_files, files) = edit::write(model, &patched, out)?;
     let notes = patched.data.iter().filter_map(|d| d.note.clone()).collect();
-    Ok((Written { data_files, notes }, files))
+    Ok((PatchedFiles { data_files, notes }, files))
 }
 
 /// What verification found.
@@ -284,7 +246,7 @@ pub fn rounding(
     data: &Dataset,
     features: &Features,
 ) -> Option<Rounding> {
-    use crate::onnx::model::dtype;
+    use crate::onnx::dtype;
     let coarse = |t: i32| matches!(t, dtype::FLOAT16 | dtype::BFLOAT16);
     let p = &layer.weight;
     let t = [p.data_type, p.compute_type]
@@ -307,7 +269,7 @@ pub fn rounding(
         )
     };
     Some(Rounding {
-        dtype: crate::onnx::model::dtype::name(t),
+        dtype: crate::onnx::dtype::name(t),
         solver_weights_loss: loss(&wts.w, &wts.b),
         stored_weights_loss: loss(&stored.w, &stored.b),
     })
@@ -392,7 +354,7 @@ pub fn verify(
 
 /// How [`find_manifest`] chose a manifest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Choice {
+pub enum ManifestSource {
     /// `--manifest`.
     Given,
     /// Named like the solution: `layer.v2.sol` ↔ `layer.v2.mps.gdmilp.json`.
@@ -402,13 +364,13 @@ pub enum Choice {
     Lone,
 }
 
-impl Choice {
+impl ManifestSource {
     /// Why this manifest, for the `manifest` line ("" when given).
     pub fn describe(self) -> &'static str {
         match self {
-            Choice::Given => "",
-            Choice::Named => " (named like the solution)",
-            Choice::Lone => {
+            ManifestSource::Given => "",
+            ManifestSource::Named => " (named like the solution)",
+            ManifestSource::Lone => {
                 " (the only manifest of this model here; not named like the solution, but its columns and box accept it)"
             }
         }
@@ -438,8 +400,8 @@ pub fn map_found(
         }
         return map(sol, path, layer, None);
     };
-    match (map(sol, path, layer, Some(&f.manifest)), f.choice) {
-        (Err(e), Choice::Lone) => Err(Error::invalid(
+    match (map(sol, path, layer, Some(&f.manifest)), f.source) {
+        (Err(e), ManifestSource::Lone) => Err(Error::invalid(
             path,
             format!(
                 "no manifest here is named like it, and the only one of this model, {}, does not accept it ({e}); give --manifest",
@@ -457,7 +419,7 @@ pub struct Found {
     /// Its content.
     pub manifest: Manifest,
     /// How it was chosen.
-    pub choice: Choice,
+    pub source: ManifestSource,
 }
 
 /// The names a solution or manifest file shares with its MILP file: the
@@ -493,7 +455,7 @@ fn pick(
     solution: &Path,
     sha256: &str,
     other_model: impl Fn(&Path) -> Error,
-) -> Result<Option<(PathBuf, Manifest, Choice)>> {
+) -> Result<Option<(PathBuf, Manifest, ManifestSource)>> {
     let (full, base) = stems(solution, false);
     let named = |exact: bool| -> Vec<&(PathBuf, Manifest)> {
         all.iter()
@@ -523,10 +485,10 @@ fn pick(
         .filter(|(_, m)| m.model.sha256 == sha256)
         .collect();
     let one_export = |v: &[&(PathBuf, Manifest)]| v.iter().all(|(_, m)| m.token == v[0].1.token);
-    let (found, choice) = match (mine.len(), loose.len(), all_mine.len()) {
-        (1.., _, _) if one_export(&mine) => (mine[0], Choice::Named),
+    let (found, source) = match (mine.len(), loose.len(), all_mine.len()) {
+        (1.., _, _) if one_export(&mine) => (mine[0], ManifestSource::Named),
         (0, 1.., _) => return Err(other_model(&loose[0].0)),
-        (0, 0, 1) => (all_mine[0], Choice::Lone),
+        (0, 0, 1) => (all_mine[0], ManifestSource::Lone),
         (0, 0, 0) => return Ok(None),
         _ => {
             let several = if mine.is_empty() { all_mine } else { mine };
@@ -542,7 +504,7 @@ fn pick(
             )));
         }
     };
-    Ok(Some((found.0.clone(), found.1.clone(), choice)))
+    Ok(Some((found.0.clone(), found.1.clone(), source)))
 }
 
 /// Finds the manifest: `explicit`, else among the `*.gdmilp.json` beside
@@ -573,7 +535,7 @@ pub fn find_manifest(
         return Ok(Some(Found {
             path: p.to_path_buf(),
             manifest: m,
-            choice: Choice::Given,
+            source: ManifestSource::Given,
         }));
     }
     let sol_dir = solution
@@ -585,7 +547,7 @@ pub fn find_manifest(
         dirs.push(PathBuf::from("."));
     }
     for dir in dirs {
-        let Some((path, manifest, choice)) =
+        let Some((path, manifest, source)) =
             pick(manifests_in(&dir)?, solution, sha256, other_model)?
         else {
             continue;
@@ -594,7 +556,7 @@ pub fn find_manifest(
         return Ok(Some(Found {
             path,
             manifest,
-            choice,
+            source,
         }));
     }
     Ok(None)
@@ -629,36 +591,9 @@ fn manifests_in(dir: &Path) -> Result<Vec<(PathBuf, Manifest)>> {
         .collect()
 }
 
-/// The data file a manifest names (see [`recorded_file`]).
+/// The data file a manifest names (see [`crate::formats::manifest::recorded_file`]).
 pub fn manifest_data(man_path: &Path, man: &Manifest) -> Result<PathBuf> {
-    recorded_file(man_path, &man.data.path, &man.data.sha256, "data file")
-}
-
-/// A file the manifest at `man_path` names (`rec`, as export was given
-/// it, relative to export's directory): beside the manifest first, then
-/// `rec` from the current directory; the first whose SHA-256 is `sha`, else
-/// the first that exists (which the caller refuses as changed).
-pub fn recorded_file(man_path: &Path, rec: &Path, sha: &str, what: &str) -> Result<PathBuf> {
-    let beside = man_path
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join(rec.file_name().unwrap_or_default());
-    let there: Vec<PathBuf> = [beside, rec.to_path_buf()]
-        .into_iter()
-        .filter(|p| p.is_file())
-        .collect();
-    let same =
-        |p: &&PathBuf| std::fs::read(p).is_ok_and(|b| crate::onnx::model::sha256_hex(&b) == sha);
-    let found = there.iter().find(same).or(there.first()).ok_or_else(|| {
-        Error::invalid(
-            man_path,
-            format!(
-                "names the {what} {}, which is not there (nor beside it); apply checks the patched model on it",
-                rec.display()
-            ),
-        )
-    })?;
-    Ok(found.clone())
+    crate::formats::manifest::recorded_file(man_path, &man.data.path, &man.data.sha256, "data file")
 }
 
 /// What `apply` is asked to do, as the command line gives it.
@@ -706,7 +641,7 @@ pub struct ApplyPlan {
     model: Model,
     layer: FinalLayer,
     weights: Weights,
-    _lock: crate::atomic::Lock,
+    _lock: crate::formats::atomic::Lock,
 }
 
 /// What verification found, for [`ApplyPlan::write`] to judge.
@@ -716,7 +651,7 @@ pub struct Checked {
     /// The comparison with the solver and with the current weights.
     pub verification: Verification,
     /// `--protect` at export: the protected points, checked one by one.
-    pub protect: Option<crate::protect::Check>,
+    pub protect: Option<crate::workflow::protect::Check>,
 }
 
 impl Checked {
@@ -731,7 +666,7 @@ pub struct Applied {
     /// The patched model.
     pub out: PathBuf,
     /// Its data files and notes.
-    pub written: Written,
+    pub written: PatchedFiles,
     /// The exit code: 0 written and verified, 3 written with a caveat.
     pub code: u8,
 }
@@ -781,10 +716,10 @@ impl ApplyPlan {
             .output
             .clone()
             .unwrap_or_else(|| default_output(&request.model));
-        let lock = crate::atomic::Lock::take(&out)?;
+        let lock = crate::formats::atomic::Lock::take(&out)?;
         let mut inputs = vec![request.solution.as_path()];
         inputs.extend(found.as_ref().map(|f| f.path.as_path()));
-        crate::atomic::check_outputs(&[&out], &inputs)?;
+        crate::formats::atomic::check_outputs(&[&out], &inputs)?;
         Ok(ApplyPlan {
             request,
             out,
@@ -815,7 +750,7 @@ impl ApplyPlan {
         };
         let (man_path, man) = (&f.path, &f.manifest);
         let data_path = manifest_data(man_path, man)?;
-        crate::atomic::check_outputs(&[&self.out], &[&data_path])?;
+        crate::formats::atomic::check_outputs(&[&self.out], &[&data_path])?;
         let data = data::load_masked(
             &data_path,
             Some(&man.data.x_key),
@@ -833,7 +768,7 @@ impl ApplyPlan {
             ));
         }
         let protect = match &man.protect {
-            Some(pr) => Some(crate::protect::verify_file(
+            Some(pr) => Some(crate::workflow::protect::verify_file(
                 man_path,
                 man,
                 pr,
@@ -846,7 +781,13 @@ impl ApplyPlan {
         };
         let batch = self.request.batch_size;
         let before = features::compute(&self.model, &self.layer, &data.x, &data.path, batch)?;
-        let after = run_patched(&self.model, &self.layer, &self.weights, &data, batch)?;
+        let after = crate::workflow::patched::run_patched(
+            &self.model,
+            &self.layer,
+            &self.weights,
+            &data,
+            batch,
+        )?;
         let mut v = verify(
             man,
             &self.layer,

@@ -2,7 +2,8 @@
 //! through its C API (the safe `highs` crate cannot read a model file,
 //! write HiGHS's solution file or forward the log, all of which `solve`
 //! needs). Reads MPS/LP files or takes a [`Problem`] directly, uses a MIP
-//! start, honours time limit / threads / gap, and logs to stderr.
+//! start, honours time limit / threads / gap, and reports its log as
+//! progress events ([`crate::progress`]).
 
 use crate::error::{Error, IoContext, Result};
 use crate::formulation::{Problem, Sense};
@@ -58,7 +59,7 @@ pub struct Highs {
     time_limit: Option<f64>,
 }
 
-/// Where HiGHS's log goes: stderr when `echo`, and its ERROR lines are
+/// Where HiGHS's log goes: to the progress sink when `echo`, and its ERROR lines are
 /// kept so a failure can be reported in gdmilp's one error line.
 struct LogState {
     echo: std::cell::Cell<bool>,
@@ -105,8 +106,7 @@ unsafe extern "C" fn log_callback(
         state.errors.borrow_mut().push(e.trim().to_string());
     }
     if state.echo.get() {
-        use std::io::Write as _;
-        let _ = write!(std::io::stderr().lock(), "{msg}");
+        crate::progress::emit(crate::progress::Event::Solver(&msg));
     }
 }
 
@@ -542,7 +542,7 @@ impl Highs {
         if status == hs::kHighsStatusError || text.is_empty() {
             return Err(Error::invalid(path, "HiGHS could not write the solution"));
         }
-        crate::atomic::write_all(path, &text)
+        crate::formats::atomic::write_all(path, &text)
     }
 }
 

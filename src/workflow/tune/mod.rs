@@ -8,17 +8,17 @@
 //! data, no worse there); the loop stops at the first sweep that is not,
 //! or, with `shrink`, retries a validation-rejected sweep in a smaller box.
 
-use crate::apply::{self, Weights};
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::formats;
+use crate::formulation::metrics::{self, Metrics};
 use crate::formulation::radius::Radius;
+use crate::formulation::Weights;
 use crate::formulation::{Cap, Loss, MseForm, Options};
-use crate::metrics::{self, Metrics};
 use crate::onnx::Activation;
-use crate::pipeline::{self, Loaded, SelectSpec, WarmStart};
-use crate::solve::Settings;
-use crate::strategy::{self, Method};
+use crate::solvers::highs::Settings;
+use crate::solvers::strategy::{self, Method};
+use crate::workflow::pipeline::{self, Loaded, SelectSpec, WarmStart};
 use serde::Serialize;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -74,7 +74,7 @@ pub struct Sweep {
     pub val_tried: Option<Metrics>,
     /// zero-one with `--warm-start hinge`: what the hinge LP gave.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub warm_start: Option<crate::warm::HingeStart>,
+    pub warm_start: Option<crate::workflow::warm::HingeStart>,
     /// `--protect`: the rounds of row generation, and the protected points
     /// the patched model lost in ONNX Runtime (a sweep that loses one is
     /// not kept).
@@ -88,7 +88,7 @@ pub struct ProtectSweep {
     /// Rows left after presolve.
     pub rows: usize,
     /// Row generation's rounds and the rows the solves needed.
-    pub rounds: crate::protect::Rounds,
+    pub rounds: crate::workflow::protect::Rounds,
     /// Protected points lost in ONNX Runtime (checked when the sweep
     /// improved its points).
     pub lost: usize,
@@ -153,7 +153,7 @@ pub struct Plan<'a> {
     /// How each sweep is solved (`--method`).
     pub method: strategy::Choice,
     /// `--protect`: points that must not get worse.
-    pub protect: Option<&'a crate::protect::Protect>,
+    pub protect: Option<&'a crate::workflow::protect::Protect>,
 }
 
 /// The mse form a sweep uses: `explicit` (`--mse-form`) when given, else
@@ -251,7 +251,13 @@ fn score(m: &Metrics, loss: Loss) -> f64 {
 
 /// Metrics of `loaded`'s model on `val`.
 fn val_metrics(loaded: &Loaded, val: &Dataset, batch: usize) -> Result<Metrics> {
-    let f = crate::features::compute(&loaded.model, &loaded.layer, &val.x, &val.path, batch)?;
+    let f = crate::inference::features::compute(
+        &loaded.model,
+        &loaded.layer,
+        &val.x,
+        &val.path,
+        batch,
+    )?;
     Ok(metrics::metrics(&f.out, &f.a, &val.y))
 }
 
@@ -324,10 +330,10 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
         if let (true, Some(f)) = (rec.rejected_by_validation, plan.shrink) {
             if k < plan.sweeps {
                 st.scale *= f;
-                errln!(
+                crate::progress::note(format_args!(
                     "sweep {k}: the next sweep tries a box {} times as wide",
                     formats::num::fmt(st.scale)
-                );
+                ));
                 continue;
             }
         }
@@ -443,11 +449,11 @@ fn sweep(st: &State, k: usize, plan: &Plan<'_>) -> Result<Tried> {
     let Some((w, b)) = answer.weights else {
         // The current weights stand (the solver stopped before it had any
         // solution, e.g. a very short time limit).
-        errln!(
+        crate::progress::note(format_args!(
             "sweep {k}: {} ended with '{}' and no solution; the weights stay",
             answer.method.describe(),
             answer.status
-        );
+        ));
         record.loss_solver = before;
         record.seconds = clock.elapsed().as_secs_f64();
         return Ok(Tried { record, next: None });
@@ -485,10 +491,12 @@ fn solve(
     plan: &Plan<'_>,
     settings: &Settings,
     deadline: Option<Instant>,
-) -> Result<(strategy::Answer, crate::protect::Rounds)> {
+) -> Result<(strategy::Answer, crate::workflow::protect::Rounds)> {
     let bias = &current.layer.b;
     match guard {
-        Some(g) => crate::protect::solve(p, g, options, bias, settings, deadline, plan.method),
+        Some(g) => {
+            crate::workflow::protect::solve(p, g, options, bias, settings, deadline, plan.method)
+        }
         None => Ok((
             strategy::solve(p, options, bias, settings, deadline, plan.method)?,
             Default::default(),
@@ -500,29 +508,33 @@ fn solve(
 /// Runtime; a sweep that loses one is not kept.
 fn protect_check(
     g: &crate::formulation::protect::Guard,
-    pr: &crate::protect::Protect,
+    pr: &crate::workflow::protect::Protect,
     st: &State,
     next: &Loaded,
     plan: &Plan<'_>,
     record: &mut Sweep,
 ) -> Result<()> {
     let current = &st.current;
-    let check = crate::protect::check_models(
+    let check = crate::workflow::protect::check_models(
         pr,
         g,
         (&current.model, &current.layer),
         (&next.model, &next.layer),
         plan.batch_size,
     )?;
-    errln!("sweep {}: protect {}", record.sweep, check.describe());
+    crate::progress::note(format_args!(
+        "sweep {}: protect {}",
+        record.sweep,
+        check.describe()
+    ));
     if let Some(p) = &mut record.protect {
         p.lost = check.lost.len();
     }
     if !check.lost.is_empty() {
-        errln!(
+        crate::progress::note(format_args!(
             "sweep {}: not kept: it loses protected points",
             record.sweep
-        );
+        ));
         record.kept = false;
         record.train = current.metrics();
         record.val = st.val_current.clone();
@@ -537,7 +549,7 @@ struct Prepared {
     built: pipeline::Built,
     /// The point selection it used.
     sel: SelectSpec,
-    warm_start: Option<crate::warm::HingeStart>,
+    warm_start: Option<crate::workflow::warm::HingeStart>,
     guard: Option<crate::formulation::protect::Guard>,
 }
 
@@ -595,24 +607,24 @@ fn prepare(st: &State, k: usize, plan: &Plan<'_>, deadline: Option<Instant>) -> 
     )?;
     let (options, built) = (&parts.options, &parts.built);
     if let (Some(g), Some(pr)) = (&parts.guard, plan.protect) {
-        errln!(
+        crate::progress::note(format_args!(
             "sweep {k}: protect {}",
-            crate::protect::describe(&pr.data.path, g)
-        );
+            crate::workflow::protect::describe(&pr.data.path, g)
+        ));
     }
     if let Some(h) = &parts.warm_start {
-        errln!("sweep {k}: {}", h.describe());
+        crate::progress::note(format_args!("sweep {k}: {}", h.describe()));
     }
     if k == 1 || st.scale != 1.0 {
-        errln!(
+        crate::progress::note(format_args!(
             "box      {}: {}",
             pipeline::BoxReach::radius_line(options, built.box_size.as_ref()),
             pipeline::BoxReach::of(current, built, options)
                 .describe(!plan.checked && plan.radius != Radius::Auto && plan.val.is_none())
-        );
+        ));
     }
     let p = &built.problem;
-    errln!(
+    crate::progress::note(format_args!(
         "sweep {k}: {} points ({} kept by presolve), {} columns ({} binary), {} rows; method: {}",
         p.presolve().points_in,
         p.presolve().points_kept,
@@ -622,10 +634,10 @@ fn prepare(st: &State, k: usize, plan: &Plan<'_>, deadline: Option<Instant>) -> 
         Method::choose(
             p,
             options,
-            crate::protect::choice(parts.guard.as_ref(), plan.method)
+            crate::workflow::protect::choice(parts.guard.as_ref(), plan.method)
         )
         .describe()
-    );
+    ));
     if let Some(dir) = plan.keep {
         let milp = dir.join(format!("sweep{k}.mps"));
         keep_files(current, plan, &parts, &milp)?;
@@ -658,7 +670,7 @@ fn zero_one_start(
     sel: &pipeline::SelectSpec,
     settings: &Settings,
     deadline: Option<Instant>,
-) -> Result<Option<crate::warm::HingeStart>> {
+) -> Result<Option<crate::workflow::warm::HingeStart>> {
     let hinge = plan.warm_start == WarmStart::Hinge
         || (plan.method != strategy::Choice::Highs
             && built.problem.binaries() > 0
@@ -672,7 +684,7 @@ fn zero_one_start(
         // as `--warm-start current` does, instead of refusing tune's
         // default start.
         if !settings.quiet {
-            errln!("note     after a ReLU there is no hinge LP to start from: the MIP starts from the current weights");
+            crate::progress::note(format_args!("note     after a ReLU there is no hinge LP to start from: the MIP starts from the current weights"));
         }
         return Ok(None);
     }
@@ -680,7 +692,7 @@ fn zero_one_start(
         let now = Instant::now();
         now + d.saturating_duration_since(now).mul_f64(0.6)
     });
-    Ok(Some(crate::warm::hinge_start(
+    Ok(Some(crate::workflow::warm::hinge_start(
         current,
         built,
         sel,
@@ -744,7 +756,7 @@ fn judge(st: &State, plan: &Plan<'_>, next: &Loaded, record: &mut Sweep) -> Resu
         record.train = next.metrics();
         record.val = val_next;
     }
-    errln!(
+    crate::progress::note(format_args!(
         "sweep {}: {} — loss on its points {} → {} (solver {}{}){}",
         record.sweep,
         record.status,
@@ -764,7 +776,7 @@ fn judge(st: &State, plan: &Plan<'_>, next: &Loaded, record: &mut Sweep) -> Resu
         } else {
             ": not better, not kept"
         }
-    );
+    ));
     Ok(())
 }
 
@@ -776,7 +788,8 @@ fn patched(
     built: &pipeline::Built,
     plan: &Plan<'_>,
 ) -> Result<(Loaded, f64)> {
-    let (model, layer) = apply::patched_in_memory(&current.model, &current.layer, wts)?;
+    let (model, layer) =
+        crate::workflow::patched::patched_in_memory(&current.model, &current.layer, wts)?;
     let next = Loaded::from_parts(model, layer, current.data.clone(), plan.batch_size)?;
     let a_sel = next.features.a.select(ndarray::Axis(0), &built.indices);
     let y_sel = next.data.y.subset(&built.indices);
@@ -791,8 +804,8 @@ fn patched(
 }
 
 /// `report` as JSON in a finished temporary file for `path`, to be
-/// committed with the tuned model ([`crate::atomic::commit_all`]).
-pub fn finish_report(report: &Report, path: &Path) -> Result<crate::atomic::Finished> {
+/// committed with the tuned model ([`crate::formats::atomic::commit_all`]).
+pub fn finish_report(report: &Report, path: &Path) -> Result<crate::formats::atomic::Finished> {
     let json = serde_json::to_string_pretty(report).expect("json");
-    crate::atomic::finished(path, json.as_bytes())
+    crate::formats::atomic::finished(path, json.as_bytes())
 }

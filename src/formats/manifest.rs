@@ -342,7 +342,7 @@ impl Manifest {
         if let Some(p) = &mut m.protect {
             p.path = PathBuf::new();
         }
-        let hex = crate::onnx::model::sha256_hex(m.to_json().as_bytes());
+        let hex = crate::digest::sha256_hex(m.to_json().as_bytes());
         hex[..16].to_string()
     }
 
@@ -380,6 +380,32 @@ impl Manifest {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("manifest serializes")
     }
+}
+
+/// A file the manifest at `man_path` names (`rec`, as export was given
+/// it, relative to export's directory): beside the manifest first, then
+/// `rec` from the current directory; the first whose SHA-256 is `sha`, else
+/// the first that exists (which the caller refuses as changed).
+pub fn recorded_file(man_path: &Path, rec: &Path, sha: &str, what: &str) -> Result<PathBuf> {
+    let beside = man_path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(rec.file_name().unwrap_or_default());
+    let there: Vec<PathBuf> = [beside, rec.to_path_buf()]
+        .into_iter()
+        .filter(|p| p.is_file())
+        .collect();
+    let same = |p: &&PathBuf| std::fs::read(p).is_ok_and(|b| crate::digest::sha256_hex(&b) == sha);
+    let found = there.iter().find(same).or(there.first()).ok_or_else(|| {
+        Error::invalid(
+            man_path,
+            format!(
+                "names the {what} {}, which is not there (nor beside it); apply checks the patched model on it",
+                rec.display()
+            ),
+        )
+    })?;
+    Ok(found.clone())
 }
 
 #[cfg(test)]

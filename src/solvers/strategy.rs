@@ -7,9 +7,9 @@
 //! reports a proven bound where it stops early:
 //!
 //! - mse with a linear output: one box-constrained least-squares problem per
-//!   output on the shared Gram matrix ([`crate::lsq`]), never one QP over all
+//!   output on the shared Gram matrix ([`crate::solvers::lsq`]), never one QP over all
 //!   M·(N+1) weights;
-//! - large hinge LPs: restarted PDHG with a certified gap ([`crate::hinge`]);
+//! - large hinge LPs: restarted PDHG with a certified gap ([`crate::solvers::hinge`]);
 //! - other LPs: HiGHS, by dual simplex from the current weights when small,
 //!   by interior point without crossover when large (a start basis makes
 //!   HiGHS skip presolve and crawl on dense rows);
@@ -21,7 +21,7 @@
 
 use crate::error::Result;
 use crate::formulation::{Loss, MseForm, Options, Problem};
-use crate::solve::{Highs, LpMethod, Settings};
+use crate::solvers::highs::{Highs, LpMethod, Settings};
 use ndarray::{Array1, Array2};
 use std::time::Instant;
 
@@ -42,7 +42,7 @@ pub const LARGE_MIP: usize = 2_000_000;
 pub const MIP_BUDGET: usize = 20_000_000;
 
 /// What the user asked for (`tune --method`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Choice {
     /// By the problem's shape and size: least squares for mse with a linear
     /// output (any size), the first-order hinge method and the MILP budget
@@ -156,7 +156,7 @@ impl Answer {
             return Ok(());
         };
         let names: Vec<String> = p.columns().map(|c| c.var.to_string()).collect();
-        let mut f = crate::atomic::AtomicFile::create(path)?;
+        let mut f = crate::formats::atomic::AtomicFile::create(path)?;
         crate::formats::solution::highs::write_raw(
             f.writer(),
             &self.status,
@@ -228,13 +228,13 @@ fn least_squares(
     let normal = p.normal().expect("chosen only with normal equations");
     let w0 = p.current_weights();
     let b0 = p.current_bias().unwrap_or_else(|| bias.clone());
-    let bx = crate::lsq::Box {
+    let bx = crate::solvers::lsq::Box {
         w0: w0.view(),
         b0: b0.view(),
         radius: opts.radius,
         bias_radius: opts.bias_radius,
     };
-    let s = crate::lsq::solve(normal, &bx, 1e-9, deadline);
+    let s = crate::solvers::lsq::solve(normal, &bx, 1e-9, deadline);
     let offset = p.objective_offset();
     let gap = rel_gap(s.objective, s.bound);
     let optimal = gap <= LSQ_GAP;
@@ -272,7 +272,7 @@ fn hinge(p: &Problem, opts: &Options, bias: &Array1<f64>, deadline: Option<Insta
     let labels = p.labels().expect("chosen only with labels");
     let w0 = p.current_weights();
     let b0 = p.current_bias().unwrap_or_else(|| bias.clone());
-    let lp = crate::hinge::HingeLp {
+    let lp = crate::solvers::hinge::HingeLp {
         h: p.features(),
         labels,
         w0: w0.view(),
@@ -281,22 +281,22 @@ fn hinge(p: &Problem, opts: &Options, bias: &Array1<f64>, deadline: Option<Insta
         bias_radius: p.bias_vars().then_some(opts.bias_radius),
         delta: opts.margin,
     };
-    let settings = crate::hinge::Settings {
+    let settings = crate::solvers::hinge::Settings {
         rel_gap: REL_GAP,
         time_limit: deadline.map(|d| d.saturating_duration_since(Instant::now())),
         ..Default::default()
     };
-    let s = crate::hinge::solve(&lp, &settings);
+    let s = crate::solvers::hinge::solve(&lp, &settings);
     let status = match s.status {
-        crate::hinge::Status::Converged => "Optimal".to_string(),
-        crate::hinge::Status::TimeLimit => "Time limit reached".to_string(),
-        crate::hinge::Status::IterationLimit => "Iteration limit reached".to_string(),
+        crate::solvers::hinge::Status::Converged => "Optimal".to_string(),
+        crate::solvers::hinge::Status::TimeLimit => "Time limit reached".to_string(),
+        crate::solvers::hinge::Status::IterationLimit => "Iteration limit reached".to_string(),
     };
     let values = hinge_values(p, labels, opts.margin, &s.w, &s.b);
     let offset = p.objective_offset();
     Answer {
         method: Method::HingePdhg,
-        optimal: s.status == crate::hinge::Status::Converged,
+        optimal: s.status == crate::solvers::hinge::Status::Converged,
         status,
         objective: s.objective - offset,
         bound: Some(s.bound - offset),
@@ -328,7 +328,7 @@ fn hinge_values(
             crate::formulation::names::Var::B(j) => b[j],
             crate::formulation::names::Var::Xi(t) => {
                 let k = pos[&t];
-                crate::metrics::hinge(a.row(k), labels[k], delta).min(c.upper)
+                crate::formulation::metrics::hinge(a.row(k), labels[k], delta).min(c.upper)
             }
             _ => c.start,
         })

@@ -15,12 +15,12 @@
 use super::{score, selection, Plan, State};
 use crate::error::Result;
 use crate::formats;
+use crate::formulation::metrics::{self, Metrics, Paired};
 use crate::formulation::radius::{self, BoxSize, Radius, Scales, AUTO_PATH};
 use crate::formulation::Loss;
-use crate::metrics::{self, Metrics, Paired};
 use crate::onnx::{Activation, FinalLayer};
-use crate::pipeline::{self, Loaded};
-use crate::solve::Settings;
+use crate::solvers::highs::Settings;
+use crate::workflow::pipeline::{self, Loaded};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -165,12 +165,12 @@ pub(super) fn run(st: &mut State, plan: &Plan<'_>, k: usize) -> Result<Result<()
     }
     let scales = pipeline::scales(current, &refit);
     let now = current.metrics();
-    errln!(
+    crate::progress::note(format_args!(
         "path     sweep {k}: {}-fold cross-validation on the {} training points; the current model: {}",
         plan.folds,
         current.data.y.len(),
         now.describe()
-    );
+    ));
     let mut cv = match st.cv.take() {
         Some(mut cv) => {
             cv.later.push(now.clone());
@@ -198,10 +198,10 @@ pub(super) fn run(st: &mut State, plan: &Plan<'_>, k: usize) -> Result<Result<()
         cv.radii.push(radius);
         match walk.step(sc) {
             Step::Stop if f >= ALWAYS_TO => {
-                errln!(
+                crate::progress::note(format_args!(
                     "path     cross-validation worse than the best at {PATIENCE} radii in a row (last {}x): the path stops",
                     formats::num::fmt(f)
-                );
+                ));
                 break;
             }
             Step::Worse | Step::Stop => {}
@@ -217,10 +217,10 @@ pub(super) fn run(st: &mut State, plan: &Plan<'_>, k: usize) -> Result<Result<()
         // times in 40, where a test at 0.05 should pass 2).
         let parts = folds_seeded(current, plan, plan.selection.seed ^ CONFIRM_SEED)?;
         let f = cv.radii[i].relative;
-        errln!(
+        crate::progress::note(format_args!(
             "path     the best, {}x, again on other folds (the check tests these):",
             formats::num::fmt(f)
-        );
+        ));
         if let Ok(mut again) = radius(current, &parts, scales, f, plan, k)? {
             again.confirms = true;
             cv.radii.push(again);
@@ -281,16 +281,16 @@ fn radius(
         return Ok(Err(format!("radius {}x = 0: {why}", formats::num::fmt(f))));
     }
     let fold = out_of_fold(current, parts, &size, plan, k)?;
-    errln!(
+    crate::progress::note(format_args!(
         "path     {}x = {}: cross-validated {}; {} ({} of {} folds improved their points{})",
         formats::num::fmt(f),
-        formats::num::fmt(pipeline::round3(size.radius)),
+        formats::num::fmt(crate::num::round3(size.radius)),
         fold.metrics.describe(),
         fold.evidence.describe(),
         fold.improved,
         plan.folds,
         early_note(fold.stopped_early)
-    );
+    ));
     Ok(Ok(CvRadius {
         relative: f,
         radius: size.radius,
@@ -342,7 +342,7 @@ fn conclude(
     let Some(f) = chosen else {
         return Err(why.expect("a reason when no radius is chosen"));
     };
-    errln!(
+    crate::progress::note(format_args!(
         "path     radius {}x (cross-validation prefers it, by more than chance): one sweep on all the points{}",
         formats::num::fmt(f),
         if last {
@@ -350,7 +350,7 @@ fn conclude(
         } else {
             ""
         }
-    );
+    ));
     if st.rule == Radius::Auto {
         // The path chose; a checked radius stays the rule it was (the
         // sweep scales it by `--shrink`'s factor as the check did).

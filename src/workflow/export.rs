@@ -7,7 +7,9 @@
 use crate::error::{Error, Result};
 use crate::formulation::radius::{Radius, DEFAULT_RELATIVE};
 use crate::formulation::{Options, Task};
-use crate::pipeline::{self, Built, DataSpec, Loaded, Outputs, SelectSpec, WarmStart, Written};
+use crate::workflow::pipeline::{
+    self, Built, DataSpec, Loaded, Outputs, SelectSpec, WarmStart, Written,
+};
 use std::path::Path;
 
 /// `export`'s default box: relative, the same as `tune`'s without
@@ -84,8 +86,13 @@ impl ExportPlan<'_> {
             pipeline::build_sized(&loaded, sel, &opts, self.radius, self.bias_radius)?;
         let (mut built, protected) = match self.protect {
             Some(path) => {
-                let (b, line) =
-                    crate::protect::add_all(&loaded, built, &options, path, self.data.batch_size)?;
+                let (b, line) = crate::workflow::protect::add_all(
+                    &loaded,
+                    built,
+                    &options,
+                    path,
+                    self.data.batch_size,
+                )?;
                 (b, Some(line))
             }
             None => (built, None),
@@ -114,15 +121,15 @@ fn hinge_start(
     sel: &SelectSpec,
     opts: &Options,
 ) -> Result<String> {
-    let settings = crate::solve::Settings::default();
-    let h = crate::warm::hinge_start(
+    let settings = crate::solvers::highs::Settings::default();
+    let h = crate::workflow::warm::hinge_start(
         loaded,
         built,
         sel,
         opts,
         &settings,
         None,
-        crate::strategy::Choice::Auto,
+        crate::solvers::strategy::Choice::Auto,
     )?;
     Ok(h.describe())
 }
@@ -143,6 +150,6 @@ mod tests {
     #[cfg(feature = "highs")]
     #[test]
     fn export_defaults_to_tunes_box() {
-        assert_eq!(DEFAULT_RADIUS, crate::tune::default_radius(false));
+        assert_eq!(DEFAULT_RADIUS, crate::workflow::tune::default_radius(false));
     }
 }

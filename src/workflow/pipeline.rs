@@ -3,12 +3,12 @@
 
 use crate::data::{self, Dataset, Labels, Select, Task};
 use crate::error::{Error, Result};
-use crate::features::{self, Features};
 use crate::formats;
+use crate::formats::manifest::{self, Counts, DataRef, LayerRef, Manifest, ModelRef, Selection};
+use crate::formulation::metrics::{self, Metrics};
 use crate::formulation::radius::{self, BoxSize, Radius, Scales};
 use crate::formulation::{self, names, Input, LayerData, Options, Problem};
-use crate::manifest::{self, Counts, DataRef, LayerRef, Manifest, ModelRef, Selection};
-use crate::metrics::{self, Metrics};
+use crate::inference::features::{self, Features};
 use crate::onnx::{Activation, FinalLayer, Model};
 use std::path::{Path, PathBuf};
 
@@ -142,7 +142,7 @@ impl Loaded {
         batch_size: usize,
     ) -> Result<Loaded> {
         check_task(&model, &layer, &data)?;
-        crate::error::progress(format_args!(
+        crate::progress::begin(format_args!(
             "running {} on {} points of {}…",
             model.path.display(),
             data.y.len(),
@@ -174,7 +174,7 @@ impl Loaded {
 }
 
 /// Which MIP start a zero-one problem gets (`--warm-start`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum WarmStart {
     /// The current weights (always feasible).
@@ -242,7 +242,7 @@ impl BoxReach {
     /// `radius 0.05` or `radius 0.5x = 0.0123 (bias 0.0123)`: the box as
     /// asked for and the numbers it resolved to.
     pub fn radius_line(opts: &Options, size: Option<&BoxSize>) -> String {
-        let fmt = |v: f64| crate::num::fmt(round3(v));
+        let fmt = |v: f64| crate::num::fmt(crate::num::round3(v));
         let bias = if opts.bias_radius == opts.radius {
             String::new()
         } else {
@@ -272,8 +272,8 @@ impl BoxReach {
         let ratio = self.reach / self.scale.max(1e-300);
         let mut line = format!(
             "an activation may move by up to {} (median over the points), {ratio:.1}× the median |{what}| now ({})",
-            crate::num::fmt(round3(self.reach)),
-            crate::num::fmt(round3(self.scale))
+            crate::num::fmt(crate::num::round3(self.reach)),
+            crate::num::fmt(crate::num::round3(self.scale))
         );
         if advise && ratio > WIDE_BOX {
             line.push_str(
@@ -289,19 +289,6 @@ impl BoxReach {
 /// benchmark heads a hinge sweep at 14.7× lost 7.7 points of held-out
 /// accuracy, one at 2.9× gained 2.6.
 pub const WIDE_BOX: f64 = 5.0;
-
-/// Three significant digits, for people.
-pub(crate) fn round3(v: f64) -> f64 {
-    if v == 0.0 || !v.is_finite() {
-        return v;
-    }
-    // Through the decimal text: the nearest double to the three digits
-    // (dividing by 1e78 did not give it: a p-value of 1.49e-76 printed as
-    // 1.4899999999999997e-76).
-    format!("{v:.2e}")
-        .parse()
-        .expect("a formatted float parses")
-}
 
 /// Selects points and builds the formulation.
 pub fn build(loaded: &Loaded, sel: &SelectSpec, opts: &Options) -> Result<Built> {
@@ -617,15 +604,15 @@ pub struct Written {
 pub struct Outputs {
     milp: PathBuf,
     sidecars: formats::Sidecars,
-    _lock: crate::atomic::Lock,
+    _lock: crate::formats::atomic::Lock,
 }
 
 impl Outputs {
     /// Takes the lock on `milp` and checks it and its sidecars (see
-    /// [`crate::atomic::check_outputs`]) against the files read, `inputs`.
+    /// [`crate::formats::atomic::check_outputs`]) against the files read, `inputs`.
     pub fn check(milp: &Path, inputs: &[&Path]) -> Result<Outputs> {
         formats::FileKind::from_path(milp)?;
-        let lock = crate::atomic::Lock::take(milp)?;
+        let lock = crate::formats::atomic::Lock::take(milp)?;
         let sidecars = formats::sidecars(milp);
         let outs = [
             milp,
@@ -633,7 +620,7 @@ impl Outputs {
             sidecars.start.as_path(),
             sidecars.cbc_start.as_path(),
         ];
-        crate::atomic::check_outputs(&outs, inputs)?;
+        crate::formats::atomic::check_outputs(&outs, inputs)?;
         Ok(Outputs {
             milp: milp.to_path_buf(),
             sidecars,
@@ -648,7 +635,7 @@ impl Outputs {
         let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
         let s = &self.sidecars;
         let outs = [self.milp.as_path(), &s.manifest, &s.start, &s.cbc_start];
-        crate::atomic::check_outputs(&outs, &inputs)
+        crate::formats::atomic::check_outputs(&outs, &inputs)
     }
 
     /// Writes the MILP (tagged with the manifest's token), the MIP start
@@ -667,17 +654,18 @@ impl Outputs {
         formats::mip_start::write(&built.problem, &mut start_text).expect("writing to memory");
         let mut cbc_text = Vec::new();
         formats::mip_start::write_cbc(&built.problem, &mut cbc_text).expect("writing to memory");
-        crate::error::progress(format_args!(
+        crate::progress::begin(format_args!(
             "writing {} ({} non-zeros)…",
             self.milp.display(),
             built.problem.nonzeros()
         ));
         let tag = formats::tag::name(&m.token);
         let (milp_bytes, milp) = formats::write_problem_named(&built.problem, &self.milp, &tag)?;
-        let start = crate::atomic::finished(&self.sidecars.start, &start_text)?;
-        let cbc = crate::atomic::finished(&self.sidecars.cbc_start, &cbc_text)?;
-        let manifest = crate::atomic::finished(&self.sidecars.manifest, m.to_json().as_bytes())?;
-        crate::atomic::commit_all(vec![milp, start, cbc, manifest])?;
+        let start = crate::formats::atomic::finished(&self.sidecars.start, &start_text)?;
+        let cbc = crate::formats::atomic::finished(&self.sidecars.cbc_start, &cbc_text)?;
+        let manifest =
+            crate::formats::atomic::finished(&self.sidecars.manifest, m.to_json().as_bytes())?;
+        crate::formats::atomic::commit_all(vec![milp, start, cbc, manifest])?;
         Ok(Written {
             milp_bytes,
             manifest: self.sidecars.manifest.clone(),
@@ -716,24 +704,4 @@ pub fn write_files(
     let inputs = input_files(loaded);
     let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
     Outputs::check(milp, &inputs)?.write(loaded, sel, opts, built)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::round3;
-
-    #[test]
-    fn three_significant_digits_print_as_three_digits_at_any_scale() {
-        for (v, text) in [
-            (1.489_999_9e-76, "1.49e-76"),
-            (0.020_837_5, "0.0208"),
-            (-2_469_278.7, "-2470000"),
-            (0.000_162_457, "0.000162"),
-            (1.0, "1"),
-        ] {
-            assert_eq!(crate::num::fmt(round3(v)), text, "{v}");
-        }
-        assert_eq!(round3(0.0), 0.0);
-        assert!(round3(f64::NAN).is_nan());
-    }
 }

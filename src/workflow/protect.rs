@@ -7,14 +7,14 @@
 //! what rounding to a float16 / bfloat16 layer can do, [`precision`]).
 //! Knows no file format but the .npz.
 
-use crate::apply::Weights;
 use crate::data::{self, Dataset, Labels};
 use crate::error::{Error, Result};
-use crate::features;
+use crate::formats::manifest::{Manifest, ProtectRef};
 use crate::formulation::protect::{Guard, Precision, Targets, MARGIN_RULE};
+use crate::formulation::Weights;
 use crate::formulation::{LayerData, Options};
-use crate::manifest::{Manifest, ProtectRef};
-use crate::onnx::model::dtype;
+use crate::inference::features;
+use crate::onnx::dtype;
 use crate::onnx::{float, Activation, FinalLayer, Model};
 use ndarray::Array2;
 use std::path::{Path, PathBuf};
@@ -82,7 +82,7 @@ pub fn load(
         Some(data.y.task()),
     )?;
     check_labels(&p, layer.n_out)?;
-    crate::error::progress(format_args!(
+    crate::progress::begin(format_args!(
         "running {} on the {} protected points of {}…",
         model.path.display(),
         p.y.len(),
@@ -157,12 +157,12 @@ impl Protect {
 /// leaves (an exported file holds them all), and what the manifest records;
 /// also the line that says so.
 pub fn add_all(
-    loaded: &crate::pipeline::Loaded,
-    mut built: crate::pipeline::Built,
+    loaded: &crate::workflow::pipeline::Loaded,
+    mut built: crate::workflow::pipeline::Built,
     opts: &Options,
     path: &Path,
     batch: usize,
-) -> Result<(crate::pipeline::Built, String)> {
+) -> Result<(crate::workflow::pipeline::Built, String)> {
     let pr = load(path, &loaded.data, &loaded.model, &loaded.layer, batch)?;
     let relu = loaded.layer.activation == Activation::Relu;
     let guard = pr.guard(&loaded.layer_data(), relu, opts)?;
@@ -222,9 +222,12 @@ pub struct Rounds {
 /// The method choice with protected rows `guard`: HiGHS while any row
 /// remains (the structured methods see the objective's points alone).
 #[cfg(feature = "highs")]
-pub fn choice(guard: Option<&Guard>, asked: crate::strategy::Choice) -> crate::strategy::Choice {
+pub fn choice(
+    guard: Option<&Guard>,
+    asked: crate::solvers::strategy::Choice,
+) -> crate::solvers::strategy::Choice {
     match guard {
-        Some(g) if !g.is_empty() => crate::strategy::Choice::Highs,
+        Some(g) if !g.is_empty() => crate::solvers::strategy::Choice::Highs,
         _ => asked,
     }
 }
@@ -240,17 +243,18 @@ pub fn solve(
     guard: &Guard,
     opts: &Options,
     bias: &ndarray::Array1<f64>,
-    settings: &crate::solve::Settings,
+    settings: &crate::solvers::highs::Settings,
     deadline: Option<std::time::Instant>,
-    choice: crate::strategy::Choice,
-) -> Result<(crate::strategy::Answer, Rounds)> {
+    choice: crate::solvers::strategy::Choice,
+) -> Result<(crate::solvers::strategy::Answer, Rounds)> {
     let choice = self::choice(Some(guard), choice);
     let mut active = vec![false; guard.len()];
     let mut which: Vec<usize> = Vec::new();
     let mut rounds = Rounds::default();
     loop {
         let q = guard.add(p.clone(), &which);
-        let mut answer = crate::strategy::solve(&q, opts, bias, settings, deadline, choice)?;
+        let mut answer =
+            crate::solvers::strategy::solve(&q, opts, bias, settings, deadline, choice)?;
         let Some((w, b)) = &answer.weights else {
             return Ok((answer, rounds));
         };
@@ -274,13 +278,13 @@ pub fn solve(
         rounds.rounds += 1;
         rounds.rows = which.len();
         if !settings.quiet {
-            errln!(
+            crate::progress::note(format_args!(
                 "protect  round {}: the answer violates {} protected rows; solving again with {} of {}",
                 rounds.rounds,
                 violated.len(),
                 which.len(),
                 guard.len()
-            );
+            ));
         }
     }
 }
@@ -293,19 +297,19 @@ pub fn solve(
 /// row at it is no answer.
 #[cfg(feature = "highs")]
 pub fn solve_file(
-    h: &mut crate::solve::Highs,
+    h: &mut crate::solvers::highs::Highs,
     start: Option<&[f64]>,
     deadline: Option<std::time::Instant>,
-) -> Result<(crate::solve::Outcome, Rounds)> {
+) -> Result<(crate::solvers::highs::Outcome, Rounds)> {
     let held = h.take_rows(crate::formulation::protect::is_row_name)?;
     if let Some(d) = deadline.filter(|_| !held.is_empty()) {
         h.set_deadline(d);
     }
     if !held.is_empty() {
-        errln!(
+        crate::progress::note(format_args!(
             "protect  {} protected rows taken out of the file: added back as answers violate them",
             held.len()
-        );
+        ));
     }
     let mut active = vec![false; held.len()];
     let mut rounds = Rounds::default();
@@ -334,13 +338,13 @@ pub fn solve_file(
         }
         rounds.rounds += 1;
         rounds.rows += violated.len();
-        errln!(
+        crate::progress::note(format_args!(
             "protect  round {}: the answer violates {} protected rows; solving again with {} of {}",
             rounds.rounds,
             violated.len(),
             rounds.rows,
             held.len()
-        );
+        ));
     }
 }
 
@@ -499,8 +503,9 @@ pub fn verify_file(
     wts: &Weights,
     batch: usize,
 ) -> Result<Check> {
-    let path = crate::apply::recorded_file(man_path, &pr.path, &pr.sha256, "protect file")?;
-    crate::atomic::check_outputs(&[out], &[&path])?;
+    let path =
+        crate::formats::manifest::recorded_file(man_path, &pr.path, &pr.sha256, "protect file")?;
+    crate::formats::atomic::check_outputs(&[out], &[&path])?;
     let data = data::load_masked(
         &path,
         Some(&pr.x_key),
@@ -528,7 +533,7 @@ pub fn verify_file(
         ));
     }
     let before = features::compute(model, layer, &data.x, &data.path, batch)?;
-    let after = crate::apply::run_patched(model, layer, wts, &data, batch)?;
+    let after = crate::workflow::patched::run_patched(model, layer, wts, &data, batch)?;
     let relu = layer.activation == Activation::Relu;
     let current = LayerData {
         w: layer.w.clone(),

@@ -9,7 +9,8 @@
 
 use crate::data::Array;
 use crate::error::{Error, Result};
-use crate::onnx::model::{dtype, Dim, ValueInfo};
+use crate::onnx::dtype;
+use crate::onnx::model::{Dim, ValueInfo};
 use ndarray::{Array2, ArrayD, Axis, IxDyn};
 use ort::session::Session;
 use ort::value::{DynValue, Tensor};
@@ -170,8 +171,12 @@ pub fn run(
         ));
     }
     let mut parts: Vec<Vec<Array2<f64>>> = vec![Vec::new(); outputs.len()];
-    for range in batches(rows, job.fixed.unwrap_or(batch_size.max(1)), per_row) {
+    let ranges = batches(rows, job.fixed.unwrap_or(batch_size.max(1)), per_row);
+    let mut ticker = crate::progress::Ticker::new("onnxruntime", Some(rows as u64));
+    for range in ranges {
+        let end = range.end;
         let got = job.batch(&mut session, range)?;
+        ticker.tick(end as u64, || format!("rows of {}", model_path.display()));
         for (part, g) in parts.iter_mut().zip(got) {
             part.push(g);
         }

@@ -10,11 +10,12 @@
 
 use crate::data::{Array, Inputs};
 use crate::error::{Error, Result};
+use crate::inference::runtime;
+use crate::onnx::dtype;
 use crate::onnx::edit;
 use crate::onnx::float;
-use crate::onnx::model::{dtype, ValueInfo};
+use crate::onnx::model::ValueInfo;
 use crate::onnx::{Activation, FinalLayer, Model};
-use crate::runtime;
 use ndarray::{Array2, ArrayView1, Axis};
 use std::path::Path;
 
