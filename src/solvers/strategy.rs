@@ -190,7 +190,7 @@ pub fn solve(
     let method = Method::choose(p, opts, choice);
     match method {
         Method::LeastSquares => Ok(least_squares(p, opts, bias, deadline)),
-        Method::HingePdhg => Ok(hinge(p, opts, bias, deadline)),
+        Method::HingePdhg => Ok(hinge(p, opts, bias, settings, deadline)),
         Method::MipStart => start_stands(
             p,
             bias,
@@ -268,7 +268,13 @@ pub const REL_GAP: f64 = 1e-4;
 /// 1e-9 a output where the arithmetic allows).
 pub const LSQ_GAP: f64 = 1e-6;
 
-fn hinge(p: &Problem, opts: &Options, bias: &Array1<f64>, deadline: Option<Instant>) -> Answer {
+fn hinge(
+    p: &Problem,
+    opts: &Options,
+    bias: &Array1<f64>,
+    highs: &Settings,
+    deadline: Option<Instant>,
+) -> Answer {
     let labels = p.labels().expect("chosen only with labels");
     let w0 = p.current_weights();
     let b0 = p.current_bias().unwrap_or_else(|| bias.clone());
@@ -284,6 +290,8 @@ fn hinge(p: &Problem, opts: &Options, bias: &Array1<f64>, deadline: Option<Insta
     let settings = crate::solvers::hinge::Settings {
         rel_gap: REL_GAP,
         time_limit: deadline.map(|d| d.saturating_duration_since(Instant::now())),
+        // `--threads` as HiGHS reads it; none given: every core.
+        threads: highs.threads.map_or(0, |t| t as usize),
         ..Default::default()
     };
     let s = crate::solvers::hinge::solve(&lp, &settings);
