@@ -300,7 +300,7 @@ fn hinge(
         crate::solvers::hinge::Status::TimeLimit => "Time limit reached".to_string(),
         crate::solvers::hinge::Status::IterationLimit => "Iteration limit reached".to_string(),
     };
-    let values = hinge_values(p, labels, opts.margin, &s.w, &s.b);
+    let values = hinge_values(p, &s.losses, &s.w, &s.b);
     let offset = p.objective_offset();
     Answer {
         method: Method::HingePdhg,
@@ -315,15 +315,9 @@ fn hinge(
 }
 
 /// Every column of the hinge problem at weights (w, b): the layer's
-/// parameters, and ξ_t, each kept point's hinge loss there.
-fn hinge_values(
-    p: &Problem,
-    labels: &[usize],
-    delta: f64,
-    w: &Array2<f64>,
-    b: &Array1<f64>,
-) -> Vec<f64> {
-    let a = p.features().dot(&w.t()) + b;
+/// parameters, and ξ_t, each kept point's hinge loss there (`losses`, by
+/// the problem's points, as the solver computed them).
+fn hinge_values(p: &Problem, losses: &[f64], w: &Array2<f64>, b: &Array1<f64>) -> Vec<f64> {
     let pos: std::collections::HashMap<usize, usize> = p
         .points()
         .iter()
@@ -334,10 +328,7 @@ fn hinge_values(
         .map(|c| match c.var {
             crate::formulation::names::Var::W(j, i) => w[[j, i]],
             crate::formulation::names::Var::B(j) => b[j],
-            crate::formulation::names::Var::Xi(t) => {
-                let k = pos[&t];
-                crate::formulation::metrics::hinge(a.row(k), labels[k], delta).min(c.upper)
-            }
+            crate::formulation::names::Var::Xi(t) => losses[pos[&t]].min(c.upper),
             _ => c.start,
         })
         .collect()

@@ -117,6 +117,9 @@ pub struct Solution {
     pub b: Array1<f64>,
     /// The hinge loss f at (w, b), recomputed from them in f64.
     pub objective: f64,
+    /// Each point's hinge loss at (w, b) (T; 0 for the points presolve
+    /// dropped): the sum is `objective`.
+    pub losses: Vec<f64>,
     /// A certified lower bound on the LP optimum.
     pub bound: f64,
     /// PDHG steps taken (rejected step sizes included).
@@ -199,10 +202,15 @@ fn run(lp: &HingeLp<'_>, s: &Settings, start: Option<&Start<'_>>) -> Solution {
         y: st.y.map(|y| pairs.gather(&y)),
         steps: st.steps,
     });
-    let (w, b, objective, bound, status, steps, best_y, eta_omega) = match &pairs.feats {
+    let (w, b, kept_losses, bound, status, steps, best_y, eta_omega) = match &pairs.feats {
         Feats::F32(h) => solve_pairs(lp, &pairs, h, s, init, threads, clock),
         Feats::F64(h) => solve_pairs(lp, &pairs, h, s, init, threads, clock),
     };
+    let mut losses = vec![0.0; t_all];
+    for (&t, &v) in pairs.index.iter().zip(&kept_losses) {
+        losses[t] = v;
+    }
+    let objective = kept_losses.iter().sum();
     let mut y = Array2::zeros((t_all, m));
     for (i, &t) in pairs.index.iter().enumerate() {
         for q in pairs.rivals(i) {
@@ -213,6 +221,7 @@ fn run(lp: &HingeLp<'_>, s: &Settings, start: Option<&Start<'_>>) -> Solution {
         w,
         b,
         objective,
+        losses,
         bound,
         iterations: steps,
         status: if gap_met(objective, bound, s.rel_gap) {
@@ -230,7 +239,7 @@ fn run(lp: &HingeLp<'_>, s: &Settings, start: Option<&Start<'_>>) -> Solution {
 type Answer = (
     Array2<f64>,
     Array1<f64>,
-    f64,
+    Vec<f64>,
     f64,
     Status,
     usize,
@@ -263,10 +272,10 @@ fn solve_pairs<F: Feature>(
     let mut pd = Pdhg::new(&op, init);
     let status = pd.run(s, clock);
     let (mut w, mut b) = pd.best_weights();
-    let mut objective = op.exact_loss(&w, &b);
-    if objective > pd.loss0 {
+    let mut losses = op.exact_losses(&w, &b);
+    if losses.iter().sum::<f64>() > pd.loss0 {
         // Never worse than the current weights.
-        (w, b, objective) = (lp.w0.to_owned(), lp.b0.to_owned(), pd.loss0);
+        (w, b, losses) = (lp.w0.to_owned(), lp.b0.to_owned(), op.losses(&pairs.a0));
     }
     // The bound, recomputed in f64 from the dual it belongs to.
     let (mut g, mut gb) = (Array2::zeros((op.m, op.n)), Array1::zeros(op.m));
@@ -275,7 +284,7 @@ fn solve_pairs<F: Feature>(
     (
         w,
         b,
-        objective,
+        losses,
         bound,
         status,
         pd.steps,
@@ -340,6 +349,22 @@ struct Pairs {
 
 /// Points a block of the GEMM computes at once.
 const BLOCK: usize = 128;
+
+/// Runs `f` on each job, each on its own thread when there are several,
+/// and returns the results in order.
+fn parallel<J: Send, T: Send>(jobs: Vec<J>, f: impl Fn(J) -> T + Sync) -> Vec<T> {
+    if jobs.len() <= 1 {
+        return jobs.into_iter().map(f).collect();
+    }
+    std::thread::scope(|s| {
+        let f = &f;
+        let handles: Vec<_> = jobs.into_iter().map(|j| s.spawn(move || f(j))).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a worker thread"))
+            .collect()
+    })
+}
 
 /// Splits 0..n into `parts` contiguous ranges of nearly equal length.
 fn ranges(n: usize, parts: usize) -> Vec<Range<usize>> {
@@ -407,16 +432,7 @@ impl Pairs {
             }
             part
         };
-        let parts: Vec<Part> = std::thread::scope(|s| {
-            let handles: Vec<_> = ranges(t_all, threads)
-                .into_iter()
-                .map(|r| s.spawn(move || work(r)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("a presolve thread"))
-                .collect()
-        });
+        let parts: Vec<Part> = parallel(ranges(t_all, threads), work);
         let mut pairs = Pairs {
             index: Vec::new(),
             start: vec![0],
@@ -492,69 +508,67 @@ struct Op<'o, F> {
 }
 
 impl<F: Feature> Op<'_, F> {
+    /// Kept point i's hinge loss from the activations at its slots.
+    fn point_loss(&self, a: &[f64], i: usize) -> f64 {
+        let s = self.pairs.slots(i);
+        let worst = a[s.start + 1..s.end]
+            .iter()
+            .fold(f64::NEG_INFINITY, |x, &v| x.max(v));
+        (self.delta - a[s.start] + worst).max(0.0)
+    }
+
     /// The hinge loss from the activations at the slots.
     fn loss(&self, a: &[f64]) -> f64 {
-        let p = self.pairs;
-        (0..p.index.len())
-            .map(|i| {
-                let s = p.slots(i);
-                let worst = a[s.start + 1..s.end]
-                    .iter()
-                    .fold(f64::NEG_INFINITY, |x, &v| x.max(v));
-                (self.delta - a[s.start] + worst).max(0.0)
-            })
+        (0..self.pairs.index.len())
+            .map(|i| self.point_loss(a, i))
             .sum()
     }
 
-    /// The loss at (w, b) from f64 products of the features as given: what
-    /// the answer reports.
+    /// Each kept point's loss from the activations at the slots.
+    fn losses(&self, a: &[f64]) -> Vec<f64> {
+        (0..self.pairs.index.len())
+            .map(|i| self.point_loss(a, i))
+            .collect()
+    }
+
+    /// The loss at (w, b) from f64 products of the features as given.
     fn exact_loss(&self, w: &Array2<f64>, b: &Array1<f64>) -> f64 {
+        self.exact_losses(w, b).iter().sum()
+    }
+
+    /// Each kept point's loss at (w, b) from f64 products of the features
+    /// as given: what the answer reports.
+    fn exact_losses(&self, w: &Array2<f64>, b: &Array1<f64>) -> Vec<f64> {
         let p = self.pairs;
         let parts = ranges(p.index.len(), self.threads);
-        std::thread::scope(|s| {
-            let handles: Vec<_> = parts
-                .into_iter()
-                .map(|r| {
-                    s.spawn(move || {
-                        let mut hb = Array2::<f64>::zeros((BLOCK, self.n));
-                        let mut ab = Array2::<f64>::zeros((BLOCK, self.m));
-                        let mut total = 0.0;
-                        let mut i0 = r.start;
-                        while i0 < r.end {
-                            let nb = BLOCK.min(r.end - i0);
-                            for k in 0..nb {
-                                hb.row_mut(k).assign(&self.exact.row(p.index[i0 + k]));
-                            }
-                            let mut a = ab.slice_mut(ndarray::s![..nb, ..]);
-                            general_mat_mul(
-                                1.0,
-                                &hb.slice(ndarray::s![..nb, ..]),
-                                &w.t(),
-                                0.0,
-                                &mut a,
-                            );
-                            for k in 0..nb {
-                                let sl = p.slots(i0 + k);
-                                let act = |q: usize| {
-                                    let j = p.cls[q] as usize;
-                                    a[[k, j]] + b[j]
-                                };
-                                let worst = (sl.start + 1..sl.end)
-                                    .map(act)
-                                    .fold(f64::NEG_INFINITY, f64::max);
-                                total += (self.delta - act(sl.start) + worst).max(0.0);
-                            }
-                            i0 += nb;
-                        }
-                        total
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("a loss thread"))
-                .sum()
-        })
+        let work = |r: Range<usize>| {
+            let mut hb = Array2::<f64>::zeros((BLOCK, self.n));
+            let mut ab = Array2::<f64>::zeros((BLOCK, self.m));
+            let mut out = Vec::with_capacity(r.len());
+            let mut i0 = r.start;
+            while i0 < r.end {
+                let nb = BLOCK.min(r.end - i0);
+                for k in 0..nb {
+                    hb.row_mut(k).assign(&self.exact.row(p.index[i0 + k]));
+                }
+                let mut a = ab.slice_mut(ndarray::s![..nb, ..]);
+                general_mat_mul(1.0, &hb.slice(ndarray::s![..nb, ..]), &w.t(), 0.0, &mut a);
+                for k in 0..nb {
+                    let sl = p.slots(i0 + k);
+                    let act = |q: usize| {
+                        let j = p.cls[q] as usize;
+                        a[[k, j]] + b[j]
+                    };
+                    let worst = (sl.start + 1..sl.end)
+                        .map(act)
+                        .fold(f64::NEG_INFINITY, f64::max);
+                    out.push((self.delta - act(sl.start) + worst).max(0.0));
+                }
+                i0 += nb;
+            }
+            out
+        };
+        parallel(parts, work).concat()
     }
 
     /// g = Y'ᵀ H and gb = column sums of Y' (Y' = −y except Y'_tℓ = Σ_j y_tj),
@@ -639,24 +653,20 @@ impl<F: Feature> Op<'_, F> {
             offset += len;
         }
         let (wf, dual) = (&wf, &dual);
-        std::thread::scope(|s| {
-            for (r, off, a_mine, y_mine, grad) in jobs {
-                s.spawn(move || {
-                    let job = Job {
-                        points: r,
-                        offset: off,
-                        a: a_mine,
-                        y: y_mine,
-                        grad: grad.map(|(g, gb)| {
-                            (
-                                g.as_slice_mut().expect("a fresh array is contiguous"),
-                                gb.as_slice_mut().expect("a fresh array is contiguous"),
-                            )
-                        }),
-                    };
-                    self.pass_part(wf, b, dual.as_ref(), job);
-                });
-            }
+        parallel(jobs, |(r, off, a_mine, y_mine, grad)| {
+            let job = Job {
+                points: r,
+                offset: off,
+                a: a_mine,
+                y: y_mine,
+                grad: grad.map(|(g, gb)| {
+                    (
+                        g.as_slice_mut().expect("a fresh array is contiguous"),
+                        gb.as_slice_mut().expect("a fresh array is contiguous"),
+                    )
+                }),
+            };
+            self.pass_part(wf, b, dual.as_ref(), job);
         });
     }
 
