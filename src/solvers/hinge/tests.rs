@@ -3,6 +3,8 @@
 thread_local! {
     /// Runs the scalar loops even where AVX2 and FMA are there.
     pub(super) static SCALAR: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// [`pass_with`]'s activations by the direct kernel (else the GEMM).
+    static DIRECT: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
 }
 use super::*;
 use crate::data::{SplitMix, Task};
@@ -388,6 +390,7 @@ fn one_pass(hd: &Head, f32s: bool, scalar: bool, threads: usize) -> OnePass {
         b0: hd.layer.b.view(),
         threads: 1,
         exact: hd.h.view(),
+        direct: true,
     };
     let (mut g, mut gb) = (Array2::zeros((m, hd.h.ncols())), Array1::zeros(m));
     op.adjoint(&got.1, &mut g, &mut gb);
@@ -427,6 +430,7 @@ fn pass_with<F: Feature>(
         b0: lp.b0,
         threads,
         exact: lp.h,
+        direct: DIRECT.with(|d| d.get()),
     };
     let mut spare: Vec<_> = (1..threads)
         .map(|_| (Array2::zeros(g.dim()), Array1::zeros(gb.len())))
@@ -483,6 +487,42 @@ fn the_fused_pass_matches_the_two_products() {
         }
         assert!(p.got.0.iter().any(|&x| x != 0.0), "a pass that computes");
     }
+}
+
+#[test]
+fn the_gemm_gives_the_direct_kernel_s_pass() {
+    // Many outputs take the GEMM, a handful the direct kernel: the same
+    // pass, for f64 features (to rounding) and f32 ones (to f32's), on one
+    // thread and on two.
+    let mut hd = head(56, (37, 21, 40), true);
+    for f32s in [false, true] {
+        if f32s {
+            hd.h.mapv_inplace(|v| v as f32 as f64);
+        }
+        let tol = if f32s { 1e-5 } else { 1e-12 };
+        for threads in [1, 2] {
+            let direct = one_pass(&hd, f32s, false, threads);
+            DIRECT.with(|d| d.set(false));
+            let gemm = one_pass(&hd, f32s, false, threads);
+            DIRECT.with(|d| d.set(true));
+            assert!(close_all(&direct.got.0, &gemm.got.0, tol), "a⁺");
+            assert!(close_all(&gemm.got.0, &gemm.want_a, tol), "a⁺ of the GEMM");
+            assert!(
+                close_all(&gemm.got.2, &gemm.want_g.0, 1e-12),
+                "g⁺ of the GEMM"
+            );
+        }
+    }
+}
+
+#[test]
+fn many_classes_take_the_gemm_and_agree_with_highs() {
+    // 40 classes (the GEMM path), f32 features, a small box: HiGHS's
+    // optimum on the full LP.
+    let mut hd = head(83, (50, 10, 40), true);
+    hd.h.mapv_inplace(|v| v as f32 as f64);
+    let sol = check_against_highs(&hd, 0.05, 0.05);
+    assert!(sol.pairs < sol.points * 39, "{} pairs", sol.pairs);
 }
 
 #[test]
