@@ -5,6 +5,8 @@ thread_local! {
     pub(super) static SCALAR: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// [`pass_with`]'s activations by the direct kernel (else the GEMM).
     static DIRECT: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+    /// (Not direct) [`pass_with`]'s activations by dot products at the pairs.
+    static SPARSE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 use super::*;
 use crate::data::{SplitMix, Task};
@@ -391,6 +393,7 @@ fn one_pass(hd: &Head, f32s: bool, scalar: bool, threads: usize) -> OnePass {
         threads: 1,
         exact: hd.h.view(),
         direct: true,
+        sparse: false,
     };
     let (mut g, mut gb) = (Array2::zeros((m, hd.h.ncols())), Array1::zeros(m));
     op.adjoint(&got.1, &mut g, &mut gb);
@@ -431,6 +434,7 @@ fn pass_with<F: Feature>(
         threads,
         exact: lp.h,
         direct: DIRECT.with(|d| d.get()),
+        sparse: SPARSE.with(|d| d.get()),
     };
     let mut spare: Vec<_> = (1..threads)
         .map(|_| (Array2::zeros(g.dim()), Array1::zeros(gb.len())))
@@ -491,8 +495,8 @@ fn the_fused_pass_matches_the_two_products() {
 
 #[test]
 fn the_gemm_gives_the_direct_kernel_s_pass() {
-    // Many outputs take the GEMM, a handful the direct kernel: the same
-    // pass, for f64 features (to rounding) and f32 ones (to f32's), on one
+    // Many outputs take the GEMM (or dot products at the kept pairs when
+    // few are kept), a handful the direct kernel: the same pass, for f64 features (to rounding) and f32 ones (to f32's), on one
     // thread and on two.
     let mut hd = head(56, (37, 21, 40), true);
     for f32s in [false, true] {
