@@ -1,17 +1,17 @@
 #!/usr/bin/env python3
 """The GDSolver loop with scikit-learn: train an MLPClassifier by gradient descent
-until validation accuracy stalls, export it to ONNX, run `gdmilp tune` with its defaults
-(with --val: the box radius chosen by cross-validation on the training points, the sweep
-kept only when validation accuracy does not drop), load the patched final layer back into
-the estimator, and go on training. Copy it and put your own data and model in.
+until validation accuracy stalls, export it to ONNX, run `gdmilp.tune` with its defaults
+(with validation data: the box radius chosen by cross-validation on the training points,
+the sweep kept only when validation accuracy does not drop), load the patched final layer
+back into the estimator, and go on training. Copy it and put your own data and model in.
 
-    .venv/bin/python examples/sklearn_loop.py          # from the repository root
+    pip install <the gdmilp wheel> scikit-learn skl2onnx onnx
+    python examples/sklearn_loop.py
 
-Needs numpy, scikit-learn, skl2onnx and onnx (scripts/setup installs them) and a built
-gdmilp (target/release/gdmilp, or GDMILP=/path/to/gdmilp).
+The arrays go to gdmilp as they are (no files of your own); the patched layer comes
+back from the tuned ONNX model, its initializers named by `gdmilp.inspect`.
 """
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -23,7 +23,13 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 
-GDMILP = os.environ.get("GDMILP", os.path.join(os.path.dirname(__file__), "..", "target", "release", "gdmilp"))
+try:
+    import gdmilp
+except ImportError:  # a checkout without the wheel installed: python/ beside a cargo build
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    sys.path.insert(0, os.path.join(root, "python"))
+    os.environ.setdefault("GDMILP", os.path.join(root, "target", "release", "gdmilp"))
+    import gdmilp
 
 
 def train_until_stall(clf, x, y, xv, yv, patience=3, max_epochs=60):
@@ -40,14 +46,30 @@ def train_until_stall(clf, x, y, xv, yv, patience=3, max_epochs=60):
     return epochs
 
 
-def final_layer_from_onnx(path):
-    """The patched last MatMul weight (N×M, sklearn's layout) and bias ([1, M])."""
-    m = onnx.load(path)
-    inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
-    last = [n for n in m.graph.node if n.op_type == "MatMul"][-1]
-    add = next(n for n in m.graph.node if n.op_type == "Add" and last.output[0] in n.input)
-    bias = next(i for i in add.input if i in inits)
-    return inits[last.input[1]], inits[bias].reshape(-1)
+def final_layer(path):
+    """The patched final layer's weight and bias, by the names gdmilp.inspect gives
+    (skl2onnx writes MatMul + Add: the weight N×M, sklearn's own layout; the bias [1, M])."""
+    layer = gdmilp.inspect(path)
+    inits = {t.name: t for t in onnx.load(path).graph.initializer}
+    w = numpy_helper.to_array(inits[layer["weight"]["name"]])
+    b = numpy_helper.to_array(inits[layer["bias"]["name"]])
+    return w, b.reshape(-1)
+
+
+def summary(report):
+    """A few lines from tune's report: the radii cross-validation compared, each sweep, why it stopped."""
+    cv = report.get("cross_validation")
+    for r in (cv or {}).get("radii", []):
+        m, e = r["metrics"], r["evidence"]
+        yield (f"radius {r['relative']:g}x = {r['radius']:.3g}  {cv['folds']}-fold cross-validated accuracy "
+               f"{m['accuracy']:.4f} ({m['correct']} of {m['points']} correct), hinge {m['hinge']:.4f}; "
+               f"fixes {e['better']} points, breaks {e['worse']} (p = {e['p']:.3g})  "
+               f"({r['improved']} of {cv['folds']} folds improved, {r['seconds']:.1f} s)"
+               f"{'  chosen' if r.get('chosen') else ''}")
+    for s in report["sweeps"]:
+        yield (f"sweep {s['sweep']}: radius {s['radius']:.3g}, {s['status']}, "
+               f"{'kept' if s['kept'] else 'not kept'}, {s['seconds']:.1f} s")
+    yield f"stopped    {report['stopped']}"
 
 
 def main():
@@ -57,29 +79,24 @@ def main():
     x_tr, x_va, y_tr, y_va = train_test_split(x_tr, y_tr, test_size=0.25, random_state=0)
     clf = MLPClassifier(hidden_layer_sizes=(32,), learning_rate_init=0.01, random_state=0)
     work = tempfile.mkdtemp(prefix="gdsolver-")
-    np.savez(os.path.join(work, "train.npz"), x=x_tr, y=y_tr)
-    np.savez(os.path.join(work, "val.npz"), x=x_va, y=y_va)
     print(f"{len(y_tr)} training, {len(y_va)} validation, {len(y_te)} test points")
     for round_ in range(1, 4):
         epochs = train_until_stall(clf, x_tr, y_tr, x_va, y_va)
         gd_val, gd_test = clf.score(x_va, y_va), clf.score(x_te, y_te)
-        model = os.path.join(work, f"round{round_}.onnx")
-        onnx.save(to_onnx(clf, x_tr[:1], options={"zipmap": False}), model)
+        model = to_onnx(clf, x_tr[:1], options={"zipmap": False})  # an onnx.ModelProto
         tuned = os.path.join(work, f"round{round_}.tuned.onnx")
-        r = subprocess.run(
-            [GDMILP, "tune", model, os.path.join(work, "train.npz"), "-o", tuned,
-             "--val", os.path.join(work, "val.npz"), "--time-limit", "20", "-q"],
-            capture_output=True, text=True)
-        if r.returncode != 0:
-            sys.exit(f"gdmilp tune failed: {r.stderr.strip()}")
-        w, b = final_layer_from_onnx(tuned)
+        try:
+            report = gdmilp.tune(model, {"x": x_tr, "y": y_tr}, out=tuned,
+                                 val={"x": x_va, "y": y_va}, time_limit=20, quiet=True)
+        except gdmilp.Error as e:
+            sys.exit(f"gdmilp tune failed (exit {e.code}): {e}")
+        w, b = final_layer(tuned)
         clf.coefs_[-1][...] = w
         clf.intercepts_[-1][...] = b
         print(f"round {round_}: {epochs} GD epochs -> val {gd_val:.4f}, test {gd_test:.4f}; "
               f"after gdmilp -> val {clf.score(x_va, y_va):.4f}, test {clf.score(x_te, y_te):.4f}")
-        for line in r.stdout.splitlines():
-            if line.startswith(("radius", "sweep", "stopped")):
-                print("    " + line)
+        for line in summary(report):
+            print("    " + line)
 
 
 if __name__ == "__main__":

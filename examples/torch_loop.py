@@ -7,10 +7,13 @@ hinge sweeps), load the patched final Linear back, go on
 training. torch is a large install, so CI does not run this; its output from one run is
 in torch_loop.out beside it.
 
-    python examples/torch_loop.py      # a Python with torch, onnx, onnxscript, scikit-learn
+    pip install <the gdmilp wheel> torch onnx onnxscript scikit-learn
+    python examples/torch_loop.py
+
+The arrays go to gdmilp as they are; the patched head comes back from the tuned ONNX model,
+its initializers named by `gdmilp.inspect`.
 """
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -21,7 +24,14 @@ from onnx import numpy_helper
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-GDMILP = os.environ.get("GDMILP", os.path.join(os.path.dirname(__file__), "..", "target", "release", "gdmilp"))
+try:
+    import gdmilp
+except ImportError:  # a checkout without the wheel installed: python/ beside a cargo build
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    sys.path.insert(0, os.path.join(root, "python"))
+    os.environ.setdefault("GDMILP", os.path.join(root, "target", "release", "gdmilp"))
+    import gdmilp
+
 torch.manual_seed(0)
 
 
@@ -58,13 +68,31 @@ def train_until_stall(net, opt, x, y, xv, yv, patience=3, max_epochs=200):
 
 
 def load_head(net, path):
-    """Copies the patched final Gemm (B: [10, 32] with transB=1, C: [10]) into net.head."""
+    """Copies the patched final Gemm (B: [10, 32] with transB=1, nn.Linear's own layout;
+    C: [10]) into net.head, by the initializer names gdmilp.inspect gives."""
+    layer = gdmilp.inspect(path)
+    assert layer["op"] == "Gemm" and layer["trans_b"], layer["op"]
     m = onnx.load(path)  # also reads the external data file beside it
-    inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
-    gemm = [n for n in m.graph.node if n.op_type == "Gemm"][-1]
+    inits = {t.name: t for t in m.graph.initializer}
     with torch.no_grad():
-        net.head.weight.copy_(torch.tensor(inits[gemm.input[1]]))
-        net.head.bias.copy_(torch.tensor(inits[gemm.input[2]]))
+        net.head.weight.copy_(torch.tensor(numpy_helper.to_array(inits[layer["weight"]["name"]])))
+        net.head.bias.copy_(torch.tensor(numpy_helper.to_array(inits[layer["bias"]["name"]])))
+
+
+def summary(report):
+    """A few lines from tune's report: the radii cross-validation compared, each sweep, why it stopped."""
+    cv = report.get("cross_validation")
+    for r in (cv or {}).get("radii", []):
+        m, e = r["metrics"], r["evidence"]
+        yield (f"radius {r['relative']:g}x = {r['radius']:.3g}  {cv['folds']}-fold cross-validated accuracy "
+               f"{m['accuracy']:.4f} ({m['correct']} of {m['points']} correct), hinge {m['hinge']:.4f}; "
+               f"fixes {e['better']} points, breaks {e['worse']} (p = {e['p']:.3g})  "
+               f"({r['improved']} of {cv['folds']} folds improved, {r['seconds']:.1f} s)"
+               f"{'  chosen' if r.get('chosen') else ''}")
+    for s in report["sweeps"]:
+        yield (f"sweep {s['sweep']}: radius {s['radius']:.3g}, {s['status']}, "
+               f"{'kept' if s['kept'] else 'not kept'}, {s['seconds']:.1f} s")
+    yield f"stopped    {report['stopped']}"
 
 
 def main():
@@ -74,8 +102,6 @@ def main():
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.4, random_state=0)
     x_tr, x_va, y_tr, y_va = train_test_split(x_tr, y_tr, test_size=0.25, random_state=0)
     work = tempfile.mkdtemp(prefix="gdsolver-torch-")
-    np.savez(os.path.join(work, "train.npz"), x=x_tr, y=y_tr)
-    np.savez(os.path.join(work, "val.npz"), x=x_va, y=y_va)
     net = Net()
     opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
     print(f"{len(y_tr)} training, {len(y_va)} validation, {len(y_te)} test points")
@@ -86,19 +112,17 @@ def main():
         net.eval()
         torch.onnx.export(net, (torch.tensor(x_tr[:2]),), model, dynamic_shapes=({0: torch.export.Dim("batch")},))
         tuned = os.path.join(work, f"round{round_}.tuned.onnx")
-        r = subprocess.run([GDMILP, "tune", model, os.path.join(work, "train.npz"), "-o", tuned,
-                            "--val", os.path.join(work, "val.npz"), "--loss", "hinge", "--sweeps", "3",
-                            "-q"],
-                           capture_output=True, text=True)
-        if r.returncode != 0:
-            sys.exit(f"gdmilp tune failed: {r.stderr.strip()}")
+        try:
+            report = gdmilp.tune(model, {"x": x_tr, "y": y_tr}, out=tuned, val={"x": x_va, "y": y_va},
+                                 loss="hinge", sweeps=3, quiet=True)
+        except gdmilp.Error as e:
+            sys.exit(f"gdmilp tune failed (exit {e.code}): {e}")
         load_head(net, tuned)
         net.train()
         print(f"round {round_}: {epochs} GD epochs -> val {gd[0]:.4f}, test {gd[1]:.4f}; "
               f"after gdmilp (hinge) -> val {accuracy(net, x_va, y_va):.4f}, test {accuracy(net, x_te, y_te):.4f}")
-        for line in r.stdout.splitlines():
-            if line.startswith(("radius", "sweep", "stopped")):
-                print("    " + line)
+        for line in summary(report):
+            print("    " + line)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 //! Every failure a user can see is one line that names the file (or the
 //! option) and what is wrong with it. Variants carry the path; parse errors
 //! also carry the line number and the text of the line. The CLI maps
-//! [`Error::exit_code`] to the process exit status documented in the README.
+//! [`Error::exit_code`] to the process exit status documented in the README (and docs/errors.md).
 
 use std::fmt;
 use std::io;

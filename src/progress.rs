@@ -45,7 +45,8 @@ pub enum Event<'a> {
     Begin(&'a str),
     /// How far a slow step has come.
     Step(Step<'a>),
-    /// A line of the embedded solver's own log (HiGHS), newline included.
+    /// A piece of the embedded solver's own log (HiGHS) as it hands it
+    /// over: one or more lines, newlines included.
     Solver(&'a str),
 }
 
@@ -87,7 +88,9 @@ pub fn uninstall() {
 pub fn emit(event: Event<'_>) {
     let sink = SINK.read().unwrap_or_else(|e| e.into_inner()).clone();
     if let Some(sink) = sink {
-        sink.event(&event);
+        // A sink that panics loses its event, not the run: events come from
+        // inside HiGHS's C callback too, where unwinding would abort.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink.event(&event)));
     }
 }
 

@@ -6,9 +6,10 @@
 //! (verification skipped or not matching the solver, or forced).
 
 use crate::error::Result;
+use crate::formats::manifest::path_json;
 use crate::formats::solution::SolutionFormat;
 use crate::num::fmt;
-use crate::workflow::apply::{ApplyPlan, Request, Verification};
+use crate::workflow::apply::{ApplyPlan, Outcome, Request, Verification};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -80,18 +81,23 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
     let applied = plan.write(checked.as_ref())?;
     super::print_notes(&applied.written);
     let out = &applied.out;
+    let caveat = match &applied.outcome {
+        Outcome::Verified => None,
+        Outcome::Caveat(why) => Some(why.as_str()),
+    };
     match (&checked, a.json) {
         (None, true) => {
-            let j = serde_json::json!({"status": status, "format": format.name(), "verified": false, "written": out});
+            let j = serde_json::json!({"status": status, "format": format.name(), "verified": false, "written": path_json(out), "caveat": caveat});
             outln!("{j}");
         }
         (Some(c), true) => {
             let v = &c.verification;
             let j = serde_json::json!({
                 "status": status, "format": format.name(), "verified": v.matches_solver(),
-                "worse_than_incumbent": v.worse_than_incumbent(), "verification": v, "written": out,
-                "data_file": applied.written.data_files.first(), "manifest": man_path,
-                "protect": c.protect,
+                "worse_than_incumbent": v.worse_than_incumbent(), "verification": v, "written": path_json(out),
+                "data_file": applied.written.data_files.first().map(|p| path_json(p)),
+                "manifest": man_path.as_deref().map(path_json),
+                "protect": c.protect, "caveat": caveat,
             });
             outln!("{j}");
         }
@@ -106,7 +112,10 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
             }
         }
     }
-    Ok(applied.code)
+    Ok(match applied.outcome {
+        Outcome::Verified => 0,
+        Outcome::Caveat(_) => 3,
+    })
 }
 
 /// Prints the before / solver / after report.

@@ -3,6 +3,7 @@
 
 use super::{DataArgs, FormArgs};
 use crate::error::Result;
+use crate::formats::manifest::path_json;
 use crate::formats::FileKind;
 use crate::workflow::export::{ExportPlan, Exported};
 use crate::workflow::pipeline;
@@ -25,6 +26,10 @@ pub struct ExportArgs {
     pub data_args: DataArgs,
     #[command(flatten)]
     pub form: FormArgs,
+    /// Also print what was written as JSON on stdout (files, problem size,
+    /// presolve counts, incumbent, the model's metrics on the data).
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub(super) fn run(a: ExportArgs) -> Result<u8> {
@@ -54,7 +59,46 @@ pub(super) fn run(a: ExportArgs) -> Result<u8> {
         Ok(opts)
     })?;
     print(&a, &done);
+    if a.json {
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&summary(&a, &done)).expect("json")
+        );
+    }
     Ok(0)
+}
+
+/// `--json`: what was written and what it holds.
+fn summary(a: &ExportArgs, done: &Exported) -> serde_json::Value {
+    let p = &done.built.problem;
+    let pre = p.presolve();
+    let w = &done.written;
+    serde_json::json!({
+        "files": {
+            "milp": path_json(&a.output_file),
+            "manifest": path_json(&w.manifest),
+            "start": path_json(&w.start),
+            "cbc_start": path_json(&w.cbc_start),
+        },
+        "milp_bytes": w.milp_bytes,
+        "task": done.loaded.data.y.task(),
+        "model": done.loaded.metrics(),
+        "points": {
+            "selected": pre.points_in,
+            "kept": pre.points_kept,
+            "fixed_correct": pre.fixed_correct,
+            "fixed_wrong": pre.fixed_wrong,
+        },
+        "rows_dropped": pre.rows_dropped,
+        "columns": p.num_columns(),
+        "binaries": p.binaries(),
+        "rows": p.num_rows(),
+        "nonzeros": p.nonzeros(),
+        "incumbent": done.built.incumbent,
+        "incumbent_loss": done.built.incumbent + p.objective_offset(),
+        "protect": done.protected,
+        "warm_start": done.warm,
+    })
 }
 
 /// The summary, on stderr.

@@ -3,12 +3,51 @@
 //! a line that redraws itself when stderr is a terminal, or, when it is
 //! not, a line every few seconds once a step has run for a while; with
 //! `--progress json`, every event as one JSON object a line, for programs
-//! (the Python API). A stderr that cannot be written drops the event.
+//! (the Python API); the CLI's own stderr lines and its final error go the
+//! same way ([`line`], [`error`]). A stderr that cannot be written drops the
+//! event.
 
 use crate::progress::{Event, Progress, Step};
 use std::io::{IsTerminal, Write};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+/// The sink [`install`] made, for the CLI's own lines ([`line`], [`error`]).
+static SINK: OnceLock<Arc<Stderr>> = OnceLock::new();
+
+/// Makes a [`Stderr`] sink the library's and the CLI's (once a process).
+pub fn install(mode: Mode, quiet: bool) {
+    let sink = SINK.get_or_init(|| Arc::new(Stderr::new(mode, quiet)));
+    crate::progress::install(sink.clone());
+}
+
+/// One of the CLI's own lines on stderr (a summary line, a note): as the
+/// library's notes are, so a redrawn step line is cleared first and, with
+/// `--progress json`, it is a `note` event too.
+pub fn line(text: std::fmt::Arguments<'_>) {
+    match SINK.get() {
+        Some(sink) => sink.event(&Event::Note(&text.to_string())),
+        None => {
+            let _ = writeln!(std::io::stderr().lock(), "{text}");
+        }
+    }
+}
+
+/// The command's failure, the last thing it says: `gdmilp: MESSAGE`, or
+/// with `--progress json` the event {"event": "error", "code": …, "text": …}.
+pub fn error(e: &crate::Error) {
+    match SINK.get() {
+        Some(sink) if sink.mode == Mode::Json => {
+            let value =
+                serde_json::json!({"event": "error", "code": e.exit_code(), "text": e.to_string()});
+            sink.write(&format!("{value}\n"));
+        }
+        Some(sink) => sink.event(&Event::Note(&format!("gdmilp: {e}"))),
+        None => {
+            let _ = writeln!(std::io::stderr().lock(), "gdmilp: {e}");
+        }
+    }
+}
 
 /// How progress is shown (`--progress`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -96,6 +135,9 @@ impl Progress for Stderr {
             Event::Solver(t) if !self.quiet => self.write(&format!("{clear}{t}")),
             Event::Solver(_) => {}
             Event::Step(_) if self.quiet => {}
+            // A finished step leaves no line behind: what follows (the
+            // command's output on the same terminal) starts clean.
+            Event::Step(s) if self.terminal && s.total == Some(s.done) => self.write(clear),
             Event::Step(s) if self.terminal => {
                 self.write(&format!("{clear}{}", Self::step_text(s)));
                 state.1 = true;

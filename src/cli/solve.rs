@@ -49,11 +49,15 @@ impl SolverArgs {
             .filter(|t| !(t.is_finite() && *t > 0.0 && *t <= 3.2e7))
         {
             return Err(Error::usage(format!(
-                "--time-limit must be a positive number of seconds (at most a year, 3.2e7), not {t}"
+                "--time-limit must be a positive number of seconds (at most a year, 3.2e7), not {}",
+                crate::num::shown(t)
             )));
         }
         if let Some(g) = self.gap.filter(|g| !(g.is_finite() && *g >= 0.0)) {
-            return Err(Error::usage(format!("--gap must be a number ≥ 0, not {g}")));
+            return Err(Error::usage(format!(
+                "--gap must be a number ≥ 0, not {}",
+                crate::num::shown(g)
+            )));
         }
         Ok(())
     }
@@ -201,7 +205,8 @@ pub(super) fn run(a: SolveArgs) -> Result<u8> {
             "{}",
             serde_json::json!({
                 "status": out.status, "optimal": out.optimal, "objective": out.objective,
-                "bound": out.bound, "solution": a.output_file, "protect_rounds": rounds.rounds,
+                "bound": out.bound, "solution": crate::formats::manifest::path_json(&a.output_file),
+                "protect_rounds": rounds.rounds,
             })
         );
     }

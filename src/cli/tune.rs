@@ -50,7 +50,7 @@ pub struct TuneArgs {
     pub val: Option<PathBuf>,
     /// Hold out this fraction of DATA (seeded by --seed) as validation data
     /// instead of --val; the sweeps see the rest. 0: none (the default).
-    #[arg(long, value_name = "F")]
+    #[arg(long, value_name = "F", allow_negative_numbers = true)]
     pub val_split: Option<f64>,
     /// Folds of the cross-validation that checks tune's default box and
     /// --radius auto (seeded by --seed): each radius costs K sweeps, each
@@ -143,13 +143,22 @@ pub(super) fn run(a: TuneArgs) -> Result<u8> {
 /// The numbers and combinations of flags, before any file is read.
 fn check_args(a: &TuneArgs) -> Result<()> {
     a.form.validate()?;
+    if let Some(f) = a.val_split {
+        if !(0.0..1.0).contains(&f) {
+            return Err(Error::usage(format!(
+                "--val-split must be at least 0 and below 1 (a fraction of the data), not {}",
+                crate::num::shown(f)
+            )));
+        }
+    }
     if a.sweeps == 0 {
         return Err(Error::usage("--sweeps must be at least 1"));
     }
     if let Some(f) = a.shrink {
         if !(f > 0.0 && f < 1.0) {
             return Err(Error::usage(format!(
-                "--shrink must be between 0 and 1, not {f}"
+                "--shrink must be between 0 and 1, not {}",
+                crate::num::shown(f)
             )));
         }
         if a.val.is_none() && tune::val_split(a.val_split).is_none() {
@@ -186,10 +195,47 @@ fn check_files(a: &TuneArgs) -> Result<()> {
         crate::formats::atomic::check_outputs(&[r], &[&a.model])?;
     }
     if let Some(dir) = &a.keep {
+        if dir.exists() && !dir.is_dir() {
+            return Err(Error::invalid(
+                dir,
+                "is not a directory: --keep names a folder for the sweeps' files (made when missing)",
+            ));
+        }
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create", e))?;
         crate::formats::atomic::check_outputs(&[&dir.join("sweep1.mps")], &[])?;
+        for out in outputs {
+            if keeps(dir, out) {
+                return Err(Error::invalid(
+                    out,
+                    format!(
+                        "is a name --keep {} writes (sweepK.mps, its manifest and starts, sweepK.sol): the two would be one file; choose another name",
+                        dir.display()
+                    ),
+                ));
+            }
+        }
     }
     Ok(())
+}
+
+/// Whether `out` is a file `--keep dir` may write: `sweepK.mps…` or
+/// `sweepK.sol` in that folder.
+fn keeps(dir: &std::path::Path, out: &std::path::Path) -> bool {
+    let folder = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    let same = match (std::fs::canonicalize(folder), std::fs::canonicalize(dir)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    let name = out.file_name().unwrap_or_default().to_string_lossy();
+    let Some(rest) = name.strip_prefix("sweep") else {
+        return false;
+    };
+    let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let tail = &rest[digits..];
+    same && digits > 0 && (tail.starts_with(".mps") || tail == ".sol")
 }
 
 /// The flags as a plan, with the library's defaults for what they leave open

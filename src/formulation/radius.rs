@@ -23,7 +23,7 @@ pub enum Radius {
 
 /// The relative radius `export` and `tune` use when none is given (tune:
 /// without validation data). Measured safe on every case of issue #13
-/// (README, Real heads); the paper's absolute 0.05 is `--radius 0.05`.
+/// (docs/real-heads.md); the paper's absolute 0.05 is `--radius 0.05`.
 pub const DEFAULT_RELATIVE: f64 = 0.5;
 
 /// The relative radii `auto` tries, smallest first (small boxes are the

@@ -83,9 +83,8 @@ fn check_task(model: &Model, layer: &FinalLayer, data: &Dataset) -> Result<()> {
         return Err(Error::invalid(
             &data.path,
             format!(
-                "labels '{}' are floats holding whole numbers (0 to {max}), read as regression targets, but {} ends in {}: if they are class labels, give --task classification (or save them as integers)",
+                "labels '{}' are floats holding whole numbers (0 to {max}), read as regression targets, but the model ends in {} (a classifier): if they are class labels, give --task classification (or save them as integers)",
                 data.y_key,
-                model.path.display(),
                 layer.activation.name()
             ),
         ));
@@ -277,7 +276,7 @@ impl BoxReach {
         );
         if advise && ratio > WIDE_BOX {
             line.push_str(
-                "; a box this wide let sweeps fit their points and lose accuracy on unseen data (README, Real heads): let held-out data judge it (tune --radius auto), or give a box relative to the margins (--radius 0.5x)",
+                "; a box this wide let sweeps fit their points and lose accuracy on unseen data (docs/real-heads.md): let held-out data judge it (tune --radius auto), or give a box relative to the margins (--radius 0.5x)",
             );
         }
         line
@@ -536,7 +535,7 @@ pub fn manifest(
             path: loaded.model.path.clone(),
             sha256: loaded.model.sha256.clone(),
         },
-        layer: LayerRef::of(&loaded.layer),
+        layer: layer_ref(&loaded.layer),
         data: DataRef {
             path: loaded.data.path.clone(),
             x_key: loaded.data.x_key.clone(),
@@ -704,4 +703,22 @@ pub fn write_files(
     let inputs = input_files(loaded);
     let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
     Outputs::check(milp, &inputs)?.write(loaded, sel, opts, built)
+}
+
+/// The manifest's description of a located layer.
+fn layer_ref(l: &FinalLayer) -> LayerRef {
+    LayerRef {
+        op: l.op_summary(),
+        weight: l.weight.name.clone(),
+        bias: l.bias.as_ref().map(|b| b.name.clone()),
+        bias_kind: serde_json::to_value(l.bias_kind)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default(),
+        n_in: l.n_in,
+        n_out: l.n_out,
+        activation: l.activation.name().to_string(),
+        input: l.input.clone(),
+        model_output: l.model_output.clone(),
+    }
 }

@@ -390,3 +390,33 @@ fn the_manifest_names_segment_columns_by_runs_and_the_start_leaves_them_out() {
             .all(|l| !l.contains(" sg_") && !l.starts_with("sg_")));
     }
 }
+
+#[test]
+fn export_json_names_the_files_it_wrote_and_the_problem_they_hold() {
+    let dir = Dir::new("export-json");
+    let mps = dir.p("layer.mps");
+    let r = dir
+        .run(&[
+            "export",
+            &model("digits"),
+            &data("digits"),
+            "-o",
+            &mps,
+            "--json",
+        ])
+        .ok();
+    let j = r.json();
+    r.check(j["files"]["milp"] == mps.as_str(), "the MILP file");
+    for key in ["manifest", "start", "cbc_start"] {
+        let path = j["files"][key].as_str().unwrap();
+        r.check(std::path::Path::new(path).is_file(), key);
+    }
+    r.check(
+        j["points"]["selected"] == 300 && j["model"]["correct"] == 249,
+        "the points and the model's metrics",
+    );
+    r.check(
+        j["incumbent_loss"].as_f64() == Some(-249.0),
+        "the incumbent's loss: the current weights' correct count",
+    );
+}

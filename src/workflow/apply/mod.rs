@@ -6,6 +6,10 @@
 //! whole sequence, with its exit-code rules, is [`ApplyPlan`]: a caller
 //! (the CLI) turns its flags into a [`Request`] and the results into lines.
 
+mod find;
+
+pub use find::{find_manifest, manifest_data, Found, ManifestSource};
+
 use crate::data::{self, Dataset};
 use crate::error::{Error, Result};
 use crate::formats::manifest::Manifest;
@@ -256,22 +260,17 @@ pub fn rounding(
     let relu = layer.activation == Activation::Relu;
     let h = features.h.select(ndarray::Axis(0), &man.selection.indices);
     let y = data.y.subset(&man.selection.indices);
-    let loss = |w: &Array2<f64>, b: &Array1<f64>| {
+    let loss = |w: &Array2<f64>, b: &Array1<f64>, check| {
         let a = h.dot(&w.t()) + b;
-        // Margins counted as the verification counts them: a solver leaves
-        // them at ε within its feasibility tolerance.
-        metrics::formulation_loss(
-            a.view(),
-            relu,
-            &man.options,
-            metrics::MarginCheck::Float32,
-            &y,
-        )
+        metrics::formulation_loss(a.view(), relu, &man.options, check, &y)
     };
     Some(Rounding {
         dtype: crate::onnx::dtype::name(t),
-        solver_weights_loss: loss(&wts.w, &wts.b),
-        stored_weights_loss: loss(&stored.w, &stored.b),
+        // The solver's weights as the solver counts (margins at ε within
+        // its tolerance), the stored ones as the coarse model counts (see
+        // margin_check): the shift is then what the model computes.
+        solver_weights_loss: loss(&wts.w, &wts.b, metrics::MarginCheck::Float32),
+        stored_weights_loss: loss(&stored.w, &stored.b, margin_check(layer)),
     })
 }
 
@@ -307,24 +306,34 @@ impl Verification {
     }
 }
 
-/// Loss on `indices` at activations `a` (from the float32 model) of the
-/// whole data set; margins are checked as [`metrics::MarginCheck::Float32`].
+/// How a classification margin of `layer`'s activations, as ONNX Runtime
+/// computes them, is counted: within a float32 tolerance of ε, or above 0
+/// for a float16 or bfloat16 layer, whose number spacing is about ε.
+pub fn margin_check(layer: &FinalLayer) -> metrics::MarginCheck {
+    use crate::onnx::dtype;
+    let p = &layer.weight;
+    if [p.data_type, p.compute_type]
+        .iter()
+        .any(|&t| matches!(t, dtype::FLOAT16 | dtype::BFLOAT16))
+    {
+        metrics::MarginCheck::Positive
+    } else {
+        metrics::MarginCheck::Float32
+    }
+}
+
+/// Loss on `indices` at activations `a` (from ONNX Runtime) of the whole
+/// data set; margins are checked as `check` says ([`margin_check`]).
 pub fn loss_on(
     man: &Manifest,
-    relu: bool,
+    (relu, check): (bool, metrics::MarginCheck),
     a: &Array2<f64>,
     y: &data::Labels,
     indices: &[usize],
 ) -> f64 {
     let a_sel = a.select(ndarray::Axis(0), indices);
     let y_sel = y.subset(indices);
-    metrics::formulation_loss(
-        a_sel.view(),
-        relu,
-        &man.options,
-        metrics::MarginCheck::Float32,
-        &y_sel,
-    )
+    metrics::formulation_loss(a_sel.view(), relu, &man.options, check, &y_sel)
 }
 
 /// Compares before, the solver's report, and the patched model.
@@ -336,44 +345,35 @@ pub fn verify(
     before: &Features,
     after: &Features,
 ) -> Verification {
-    let relu = layer.activation == Activation::Relu;
+    let relu = (layer.activation == Activation::Relu, margin_check(layer));
     let idx = &man.selection.indices;
+    // A coarse model's own outputs: its softmax may round two classes to
+    // one number, and its argmax then picks the first.
+    let own = matches!(
+        (relu.1, &man.task),
+        (
+            metrics::MarginCheck::Positive,
+            crate::data::Task::Classification
+        )
+    );
+    fn pick(f: &Features, own: bool) -> &Array2<f64> {
+        if own {
+            &f.out
+        } else {
+            &f.a
+        }
+    }
     Verification {
         // Computed by ONNX Runtime like `recomputed_loss`, so that weights
         // the patch leaves as they were compare equal in any float type.
-        incumbent_loss: loss_on(man, relu, &before.a, &data.y, idx),
+        incumbent_loss: loss_on(man, relu, pick(before, own), &data.y, idx),
         solver_loss: solver_objective.map(|o| o + man.objective_offset),
-        recomputed_loss: loss_on(man, relu, &after.a, &data.y, idx),
+        recomputed_loss: loss_on(man, relu, pick(after, own), &data.y, idx),
         mse_bound: man.mse_bound,
         objective_offset: man.objective_offset,
         before: metrics::metrics(&before.out, &before.a, &data.y),
         after: metrics::metrics(&after.out, &after.a, &data.y),
         rounding: None,
-    }
-}
-
-/// How [`find_manifest`] chose a manifest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ManifestSource {
-    /// `--manifest`.
-    Given,
-    /// Named like the solution: `layer.v2.sol` ↔ `layer.v2.mps.gdmilp.json`.
-    Named,
-    /// The only manifest of this model nearby, not named like the
-    /// solution: usable only when its columns and box accept the solution.
-    Lone,
-}
-
-impl ManifestSource {
-    /// Why this manifest, for the `manifest` line ("" when given).
-    pub fn describe(self) -> &'static str {
-        match self {
-            ManifestSource::Given => "",
-            ManifestSource::Named => " (named like the solution)",
-            ManifestSource::Lone => {
-                " (the only manifest of this model here; not named like the solution, but its columns and box accept it)"
-            }
-        }
     }
 }
 
@@ -412,190 +412,6 @@ pub fn map_found(
     }
 }
 
-/// A manifest found for a solution.
-pub struct Found {
-    /// Its path.
-    pub path: PathBuf,
-    /// Its content.
-    pub manifest: Manifest,
-    /// How it was chosen.
-    pub source: ManifestSource,
-}
-
-/// The names a solution or manifest file shares with its MILP file: the
-/// file name without `.gdmilp.json` (or the solution's extension), and that
-/// name without `.mps`/`.lp` and `.gz`: `layer.v2.mps.gdmilp.json` gives
-/// (`layer.v2.mps`, `layer.v2`), `layer.v2.sol` gives (`layer.v2`,
-/// `layer.v2`), `layer.v2.mps.sol` gives (`layer.v2.mps`, `layer.v2`).
-fn stems(path: &Path, is_manifest: bool) -> (String, String) {
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let lower = name.to_ascii_lowercase();
-    let full = if is_manifest {
-        lower
-            .strip_suffix(crate::formats::MANIFEST_SUFFIX)
-            .map_or(lower.len(), str::len)
-    } else {
-        lower.rfind('.').filter(|&k| k > 0).unwrap_or(lower.len())
-    };
-    let mut end = full;
-    for ext in [".gz", ".mps", ".lp"] {
-        if lower[..end].ends_with(ext) && end > ext.len() {
-            end -= ext.len();
-        }
-    }
-    (name[..full].to_string(), name[..end].to_string())
-}
-
-/// Among the manifests in one folder, the one for `solution`: of the
-/// model with hash `sha256`, named exactly like it, else named like it up
-/// to the format (several such with one token are one export written in
-/// several formats), else the only one of that model.
-fn pick(
-    all: Vec<(PathBuf, Manifest)>,
-    solution: &Path,
-    sha256: &str,
-    other_model: impl Fn(&Path) -> Error,
-) -> Result<Option<(PathBuf, Manifest, ManifestSource)>> {
-    let (full, base) = stems(solution, false);
-    let named = |exact: bool| -> Vec<&(PathBuf, Manifest)> {
-        all.iter()
-            .filter(|(c, _)| {
-                let (f, b) = stems(c, true);
-                if exact {
-                    f == full
-                } else {
-                    b == base
-                }
-            })
-            .collect()
-    };
-    let exact = named(true);
-    let loose = if exact.is_empty() {
-        named(false)
-    } else {
-        exact
-    };
-    let mine: Vec<&(PathBuf, Manifest)> = loose
-        .iter()
-        .copied()
-        .filter(|(_, m)| m.model.sha256 == sha256)
-        .collect();
-    let all_mine: Vec<&(PathBuf, Manifest)> = all
-        .iter()
-        .filter(|(_, m)| m.model.sha256 == sha256)
-        .collect();
-    let one_export = |v: &[&(PathBuf, Manifest)]| v.iter().all(|(_, m)| m.token == v[0].1.token);
-    let (found, source) = match (mine.len(), loose.len(), all_mine.len()) {
-        (1.., _, _) if one_export(&mine) => (mine[0], ManifestSource::Named),
-        (0, 1.., _) => return Err(other_model(&loose[0].0)),
-        (0, 0, 1) => (all_mine[0], ManifestSource::Lone),
-        (0, 0, 0) => return Ok(None),
-        _ => {
-            let several = if mine.is_empty() { all_mine } else { mine };
-            let names: Vec<String> = several
-                .iter()
-                .map(|(c, _)| c.display().to_string())
-                .collect();
-            return Err(Error::usage(format!(
-                "{} manifests of this model's exports are here ({}) and not exactly one is named like {}; give --manifest",
-                names.len(),
-                names.join(", "),
-                solution.display()
-            )));
-        }
-    };
-    Ok(Some((found.0.clone(), found.1.clone(), source)))
-}
-
-/// Finds the manifest: `explicit`, else among the `*.gdmilp.json` beside
-/// the solution (then in the working directory) whose model hash is
-/// `sha256`, the one named like the solution, else the only one (see
-/// [`pick`]). Any
-/// candidate that cannot be read, or is of an older format, is an error
-/// naming it; so is a manifest whose MILP file, still beside it, carries
-/// another export's token.
-pub fn find_manifest(
-    explicit: Option<&Path>,
-    solution: &Path,
-    sha256: &str,
-    model: &Path,
-) -> Result<Option<Found>> {
-    let other_model = |p: &Path| {
-        Error::invalid(
-            p,
-            format!("was exported from a different model than {} (SHA-256 differs); the solution does not belong to this model", model.display()),
-        )
-    };
-    if let Some(p) = explicit {
-        let m = Manifest::load(p)?;
-        if m.model.sha256 != sha256 {
-            return Err(other_model(p));
-        }
-        m.check_file(p)?;
-        return Ok(Some(Found {
-            path: p.to_path_buf(),
-            manifest: m,
-            source: ManifestSource::Given,
-        }));
-    }
-    let sol_dir = solution
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut dirs = vec![sol_dir.to_path_buf()];
-    if std::fs::canonicalize(sol_dir).ok() != std::fs::canonicalize(".").ok() {
-        dirs.push(PathBuf::from("."));
-    }
-    for dir in dirs {
-        let Some((path, manifest, source)) =
-            pick(manifests_in(&dir)?, solution, sha256, other_model)?
-        else {
-            continue;
-        };
-        manifest.check_file(&path)?;
-        return Ok(Some(Found {
-            path,
-            manifest,
-            source,
-        }));
-    }
-    Ok(None)
-}
-
-/// Every `*.gdmilp.json` in `dir`, read; one that cannot be is an error.
-fn manifests_in(dir: &Path) -> Result<Vec<(PathBuf, Manifest)>> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(Vec::new());
-    };
-    let mut candidates: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name().is_some_and(|n| {
-                n.to_string_lossy()
-                    .ends_with(crate::formats::MANIFEST_SUFFIX)
-            })
-        })
-        .collect();
-    candidates.sort();
-    candidates
-        .into_iter()
-        .map(|c| match Manifest::load(&c) {
-            Ok(m) => Ok((c, m)),
-            Err(Error::Invalid { path, msg }) => Err(Error::invalid(
-                path,
-                format!("{msg} (apply met it looking for the solution's manifest: move it away or give --manifest)"),
-            )),
-            Err(e) => Err(e),
-        })
-        .collect()
-}
-
-/// The data file a manifest names (see [`crate::formats::manifest::recorded_file`]).
-pub fn manifest_data(man_path: &Path, man: &Manifest) -> Result<PathBuf> {
-    crate::formats::manifest::recorded_file(man_path, &man.data.path, &man.data.sha256, "data file")
-}
-
 /// What `apply` is asked to do, as the command line gives it.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -628,8 +444,8 @@ pub fn default_output(model: &Path) -> PathBuf {
 /// located, the solution read and mapped to weights (through the manifest,
 /// when there is one), the output locked and checked against every input.
 /// Then [`ApplyPlan::verify`] re-runs the patched model, and
-/// [`ApplyPlan::write`] writes it or refuses; [`Applied::code`] is the exit
-/// code. The caller only prints.
+/// [`ApplyPlan::write`] writes it or refuses; [`Applied::outcome`] says
+/// how it stands. The caller only prints.
 pub struct ApplyPlan {
     request: Request,
     /// The patched model's path.
@@ -667,8 +483,18 @@ pub struct Applied {
     pub out: PathBuf,
     /// Its data files and notes.
     pub written: PatchedFiles,
-    /// The exit code: 0 written and verified, 3 written with a caveat.
-    pub code: u8,
+    /// Verified, or written with a caveat.
+    pub outcome: Outcome,
+}
+
+/// How a written model stands: what the CLI turns into exit 0 or 3.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The patched model computes what the solver said (and keeps every
+    /// protected point).
+    Verified,
+    /// Written, but not verified as the solver's answer: why, in one line.
+    Caveat(String),
 }
 
 impl ApplyPlan {
@@ -717,8 +543,14 @@ impl ApplyPlan {
             .clone()
             .unwrap_or_else(|| default_output(&request.model));
         let lock = crate::formats::atomic::Lock::take(&out)?;
+        // The export's files too: apply reads its MILP file for the token.
+        let export = found
+            .as_ref()
+            .map(|f| crate::formats::export_files(&f.path))
+            .unwrap_or_default();
         let mut inputs = vec![request.solution.as_path()];
         inputs.extend(found.as_ref().map(|f| f.path.as_path()));
+        inputs.extend(export.iter().map(PathBuf::as_path));
         crate::formats::atomic::check_outputs(&[&out], &inputs)?;
         Ok(ApplyPlan {
             request,
@@ -808,9 +640,11 @@ impl ApplyPlan {
     /// finds it worse than the current weights or losing a protected point
     /// (exit 1, nothing written; `force` writes it with exit 3).
     pub fn write(self, checked: Option<&Checked>) -> Result<Applied> {
-        let mut code = 0;
-        match checked {
-            None => code = 3,
+        let outcome = match checked {
+            None => Outcome::Caveat(
+                "verification skipped: no manifest of this model's export was found (give --manifest)"
+                    .into(),
+            ),
             Some(c) => {
                 let v = &c.verification;
                 let worse = v.worse_than_incumbent();
@@ -818,16 +652,26 @@ impl ApplyPlan {
                 if (worse || lost) && !self.request.force {
                     return Err(Error::Rejected(refusal(c)));
                 }
-                if worse || lost || !v.matches_solver() {
-                    code = 3;
+                if worse || lost {
+                    Outcome::Caveat(format!("written with --force: {}", refusal(c)))
+                } else if !v.matches_solver() {
+                    Outcome::Caveat(format!(
+                        "the patched model's loss {} does not match the solver's {}",
+                        crate::num::fmt(v.recomputed_loss),
+                        v.solver_loss
+                            .map(crate::num::fmt)
+                            .unwrap_or_else(|| "(not reported)".into())
+                    ))
+                } else {
+                    Outcome::Verified
                 }
             }
-        }
+        };
         let written = write(&self.model, &self.layer, &self.weights, &self.out)?;
         Ok(Applied {
             out: self.out,
             written,
-            code,
+            outcome,
         })
     }
 }
@@ -849,29 +693,5 @@ fn refusal(c: &Checked) -> String {
             fmt(v.recomputed_loss),
             fmt(v.incumbent_loss)
         ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::stems;
-    use std::path::Path;
-
-    #[test]
-    fn solutions_and_manifests_match_by_the_whole_name() {
-        let s = |p: &str, m: bool| stems(Path::new(p), m);
-        let v2 = ("layer.v2".to_string(), "layer.v2".to_string());
-        assert_eq!(s("d/layer.v2.sol", false), v2);
-        assert_eq!(
-            s("layer.v2.mps.gdmilp.json", true),
-            ("layer.v2.mps".into(), "layer.v2".into())
-        );
-        assert_eq!(
-            s("layer.v2.mps.sol", false),
-            ("layer.v2.mps".into(), "layer.v2".into())
-        );
-        assert_eq!(s("layer.mps.gz.gdmilp.json", true).1, "layer");
-        assert_ne!(s("layer.gdmilp.json", true).1, v2.1);
-        assert_eq!(s("sol", false).0, "sol");
     }
 }
