@@ -14,9 +14,10 @@ training accuracy reaches 78 % (checked after every step of 64 points, at most
 the accuracy lands within a point or so of 78 % (about.json records where it
 stopped).
 The heads of pretrained image classifiers (N = 2,048, M = 1,000, case `xl`) use the same
-world with N = 2,048 and a cheaper stop: the accuracy is checked every 16 steps on the
-first 5,000 training points, and the fit stops at 67 % (a 1,000-class head that stalled
-early; about.json records where it stopped).
+world with N = 2,048, no label noise (like issue #21's head, where LogisticRegression
+reaches 97 % on held-out points in 17 iterations) and a cheaper stop: the accuracy is
+checked every 16 steps on the first 5,000 training points, and the fit stops at 67 % (a
+1,000-class head that stalled early; about.json records where it stopped).
 Regression: M = 10 targets, a random linear function of the features plus noise;
 the current weights are 2 epochs of mini-batch SGD on the squared error.
 
@@ -47,6 +48,7 @@ LATENT = 32
 LARGE_TARGET_ACCURACY = 0.67
 LARGE_CHECK_EVERY = 16
 LARGE_CHECK_POINTS = 5_000
+LARGE_LABEL_NOISE = 0.0
 TEST_POINTS = 10_000
 LABEL_NOISE = 0.2
 TARGET_ACCURACY = 0.78
@@ -84,7 +86,8 @@ def draw(task, w, t, seed):
         z = g.normal(size=(t, LATENT))
     h = np.maximum(z @ w["proj"] + w["shift"], 0.0).astype(np.float32)
     if task == "cls":
-        flip = g.random(t) < LABEL_NOISE
+        noise = LABEL_NOISE if h.shape[1] == N else LARGE_LABEL_NOISE
+        flip = g.random(t) < noise
         y = np.where(flip, g.integers(0, m, t), labels).astype(np.int64)
     else:
         signal = h.astype(np.float64) @ w["coef"] + w["intercept"]
