@@ -764,6 +764,11 @@ def write_results(runs):
         "log's dual bound is not ±inf); mse compares each output's sum of squares with the same box's",
         "optimum from `scipy.optimize.lsq_linear`, polished and KKT-checked (`box_optimum` in",
         "runs.json). `--crosscheck` adds highspy (interior point) on hinge's exported file.",
+        "`xl` (issue #21): gdmilp's wall time is the whole `tune`; on these heads its formulation",
+        "(`Problem` building and indexing the kept pair rows, checking the start against every row)",
+        "costs about as much as the solver, one thread, and holds most of the peak memory. The",
+        "solver alone: `cargo bench --bench hinge -- head.npz R` (benches/hinge.rs) on the same",
+        "features and the r the report resolved.",
         "Raw output of every run: `runs.json`.",
         "",
     ]
