@@ -768,7 +768,10 @@ def write_results(runs):
         "(`Problem` building and indexing the kept pair rows, checking the start against every row)",
         "costs about as much as the solver, one thread, and holds most of the peak memory. The",
         "solver alone: `cargo bench --bench hinge -- head.npz R` (benches/hinge.rs) on the same",
-        "features and the r the report resolved.",
+        "features and the r the report resolved. Its products need no new dependency: the GEMM",
+        "is `matrixmultiply` (already under `ndarray`), measured on (4,096 × 2,048)·(2,048 × 1,000)",
+        "f32 here at 185–196 GFLOP/s on two threads, where numpy's OpenBLAS sgemm gave 104–120 and",
+        "the `gemm` crate 0.18 115–124 in the same minutes (this EPYC runs AVX-512 at AVX2's rate).",
         "Raw output of every run: `runs.json`.",
         "",
     ]
