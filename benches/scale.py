@@ -771,7 +771,7 @@ def write_results(runs):
         "features and the r the report resolved. Its products need no new dependency: the GEMM",
         "is `matrixmultiply` (already under `ndarray`), measured on (4,096 × 2,048)·(2,048 × 1,000)",
         "f32 here at 185–196 GFLOP/s on two threads, where numpy's OpenBLAS sgemm gave 104–120 and",
-        "the `gemm` crate 0.18 115–124 in the same minutes (this EPYC runs AVX-512 at AVX2's rate).",
+        "the `gemm` crate 0.18 115–124 in the same minutes (OpenBLAS's AVX-512 kernels were no faster here).",
         "Raw output of every run: `runs.json`.",
         "",
     ]
