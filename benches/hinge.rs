@@ -5,11 +5,13 @@
 //! cargo bench --bench hinge -- head.npz 0.05 0.01 0.002      # one row per radius r (r_b = r, δ = 1)
 //! ```
 //!
-//! Prints a table: points kept by presolve, PDHG iterations, seconds (wall
-//! and this thread's CPU), the certified gap, and the ratio to
+//! Prints a table: points and point-class pairs kept by presolve, PDHG
+//! iterations, seconds (wall and this thread's CPU), the certified gap, and the ratio to
 //! LogisticRegression's fit time measured by the script (CPU seconds, so
 //! that a loaded machine does not skew it). `HINGE_LIMIT` (seconds, default
-//! 600) and `HINGE_ITERS` bound each solve. `HINGE_WARM=y` solves the radii
+//! 600) and `HINGE_ITERS` bound each solve; `HINGE_THREADS` sets the
+//! solver's threads (default: every core; the CPU column counts only the
+//! calling thread's). `HINGE_WARM=y` solves the radii
 //! as a path, each from the last one's solution (`hinge::solve_from`), with
 //! `,scale` (the displacement W − W⁰ scaled to the new radius), `,noy` (no
 //! dual) or `,nosteps` (PDHG's step sizes not carried over).
@@ -60,11 +62,12 @@ fn main() {
     let s = Settings {
         time_limit: Some(Duration::from_secs_f64(env_or("HINGE_LIMIT", 600.0))),
         max_iterations: env_or("HINGE_ITERS", 100_000),
+        threads: env_or("HINGE_THREADS", 0),
         ..Settings::default()
     };
-    println!("| T | M | r | points kept | iterations | wall s | CPU s | certified gap | LR wall s | LR CPU s | CPU ratio | status | objective | bound |");
+    println!("| T | M | r | points kept | pairs kept | iterations | wall s | CPU s | certified gap | LR wall s | LR CPU s | CPU ratio | status | objective | bound |");
     println!(
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     );
     let warm = std::env::var("HINGE_WARM").unwrap_or_default();
     let mut prev: Option<(f64, Solution)> = None;
@@ -99,10 +102,11 @@ fn main() {
         };
         let (wall, cpu) = (clock.elapsed().as_secs_f64(), cpu_seconds() - cpu);
         println!(
-            "| {} | {} | {r} | {} | {} | {wall:.2} | {cpu:.2} | {:.1e} | {lr_wall:.2} | {lr_cpu:.2} | {:.1} | {:?} | {:.6} | {:.6} |",
+            "| {} | {} | {r} | {} | {} | {} | {wall:.2} | {cpu:.2} | {:.1e} | {lr_wall:.2} | {lr_cpu:.2} | {:.1} | {:?} | {:.6} | {:.6} |",
             h.nrows(),
             w0.nrows(),
             sol.points,
+            sol.pairs,
             sol.iterations,
             sol.rel_gap(),
             cpu / lr_cpu,

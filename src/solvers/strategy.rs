@@ -190,7 +190,7 @@ pub fn solve(
     let method = Method::choose(p, opts, choice);
     match method {
         Method::LeastSquares => Ok(least_squares(p, opts, bias, deadline)),
-        Method::HingePdhg => Ok(hinge(p, opts, bias, deadline)),
+        Method::HingePdhg => Ok(hinge(p, opts, bias, settings, deadline)),
         Method::MipStart => start_stands(
             p,
             bias,
@@ -268,7 +268,13 @@ pub const REL_GAP: f64 = 1e-4;
 /// 1e-9 a output where the arithmetic allows).
 pub const LSQ_GAP: f64 = 1e-6;
 
-fn hinge(p: &Problem, opts: &Options, bias: &Array1<f64>, deadline: Option<Instant>) -> Answer {
+fn hinge(
+    p: &Problem,
+    opts: &Options,
+    bias: &Array1<f64>,
+    highs: &Settings,
+    deadline: Option<Instant>,
+) -> Answer {
     let labels = p.labels().expect("chosen only with labels");
     let w0 = p.current_weights();
     let b0 = p.current_bias().unwrap_or_else(|| bias.clone());
@@ -284,6 +290,8 @@ fn hinge(p: &Problem, opts: &Options, bias: &Array1<f64>, deadline: Option<Insta
     let settings = crate::solvers::hinge::Settings {
         rel_gap: REL_GAP,
         time_limit: deadline.map(|d| d.saturating_duration_since(Instant::now())),
+        // `--threads` as HiGHS reads it; none given: every core.
+        threads: highs.threads.map_or(0, |t| t as usize),
         ..Default::default()
     };
     let s = crate::solvers::hinge::solve(&lp, &settings);
@@ -292,7 +300,7 @@ fn hinge(p: &Problem, opts: &Options, bias: &Array1<f64>, deadline: Option<Insta
         crate::solvers::hinge::Status::TimeLimit => "Time limit reached".to_string(),
         crate::solvers::hinge::Status::IterationLimit => "Iteration limit reached".to_string(),
     };
-    let values = hinge_values(p, labels, opts.margin, &s.w, &s.b);
+    let values = hinge_values(p, &s.losses, &s.w, &s.b);
     let offset = p.objective_offset();
     Answer {
         method: Method::HingePdhg,
@@ -307,15 +315,9 @@ fn hinge(p: &Problem, opts: &Options, bias: &Array1<f64>, deadline: Option<Insta
 }
 
 /// Every column of the hinge problem at weights (w, b): the layer's
-/// parameters, and ξ_t, each kept point's hinge loss there.
-fn hinge_values(
-    p: &Problem,
-    labels: &[usize],
-    delta: f64,
-    w: &Array2<f64>,
-    b: &Array1<f64>,
-) -> Vec<f64> {
-    let a = p.features().dot(&w.t()) + b;
+/// parameters, and ξ_t, each kept point's hinge loss there (`losses`, by
+/// the problem's points, as the solver computed them).
+fn hinge_values(p: &Problem, losses: &[f64], w: &Array2<f64>, b: &Array1<f64>) -> Vec<f64> {
     let pos: std::collections::HashMap<usize, usize> = p
         .points()
         .iter()
@@ -326,10 +328,7 @@ fn hinge_values(
         .map(|c| match c.var {
             crate::formulation::names::Var::W(j, i) => w[[j, i]],
             crate::formulation::names::Var::B(j) => b[j],
-            crate::formulation::names::Var::Xi(t) => {
-                let k = pos[&t];
-                crate::formulation::metrics::hinge(a.row(k), labels[k], delta).min(c.upper)
-            }
+            crate::formulation::names::Var::Xi(t) => losses[pos[&t]].min(c.upper),
             _ => c.start,
         })
         .collect()

@@ -11,20 +11,32 @@
 //! 2021): Pock–Chambolle diagonal preconditioning (one dual step per point,
 //! so the capped-simplex projection stays exact), adaptive step sizes, a
 //! primal weight updated at restarts, and restarts to the average or the
-//! last iterate when the duality gap has fallen enough. One iteration is two
-//! products, A = H Wᵀ + b (T×N · N×M) and G = Y'ᵀ H (M×T · T×N), fused into
-//! one pass over the feature rows (a point's dual step needs only its own
-//! activations) that skips the zeros of the sparse dual; the activations
-//! are computed four points by two classes at a time, and the features are
-//! read as f32 when each is an f32 exactly (ONNX Runtime's are: half the
-//! bytes, the same products).
+//! last iterate when the duality gap has fallen enough.
+//!
+//! **Only the pairs that can move.** Inside the box an activation a_tj moves
+//! by at most r‖h_t‖₁ + r_b, so a margin by at most twice that (interval
+//! bounds). A pair (t, j) whose margin stays ≥ δ over the whole box never
+//! contributes to the loss (the hinge is max(0, ·)): it gets no dual
+//! variable, no activation and no share of any product, and the LP over the
+//! remaining pairs has the same objective at every point of the box — the
+//! same optimum and the same certificate. A point with no such pair leaves
+//! altogether. On a 1,000-class head in a 0.5x box about a third of the
+//! pairs stay ([`Pairs`]): the state is O(pairs), never T×M.
+//!
+//! One iteration is two products: the activations H Wᵀ + b, a dense
+//! (T×N)·(N×M) product done by blocks of points with the tuned GEMM
+//! `ndarray` already uses (`matrixmultiply`), on every core, in f32 when
+//! each feature is an f32 exactly (ONNX Runtime's are); and G = Y'ᵀ H,
+//! accumulated in f64 from each point's few non-zero duals. Both are fused
+//! into one pass over the points (a point's dual step needs only its own
+//! activations) so each feature row is read once.
 //!
 //! Every iterate is certified: f(x) is an upper bound, and for any y ∈ Y
 //! D(y) = Σ y_tj (δ − m_tj(x⁰)) − r‖G(y)‖₁ − r_b‖g_b(y)‖₁ (the minimum of
 //! the Lagrangian over the box, in closed form) is a lower bound. The solver
-//! stops when (best f − best D) / max(1, best f) ≤ the requested gap.
-//! Before it starts, points whose margins stay ≥ δ everywhere in the box
-//! (interval bounds) are dropped: their loss is 0 for every feasible x.
+//! stops when (best f − best D) / max(1, best f) ≤ the requested gap; both
+//! are recomputed in f64 from the weights and the dual before it says so
+//! (the f32 products only steer the iterations).
 //!
 //! [`solve_from`] starts from a given primal and dual (a [`Solution`] of the
 //! same points at a nearby radius, or a solve stopped early). Measured on
@@ -34,8 +46,12 @@
 //! the start, sets the count).
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, CowArray, Ix2, Zip};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, LinalgScalar, Zip};
+use std::ops::Range;
 use std::time::{Duration, Instant};
+
+#[cfg(all(test, feature = "highs"))]
+mod tests;
 
 /// The hinge LP of one layer. Labels must be < M and the shapes agree
 /// (T×N features, M×N weights, M biases); [`solve`] panics otherwise.
@@ -57,15 +73,17 @@ pub struct HingeLp<'a> {
     pub delta: f64,
 }
 
-/// When to stop.
+/// When to stop, and how many threads.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Certified relative gap (P − D) / max(1, |P|) at which to stop.
     pub rel_gap: f64,
     /// Wall-clock limit, or none.
     pub time_limit: Option<Duration>,
-    /// Most PDHG steps (each two dense products).
+    /// Most PDHG steps (each two products).
     pub max_iterations: usize,
+    /// Threads for the products; 0: as many as the machine has.
+    pub threads: usize,
 }
 
 impl Default for Settings {
@@ -74,6 +92,7 @@ impl Default for Settings {
             rel_gap: 1e-4,
             time_limit: None,
             max_iterations: 100_000,
+            threads: 0,
         }
     }
 }
@@ -81,8 +100,7 @@ impl Default for Settings {
 /// Why the solver stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
-    /// The certified gap is within the requested one (on the loss tracked
-    /// while solving, equal to the recomputed objective up to rounding).
+    /// The certified gap is within the requested one.
     Converged,
     /// Stopped by the time limit.
     TimeLimit,
@@ -97,8 +115,11 @@ pub struct Solution {
     pub w: Array2<f64>,
     /// Bias, M (b⁰ when it is fixed).
     pub b: Array1<f64>,
-    /// The hinge loss f at (w, b), recomputed from them.
+    /// The hinge loss f at (w, b), recomputed from them in f64.
     pub objective: f64,
+    /// Each point's hinge loss at (w, b) (T; 0 for the points presolve
+    /// dropped): the sum is `objective`.
+    pub losses: Vec<f64>,
     /// A certified lower bound on the LP optimum.
     pub bound: f64,
     /// PDHG steps taken (rejected step sizes included).
@@ -107,9 +128,11 @@ pub struct Solution {
     pub status: Status,
     /// Points left after presolve.
     pub points: usize,
-    /// The dual whose bound is [`Solution::bound`], T×M (a row per point of
-    /// the LP, 0 for the points presolve dropped and in each label's
-    /// column): with `w` and `b`, a [`Start`] for a neighbouring LP.
+    /// Point-class pairs left after presolve (the dual's size).
+    pub pairs: usize,
+    /// The dual whose bound is [`Solution::bound`], T×M (0 for the pairs
+    /// presolve dropped and in each label's column): with `w` and `b`, a
+    /// [`Start`] for a neighbouring LP.
     pub y: Array2<f64>,
     /// The step size and primal weight PDHG ended with, for [`Start::steps`].
     pub steps: (f64, f64),
@@ -160,53 +183,124 @@ pub fn solve_from(lp: &HingeLp<'_>, s: &Settings, start: &Start<'_>) -> Solution
     run(lp, s, Some(start))
 }
 
+/// The threads `asked` means (0: the machine's).
+fn thread_count(asked: usize) -> usize {
+    if asked > 0 {
+        return asked;
+    }
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 fn run(lp: &HingeLp<'_>, s: &Settings, start: Option<&Start<'_>>) -> Solution {
     let clock = Instant::now();
-    let red = presolve(lp);
-    let op = Op::new(lp, &red);
+    let threads = thread_count(s.threads);
+    let pairs = Pairs::new(lp, threads);
+    let (t_all, m) = (lp.h.nrows(), lp.w0.nrows());
     let init = start.map(|st| Init {
         w: st.w.to_owned(),
         b: st.b.to_owned(),
-        y: st.y.map(|y| y.select(Axis(0), &red.index)),
+        y: st.y.map(|y| pairs.gather(&y)),
         steps: st.steps,
     });
-    let mut pd = Pdhg::new(&op, init);
-    let status = pd.run(s, clock);
-    let (mut w, mut b) = pd.best_weights();
-    let mut a = Array2::zeros((op.h.nrows(), op.m));
-    op.act(&w.view(), &b.view(), &mut a);
-    let mut objective = op.loss(&a);
-    if objective > pd.loss0 {
-        // Never worse than the current weights.
-        (w, b, objective) = (lp.w0.to_owned(), lp.b0.to_owned(), pd.loss0);
+    let (w, b, kept_losses, bound, status, steps, best_y, eta_omega) = match &pairs.feats {
+        Feats::F32(h) => solve_pairs(lp, &pairs, h, s, init, threads, clock),
+        Feats::F64(h) => solve_pairs(lp, &pairs, h, s, init, threads, clock),
+    };
+    let mut losses = vec![0.0; t_all];
+    for (&t, &v) in pairs.index.iter().zip(&kept_losses) {
+        losses[t] = v;
     }
-    let bound = pd.best_bound.max(0.0);
-    let mut y = Array2::zeros((lp.h.nrows(), op.m));
-    for (&t, row) in red.index.iter().zip(pd.best_y.rows()) {
-        y.row_mut(t).assign(&row);
+    let objective = kept_losses.iter().sum();
+    let mut y = Array2::zeros((t_all, m));
+    for (i, &t) in pairs.index.iter().enumerate() {
+        for q in pairs.rivals(i) {
+            y[[t, pairs.cls[q] as usize]] = best_y[q];
+        }
     }
     Solution {
         w,
         b,
         objective,
+        losses,
         bound,
-        iterations: pd.steps,
+        iterations: steps,
         status: if gap_met(objective, bound, s.rel_gap) {
             Status::Converged
         } else {
             status
         },
-        points: op.h.nrows(),
+        points: pairs.index.len(),
+        pairs: pairs.cls.len() - pairs.index.len(),
         y,
-        steps: (pd.eta, pd.omega),
+        steps: eta_omega,
     }
 }
 
-/// A [`Start`] on the points presolve kept.
+type Answer = (
+    Array2<f64>,
+    Array1<f64>,
+    Vec<f64>,
+    f64,
+    Status,
+    usize,
+    Vec<f64>,
+    (f64, f64),
+);
+
+fn solve_pairs<F: Feature>(
+    lp: &HingeLp<'_>,
+    pairs: &Pairs,
+    h: &Array2<F>,
+    s: &Settings,
+    init: Option<Init>,
+    threads: usize,
+    clock: Instant,
+) -> Answer {
+    let op = Op {
+        pairs,
+        h,
+        n: lp.h.ncols(),
+        m: lp.w0.nrows(),
+        delta: lp.delta,
+        r: lp.radius,
+        rb: lp.bias_radius,
+        w0: lp.w0,
+        b0: lp.b0,
+        threads,
+        exact: lp.h,
+        direct: lp.w0.nrows() < DIRECT_BELOW,
+        sparse: (pairs.cls.len() as f64)
+            < SPARSE_BELOW * (pairs.index.len() * lp.w0.nrows()) as f64,
+    };
+    let mut pd = Pdhg::new(&op, init);
+    let status = pd.run(s, clock);
+    let (mut w, mut b) = pd.best_weights();
+    let mut losses = op.exact_losses(&w, &b);
+    if losses.iter().sum::<f64>() > pd.loss0 {
+        // Never worse than the current weights.
+        (w, b, losses) = (lp.w0.to_owned(), lp.b0.to_owned(), op.losses(&pairs.a0));
+    }
+    // The bound, recomputed in f64 from the dual it belongs to.
+    let (mut g, mut gb) = (Array2::zeros((op.m, op.n)), Array1::zeros(op.m));
+    op.adjoint(&pd.best_y, &mut g, &mut gb);
+    let bound = op.bound(&pd.best_y, &g, &gb).max(0.0);
+    (
+        w,
+        b,
+        losses,
+        bound,
+        status,
+        pd.steps,
+        std::mem::take(&mut pd.best_y),
+        (pd.eta, pd.omega),
+    )
+}
+
+/// A [`Start`] on the pairs presolve kept.
 struct Init {
     w: Array2<f64>,
     b: Array1<f64>,
-    y: Option<Array2<f64>>,
+    y: Option<Vec<f64>>,
     steps: Option<(f64, f64)>,
 }
 
@@ -214,146 +308,529 @@ fn gap_met(p: f64, d: f64, tol: f64) -> bool {
     p - d <= tol * p.abs().max(1.0)
 }
 
-/// The points presolve keeps: their features (borrowed when none leave and
-/// they are in row-major order) and labels.
-struct Reduced<'a> {
-    h: CowArray<'a, f64, Ix2>,
-    labels: Vec<usize>,
+/// How the features are stored for the products: f32 when every feature is
+/// an f32 exactly (ONNX Runtime's are: half the bytes, and the GEMM twice
+/// as fast), else f64.
+pub(crate) trait Feature: LinalgScalar + Send + Sync + Into<f64> {
+    /// The nearest value of this type.
+    fn from_f64(v: f64) -> Self;
+
+    /// Four features from `p` as f64 lanes.
+    ///
+    /// # Safety
+    /// `p` points at four readable values, and the processor has AVX.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn load4(p: *const Self) -> std::arch::x86_64::__m256d;
+}
+
+impl Feature for f32 {
+    fn from_f64(v: f64) -> f32 {
+        v as f32
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn load4(p: *const f32) -> std::arch::x86_64::__m256d {
+        use std::arch::x86_64::*;
+        // SAFETY: as the caller promises.
+        unsafe { _mm256_cvtps_pd(_mm_loadu_ps(p)) }
+    }
+}
+
+impl Feature for f64 {
+    fn from_f64(v: f64) -> f64 {
+        v
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn load4(p: *const f64) -> std::arch::x86_64::__m256d {
+        // SAFETY: as the caller promises.
+        unsafe { std::arch::x86_64::_mm256_loadu_pd(p) }
+    }
+}
+
+/// Below this many outputs the activations come from a direct kernel (four
+/// points by two classes, f64 weights, [`direct_block`]): for a handful of
+/// columns the GEMM's packing and tiles cost more than they save (measured
+/// on N = 512, M = 10 heads: 8-28 % more time a step).
+const DIRECT_BELOW: usize = 32;
+
+/// a_t = W h_t (no bias) for the points t0..t0 + nb of the row-major
+/// features h (N = n) into `out` (nb×M, row-major), from f64 weights `w`.
+fn direct_block<F: Feature>(h: &[F], n: usize, t0: usize, nb: usize, w: &[f64], out: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if simd() {
+        // SAFETY: the processor has the features direct_block_avx2 is
+        // compiled for (simd() detects them).
+        unsafe { direct_block_avx2(h, n, t0, nb, w, out) };
+        return;
+    }
+    direct_block_body(h, n, t0, nb, w, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn direct_block_avx2<F: Feature>(
+    h: &[F],
+    n: usize,
+    t0: usize,
+    nb: usize,
+    w: &[f64],
+    out: &mut [f64],
+) {
+    direct_block_body(h, n, t0, nb, w, out);
+}
+
+#[inline(always)]
+fn direct_block_body<F: Feature>(
+    h: &[F],
+    n: usize,
+    t0: usize,
+    nb: usize,
+    w: &[f64],
+    out: &mut [f64],
+) {
+    let m = w.len() / n.max(1);
+    let row = |t: usize| &h[t * n..(t + 1) * n];
+    let wrow = |k: usize| &w[k * n..(k + 1) * n];
+    let mut i = 0;
+    while i + PB <= nb {
+        let hs = [
+            row(t0 + i),
+            row(t0 + i + 1),
+            row(t0 + i + 2),
+            row(t0 + i + 3),
+        ];
+        let mut k = 0;
+        while k < m {
+            let k2 = (k + 1).min(m - 1);
+            let d = dots_4x2(hs, [wrow(k), wrow(k2)]);
+            for (p, dp) in d.iter().enumerate() {
+                out[(i + p) * m + k] = dp[0];
+                out[(i + p) * m + k2] = dp[1];
+            }
+            k += 2;
+        }
+        i += PB;
+    }
+    for i in i..nb {
+        for k in 0..m {
+            out[i * m + k] = dot(row(t0 + i), wrow(k));
+        }
+    }
+}
+
+/// With fewer kept slots than this share of points × outputs, the
+/// activations are dot products at the kept pairs ([`sparse_point`]): a dot
+/// product runs at about half the GEMM's speed (two loads a multiply-add),
+/// so it pays below ~45 % of the pairs. Measured on the xl head (N = 2,048,
+/// M = 1,000, 0.5x box, 15 % of the pairs kept): the solver alone took
+/// 36 CPU-s instead of 73 (180 steps, 2 threads).
+const SPARSE_BELOW: f64 = 0.3;
+
+/// out_q = w_{cls_q} · h (no bias) for one point's slots, from the weights
+/// `w` (M×N, row-major) in the features' type.
+fn sparse_point<F: Feature>(h: &[F], w: &[F], cls: &[u32], out: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if simd() {
+        // SAFETY: the processor has the features sparse_point_avx2 is
+        // compiled for (simd() detects them).
+        unsafe { sparse_point_avx2(h, w, cls, out) };
+        return;
+    }
+    sparse_point_body(h, w, cls, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn sparse_point_avx2<F: Feature>(h: &[F], w: &[F], cls: &[u32], out: &mut [f64]) {
+    sparse_point_body(h, w, cls, out);
+}
+
+#[inline(always)]
+fn sparse_point_body<F: Feature>(h: &[F], w: &[F], cls: &[u32], out: &mut [f64]) {
+    let n = h.len();
+    for (o, &j) in out.iter_mut().zip(cls) {
+        let wj = &w[j as usize * n..(j as usize + 1) * n];
+        let mut acc = [F::zero(); 32];
+        let (ch, cw) = (h.chunks_exact(32), wj.chunks_exact(32));
+        let mut tail = F::zero();
+        for (&x, &y) in ch.remainder().iter().zip(cw.remainder()) {
+            tail = tail + x * y;
+        }
+        for (x, y) in ch.zip(cw) {
+            for l in 0..32 {
+                acc[l] = acc[l] + x[l] * y[l];
+            }
+        }
+        *o = acc.iter().map(|&v| v.into()).sum::<f64>() + tail.into();
+    }
+}
+
+/// Points [`direct_block`] takes together.
+const PB: usize = 4;
+
+/// The eight dot products of four feature rows with two weight rows.
+#[inline(always)]
+fn dots_4x2<F: Feature>(h: [&[F]; PB], w: [&[f64]; 2]) -> [[f64; 2]; PB] {
+    #[cfg(target_arch = "x86_64")]
+    if simd() {
+        // SAFETY: the processor has the features dots_4x2_avx2 is compiled
+        // for (simd() detects them).
+        return unsafe { dots_4x2_avx2(h, w) };
+    }
+    let mut out = [[0.0; 2]; PB];
+    for (o, hp) in out.iter_mut().zip(h) {
+        *o = [dot(hp, w[0]), dot(hp, w[1])];
+    }
+    out
+}
+
+/// [`dots_4x2`] with AVX2 and FMA: eight accumulators of four lanes, six
+/// loads for eight fused multiply-adds.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dots_4x2_avx2<F: Feature>(h: [&[F]; PB], w: [&[f64]; 2]) -> [[f64; 2]; PB] {
+    use std::arch::x86_64::*;
+    let n = w[0].len();
+    assert!(h.iter().all(|r| r.len() == n) && w[1].len() == n);
+    let whole = n - n % 4;
+    let mut acc = [[_mm256_setzero_pd(); 2]; PB];
+    let mut i = 0;
+    while i < whole {
+        // SAFETY: i + 4 ≤ whole ≤ n, the length of every row (asserted).
+        let wv = unsafe {
+            [
+                _mm256_loadu_pd(w[0].as_ptr().add(i)),
+                _mm256_loadu_pd(w[1].as_ptr().add(i)),
+            ]
+        };
+        for (acc_p, hp) in acc.iter_mut().zip(h) {
+            // SAFETY: as above.
+            let hv = unsafe { F::load4(hp.as_ptr().add(i)) };
+            acc_p[0] = _mm256_fmadd_pd(hv, wv[0], acc_p[0]);
+            acc_p[1] = _mm256_fmadd_pd(hv, wv[1], acc_p[1]);
+        }
+        i += 4;
+    }
+    let mut out = [[0.0; 2]; PB];
+    for ((o, acc_p), hp) in out.iter_mut().zip(&acc).zip(h) {
+        for q in 0..2 {
+            let mut lanes = [0.0; 4];
+            // SAFETY: lanes holds four f64s.
+            unsafe { _mm256_storeu_pd(lanes.as_mut_ptr(), acc_p[q]) };
+            let tail: f64 = (whole..n).map(|i| hp[i].into() * w[q][i]).sum();
+            o[q] = lanes.iter().sum::<f64>() + tail;
+        }
+    }
+    out
+}
+
+/// Σ a_i b_i with eight partial sums (so that it vectorises).
+#[inline(always)]
+fn dot<F: Feature>(a: &[F], b: &[f64]) -> f64 {
+    let mut acc = [0.0; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f64 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(&x, y)| x.into() * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += x[l].into() * y[l];
+        }
+    }
+    acc.iter().sum::<f64>() + tail
+}
+
+/// The kept points' features, in the type the products use.
+enum Feats {
+    F32(Array2<f32>),
+    F64(Array2<f64>),
+}
+
+/// The point-class pairs presolve keeps: each kept point's label and the
+/// rival classes whose margin can fall below δ somewhere in the box.
+struct Pairs {
     /// Each kept point's row in the LP.
     index: Vec<usize>,
+    /// Kept point i owns the slots start[i]..start[i + 1]: its label's
+    /// first (the dual there stays 0), then its rivals.
+    start: Vec<usize>,
+    /// The class of each slot.
+    cls: Vec<u32>,
+    /// The activation at the box's centre, a⁰, of each slot (f64).
+    a0: Vec<f64>,
+    /// The kept points' features.
+    feats: Feats,
 }
 
-/// Drops every point whose margins stay ≥ δ over the whole box: a_tj moves
-/// at most r‖h_t‖₁ + r_b, so a margin at most twice that.
-fn presolve<'a>(lp: &HingeLp<'a>) -> Reduced<'a> {
-    let rb = lp.bias_radius.unwrap_or(0.0);
-    let a0 = activations(lp.h, lp.w0, lp.b0);
-    let keep: Vec<usize> = (0..lp.h.nrows())
-        .filter(|&t| {
-            let l = lp.labels[t];
-            let reach = 2.0 * (lp.radius * lp.h.row(t).map(|v| v.abs()).sum() + rb);
-            let row = a0.row(t);
-            (0..row.len()).any(|j| j != l && row[l] - row[j] - reach < lp.delta)
-        })
-        .collect();
-    if keep.len() == lp.h.nrows() && lp.h.is_standard_layout() {
-        return Reduced {
-            h: CowArray::from(lp.h),
-            labels: lp.labels.to_vec(),
-            index: keep,
+/// Points a block of the GEMM computes at once.
+const BLOCK: usize = 128;
+
+/// Runs `f` on each job, each on its own thread when there are several,
+/// and returns the results in order.
+fn parallel<J: Send, T: Send>(jobs: Vec<J>, f: impl Fn(J) -> T + Sync) -> Vec<T> {
+    if jobs.len() <= 1 {
+        return jobs.into_iter().map(f).collect();
+    }
+    std::thread::scope(|s| {
+        let f = &f;
+        let handles: Vec<_> = jobs.into_iter().map(|j| s.spawn(move || f(j))).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a worker thread"))
+            .collect()
+    })
+}
+
+/// Splits 0..n into `parts` contiguous ranges of nearly equal length.
+fn ranges(n: usize, parts: usize) -> Vec<Range<usize>> {
+    let parts = parts.clamp(1, n.max(1));
+    (0..parts)
+        .map(|p| p * n / parts..(p + 1) * n / parts)
+        .collect()
+}
+
+impl Pairs {
+    /// Presolve: a⁰ = H W⁰ᵀ + b⁰ block by block (f64), and for each point the
+    /// rivals j with a⁰_ℓ − a⁰_j − 2(r‖h_t‖₁ + r_b) < δ (plus a rounding
+    /// slack: a pair is dropped only when the bound clears δ for certain).
+    fn new(lp: &HingeLp<'_>, threads: usize) -> Pairs {
+        let (t_all, n, m) = (lp.h.nrows(), lp.h.ncols(), lp.w0.nrows());
+        assert_eq!(lp.labels.len(), t_all, "a label per point");
+        assert_eq!(lp.w0.ncols(), n, "W⁰ is M×N");
+        assert_eq!(lp.b0.len(), m, "b⁰ has M entries");
+        assert!(lp.labels.iter().all(|&l| l < m), "labels are below M");
+        let rb = lp.bias_radius.unwrap_or(0.0);
+        struct Part {
+            index: Vec<usize>,
+            counts: Vec<usize>,
+            cls: Vec<u32>,
+            a0: Vec<f64>,
+        }
+        let work = |range: Range<usize>| {
+            let mut part = Part {
+                index: Vec::new(),
+                counts: Vec::new(),
+                cls: Vec::new(),
+                a0: Vec::new(),
+            };
+            let mut blk = Array2::<f64>::zeros((BLOCK, m));
+            let mut t0 = range.start;
+            while t0 < range.end {
+                let nb = BLOCK.min(range.end - t0);
+                let hb = lp.h.slice(ndarray::s![t0..t0 + nb, ..]);
+                let mut ab = blk.slice_mut(ndarray::s![..nb, ..]);
+                general_mat_mul(1.0, &hb, &lp.w0.t(), 0.0, &mut ab);
+                for (i, row) in ab.rows().into_iter().enumerate() {
+                    let t = t0 + i;
+                    let l = lp.labels[t];
+                    let reach = 2.0 * (lp.radius * hb.row(i).map(|v| v.abs()).sum() + rb);
+                    let al = row[l] + lp.b0[l];
+                    let before = part.cls.len();
+                    for j in (0..m).filter(|&j| j != l) {
+                        let aj = row[j] + lp.b0[j];
+                        let slack = 1e-9 * (al.abs() + aj.abs() + reach + lp.delta.abs());
+                        if al - aj - reach < lp.delta + slack {
+                            if part.cls.len() == before {
+                                part.cls.push(l as u32);
+                                part.a0.push(al);
+                            }
+                            part.cls.push(j as u32);
+                            part.a0.push(aj);
+                        }
+                    }
+                    if part.cls.len() > before {
+                        part.index.push(t);
+                        part.counts.push(part.cls.len() - before);
+                    }
+                }
+                t0 += nb;
+            }
+            part
         };
+        let parts: Vec<Part> = parallel(ranges(t_all, threads), work);
+        let mut pairs = Pairs {
+            index: Vec::new(),
+            start: vec![0],
+            cls: Vec::new(),
+            a0: Vec::new(),
+            feats: Feats::F64(Array2::zeros((0, n))),
+        };
+        for p in parts {
+            pairs.index.extend(p.index);
+            for c in p.counts {
+                pairs
+                    .start
+                    .push(pairs.start.last().copied().unwrap_or(0) + c);
+            }
+            pairs.cls.extend(p.cls);
+            pairs.a0.extend(p.a0);
+        }
+        let exact_f32 = pairs
+            .index
+            .iter()
+            .all(|&t| lp.h.row(t).iter().all(|&v| v as f32 as f64 == v));
+        let rows = pairs.index.len();
+        pairs.feats = if exact_f32 {
+            Feats::F32(Array2::from_shape_fn((rows, n), |(i, k)| {
+                lp.h[[pairs.index[i], k]] as f32
+            }))
+        } else {
+            Feats::F64(Array2::from_shape_fn((rows, n), |(i, k)| {
+                lp.h[[pairs.index[i], k]]
+            }))
+        };
+        pairs
     }
-    Reduced {
-        h: CowArray::from(lp.h.select(Axis(0), &keep)),
-        labels: keep.iter().map(|&t| lp.labels[t]).collect(),
-        index: keep,
+
+    /// Kept point i's slots.
+    fn slots(&self, i: usize) -> Range<usize> {
+        self.start[i]..self.start[i + 1]
+    }
+
+    /// Kept point i's rival slots (its label's left out).
+    fn rivals(&self, i: usize) -> Range<usize> {
+        self.start[i] + 1..self.start[i + 1]
+    }
+
+    /// A T×M dual on the kept pairs (each point's entries elsewhere are
+    /// dropped: those pairs cannot violate, so their dual is 0 at the
+    /// optimum and projection makes up the rest).
+    fn gather(&self, y: &ArrayView2<f64>) -> Vec<f64> {
+        let mut out = vec![0.0; self.cls.len()];
+        for (i, &t) in self.index.iter().enumerate() {
+            for q in self.rivals(i) {
+                out[q] = y[[t, self.cls[q] as usize]];
+            }
+        }
+        out
     }
 }
 
-fn activations(h: ArrayView2<f64>, w: ArrayView2<f64>, b: ArrayView1<f64>) -> Array2<f64> {
-    let mut a = Array2::zeros((h.nrows(), w.nrows()));
-    general_mat_mul(1.0, &h, &w.t(), 0.0, &mut a);
-    a += &b;
-    a
-}
-
-/// The LP's linear operator K (x ↦ activations, y ↦ G(y)) and the numbers
-/// that do not change while solving.
-struct Op<'a> {
-    h: ArrayView2<'a, f64>,
-    labels: &'a [usize],
+/// The LP's operator on the kept pairs and the numbers that do not change.
+struct Op<'o, F> {
+    pairs: &'o Pairs,
+    h: &'o Array2<F>,
+    n: usize,
     m: usize,
     delta: f64,
     r: f64,
     rb: Option<f64>,
-    w0: ArrayView2<'a, f64>,
-    b0: ArrayView1<'a, f64>,
-    /// Activations at the box's centre, T×M.
-    a0: Array2<f64>,
+    w0: ArrayView2<'o, f64>,
+    b0: ArrayView1<'o, f64>,
+    threads: usize,
+    /// The features as given (f64), for the exact loss.
+    exact: ArrayView2<'o, f64>,
+    /// Activations by [`direct_block`] rather than the GEMM.
+    direct: bool,
+    /// (Unless `direct`) activations at the kept pairs only, by dot
+    /// products ([`sparse_point`]), rather than the GEMM.
+    sparse: bool,
 }
 
-impl<'a> Op<'a> {
-    fn new<'l: 'a>(lp: &HingeLp<'l>, red: &'a Reduced<'_>) -> Op<'a> {
-        let h = red.h.view();
-        Op {
-            a0: activations(h, lp.w0, lp.b0),
-            h,
-            labels: &red.labels,
-            m: lp.w0.nrows(),
-            delta: lp.delta,
-            r: lp.radius,
-            rb: lp.bias_radius,
-            w0: lp.w0,
-            b0: lp.b0,
-        }
+impl<F: Feature> Op<'_, F> {
+    /// Kept point i's hinge loss from the activations at its slots.
+    fn point_loss(&self, a: &[f64], i: usize) -> f64 {
+        let s = self.pairs.slots(i);
+        let worst = a[s.start + 1..s.end]
+            .iter()
+            .fold(f64::NEG_INFINITY, |x, &v| x.max(v));
+        (self.delta - a[s.start] + worst).max(0.0)
     }
 
-    /// The features, T×N in row-major order.
-    fn features(&self) -> &'a [f64] {
-        self.h
-            .to_slice()
-            .expect("presolve keeps the features in standard layout")
-    }
-
-    /// The features as f32 when each is one exactly (ONNX Runtime's are).
-    fn features_f32(&self) -> Option<Vec<f32>> {
-        let h = self.features();
-        h.iter()
-            .all(|&v| v as f32 as f64 == v)
-            .then(|| h.iter().map(|&v| v as f32).collect())
-    }
-
-    /// a = H wᵀ + b.
-    fn act(&self, w: &ArrayView2<f64>, b: &ArrayView1<f64>, a: &mut Array2<f64>) {
-        general_mat_mul(1.0, &self.h, &w.t(), 0.0, a);
-        *a += b;
-    }
-
-    /// g = Y'ᵀ H and gb = column sums of Y', where Y' = −y except
-    /// Y'_tℓ = Σ_j y_tj: the gradient of Σ y_tj m_tj in (W, b).
-    fn adjoint(
-        &self,
-        y: &Array2<f64>,
-        yp: &mut Array2<f64>,
-        g: &mut Array2<f64>,
-        gb: &mut Array1<f64>,
-    ) {
-        Zip::from(yp.rows_mut())
-            .and(y.rows())
-            .and(self.labels)
-            .for_each(|mut ypr, yr, &l| {
-                ypr.assign(&yr);
-                ypr.mapv_inplace(|v| -v);
-                ypr[l] = yr.sum();
-            });
-        general_mat_mul(1.0, &yp.t(), &self.h, 0.0, g);
-        gb.assign(&yp.sum_axis(Axis(0)));
-    }
-
-    /// The hinge loss at activations a.
-    fn loss(&self, a: &Array2<f64>) -> f64 {
-        a.rows()
-            .into_iter()
-            .zip(self.labels)
-            .map(|(row, &l)| {
-                let worst = row
-                    .iter()
-                    .enumerate()
-                    .filter(|&(j, _)| j != l)
-                    .map(|(_, &v)| v)
-                    .fold(f64::NEG_INFINITY, f64::max);
-                (self.delta - row[l] + worst).max(0.0)
-            })
+    /// The hinge loss from the activations at the slots.
+    fn loss(&self, a: &[f64]) -> f64 {
+        (0..self.pairs.index.len())
+            .map(|i| self.point_loss(a, i))
             .sum()
     }
 
+    /// Each kept point's loss from the activations at the slots.
+    fn losses(&self, a: &[f64]) -> Vec<f64> {
+        (0..self.pairs.index.len())
+            .map(|i| self.point_loss(a, i))
+            .collect()
+    }
+
+    /// The loss at (w, b) from f64 products of the features as given.
+    fn exact_loss(&self, w: &Array2<f64>, b: &Array1<f64>) -> f64 {
+        self.exact_losses(w, b).iter().sum()
+    }
+
+    /// Each kept point's loss at (w, b) from f64 products of the features
+    /// as given: what the answer reports.
+    fn exact_losses(&self, w: &Array2<f64>, b: &Array1<f64>) -> Vec<f64> {
+        let p = self.pairs;
+        let parts = ranges(p.index.len(), self.threads);
+        let work = |r: Range<usize>| {
+            let mut hb = Array2::<f64>::zeros((BLOCK, self.n));
+            let mut ab = Array2::<f64>::zeros((BLOCK, self.m));
+            let mut out = Vec::with_capacity(r.len());
+            let mut i0 = r.start;
+            while i0 < r.end {
+                let nb = BLOCK.min(r.end - i0);
+                for k in 0..nb {
+                    hb.row_mut(k).assign(&self.exact.row(p.index[i0 + k]));
+                }
+                let mut a = ab.slice_mut(ndarray::s![..nb, ..]);
+                general_mat_mul(1.0, &hb.slice(ndarray::s![..nb, ..]), &w.t(), 0.0, &mut a);
+                for k in 0..nb {
+                    let sl = p.slots(i0 + k);
+                    let act = |q: usize| {
+                        let j = p.cls[q] as usize;
+                        a[[k, j]] + b[j]
+                    };
+                    let worst = (sl.start + 1..sl.end)
+                        .map(act)
+                        .fold(f64::NEG_INFINITY, f64::max);
+                    out.push((self.delta - act(sl.start) + worst).max(0.0));
+                }
+                i0 += nb;
+            }
+            out
+        };
+        parallel(parts, work).concat()
+    }
+
+    /// g = Y'ᵀ H and gb = column sums of Y' (Y' = −y except Y'_tℓ = Σ_j y_tj),
+    /// in f64: the gradient of Σ y_tj m_tj in (W, b).
+    fn adjoint(&self, y: &[f64], g: &mut Array2<f64>, gb: &mut Array1<f64>) {
+        let p = self.pairs;
+        g.fill(0.0);
+        gb.fill(0.0);
+        let gs = g.as_slice_mut().expect("a fresh array is contiguous");
+        for i in 0..p.index.len() {
+            let h = self.h.row(i);
+            let h = h.as_slice().expect("a fresh array is contiguous");
+            let s = p.slots(i);
+            let total: f64 = y[s.clone()].iter().sum();
+            for q in s.clone() {
+                let k = p.cls[q] as usize;
+                let c = if q == s.start { total } else { -y[q] };
+                if c != 0.0 {
+                    axpy(c, h, &mut gs[k * self.n..(k + 1) * self.n]);
+                    gb[k] += c;
+                }
+            }
+        }
+    }
+
     /// D(y): the Lagrangian's minimum over the box, a lower bound on the
-    /// LP optimum for any y ∈ Y (g, gb = K'y from [`Op::adjoint`]).
-    fn bound(&self, y: &Array2<f64>, g: &Array2<f64>, gb: &Array1<f64>) -> f64 {
+    /// LP optimum for any y ∈ Y (g, gb = K'y).
+    fn bound(&self, y: &[f64], g: &Array2<f64>, gb: &Array1<f64>) -> f64 {
+        let p = self.pairs;
         let mut d = 0.0;
-        for ((yr, ar), &l) in y.rows().into_iter().zip(self.a0.rows()).zip(self.labels) {
-            let sum = yr.sum();
-            d += (self.delta - ar[l]) * sum + yr.dot(&ar);
+        for i in 0..p.index.len() {
+            let s = p.slots(i);
+            let al = p.a0[s.start];
+            for (&yq, &aq) in y[s.start + 1..s.end].iter().zip(&p.a0[s.start + 1..s.end]) {
+                d += yq * (self.delta - al + aq);
+            }
         }
         d -= self.r * g.iter().map(|v| v.abs()).sum::<f64>();
         if let Some(rb) = self.rb {
@@ -361,100 +838,256 @@ impl<'a> Op<'a> {
         }
         d
     }
-}
 
-/// A primal–dual point with its images under K.
-#[derive(Clone)]
-struct Point {
-    w: Array2<f64>,
-    b: Array1<f64>,
-    /// Activations H wᵀ + b, T×M.
-    a: Array2<f64>,
-    /// Dual, T×M, zero in each point's label column.
-    y: Array2<f64>,
-    /// K'y: the weight part (M×N) and the bias part (M).
-    g: Array2<f64>,
-    gb: Array1<f64>,
-}
-
-impl Point {
-    /// The first iterate: `init` (its weights clamped into the box, its
-    /// dual projected onto Y) or the current weights; without a dual, each
-    /// point's best response, its most violated class.
-    fn start(
-        op: &Op<'_>,
-        init: Option<Init>,
-        [lo, hi]: [&Array2<f64>; 2],
-        [blo, bhi]: [&Array1<f64>; 2],
-    ) -> Point {
-        let (t, m, n) = (op.h.nrows(), op.m, op.h.ncols());
-        let (mut w, mut b, y) = match init {
-            Some(i) => (i.w, i.b, i.y),
-            None => (op.w0.to_owned(), op.b0.to_owned(), None),
+    /// The activations at (w, b) on the slots, and, with `dual`, the dual
+    /// step and K'y⁺ ([`Pass`]).
+    fn pass(&self, w: &Array2<f64>, b: &Array1<f64>, dual: Option<Dual<'_>>, out: PassOut<'_>) {
+        let p = self.pairs;
+        let wf = if self.direct {
+            Array2::zeros((0, self.n))
+        } else {
+            w.mapv(F::from_f64)
         };
-        Zip::from(&mut w)
-            .and(lo)
-            .and(hi)
-            .for_each(|v, &l, &h| *v = v.clamp(l, h));
-        Zip::from(&mut b)
-            .and(blo)
-            .and(bhi)
-            .for_each(|v, &l, &h| *v = v.clamp(l, h));
-        if op.rb.is_none() {
-            b.assign(&op.b0);
+        let w64 = w.as_slice().expect("a fresh array is contiguous");
+        let parts = ranges(p.index.len(), self.threads);
+        let PassOut { a, y, grad, spare } = out;
+        let b = b.as_slice().expect("a fresh array is contiguous");
+        // Each thread gets its points' slots of a⁺ and y⁺, and a gradient.
+        let mut a_rest = &mut a[..];
+        let mut y_rest = y.map(|y| &mut y[..]);
+        let mut jobs = Vec::new();
+        let mut offset = 0;
+        let mut spare_iter = spare.iter_mut();
+        let mut first_g = grad;
+        for r in parts {
+            let len = p.start[r.end] - p.start[r.start];
+            let (a_mine, a_next) = std::mem::take(&mut a_rest).split_at_mut(len);
+            a_rest = a_next;
+            let y_mine = match y_rest.take() {
+                Some(yr) => {
+                    let (mine, next) = yr.split_at_mut(len);
+                    y_rest = Some(next);
+                    Some(mine)
+                }
+                None => None,
+            };
+            // Gradients only with a dual step.
+            let grad = match (first_g.take(), y_mine.is_some()) {
+                (_, false) => None,
+                (Some((g, gb)), true) => Some((g, gb)),
+                (None, true) => {
+                    let (g, gb) = spare_iter.next().expect("a gradient per thread");
+                    Some((g, gb))
+                }
+            };
+            jobs.push((r, offset, a_mine, y_mine, grad));
+            offset += len;
         }
-        let mut a = Array2::zeros((t, m));
-        op.act(&w.view(), &b.view(), &mut a);
-        let y = match y {
-            Some(mut y) => {
-                let mut buf = Vec::with_capacity(m);
-                for (mut row, &l) in y.rows_mut().into_iter().zip(op.labels) {
-                    project_capped(
-                        row.as_slice_mut().expect("a fresh array is contiguous"),
-                        l,
+        let (wf, dual) = (&wf, &dual);
+        parallel(jobs, |(r, off, a_mine, y_mine, grad)| {
+            let job = Job {
+                points: r,
+                offset: off,
+                a: a_mine,
+                y: y_mine,
+                grad: grad.map(|(g, gb)| {
+                    (
+                        g.as_slice_mut().expect("a fresh array is contiguous"),
+                        gb.as_slice_mut().expect("a fresh array is contiguous"),
+                    )
+                }),
+            };
+            self.pass_part((wf, w64), b, dual.as_ref(), job);
+        });
+    }
+
+    /// [`Op::pass`] on one range of points (one thread).
+    fn pass_part(
+        &self,
+        (wf, w64): (&Array2<F>, &[f64]),
+        b: &[f64],
+        dual: Option<&Dual<'_>>,
+        job: Job<'_>,
+    ) {
+        let p = self.pairs;
+        let Job {
+            points,
+            offset,
+            a,
+            mut y,
+            mut grad,
+        } = job;
+        if let Some((g, gb)) = grad.as_mut() {
+            g.fill(0.0);
+            gb.fill(0.0);
+        }
+        let direct = self.direct;
+        let sparse = !direct && self.sparse;
+        let wfs = wf.as_slice().expect("a fresh array is contiguous");
+        let mut blk = Array2::<F>::zeros((if direct || sparse { 0 } else { BLOCK }, self.m));
+        let mut blk64 = vec![0.0; if direct { BLOCK * self.m } else { 0 }];
+        let hs = self.h.as_slice().expect("a fresh array is contiguous");
+        let mut buf = Vec::with_capacity(self.m);
+        let mut i0 = points.start;
+        while i0 < points.end {
+            let nb = BLOCK.min(points.end - i0);
+            if direct {
+                direct_block(hs, self.n, i0, nb, w64, &mut blk64[..nb * self.m]);
+            } else if sparse {
+                for k in 0..nb {
+                    let s = p.slots(i0 + k);
+                    let (lo, hi) = (s.start - offset, s.end - offset);
+                    let h = &hs[(i0 + k) * self.n..(i0 + k + 1) * self.n];
+                    sparse_point(h, wfs, &p.cls[s], &mut a[lo..hi]);
+                }
+            } else {
+                general_mat_mul(
+                    F::one(),
+                    &self.h.slice(ndarray::s![i0..i0 + nb, ..]),
+                    &wf.t(),
+                    F::zero(),
+                    &mut blk.slice_mut(ndarray::s![..nb, ..]),
+                );
+            }
+            for k in 0..nb {
+                let i = i0 + k;
+                let s = p.slots(i);
+                let (lo, hi) = (s.start - offset, s.end - offset);
+                for (q, av) in (s.start..s.end).zip(&mut a[lo..hi]) {
+                    let j = p.cls[q] as usize;
+                    let v = if direct {
+                        blk64[k * self.m + j]
+                    } else if sparse {
+                        *av
+                    } else {
+                        blk[[k, j]].into()
+                    };
+                    *av = v + b[j];
+                }
+                if let (Some(d), Some(yn), Some((g, gb))) = (dual, y.as_deref_mut(), grad.as_mut())
+                {
+                    let h = self.h.row(i);
+                    let h = h.as_slice().expect("a fresh array is contiguous");
+                    dual_point(
+                        d,
+                        i,
+                        s.clone(),
+                        &a[lo..hi],
+                        &mut yn[lo..hi],
+                        &p.cls[s],
+                        h,
+                        (g, gb),
+                        self.n,
                         &mut buf,
                     );
                 }
-                y
             }
-            None => {
-                let mut y = Array2::zeros((t, m));
-                for ((mut yr, ar), &l) in y.rows_mut().into_iter().zip(a.rows()).zip(op.labels) {
-                    if let Some(j) = worst_class(&ar, l, op.delta) {
-                        yr[j] = 1.0;
-                    }
-                }
-                y
-            }
-        };
-        let (mut g, mut gb) = (Array2::zeros((m, n)), Array1::zeros(m));
-        op.adjoint(&y, &mut Array2::zeros((t, m)), &mut g, &mut gb);
-        Point { w, b, a, y, g, gb }
-    }
-
-    fn assign(&mut self, o: &Point) {
-        self.w.assign(&o.w);
-        self.b.assign(&o.b);
-        self.a.assign(&o.a);
-        self.y.assign(&o.y);
-        self.g.assign(&o.g);
-        self.gb.assign(&o.gb);
-    }
-
-    /// self += f (o − self): the running average with o's share f.
-    fn blend(&mut self, o: &Point, f: f64) {
-        let mix = |s: &mut f64, &v: &f64| *s += f * (v - *s);
-        Zip::from(&mut self.w).and(&o.w).for_each(mix);
-        Zip::from(&mut self.b).and(&o.b).for_each(mix);
-        Zip::from(&mut self.a).and(&o.a).for_each(mix);
-        Zip::from(&mut self.y).and(&o.y).for_each(mix);
-        Zip::from(&mut self.g).and(&o.g).for_each(mix);
-        Zip::from(&mut self.gb).and(&o.gb).for_each(mix);
+            i0 += nb;
+        }
     }
 }
 
-/// Projects row (its entries j ≠ label) onto {y ≥ 0, Σ y ≤ 1}; the label's
-/// entry is set to 0. `buf` is scratch space.
+/// What the dual step reads: the current activations and dual, the step.
+struct Dual<'d> {
+    a: &'d [f64],
+    y: &'d [f64],
+    sigma: f64,
+    sy: &'d [f64],
+    delta: f64,
+}
+
+/// What a pass writes: a⁺ at the slots, and with a dual step y⁺ and K'y⁺
+/// (`spare`: a gradient for each thread after the first).
+struct PassOut<'p> {
+    a: &'p mut [f64],
+    y: Option<&'p mut [f64]>,
+    grad: Option<(&'p mut Array2<f64>, &'p mut Array1<f64>)>,
+    spare: &'p mut [(Array2<f64>, Array1<f64>)],
+}
+
+/// One thread's share of a pass: its points, where their slots begin, and
+/// its outputs.
+struct Job<'j> {
+    points: Range<usize>,
+    offset: usize,
+    a: &'j mut [f64],
+    y: Option<&'j mut [f64]>,
+    grad: Option<(&'j mut [f64], &'j mut [f64])>,
+}
+
+/// Point i's dual step y⁺ = proj(y + σ_i(δ − m̃)), m̃ the margins at the
+/// extrapolated point 2x⁺ − x, and its share Y'⁺_i h_i of g⁺.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn dual_point<F: Feature>(
+    d: &Dual<'_>,
+    i: usize,
+    s: Range<usize>,
+    an: &[f64],
+    yn: &mut [f64],
+    cls: &[u32],
+    h: &[F],
+    (g, gb): (&mut [f64], &mut [f64]),
+    n: usize,
+    buf: &mut Vec<f64>,
+) {
+    let (a, y) = (&d.a[s.clone()], &d.y[s]);
+    let step = d.sigma * d.sy[i];
+    let al = 2.0 * an[0] - a[0];
+    for q in 1..an.len() {
+        yn[q] = y[q] + step * (d.delta - al + 2.0 * an[q] - a[q]);
+    }
+    project_capped(yn, 0, buf);
+    let total: f64 = yn.iter().sum();
+    for (q, &v) in yn.iter().enumerate() {
+        let c = if q == 0 { total } else { -v };
+        if c != 0.0 {
+            let k = cls[q] as usize;
+            axpy(c, h, &mut g[k * n..(k + 1) * n]);
+            gb[k] += c;
+        }
+    }
+}
+
+/// y += c x, in f64.
+#[inline(always)]
+fn axpy<F: Feature>(c: f64, x: &[F], y: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if simd() {
+        // SAFETY: the processor has the features axpy_avx2 is compiled for.
+        unsafe { axpy_avx2(c, x, y) };
+        return;
+    }
+    axpy_body(c, x, y);
+}
+
+#[inline(always)]
+fn axpy_body<F: Feature>(c: f64, x: &[F], y: &mut [f64]) {
+    for (yi, &xi) in y.iter_mut().zip(x) {
+        *yi += c * xi.into();
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn axpy_avx2<F: Feature>(c: f64, x: &[F], y: &mut [f64]) {
+    axpy_body(c, x, y);
+}
+
+/// Whether the processor has AVX2 and FMA (tests can turn the vector
+/// path off, to run the scalar one that ships to processors without).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn simd() -> bool {
+    #[cfg(all(test, feature = "highs"))]
+    if tests::SCALAR.with(|s| s.get()) {
+        return false;
+    }
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+}
+
+/// Projects row (its entries but `label`'s) onto {y ≥ 0, Σ y ≤ 1}; the
+/// label's entry is set to 0. `buf` is scratch space.
 fn project_capped(row: &mut [f64], label: usize, buf: &mut Vec<f64>) {
     row[label] = 0.0;
     let mut sum = 0.0;
@@ -486,254 +1119,39 @@ fn project_capped(row: &mut [f64], label: usize, buf: &mut Vec<f64>) {
     }
 }
 
-/// What one pass of [`sweep`] reads: features (T×N, row-major), the new
-/// primal point (w⁺, b⁺) and the current activations and dual.
-struct Sweep<'s, F> {
-    h: &'s [F],
-    n: usize,
-    labels: &'s [usize],
-    delta: f64,
-    sigma: f64,
-    sy: &'s [f64],
-    w: &'s [f64],
-    b: &'s [f64],
-    a: &'s [f64],
-    y: &'s [f64],
+/// A primal–dual point with its images under K, on the kept pairs.
+#[derive(Clone)]
+struct Point {
+    w: Array2<f64>,
+    b: Array1<f64>,
+    /// Activations at the slots.
+    a: Vec<f64>,
+    /// Dual at the slots, 0 at each label's.
+    y: Vec<f64>,
+    /// K'y: the weight part (M×N) and the bias part (M).
+    g: Array2<f64>,
+    gb: Array1<f64>,
 }
 
-impl<'s> Sweep<'s, ()> {
-    /// The pass over the features h.
-    fn reading<F>(&self, h: &'s [F]) -> Sweep<'s, F> {
-        Sweep {
-            h,
-            n: self.n,
-            labels: self.labels,
-            delta: self.delta,
-            sigma: self.sigma,
-            sy: self.sy,
-            w: self.w,
-            b: self.b,
-            a: self.a,
-            y: self.y,
-        }
+impl Point {
+    fn assign(&mut self, o: &Point) {
+        self.w.assign(&o.w);
+        self.b.assign(&o.b);
+        self.a.copy_from_slice(&o.a);
+        self.y.copy_from_slice(&o.y);
+        self.g.assign(&o.g);
+        self.gb.assign(&o.gb);
     }
-}
 
-/// What it writes: a⁺, y⁺ (T×M) and g⁺ (M×N), gb⁺ (M).
-struct SweepOut<'s> {
-    a: &'s mut [f64],
-    y: &'s mut [f64],
-    g: &'s mut [f64],
-    gb: &'s mut [f64],
-    buf: &'s mut Vec<f64>,
-}
-
-/// Whether the processor has AVX2 and FMA (tests can turn the vector
-/// path off, to run the scalar one that ships to processors without).
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn simd() -> bool {
-    #[cfg(test)]
-    if tests::SCALAR.with(|s| s.get()) {
-        return false;
-    }
-    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-}
-
-/// The two products of a PDHG step fused into one pass over the points,
-/// so each feature row is read from memory once: for a block of points,
-/// their activations a⁺_t = W⁺ h_t + b⁺ ([`activations_block`]); then for
-/// each point its dual step (which needs only a⁺_t) and its share
-/// Y'⁺_t h_t of g⁺, skipping the classes where Y'⁺_t is 0 (most of them: a
-/// point's dual is sparse). With AVX2 and FMA when the processor has them.
-fn sweep<F: Feature>(p: &Sweep<'_, F>, out: SweepOut<'_>) {
-    #[cfg(target_arch = "x86_64")]
-    if simd() {
-        // SAFETY: the processor has the features sweep_avx2 is compiled for
-        // (simd() detects them).
-        unsafe { sweep_avx2(p, out) };
-        return;
-    }
-    sweep_body(p, out);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn sweep_avx2<F: Feature>(p: &Sweep<'_, F>, out: SweepOut<'_>) {
-    sweep_body(p, out);
-}
-
-#[inline(always)]
-fn sweep_body<F: Feature>(p: &Sweep<'_, F>, out: SweepOut<'_>) {
-    let (n, m) = (p.n, p.b.len());
-    out.g.fill(0.0);
-    out.gb.fill(0.0);
-    let t_all = p.labels.len();
-    let mut t0 = 0;
-    while t0 < t_all {
-        let nb = PB.min(t_all - t0);
-        activations_block(p, t0, nb, &mut out.a[t0 * m..(t0 + nb) * m]);
-        for t in t0..t0 + nb {
-            let (l, ht) = (p.labels[t], &p.h[t * n..(t + 1) * n]);
-            let (an, a) = (&out.a[t * m..(t + 1) * m], &p.a[t * m..(t + 1) * m]);
-            let (ny, y) = (&mut out.y[t * m..(t + 1) * m], &p.y[t * m..(t + 1) * m]);
-            let step = p.sigma * p.sy[t];
-            let al = 2.0 * an[l] - a[l];
-            for j in 0..m {
-                ny[j] = y[j] + step * (p.delta - al + 2.0 * an[j] - a[j]);
-            }
-            project_capped(ny, l, out.buf);
-            let total: f64 = ny.iter().sum();
-            for (k, &v) in ny.iter().enumerate() {
-                let c = if k == l { total } else { -v };
-                if c != 0.0 {
-                    axpy(c, ht, &mut out.g[k * n..(k + 1) * n]);
-                    out.gb[k] += c;
-                }
-            }
-        }
-        t0 += nb;
-    }
-}
-
-/// Points a block of [`activations_block`] computes together.
-const PB: usize = 4;
-
-/// a_t = W h_t + b for the points t0..t0 + nb (nb ≤ [`PB`]) into `a`
-/// (nb×M): with a full block, two classes at a time against four points,
-/// so that each load of a weight or a feature feeds several products.
-#[inline(always)]
-fn activations_block<F: Feature>(p: &Sweep<'_, F>, t0: usize, nb: usize, a: &mut [f64]) {
-    let (n, m) = (p.n, p.b.len());
-    let row = |t: usize| &p.h[t * n..(t + 1) * n];
-    if nb < PB {
-        for (i, ai) in a.chunks_exact_mut(m).enumerate() {
-            for (k, v) in ai.iter_mut().enumerate() {
-                *v = dot(row(t0 + i), &p.w[k * n..(k + 1) * n]) + p.b[k];
-            }
-        }
-        return;
-    }
-    let hs = [row(t0), row(t0 + 1), row(t0 + 2), row(t0 + 3)];
-    let mut k = 0;
-    while k < m {
-        let k2 = (k + 1).min(m - 1);
-        let d = dots_4x2(hs, [&p.w[k * n..(k + 1) * n], &p.w[k2 * n..(k2 + 1) * n]]);
-        for (i, di) in d.iter().enumerate() {
-            a[i * m + k] = di[0] + p.b[k];
-            a[i * m + k2] = di[1] + p.b[k2];
-        }
-        k += 2;
-    }
-}
-
-/// The eight dot products of four feature rows with two weight rows.
-#[inline(always)]
-fn dots_4x2<F: Feature>(h: [&[F]; PB], w: [&[f64]; 2]) -> [[f64; 2]; PB] {
-    #[cfg(target_arch = "x86_64")]
-    if simd() {
-        // SAFETY: the processor has the features dots_4x2_avx2 is compiled
-        // for (simd() detects them).
-        return unsafe { dots_4x2_avx2(h, w) };
-    }
-    let mut out = [[0.0; 2]; PB];
-    for (o, hp) in out.iter_mut().zip(h) {
-        *o = [dot(hp, w[0]), dot(hp, w[1])];
-    }
-    out
-}
-
-/// [`dots_4x2`] with AVX2 and FMA: eight accumulators of four lanes, six
-/// loads for eight fused multiply-adds.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn dots_4x2_avx2<F: Feature>(h: [&[F]; PB], w: [&[f64]; 2]) -> [[f64; 2]; PB] {
-    use std::arch::x86_64::*;
-    let n = w[0].len();
-    assert!(h.iter().all(|r| r.len() == n) && w[1].len() == n);
-    let whole = n - n % 4;
-    let mut acc = [[_mm256_setzero_pd(); 2]; PB];
-    let mut i = 0;
-    while i < whole {
-        // SAFETY: i + 4 ≤ whole ≤ n, the length of every row (asserted).
-        let wv = [
-            _mm256_loadu_pd(w[0].as_ptr().add(i)),
-            _mm256_loadu_pd(w[1].as_ptr().add(i)),
-        ];
-        for (acc_p, hp) in acc.iter_mut().zip(h) {
-            let hv = F::load4(hp.as_ptr().add(i));
-            acc_p[0] = _mm256_fmadd_pd(hv, wv[0], acc_p[0]);
-            acc_p[1] = _mm256_fmadd_pd(hv, wv[1], acc_p[1]);
-        }
-        i += 4;
-    }
-    let mut out = [[0.0; 2]; PB];
-    for ((o, acc_p), hp) in out.iter_mut().zip(&acc).zip(h) {
-        for q in 0..2 {
-            let mut lanes = [0.0; 4];
-            _mm256_storeu_pd(lanes.as_mut_ptr(), acc_p[q]);
-            let tail: f64 = (whole..n).map(|i| hp[i].into() * w[q][i]).sum();
-            o[q] = lanes.iter().sum::<f64>() + tail;
-        }
-    }
-    out
-}
-
-/// Σ a_i b_i with eight partial sums (so that it vectorises).
-#[inline(always)]
-fn dot<F: Feature>(a: &[F], b: &[f64]) -> f64 {
-    let mut acc = [0.0; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f64 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(&x, y)| x.into() * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
-            acc[l] += x[l].into() * y[l];
-        }
-    }
-    acc.iter().sum::<f64>() + tail
-}
-
-/// y += c x.
-#[inline(always)]
-fn axpy<F: Feature>(c: f64, x: &[F], y: &mut [f64]) {
-    for (yi, &xi) in y.iter_mut().zip(x) {
-        *yi += c * xi.into();
-    }
-}
-
-/// How the features are stored for the PDHG pass: f64, or f32 when every
-/// feature is an f32 exactly (ONNX Runtime's are), which halves the bytes
-/// each step reads and changes no product.
-trait Feature: Copy + Into<f64> {
-    /// Four features from `p` as f64 lanes.
-    ///
-    /// # Safety
-    /// `p` points at four readable values, and the processor has AVX.
-    #[cfg(target_arch = "x86_64")]
-    unsafe fn load4(p: *const Self) -> std::arch::x86_64::__m256d;
-}
-
-impl Feature for f64 {
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
-    unsafe fn load4(p: *const f64) -> std::arch::x86_64::__m256d {
-        // SAFETY: as the caller promises.
-        unsafe { std::arch::x86_64::_mm256_loadu_pd(p) }
-    }
-}
-
-impl Feature for f32 {
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
-    unsafe fn load4(p: *const f32) -> std::arch::x86_64::__m256d {
-        use std::arch::x86_64::*;
-        // SAFETY: as the caller promises.
-        unsafe { _mm256_cvtps_pd(_mm_loadu_ps(p)) }
+    /// self += f (o − self): the running average with o's share f.
+    fn blend(&mut self, o: &Point, f: f64) {
+        let mix = |s: &mut f64, &v: &f64| *s += f * (v - *s);
+        Zip::from(&mut self.w).and(&o.w).for_each(mix);
+        Zip::from(&mut self.b).and(&o.b).for_each(mix);
+        self.a.iter_mut().zip(&o.a).for_each(|(s, v)| mix(s, v));
+        self.y.iter_mut().zip(&o.y).for_each(|(s, v)| mix(s, v));
+        Zip::from(&mut self.g).and(&o.g).for_each(mix);
+        Zip::from(&mut self.gb).and(&o.gb).for_each(mix);
     }
 }
 
@@ -741,14 +1159,13 @@ impl Feature for f32 {
 const SUFFICIENT: f64 = 0.2;
 const NECESSARY: f64 = 0.8;
 const ARTIFICIAL: f64 = 0.36;
-/// Accepted steps between evaluations of the loss, the bound and the
-/// restart test (each reads T×M numbers twice): every step cost ~15 % of
-/// the time, and every fourth took 8–10 % fewer steps on N = 512 heads.
-const EVALUATE_EVERY: usize = 4;
+/// Accepted steps between restart tests (the gap is checked every step:
+/// on the kept pairs it costs a few per cent of a step).
+const RESTART_EVERY: usize = 4;
 
 /// The restarted, adaptive PDHG state.
-struct Pdhg<'o, 'a> {
-    op: &'o Op<'a>,
+struct Pdhg<'o, 'p, F> {
+    op: &'o Op<'p, F>,
     lo: Array2<f64>,
     hi: Array2<f64>,
     blo: Array1<f64>,
@@ -758,62 +1175,79 @@ struct Pdhg<'o, 'a> {
     tw: Array2<f64>,
     tb: Array1<f64>,
     /// Dual preconditioner: 1 / (row abs-sum of K), one per point.
-    sy: Array1<f64>,
+    sy: Vec<f64>,
     cur: Point,
     next: Point,
     avg: Point,
     avg_weight: f64,
-    last: Point,
+    /// The last restart's point (no activations or gradient needed).
+    last_w: Array2<f64>,
+    last_b: Array1<f64>,
+    last_y: Vec<f64>,
     last_gap: f64,
     prev_candidate_gap: f64,
     since_restart: usize,
     accepted: usize,
-    buf: Vec<f64>,
     eta: f64,
     omega: f64,
     steps: usize,
     loss0: f64,
     best_loss: f64,
+    /// Whether best_loss was computed in f64 from the features as given.
+    best_exact: bool,
     best_w: Array2<f64>,
     best_b: Array1<f64>,
     best_bound: f64,
     /// The dual of the best bound.
-    best_y: Array2<f64>,
-    /// The features as f32, when that is exact ([`Feature`]).
-    h32: Option<Vec<f32>>,
+    best_y: Vec<f64>,
+    /// A gradient for each thread after the first.
+    spare: Vec<(Array2<f64>, Array1<f64>)>,
 }
 
-impl<'o, 'a> Pdhg<'o, 'a> {
-    fn new(op: &'o Op<'a>, init: Option<Init>) -> Pdhg<'o, 'a> {
-        let (t, m) = (op.h.nrows(), op.m);
+impl<'o, 'p, F: Feature> Pdhg<'o, 'p, F> {
+    fn new(op: &'o Op<'p, F>, init: Option<Init>) -> Pdhg<'o, 'p, F> {
+        let p = op.pairs;
+        let (m, n) = (op.m, op.n);
         let rb = op.rb.unwrap_or(0.0);
         let bias = op.rb.is_some() as usize as f64;
-        // Column abs-sums: w_k reads |h_t| once per row of point t, that is
-        // M − 1 times when ℓ_t = k and once otherwise.
-        let mut cnt = Array2::<f64>::ones((m, t));
-        for (i, &l) in op.labels.iter().enumerate() {
-            cnt[[l, i]] = (m - 1) as f64;
-        }
-        let habs = op.h.mapv(f64::abs);
-        let inv = |v: f64| if v > 0.0 { 1.0 / v } else { 0.0 };
-        let tw = cnt.dot(&habs).mapv(inv);
-        let tb = cnt.sum_axis(Axis(1)).mapv(|v| inv(v * bias));
-        let sy = habs.sum_axis(Axis(1)).mapv(|v| {
-            if v + bias > 0.0 {
-                0.5 / (v + bias)
-            } else {
-                1.0
+        // Column abs-sums: w_k reads |h_t| once per kept row of point t,
+        // that is (its rivals) times when ℓ_t = k and once when k is one.
+        let (mut cw, mut cb) = (Array2::<f64>::zeros((m, n)), Array1::<f64>::zeros(m));
+        let mut sy = Vec::with_capacity(p.index.len());
+        {
+            let cws = cw.as_slice_mut().expect("a fresh array is contiguous");
+            let mut habs = vec![0.0f64; n];
+            for i in 0..p.index.len() {
+                for (d, &v) in habs.iter_mut().zip(op.h.row(i)) {
+                    *d = v.into().abs();
+                }
+                let l1: f64 = habs.iter().sum();
+                sy.push(if l1 + bias > 0.0 {
+                    0.5 / (l1 + bias)
+                } else {
+                    1.0
+                });
+                let s = p.slots(i);
+                let rivals = (s.len() - 1) as f64;
+                for q in s.clone() {
+                    let k = p.cls[q] as usize;
+                    let c = if q == s.start { rivals } else { 1.0 };
+                    axpy(c, &habs, &mut cws[k * n..(k + 1) * n]);
+                    cb[k] += c;
+                }
             }
-        });
-        drop(habs);
+        }
+        let inv = |v: f64| if v > 0.0 { 1.0 / v } else { 0.0 };
+        let tw = cw.mapv(inv);
+        let tb = cb.mapv(|v| inv(v * bias));
+        drop(cw);
         let (lo, hi) = (op.w0.mapv(|v| v - op.r), op.w0.mapv(|v| v + op.r));
         let (blo, bhi) = (op.b0.mapv(|v| v - rb), op.b0.mapv(|v| v + rb));
         let (eta, omega) = init.as_ref().and_then(|i| i.steps).unwrap_or((1.0, 1.0));
-        let start = Point::start(op, init, [&lo, &hi], [&blo, &bhi]);
-        let loss0 = op.loss(&op.a0);
-        let (loss_s, bound_s) = (op.loss(&start.a), op.bound(&start.y, &start.g, &start.gb));
-        let best_is_start = loss_s < loss0;
-        Pdhg {
+        let spare = (1..op.threads.min(p.index.len().max(1)))
+            .map(|_| (Array2::zeros((m, n)), Array1::zeros(m)))
+            .collect();
+        let mut pd = Pdhg {
             op,
             lo,
             hi,
@@ -822,35 +1256,113 @@ impl<'o, 'a> Pdhg<'o, 'a> {
             tw,
             tb,
             sy,
-            next: start.clone(),
-            avg: start.clone(),
+            cur: Point::zero(op),
+            next: Point::zero(op),
+            avg: Point::zero(op),
             avg_weight: 0.0,
-            last: start.clone(),
-            last_gap: loss_s - bound_s,
+            last_w: Array2::zeros((0, 0)),
+            last_b: Array1::zeros(0),
+            last_y: Vec::new(),
+            last_gap: 0.0,
             prev_candidate_gap: f64::INFINITY,
             since_restart: 0,
             accepted: 0,
-            buf: Vec::with_capacity(m),
             eta,
             omega,
             steps: 0,
-            loss0,
-            best_loss: loss0.min(loss_s),
-            best_w: if best_is_start {
-                start.w.clone()
-            } else {
-                op.w0.to_owned()
-            },
-            best_b: if best_is_start {
-                start.b.clone()
-            } else {
-                op.b0.to_owned()
-            },
-            best_bound: bound_s.max(0.0),
-            best_y: start.y.clone(),
-            h32: op.features_f32(),
-            cur: start,
+            loss0: op.loss(&p.a0),
+            best_loss: 0.0,
+            best_exact: true,
+            best_w: op.w0.to_owned(),
+            best_b: op.b0.to_owned(),
+            best_bound: 0.0,
+            best_y: Vec::new(),
+            spare,
+        };
+        pd.start(init);
+        pd
+    }
+
+    /// The first iterate: `init` (its weights clamped into the box, its
+    /// dual projected onto Y) or the current weights; without a dual, each
+    /// point's best response, its most violated class.
+    fn start(&mut self, init: Option<Init>) {
+        let op = self.op;
+        let p = op.pairs;
+        let (mut w, mut b, y) = match init {
+            Some(i) => (i.w, i.b, i.y),
+            None => (op.w0.to_owned(), op.b0.to_owned(), None),
+        };
+        Zip::from(&mut w)
+            .and(&self.lo)
+            .and(&self.hi)
+            .for_each(|v, &l, &h| *v = v.clamp(l, h));
+        Zip::from(&mut b)
+            .and(&self.blo)
+            .and(&self.bhi)
+            .for_each(|v, &l, &h| *v = v.clamp(l, h));
+        if op.rb.is_none() {
+            b.assign(&op.b0);
         }
+        let mut a = vec![0.0; p.cls.len()];
+        if w == op.w0 && b == op.b0 {
+            a.copy_from_slice(&p.a0);
+        } else {
+            op.pass(
+                &w,
+                &b,
+                None,
+                PassOut {
+                    a: &mut a,
+                    y: None,
+                    grad: None,
+                    spare: &mut [],
+                },
+            );
+        }
+        let mut buf = Vec::new();
+        let y = match y {
+            Some(mut y) => {
+                for i in 0..p.index.len() {
+                    project_capped(&mut y[p.slots(i)], 0, &mut buf);
+                }
+                y
+            }
+            None => {
+                let mut y = vec![0.0; p.cls.len()];
+                for i in 0..p.index.len() {
+                    let s = p.slots(i);
+                    let al = a[s.start];
+                    let worst = (s.start + 1..s.end)
+                        .map(|q| (q, op.delta - al + a[q]))
+                        .filter(|&(_, v)| v > 0.0)
+                        .max_by(|x, y| x.1.total_cmp(&y.1));
+                    if let Some((q, _)) = worst {
+                        y[q] = 1.0;
+                    }
+                }
+                y
+            }
+        };
+        let (mut g, mut gb) = (Array2::zeros((op.m, op.n)), Array1::zeros(op.m));
+        op.adjoint(&y, &mut g, &mut gb);
+        let start = Point { w, b, a, y, g, gb };
+        let (loss_s, bound_s) = (op.loss(&start.a), op.bound(&start.y, &start.g, &start.gb));
+        if loss_s < self.loss0 {
+            self.best_w.assign(&start.w);
+            self.best_b.assign(&start.b);
+            self.best_exact = false;
+        }
+        self.best_loss = self.loss0.min(loss_s);
+        self.best_bound = bound_s.max(0.0);
+        self.best_y = start.y.clone();
+        self.last_gap = loss_s - bound_s;
+        self.last_w = start.w.clone();
+        self.last_b = start.b.clone();
+        self.last_y = start.y.clone();
+        self.next = start.clone();
+        self.avg = start.clone();
+        self.cur = start;
     }
 
     fn best_weights(&self) -> (Array2<f64>, Array1<f64>) {
@@ -870,7 +1382,7 @@ impl<'o, 'a> Pdhg<'o, 'a> {
 
     fn run(&mut self, s: &Settings, clock: Instant) -> Status {
         loop {
-            if gap_met(self.best_loss, self.best_bound, s.rel_gap) {
+            if gap_met(self.best_loss, self.best_bound, s.rel_gap) && self.confirm(s.rel_gap) {
                 return Status::Converged;
             }
             if self.steps >= s.max_iterations {
@@ -881,6 +1393,22 @@ impl<'o, 'a> Pdhg<'o, 'a> {
             }
             self.iterate();
         }
+    }
+
+    /// The gap is met on the numbers the iterations track: recomputes the
+    /// best loss in f64 from the features as given (and the bound from its
+    /// dual) and says whether it still is.
+    fn confirm(&mut self, rel_gap: f64) -> bool {
+        let op = self.op;
+        if !self.best_exact {
+            let (w, b) = self.best_weights();
+            self.best_loss = op.exact_loss(&w, &b);
+            self.best_exact = true;
+        }
+        let (mut g, mut gb) = (Array2::zeros((op.m, op.n)), Array1::zeros(op.m));
+        op.adjoint(&self.best_y, &mut g, &mut gb);
+        self.best_bound = op.bound(&self.best_y, &g, &gb).max(0.0);
+        gap_met(self.best_loss, self.best_bound, rel_gap)
     }
 
     /// One PDHG step from `cur` into `next`; kept when the step size passes
@@ -904,12 +1432,11 @@ impl<'o, 'a> Pdhg<'o, 'a> {
         self.since_restart += 1;
         self.avg_weight += used;
         self.avg.blend(&self.cur, used / self.avg_weight);
-        if !self.accepted.is_multiple_of(EVALUATE_EVERY) {
-            return;
-        }
         let gap_cur = self.evaluate(false);
         let gap_avg = self.evaluate(true);
-        self.maybe_restart(gap_cur, gap_avg);
+        if self.accepted.is_multiple_of(RESTART_EVERY) {
+            self.maybe_restart(gap_cur, gap_avg);
+        }
     }
 
     fn primal_step(&mut self, tau: f64) {
@@ -932,56 +1459,50 @@ impl<'o, 'a> Pdhg<'o, 'a> {
         }
     }
 
-    /// The rest of the step, in one pass over the points (see [`sweep`]):
+    /// The rest of the step, in one pass over the points ([`Op::pass`]):
     /// a⁺ = H w⁺ᵀ + b⁺, y⁺ = proj(y + σ_t (δ − margins at 2x⁺ − x)) and
     /// g⁺ = K'y⁺.
     fn dual_step(&mut self, sigma: f64) {
         let (op, cur, next) = (self.op, &self.cur, &mut self.next);
-        let pass = Sweep {
-            h: &[(); 0][..],
-            n: op.h.ncols(),
-            labels: op.labels,
-            delta: op.delta,
+        let dual = Dual {
+            a: &cur.a,
+            y: &cur.y,
             sigma,
-            sy: self.sy.as_slice().expect("a fresh array is contiguous"),
-            w: next.w.as_slice().expect("a fresh array is contiguous"),
-            b: next.b.as_slice().expect("a fresh array is contiguous"),
-            a: cur.a.as_slice().expect("a fresh array is contiguous"),
-            y: cur.y.as_slice().expect("a fresh array is contiguous"),
+            sy: &self.sy,
+            delta: op.delta,
         };
-        let out = SweepOut {
-            a: next.a.as_slice_mut().expect("a fresh array is contiguous"),
-            y: next.y.as_slice_mut().expect("a fresh array is contiguous"),
-            g: next.g.as_slice_mut().expect("a fresh array is contiguous"),
-            gb: next.gb.as_slice_mut().expect("a fresh array is contiguous"),
-            buf: &mut self.buf,
-        };
-        match &self.h32 {
-            Some(h) => sweep(&pass.reading(h), out),
-            None => sweep(&pass.reading(op.features()), out),
+        let Point { w, b, a, y, g, gb } = next;
+        op.pass(
+            w,
+            b,
+            Some(dual),
+            PassOut {
+                a,
+                y: Some(y),
+                grad: Some((&mut *g, &mut *gb)),
+                spare: &mut self.spare,
+            },
+        );
+        for (gs, gbs) in &self.spare {
+            *g += gs;
+            *gb += gbs;
         }
     }
 
     /// The largest step size the adaptive rule allows for the step just
     /// taken: ‖Δz‖²_ω / (2 |⟨Δy, K Δx⟩|) in the preconditioned norms.
     fn step_limit(&self) -> f64 {
-        let (cur, next, op) = (&self.cur, &self.next, self.op);
+        let (cur, next, p) = (&self.cur, &self.next, self.op.pairs);
         let mut inter = 0.0;
         let mut ny = 0.0;
-        for ((((y1, y0), a1), a0), (&l, &s)) in next
-            .y
-            .rows()
-            .into_iter()
-            .zip(cur.y.rows())
-            .zip(next.a.rows())
-            .zip(cur.a.rows())
-            .zip(op.labels.iter().zip(&self.sy))
-        {
-            let dal = a1[l] - a0[l];
+        for (i, &s) in self.sy.iter().enumerate() {
+            let sl = p.slots(i);
+            let l = sl.start;
+            let dal = next.a[l] - cur.a[l];
             let mut sq = 0.0;
-            for j in 0..y1.len() {
-                let dy = y1[j] - y0[j];
-                inter += dy * (dal - (a1[j] - a0[j]));
+            for q in l + 1..sl.end {
+                let dy = next.y[q] - cur.y[q];
+                inter += dy * (dal - (next.a[q] - cur.a[q]));
                 sq += dy * dy;
             }
             ny += sq / s;
@@ -1002,12 +1523,13 @@ impl<'o, 'a> Pdhg<'o, 'a> {
         let bound = self.op.bound(&p.y, &p.g, &p.gb);
         if loss < self.best_loss {
             self.best_loss = loss;
+            self.best_exact = false;
             self.best_w.assign(&p.w);
             self.best_b.assign(&p.b);
         }
         if bound > self.best_bound {
             self.best_bound = bound;
-            self.best_y.assign(&p.y);
+            self.best_y.copy_from_slice(&p.y);
         }
         loss - bound
     }
@@ -1028,25 +1550,47 @@ impl<'o, 'a> Pdhg<'o, 'a> {
         if to_avg {
             self.cur.assign(&self.avg);
         }
-        let dx = (precond_dist2(&self.cur.w, &self.last.w, &self.tw)
-            + precond_dist2(&self.cur.b, &self.last.b, &self.tb))
+        let dx = (precond_dist2(&self.cur.w, &self.last_w, &self.tw)
+            + precond_dist2(&self.cur.b, &self.last_b, &self.tb))
         .sqrt();
-        let dy = Zip::from(self.cur.y.rows())
-            .and(self.last.y.rows())
-            .and(&self.sy)
-            .fold(0.0, |acc, a, b, &s| {
-                acc + a.iter().zip(b).map(|(u, v)| (u - v) * (u - v)).sum::<f64>() / s
+        let p = self.op.pairs;
+        let dy = (0..self.sy.len())
+            .map(|i| {
+                let s = p.slots(i);
+                let d: f64 = self.cur.y[s.clone()]
+                    .iter()
+                    .zip(&self.last_y[s])
+                    .map(|(u, v)| (u - v) * (u - v))
+                    .sum();
+                d / self.sy[i]
             })
+            .sum::<f64>()
             .sqrt();
         if dx > 1e-10 && dy > 1e-10 {
             self.omega = (0.5 * (dy / dx).ln() + 0.5 * self.omega.ln()).exp();
         }
-        self.last.assign(&self.cur);
+        self.last_w.assign(&self.cur.w);
+        self.last_b.assign(&self.cur.b);
+        self.last_y.copy_from_slice(&self.cur.y);
         self.last_gap = gap;
         self.avg_weight = 0.0;
         self.avg.assign(&self.cur);
         self.since_restart = 0;
         self.prev_candidate_gap = f64::INFINITY;
+    }
+}
+
+impl Point {
+    fn zero<F>(op: &Op<'_, F>) -> Point {
+        let slots = op.pairs.cls.len();
+        Point {
+            w: Array2::zeros((0, 0)),
+            b: Array1::zeros(0),
+            a: vec![0.0; slots],
+            y: vec![0.0; slots],
+            g: Array2::zeros((0, 0)),
+            gb: Array1::zeros(0),
+        }
     }
 }
 
@@ -1064,16 +1608,3 @@ fn precond_dist2<D: ndarray::Dimension>(
         }
     })
 }
-
-/// The class j ≠ l with the largest positive violation δ − (a_l − a_j).
-fn worst_class(a: &ArrayView1<f64>, l: usize, delta: f64) -> Option<usize> {
-    (0..a.len())
-        .filter(|&j| j != l)
-        .map(|j| (j, delta - a[l] + a[j]))
-        .filter(|&(_, v)| v > 0.0)
-        .max_by(|x, y| x.1.total_cmp(&y.1))
-        .map(|(j, _)| j)
-}
-
-#[cfg(all(test, feature = "highs"))]
-mod tests;

@@ -3,6 +3,10 @@
 thread_local! {
     /// Runs the scalar loops even where AVX2 and FMA are there.
     pub(super) static SCALAR: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// [`pass_with`]'s activations by the direct kernel (else the GEMM).
+    static DIRECT: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+    /// (Not direct) [`pass_with`]'s activations by dot products at the pairs.
+    static SPARSE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 use super::*;
 use crate::data::{SplitMix, Task};
@@ -295,140 +299,349 @@ fn no_iterations_return_the_current_weights() {
     assert!(sol.bound <= sol.objective);
 }
 
-#[test]
-fn the_fused_pass_matches_the_two_products() {
-    let hd = head(50, (25, 13, 5), true);
-    let lp = lp(&hd, 0.1, 0.1);
-    let red = presolve(&lp);
-    let op = Op::new(&lp, &red);
-    let mut rng = SplitMix(51);
-    let (t, m) = (op.h.nrows(), op.m);
-    let w = hd.layer.w.mapv(|v| v + 0.1 * rng.uniform());
-    let b = hd.layer.b.mapv(|v| v - 0.1 * rng.uniform());
-    let a = Array2::from_shape_fn((t, m), |_| rng.uniform());
-    let y = Array2::from_shape_fn((t, m), |_| 0.3 * rng.uniform());
-    let sy = Array1::from_shape_fn(t, |_| rng.uniform());
-    let pass = Sweep {
-        h: op.h.as_slice().unwrap(),
-        n: 13,
-        labels: op.labels,
-        delta: 1.0,
-        sigma: 0.7,
-        sy: sy.as_slice().unwrap(),
-        w: w.as_slice().unwrap(),
-        b: b.as_slice().unwrap(),
-        a: a.as_slice().unwrap(),
-        y: y.as_slice().unwrap(),
-    };
-    let (an, yn, g, gb) = run(&pass, (t, m));
-    let mut want_a = Array2::zeros((t, m));
-    op.act(&w.view(), &b.view(), &mut want_a);
-    let (mut want_g, mut want_gb) = (Array2::zeros((m, 13)), Array1::zeros(m));
-    op.adjoint(&yn, &mut Array2::zeros((t, m)), &mut want_g, &mut want_gb);
-    let close = |x: f64, y: f64| (x - y).abs() <= 1e-12 * (1.0 + y.abs());
-    assert!(an.iter().zip(&want_a).all(|(&x, &y)| close(x, y)));
-    assert!(g.iter().zip(&want_g).all(|(&x, &y)| close(x, y)));
-    assert!(gb.iter().zip(&want_gb).all(|(&x, &y)| close(x, y)));
-    // Each point's dual is in its capped simplex, 0 at its label.
-    for (row, &l) in yn.rows().into_iter().zip(op.labels) {
-        assert!(row[l] == 0.0 && row.iter().all(|&v| v >= 0.0) && row.sum() <= 1.0 + 1e-12);
-    }
+/// H wᵀ + b, T×M, in f64.
+fn activations(h: ArrayView2<f64>, w: ArrayView2<f64>, b: ArrayView1<f64>) -> Array2<f64> {
+    h.dot(&w.t()) + b
 }
 
-/// One pass of the PDHG from a seeded random point on a head whose
-/// features are exactly f32, read as f64 or as f32 (`f32s`), by the
-/// vector or the scalar loops (`scalar`): a⁺, y⁺ and the gradients.
-fn one_pass(f32s: bool, scalar: bool) -> (Array2<f64>, Array2<f64>, Array2<f64>, Array1<f64>) {
-    let mut hd = head(52, (23, 13, 5), true);
-    hd.h.mapv_inplace(|v| v as f32 as f64);
-    let lp = lp(&hd, 0.1, 0.1);
-    let red = presolve(&lp);
-    let op = Op::new(&lp, &red);
-    let h32 = op.features_f32().expect("f32 features are read as f32");
-    let (t, m) = (op.h.nrows(), op.m);
+/// A random point on the kept pairs of `hd`'s LP (features read as `f32s`
+/// or f64) and one pass from it, by the vector or the scalar loops
+/// (`scalar`), on `threads` threads: a⁺, y⁺, g⁺, gb⁺ at the slots, and
+/// what the two products give for the same numbers, computed directly.
+struct OnePass {
+    got: (Vec<f64>, Vec<f64>, Array2<f64>, Array1<f64>),
+    want_a: Vec<f64>,
+    want_g: (Array2<f64>, Array1<f64>),
+    /// Each kept point's slots and the pairs' classes.
+    start: Vec<usize>,
+}
+
+fn one_pass(hd: &Head, f32s: bool, scalar: bool, threads: usize) -> OnePass {
+    let lp = lp(hd, 0.1, 0.1);
+    let pairs = Pairs::new(&lp, threads);
+    let m = hd.layer.w.nrows();
     let mut rng = SplitMix(53);
     let w = hd.layer.w.mapv(|v| v + 0.1 * rng.uniform());
-    let a = Array2::from_shape_fn((t, m), |_| rng.uniform());
-    let y = Array2::from_shape_fn((t, m), |_| 0.3 * rng.uniform());
-    let sy = Array1::from_shape_fn(t, |_| rng.uniform());
-    let pass = Sweep {
-        h: &[(); 0][..],
-        n: 13,
-        labels: op.labels,
-        delta: 1.0,
-        sigma: 0.7,
-        sy: sy.as_slice().unwrap(),
-        w: w.as_slice().unwrap(),
-        b: hd.layer.b.as_slice().unwrap(),
-        a: a.as_slice().unwrap(),
-        y: y.as_slice().unwrap(),
+    let b = hd.layer.b.mapv(|v| v - 0.1 * rng.uniform());
+    let slots = pairs.cls.len();
+    let a: Vec<f64> = (0..slots).map(|_| rng.uniform()).collect();
+    let y: Vec<f64> = (0..slots).map(|_| 0.3 * rng.uniform()).collect();
+    let sy: Vec<f64> = (0..pairs.index.len()).map(|_| rng.uniform()).collect();
+    let h32 = pairs
+        .index
+        .iter()
+        .all(|&t| hd.h.row(t).iter().all(|&v| v as f32 as f64 == v));
+    assert_eq!(matches!(pairs.feats, Feats::F32(_)), h32);
+    let rows = hd.h.select(ndarray::Axis(0), &pairs.index);
+    let f32_rows = rows.mapv(|v| v as f32);
+    type Outs<'o> = (
+        &'o mut Vec<f64>,
+        &'o mut Vec<f64>,
+        &'o mut Array2<f64>,
+        &'o mut Array1<f64>,
+    );
+    let run = |op: &dyn Fn(Outs<'_>)| {
+        let (mut an, mut yn) = (vec![0.0; slots], vec![0.0; slots]);
+        let (mut g, mut gb) = (Array2::zeros((m, hd.h.ncols())), Array1::zeros(m));
+        op((&mut an, &mut yn, &mut g, &mut gb));
+        (an, yn, g, gb)
     };
     SCALAR.with(|s| s.set(scalar));
     let got = if f32s {
-        run(&pass.reading(&h32), (t, m))
+        run(&|(an, yn, g, gb)| {
+            pass_with(
+                &lp,
+                &pairs,
+                &f32_rows,
+                threads,
+                (&w, &b),
+                (&a, &y, &sy),
+                (an, yn, g, gb),
+            )
+        })
     } else {
-        run(&pass.reading(op.features()), (t, m))
+        run(&|(an, yn, g, gb)| {
+            pass_with(
+                &lp,
+                &pairs,
+                &rows,
+                threads,
+                (&w, &b),
+                (&a, &y, &sy),
+                (an, yn, g, gb),
+            )
+        })
     };
     SCALAR.with(|s| s.set(false));
-    got
+    let full = activations(hd.h.view(), w.view(), b.view());
+    let mut want_a = vec![0.0; slots];
+    for (i, &t) in pairs.index.iter().enumerate() {
+        for q in pairs.slots(i) {
+            want_a[q] = full[[t, pairs.cls[q] as usize]];
+        }
+    }
+    let op = Op {
+        pairs: &pairs,
+        h: &rows,
+        n: hd.h.ncols(),
+        m,
+        delta: 1.0,
+        r: 0.1,
+        rb: Some(0.1),
+        w0: hd.layer.w.view(),
+        b0: hd.layer.b.view(),
+        threads: 1,
+        exact: hd.h.view(),
+        direct: true,
+        sparse: false,
+    };
+    let (mut g, mut gb) = (Array2::zeros((m, hd.h.ncols())), Array1::zeros(m));
+    op.adjoint(&got.1, &mut g, &mut gb);
+    OnePass {
+        got,
+        want_a,
+        want_g: (g, gb),
+        start: pairs.start.clone(),
+    }
 }
 
-/// One fused pass `p` over t points and m outputs: a⁺, y⁺ and the
-/// gradients of W and b.
-fn run<F: Feature>(
-    p: &Sweep<'_, F>,
-    (t, m): (usize, usize),
-) -> (Array2<f64>, Array2<f64>, Array2<f64>, Array1<f64>) {
-    let (mut an, mut yn) = (Array2::zeros((t, m)), Array2::zeros((t, m)));
-    let (mut g, mut gb) = (Array2::zeros((m, p.n)), Array1::zeros(m));
-    sweep(
-        p,
-        SweepOut {
-            a: an.as_slice_mut().unwrap(),
-            y: yn.as_slice_mut().unwrap(),
-            g: g.as_slice_mut().unwrap(),
-            gb: gb.as_slice_mut().unwrap(),
-            buf: &mut Vec::new(),
+/// One [`Op::pass`] with a dual step on features `h` (the kept rows).
+#[allow(clippy::type_complexity)]
+fn pass_with<F: Feature>(
+    lp: &HingeLp<'_>,
+    pairs: &Pairs,
+    h: &Array2<F>,
+    threads: usize,
+    (w, b): (&Array2<f64>, &Array1<f64>),
+    (a, y, sy): (&[f64], &[f64], &[f64]),
+    (an, yn, g, gb): (
+        &mut Vec<f64>,
+        &mut Vec<f64>,
+        &mut Array2<f64>,
+        &mut Array1<f64>,
+    ),
+) {
+    let op = Op {
+        pairs,
+        h,
+        n: lp.h.ncols(),
+        m: lp.w0.nrows(),
+        delta: 1.0,
+        r: lp.radius,
+        rb: lp.bias_radius,
+        w0: lp.w0,
+        b0: lp.b0,
+        threads,
+        exact: lp.h,
+        direct: DIRECT.with(|d| d.get()),
+        sparse: SPARSE.with(|d| d.get()),
+    };
+    let mut spare: Vec<_> = (1..threads)
+        .map(|_| (Array2::zeros(g.dim()), Array1::zeros(gb.len())))
+        .collect();
+    let dual = Dual {
+        a,
+        y,
+        sigma: 0.7,
+        sy,
+        delta: 1.0,
+    };
+    op.pass(
+        w,
+        b,
+        Some(dual),
+        PassOut {
+            a: an,
+            y: Some(yn),
+            grad: Some((&mut *g, &mut *gb)),
+            spare: &mut spare,
         },
     );
-    (an, yn, g, gb)
+    for (gs, gbs) in &spare {
+        *g += gs;
+        *gb += gbs;
+    }
+}
+
+fn close_all<'x>(
+    x: impl IntoIterator<Item = &'x f64>,
+    y: impl IntoIterator<Item = &'x f64>,
+    tol: f64,
+) -> bool {
+    x.into_iter()
+        .zip(y)
+        .all(|(a, b)| (a - b).abs() <= tol * (1.0 + a.abs().max(b.abs())))
+}
+
+#[test]
+fn the_fused_pass_matches_the_two_products() {
+    // f64 features: the activations at the slots are H wᵀ + b, the
+    // gradient is K'y⁺, and each point's dual is in its capped simplex,
+    // 0 at its label — on one thread and split over three.
+    let hd = head(50, (25, 13, 5), true);
+    for threads in [1, 3] {
+        let p = one_pass(&hd, false, false, threads);
+        assert!(close_all(&p.got.0, &p.want_a, 1e-12), "a⁺");
+        assert!(close_all(&p.got.2, &p.want_g.0, 1e-12), "g⁺");
+        assert!(close_all(&p.got.3, &p.want_g.1, 1e-12), "gb⁺");
+        for w in p.start.windows(2) {
+            let row = &p.got.1[w[0]..w[1]];
+            assert!(row[0] == 0.0 && row.iter().all(|&v| v >= 0.0));
+            assert!(row.iter().sum::<f64>() <= 1.0 + 1e-12);
+        }
+        assert!(p.got.0.iter().any(|&x| x != 0.0), "a pass that computes");
+    }
+}
+
+#[test]
+fn the_gemm_gives_the_direct_kernel_s_pass() {
+    // Many outputs take the GEMM (or dot products at the kept pairs when
+    // few are kept), a handful the direct kernel: the same pass, for f64 features (to rounding) and f32 ones (to f32's), on one
+    // thread and on two.
+    let mut hd = head(56, (37, 21, 40), true);
+    for f32s in [false, true] {
+        if f32s {
+            hd.h.mapv_inplace(|v| v as f32 as f64);
+        }
+        let tol = if f32s { 1e-5 } else { 1e-12 };
+        for threads in [1, 2] {
+            let direct = one_pass(&hd, f32s, false, threads);
+            DIRECT.with(|d| d.set(false));
+            let gemm = one_pass(&hd, f32s, false, threads);
+            DIRECT.with(|d| d.set(true));
+            assert!(close_all(&direct.got.0, &gemm.got.0, tol), "a⁺");
+            assert!(close_all(&gemm.got.0, &gemm.want_a, tol), "a⁺ of the GEMM");
+            assert!(
+                close_all(&gemm.got.2, &gemm.want_g.0, 1e-12),
+                "g⁺ of the GEMM"
+            );
+        }
+    }
+}
+
+#[test]
+fn many_classes_take_the_gemm_and_agree_with_highs() {
+    // 40 classes (the GEMM path), f32 features, a small box: HiGHS's
+    // optimum on the full LP.
+    let mut hd = head(83, (50, 10, 40), true);
+    hd.h.mapv_inplace(|v| v as f32 as f64);
+    let sol = check_against_highs(&hd, 0.05, 0.05);
+    assert!(sol.pairs < sol.points * 39, "{} pairs", sol.pairs);
 }
 
 #[test]
 fn the_scalar_path_gives_the_vector_path_s_pass() {
     // Processors without AVX2 and FMA run the scalar loops: the same
-    // numbers up to the rounding of fused multiply-adds, for f64 and
-    // f32 features, whole blocks of four points and the rest.
+    // numbers up to the rounding of fused multiply-adds, for f64 and f32
+    // features.
+    let mut hd = head(52, (23, 13, 5), true);
+    hd.h.mapv_inplace(|v| v as f32 as f64);
     for f32s in [false, true] {
-        let (v, s) = (one_pass(f32s, false), one_pass(f32s, true));
-        let close = |x: &[f64], y: &[f64]| {
-            x.iter()
-                .zip(y)
-                .all(|(a, b)| (a - b).abs() <= 1e-12 * (1.0 + a.abs()))
-        };
-        let pairs = [
-            (v.0.as_slice(), s.0.as_slice(), "a⁺"),
-            (v.1.as_slice(), s.1.as_slice(), "y⁺"),
-            (v.2.as_slice(), s.2.as_slice(), "g⁺"),
-            (v.3.as_slice(), s.3.as_slice(), "gb⁺"),
-        ];
-        for (x, y, what) in pairs {
-            assert!(close(x.unwrap(), y.unwrap()), "{what}");
-        }
-        assert!(v.0.iter().any(|&x| x != 0.0), "a pass that computes");
+        let (v, s) = (one_pass(&hd, f32s, false, 2), one_pass(&hd, f32s, true, 2));
+        assert!(close_all(&v.got.0, &s.got.0, 1e-12), "a⁺");
+        assert!(close_all(&v.got.1, &s.got.1, 1e-12), "y⁺");
+        assert!(close_all(&v.got.2, &s.got.2, 1e-12), "g⁺");
+        assert!(close_all(&v.got.3, &s.got.3, 1e-12), "gb⁺");
     }
 }
 
 #[test]
-fn features_that_are_f32_give_the_same_pass_read_as_f32() {
-    let hd = head(52, (23, 13, 5), true);
-    let lp0 = lp(&hd, 0.1, 0.1);
-    let red = presolve(&lp0);
+fn features_that_are_f32_are_multiplied_in_f32_to_f32_s_precision() {
+    // Features that are f32 exactly go through the f32 GEMM (weights
+    // rounded to f32): activations within f32 rounding of the f64
+    // products, and the gradient, accumulated in f64, exact.
+    let mut hd = head(52, (23, 13, 5), true);
+    hd.h.mapv_inplace(|v| v as f32 as f64);
+    let p = one_pass(&hd, true, false, 1);
+    assert!(close_all(&p.got.0, &p.want_a, 1e-5), "a⁺ to f32 precision");
+    assert!(close_all(&p.got.2, &p.want_g.0, 1e-12), "g⁺ exact");
+    let plain = head(52, (23, 13, 5), true);
+    let lp0 = lp(&plain, 0.1, 0.1);
     assert!(
-        Op::new(&lp0, &red).features_f32().is_none(),
+        matches!(Pairs::new(&lp0, 1).feats, Feats::F64(_)),
         "0.1-like f64s stay f64"
     );
-    assert_eq!(one_pass(true, false), one_pass(false, false));
+}
+
+#[test]
+fn presolve_keeps_exactly_the_pairs_that_can_violate() {
+    // A pair leaves only when its margin stays ≥ δ everywhere in the box
+    // (a⁰_ℓ − a⁰_j − 2(r‖h‖₁ + r_b) ≥ δ), and every pair that can reach δ
+    // stays; a point with none leaves.
+    let hd = head(54, (40, 6, 12), true);
+    let (r, rb) = (0.05, 0.02);
+    let lp = lp(&hd, r, rb);
+    let pairs = Pairs::new(&lp, 2);
+    let a0 = activations(hd.h.view(), hd.layer.w.view(), hd.layer.b.view());
+    let mut kept = 0;
+    for t in 0..40 {
+        let l = hd.labels[t];
+        let reach = 2.0 * (r * hd.h.row(t).map(|v| v.abs()).sum() + rb);
+        let can: Vec<usize> = (0..12)
+            .filter(|&j| j != l && a0[[t, l]] - a0[[t, j]] - reach < 1.0)
+            .collect();
+        match pairs.index.iter().position(|&i| i == t) {
+            Some(i) => {
+                let s = pairs.slots(i);
+                assert_eq!(pairs.cls[s.start] as usize, l);
+                let got: Vec<usize> = pairs.cls[s.start + 1..s.end]
+                    .iter()
+                    .map(|&j| j as usize)
+                    .collect();
+                assert_eq!(got, can, "point {t}");
+                kept += can.len();
+            }
+            None => assert!(
+                can.is_empty(),
+                "point {t} dropped with pairs that can violate"
+            ),
+        }
+    }
+    assert!(kept < 40 * 11, "some pairs leave");
+    assert!(kept > 0, "some stay");
+}
+
+#[test]
+fn many_classes_in_a_small_box_agree_with_highs() {
+    // Most rivals of each point cannot reach its margin in a small box:
+    // the LP over the pairs that can has HiGHS's optimum on the full file.
+    for (seed, radius) in [(80, 0.02), (81, 0.05)] {
+        let hd = head(seed, (60, 8, 15), true);
+        let sol = check_against_highs(&hd, radius, radius);
+        assert!(
+            sol.pairs < sol.points * 14,
+            "{} pairs of {} points",
+            sol.pairs,
+            sol.points
+        );
+    }
+}
+
+#[test]
+fn threads_split_the_points_and_agree() {
+    // f32 features (the GEMM path) on one thread and on three: the same
+    // certified optimum.
+    let mut hd = head(82, (70, 9, 6), true);
+    hd.h.mapv_inplace(|v| v as f32 as f64);
+    let lp = lp(&hd, 0.2, 0.2);
+    let one = solve(
+        &lp,
+        &Settings {
+            threads: 1,
+            ..Settings::default()
+        },
+    );
+    let three = solve(
+        &lp,
+        &Settings {
+            threads: 3,
+            ..Settings::default()
+        },
+    );
+    for sol in [&one, &three] {
+        check_solution(&hd, 0.2, 0.2, sol.clone());
+    }
+    assert!((one.objective - three.objective).abs() <= 2e-4 * one.objective.max(1.0));
 }
 
 #[test]
