@@ -421,6 +421,14 @@ impl Highs {
         self.log.deadline.set(Some(deadline));
     }
 
+    /// Stops the next [`Highs::run`] by HiGHS's own clock after `seconds`
+    /// (HiGHS then reports its own status, "Time limit reached", in the
+    /// solution file it writes; [`Highs::set_deadline`] interrupts it
+    /// instead, wherever it is).
+    pub fn set_time_limit(&mut self, seconds: f64) {
+        self.time_limit = Some(seconds.max(1e-3));
+    }
+
     /// Chooses how HiGHS solves an LP (its default is dual simplex).
     pub fn set_lp_method(&mut self, method: LpMethod) -> Result<()> {
         match method {

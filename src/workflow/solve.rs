@@ -199,7 +199,6 @@ impl SolvePlan<'_> {
             ..self.settings.clone()
         };
         let mut highs = Highs::new(&settings)?;
-        highs.set_deadline(budget.deadline());
         highs.read(read_path).map_err(|e| match e {
             Error::Invalid { msg, .. } => Error::invalid(self.model, msg),
             other => other,
@@ -209,6 +208,10 @@ impl SolvePlan<'_> {
             Some(sp) => Some(self.start_values(&highs, sp)?),
             None => None,
         };
+        // What reading left of the limit, by HiGHS's own clock (row
+        // generation over protected rows runs several solves: it stops at
+        // the deadline itself).
+        highs.set_time_limit(budget.left());
         let solved = crate::workflow::protect::solve_file(
             &mut highs,
             start.as_deref(),
