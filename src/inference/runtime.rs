@@ -280,16 +280,30 @@ fn ort_error(model_path: &Path, e: impl std::fmt::Display) -> Error {
 
 /// A session on `model_bytes`, two threads. ONNX Runtime's own log is
 /// off (below fatal): its errors reach the user once, as gdmilp's line
-/// naming the model, not also as ONNX Runtime's coloured log line.
+/// naming the model, not also as ONNX Runtime's coloured log line. Asked
+/// for with `GDMILP_ORT_LOG=verbose|info|warning|error`, it comes back.
 fn session(model_path: &Path, model_bytes: &[u8]) -> Result<Session> {
     let rt = |e: ort::Error| ort_error(model_path, e);
     let mut builder = Session::builder(environment()?)
         .map_err(rt)?
-        .with_log_level(ort::logging::LogLevel::Fatal)
+        .with_log_level(log_level(std::env::var("GDMILP_ORT_LOG").ok().as_deref()))
         .map_err(|e| ort_error(model_path, e))?
         .with_intra_threads(2)
         .map_err(|e| ort_error(model_path, e))?;
     builder.commit_from_memory(model_bytes).map_err(rt)
+}
+
+/// ONNX Runtime's log level for `GDMILP_ORT_LOG` (unset or unknown: fatal
+/// only).
+fn log_level(asked: Option<&str>) -> ort::logging::LogLevel {
+    use ort::logging::LogLevel;
+    match asked.map(str::to_ascii_lowercase).as_deref() {
+        Some("verbose") => LogLevel::Verbose,
+        Some("info") => LogLevel::Info,
+        Some("warning") => LogLevel::Warning,
+        Some("error") => LogLevel::Error,
+        _ => LogLevel::Fatal,
+    }
 }
 
 /// The input's batch size when its first dimension is fixed.
