@@ -143,12 +143,15 @@ def time_limit(loss, args):
     return AUTO_TIME_LIMIT if "auto" in args else TIME_LIMIT
 
 
-def tune(model, train, test, out, loss, args):
+def tune(model, train, test, out, loss, args, bare=False):
+    """One tune run; `bare`: no flag but the loss (tune's own defaults, its
+    default time limit and threads included)."""
     rep = out + ".json"
-    limit = time_limit(loss, args)
+    limit = None if bare else time_limit(loss, args)
     args = ["--loss", loss] + args
     t = time.time()
-    r = sh([GDMILP, "tune", model, train, "-o", out, "--report", rep, "--threads", "1"]
+    r = sh([GDMILP, "tune", model, train, "-o", out, "--report", rep]
+           + ([] if bare else ["--threads", "1"])
            + (["--time-limit", str(limit)] if limit is not None else []) + args)
     sec = time.time() - t
     if r.returncode:
@@ -160,6 +163,7 @@ def tune(model, train, test, out, loss, args):
         "args": args,
         "seconds": sec,
         "time_limit": limit,
+        "budget": report.get("budget"),
         "train_before": report["train_before"]["accuracy"],
         "train_after": report["train_after"]["accuracy"],
         "val_after": (report.get("val_after") or {}).get("accuracy"),
@@ -178,6 +182,7 @@ def tune(model, train, test, out, loss, args):
 
 VARIANTS = [
     ("defaults", []),
+    ("no flags", []),
     ("auto", ["--radius", "auto"]),
     ("auto, --val-split 0.25", ["--radius", "auto", "--val-split", "0.25"]),
     ("4x", ["--radius", "4x"]),
@@ -196,7 +201,7 @@ VARIANTS = [
 def variant_key(label):
     """The name --variants matches: the label's words up to the comma, joined
     by '+' ('auto, --val-split 0.25' is auto+split)."""
-    return {"auto, --val-split 0.25": "auto+split"}.get(label, label.split()[0])
+    return {"auto, --val-split 0.25": "auto+split", "no flags": "noflags"}.get(label, label.split()[0])
 
 
 def run_case(name, model, train, test, work, losses, variants, lr_c, save):
@@ -206,7 +211,7 @@ def run_case(name, model, train, test, work, losses, variants, lr_c, save):
     for loss in losses:
         for label, args in variants:
             rec = tune(model, train, test, os.path.join(work, f"{name}-{loss}-{variant_key(label)}.onnx"),
-                       loss, args)
+                       loss, args, bare=label == "no flags")
             rec.update(loss=loss, label=label)
             print(name, loss, label, {k: rec.get(k) for k in ("train_after", "test", "kept", "seconds", "error")},
                   flush=True)
@@ -238,6 +243,8 @@ def path_text(r):
 
 def radius_text(r):
     limit = r.get("time_limit", TIME_LIMIT)
+    if r["label"] == "no flags":
+        return "no flags (tune's defaults: 0.5x checked, 300 s, all cores)"
     if limit is None:
         return r["label"] + " (default time limit)"
     return r["label"] + (f" (--time-limit {limit})" if limit != TIME_LIMIT else "")
@@ -271,7 +278,7 @@ def main():
     ap.add_argument("--cases", default="orientation,heads5k,heads20k,digits")
     ap.add_argument("--losses", default="hinge,zero-one")
     ap.add_argument("--variants", default=None,
-                    help="comma-separated: defaults, auto, auto+split, 4x, 8x, 16x, 32x, 0.05, 2x, 1x, 0.5x, 0.25x, 0.125x")
+                    help="comma-separated: defaults, noflags, auto, auto+split, 4x, 8x, 16x, 32x, 0.05, 2x, 1x, 0.5x, 0.25x, 0.125x")
     ap.add_argument("--out", default=None, help="the runs file (default: benches/box/runs-CASES-LOSSES.json)")
     ap.add_argument("--work", default="/tmp/gdmilp-box")
     ap.add_argument("--lr-c", type=float, default=None,

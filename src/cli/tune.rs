@@ -48,8 +48,8 @@ pub struct TuneArgs {
     #[arg(long, value_name = "F")]
     pub val_split: Option<f64>,
     /// Folds of the cross-validation that checks tune's default box and
-    /// --radius auto (seeded by --seed): each radius costs K sweeps, each
-    /// with the --time-limit of a sweep, before the sweep on all of DATA.
+    /// --radius auto (seeded by --seed): each radius costs K fold sweeps
+    /// before the sweep on all of DATA, within the --time-limit's split.
     #[arg(long, value_name = "K", default_value_t = tune::DEFAULT_FOLDS)]
     pub folds: usize,
     /// With --val or --val-split: when validation rejects a sweep, the next
