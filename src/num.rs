@@ -26,6 +26,16 @@ pub fn fmt(v: f64) -> String {
     String::from_utf8(b).expect("ASCII")
 }
 
+/// A number a person typed, shown back in a message: the shortest text
+/// (`1e308`, not 309 digits), `NaN` and `inf` as such.
+pub fn shown(v: f64) -> String {
+    if v.is_finite() {
+        fmt(v)
+    } else {
+        v.to_string()
+    }
+}
+
 /// Three significant digits, for people.
 pub fn round3(v: f64) -> f64 {
     if v == 0.0 || !v.is_finite() {
@@ -42,6 +52,14 @@ pub fn round3(v: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_shown_in_messages_are_short() {
+        assert_eq!(shown(1e308), "1e308");
+        assert_eq!(shown(-0.1), "-0.1");
+        assert_eq!(shown(f64::NAN), "NaN");
+        assert_eq!(shown(f64::NEG_INFINITY), "-inf");
+    }
 
     #[test]
     fn shortest_round_trip() {

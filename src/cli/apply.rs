@@ -6,6 +6,7 @@
 //! (verification skipped or not matching the solver, or forced).
 
 use crate::error::Result;
+use crate::formats::manifest::path_json;
 use crate::formats::solution::SolutionFormat;
 use crate::num::fmt;
 use crate::workflow::apply::{ApplyPlan, Outcome, Request, Verification};
@@ -86,15 +87,16 @@ pub(super) fn run(a: ApplyArgs) -> Result<u8> {
     };
     match (&checked, a.json) {
         (None, true) => {
-            let j = serde_json::json!({"status": status, "format": format.name(), "verified": false, "written": out, "caveat": caveat});
+            let j = serde_json::json!({"status": status, "format": format.name(), "verified": false, "written": path_json(out), "caveat": caveat});
             outln!("{j}");
         }
         (Some(c), true) => {
             let v = &c.verification;
             let j = serde_json::json!({
                 "status": status, "format": format.name(), "verified": v.matches_solver(),
-                "worse_than_incumbent": v.worse_than_incumbent(), "verification": v, "written": out,
-                "data_file": applied.written.data_files.first(), "manifest": man_path,
+                "worse_than_incumbent": v.worse_than_incumbent(), "verification": v, "written": path_json(out),
+                "data_file": applied.written.data_files.first().map(|p| path_json(p)),
+                "manifest": man_path.as_deref().map(path_json),
                 "protect": c.protect, "caveat": caveat,
             });
             outln!("{j}");

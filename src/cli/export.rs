@@ -3,6 +3,7 @@
 
 use super::{DataArgs, FormArgs};
 use crate::error::Result;
+use crate::formats::manifest::path_json;
 use crate::formats::FileKind;
 use crate::workflow::export::{ExportPlan, Exported};
 use crate::workflow::pipeline;
@@ -74,11 +75,10 @@ fn summary(a: &ExportArgs, done: &Exported) -> serde_json::Value {
     let w = &done.written;
     serde_json::json!({
         "files": {
-            // Display, not the path itself: a path that is not UTF-8 has no JSON.
-            "milp": a.output_file.display().to_string(),
-            "manifest": w.manifest.display().to_string(),
-            "start": w.start.display().to_string(),
-            "cbc_start": w.cbc_start.display().to_string(),
+            "milp": path_json(&a.output_file),
+            "manifest": path_json(&w.manifest),
+            "start": path_json(&w.start),
+            "cbc_start": path_json(&w.cbc_start),
         },
         "milp_bytes": w.milp_bytes,
         "task": done.loaded.data.y.task(),

@@ -89,6 +89,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         _ => false,
     };
     progress::install(cli.progress, quiet);
+    // A group of files a run stopped while renaming is completed before
+    // anything reads it (see formats::atomic).
+    crate::formats::atomic::settle(&cli.command.files())?;
     match cli.command {
         Command::Inspect(a) => inspect::run(a),
         Command::Eval(a) => eval::run(a),
@@ -98,6 +101,30 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Solve(a) => solve::run(a),
         #[cfg(feature = "highs")]
         Command::Tune(a) => tune::run(a),
+    }
+}
+
+impl Command {
+    /// The files the command reads and writes (apply also looks for
+    /// manifests in the working directory).
+    fn files(&self) -> Vec<&std::path::Path> {
+        let cwd = std::path::Path::new("");
+        match self {
+            Command::Inspect(a) => vec![&a.model],
+            Command::Eval(a) => vec![&a.model, &a.data],
+            Command::Export(a) => vec![&a.model, &a.data, &a.output_file],
+            Command::Apply(a) => [&a.solution, &a.model]
+                .into_iter()
+                .map(|p| p.as_path())
+                .chain(a.manifest.as_deref())
+                .chain(a.output_file.as_deref())
+                .chain([cwd])
+                .collect(),
+            #[cfg(feature = "highs")]
+            Command::Solve(a) => vec![&a.model, &a.output_file],
+            #[cfg(feature = "highs")]
+            Command::Tune(a) => vec![&a.model, &a.data, &a.output_file],
+        }
     }
 }
 
@@ -125,7 +152,8 @@ pub struct DataArgs {
     pub task: Option<Task>,
     /// Points (or sequences, with a mask) per ONNX Runtime call (a fixed
     /// batch dimension in the model wins).
-    #[arg(long, default_value_t = 1024, value_name = "N")]
+    #[arg(long, default_value_t = 1024, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub batch_size: usize,
 }
 

@@ -47,7 +47,10 @@ impl SolverArgs {
         }
         TimeLimit::new(self.time_limit)?;
         if let Some(g) = self.gap.filter(|g| !(g.is_finite() && *g >= 0.0)) {
-            return Err(Error::usage(format!("--gap must be a number ≥ 0, not {g}")));
+            return Err(Error::usage(format!(
+                "--gap must be a number ≥ 0, not {}",
+                crate::num::shown(g)
+            )));
         }
         Ok(())
     }
@@ -104,7 +107,8 @@ pub(super) fn run(a: SolveArgs) -> Result<u8> {
             "{}",
             serde_json::json!({
                 "status": out.status, "optimal": out.optimal, "objective": out.objective,
-                "bound": out.bound, "solution": out.solution, "protect_rounds": out.protect_rounds,
+                "bound": out.bound, "solution": crate::formats::manifest::path_json(&out.solution),
+                "protect_rounds": out.protect_rounds,
             })
         );
     }

@@ -45,7 +45,7 @@ pub struct TuneArgs {
     pub val: Option<PathBuf>,
     /// Hold out this fraction of DATA (seeded by --seed) as validation data
     /// instead of --val; the sweeps see the rest. 0: none (the default).
-    #[arg(long, value_name = "F")]
+    #[arg(long, value_name = "F", allow_negative_numbers = true)]
     pub val_split: Option<f64>,
     /// Folds of the cross-validation that checks tune's default box and
     /// --radius auto (seeded by --seed): each radius costs K fold sweeps

@@ -114,6 +114,14 @@ impl Dataset {
             Some(_) => (groups.len(), "sequences with a point"),
             None => (groups.len(), "points"),
         };
+        if n < 2 {
+            return Err(Error::invalid(
+                &self.path,
+                format!(
+                    "cross-validation (tune checks its default box and --radius auto with it) needs at least 2 {what}, and the data has {n}: give a --radius to sweep unchecked"
+                ),
+            ));
+        }
         if k < 2 || k > n {
             return Err(Error::invalid(
                 &self.path,
@@ -308,7 +316,72 @@ impl Inputs {
 
 const X_KEYS: &[&str] = &["x", "X", "inputs", "features", "data", "input_ids"];
 const MASK_KEYS: &[&str] = &["mask", "attention_mask"];
+
+/// The mask "key" of a data set of sequences that has no mask array: every
+/// position of every sequence is a point (fixed-length sequences without
+/// padding). Recorded in the manifest like a key, so apply reads the data
+/// the same way.
+pub const EVERY_POSITION: &str = "*";
 const Y_KEYS: &[&str] = &["y", "Y", "labels", "label", "targets", "target"];
+
+/// A float16 element of a `.npy` array (`<f2` or `>f2`, what numpy's
+/// `float16` writes), as its bits.
+#[derive(Debug, Clone, Copy)]
+struct Half(u16);
+
+impl Half {
+    /// The value (every float16 is exactly a float64).
+    fn to_f64(self) -> f64 {
+        let (sign, exp, frac) = (self.0 >> 15, (self.0 >> 10) & 0x1f, self.0 & 0x3ff);
+        let magnitude = match exp {
+            0 => f64::from(frac) * 2f64.powi(-24),
+            0x1f if frac == 0 => f64::INFINITY,
+            0x1f => f64::NAN,
+            e => (1.0 + f64::from(frac) / 1024.0) * 2f64.powi(i32::from(e) - 15),
+        };
+        if sign == 1 {
+            -magnitude
+        } else {
+            magnitude
+        }
+    }
+}
+
+impl ndarray_npy::ReadableElement for Half {
+    fn read_to_end_exact_vec<R: std::io::Read>(
+        mut reader: R,
+        type_desc: &py_literal::Value,
+        len: usize,
+    ) -> std::result::Result<Vec<Self>, ndarray_npy::ReadDataError> {
+        use ndarray_npy::ReadDataError;
+        let little = match type_desc {
+            py_literal::Value::String(s) if s == "<f2" => true,
+            py_literal::Value::String(s) if s == ">f2" => false,
+            other => return Err(ReadDataError::WrongDescriptor(other.clone())),
+        };
+        let mut bytes = vec![0u8; len * 2];
+        reader.read_exact(&mut bytes).map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => ReadDataError::MissingData,
+            _ => ReadDataError::Io(e),
+        })?;
+        let extra = reader
+            .read_to_end(&mut Vec::new())
+            .map_err(ReadDataError::Io)?;
+        if extra > 0 {
+            return Err(ReadDataError::ExtraBytes(extra));
+        }
+        Ok(bytes
+            .chunks_exact(2)
+            .map(|b| {
+                Half(if little {
+                    u16::from_le_bytes([b[0], b[1]])
+                } else {
+                    u16::from_be_bytes([b[0], b[1]])
+                })
+            })
+            .collect())
+    }
+}
 
 enum Raw {
     Float(ArrayD<f64>),
@@ -336,6 +409,7 @@ fn read_array(
     }
     attempt!(f64, Raw::Float);
     attempt!(f32, |a: ArrayD<f32>| Raw::Float(a.mapv(f64::from)));
+    attempt!(Half, |a: ArrayD<Half>| Raw::Float(a.mapv(Half::to_f64)));
     attempt!(i64, Raw::Int);
     attempt!(i32, |a: ArrayD<i32>| Raw::Int(a.mapv(i64::from)));
     attempt!(u8, |a: ArrayD<u8>| Raw::Int(a.mapv(i64::from)));
@@ -346,7 +420,7 @@ fn read_array(
     attempt!(bool, |a: ArrayD<bool>| Raw::Int(a.mapv(i64::from)));
     Err(Error::invalid(
         path,
-        format!("array '{key}' has a data type gdmilp does not read (use float32/float64 inputs, integer or float labels)"),
+        format!("array '{key}' has a data type gdmilp does not read (use float16/float32/float64 inputs, integer or float labels; bfloat16 has no numpy type: save it as float32)"),
     ))
 }
 
@@ -471,6 +545,7 @@ fn mask_key_of(
     over_sequence: bool,
 ) -> Result<Option<String>> {
     Ok(match given {
+        Some(EVERY_POSITION) => Some(EVERY_POSITION.to_string()),
         Some(k) => Some(pick_key(path, names, Some(k), &[], "mask", "--mask-key")?),
         None if over_sequence => MASK_KEYS
             .iter()
@@ -508,13 +583,37 @@ pub fn load_for(
     let (mut npz, names) = open_npz(path, bytes)?;
     let xk = pick_key(path, &names, x_key, X_KEYS, "inputs", "--x-key")?;
     let yk = pick_key(path, &names, y_key, Y_KEYS, "labels", "--y-key")?;
-    let mk = mask_key_of(path, &names, mask_key, over_sequence)?;
+    let mut mk = mask_key_of(path, &names, mask_key, over_sequence)?;
     let x = inputs_array(path, &mut npz, &xk)?;
     let raw_y = read_array(&mut npz, path, &yk)?;
     let rows = x.shape()[0];
+    let seq_shape = x.shape().get(..2).filter(|_| x.shape().len() >= 2);
+    let per_position = seq_shape.is_some() && raw_y.shape().get(..2) == seq_shape;
+    // Another array of the sequences' shape may be a mask under another
+    // name: then the error below asks for --mask-key rather than guess.
+    let mut maybe_mask = false;
+    if mk.is_none() && over_sequence && per_position {
+        for n in names.iter().filter(|n| **n != xk && **n != yk) {
+            if let Ok(other) = read_array(&mut npz, path, n) {
+                maybe_mask |= other.shape().get(..2) == seq_shape;
+            }
+        }
+    }
+    if mk.is_none() && over_sequence && per_position && !maybe_mask {
+        crate::progress::note(format_args!(
+            "{}: no mask array ({} or --mask-key): every position of every sequence counts",
+            path.display(),
+            MASK_KEYS.join(", ")
+        ));
+        mk = Some(EVERY_POSITION.to_string());
+    }
     let (y, positions) = match &mk {
         Some(mk) => {
-            let mask = read_array(&mut npz, path, mk)?;
+            let mask = if mk == EVERY_POSITION {
+                Raw::Int(ArrayD::ones(ndarray::IxDyn(&x.shape()[..2])))
+            } else {
+                read_array(&mut npz, path, mk)?
+            };
             let seq = Sequences::read(path, (&xk, &x), (&yk, raw_y), (mk, mask), task)?;
             let p = seq.positions;
             (
@@ -737,6 +836,22 @@ fn labels(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn float16_bits_read_as_their_values() {
+        for (bits, v) in [
+            (0x3c00, 1.0),
+            (0xc000, -2.0),
+            (0x3555, 0.333_251_953_125),
+            (0x0001, 2f64.powi(-24)),
+            (0x7bff, 65504.0),
+            (0x0000, 0.0),
+        ] {
+            assert_eq!(Half(bits).to_f64(), v, "{bits:#x}");
+        }
+        assert_eq!(Half(0x7c00).to_f64(), f64::INFINITY);
+        assert!(Half(0x7e00).to_f64().is_nan());
+    }
 
     #[test]
     fn one_hot_rows_become_class_indices() {

@@ -17,6 +17,7 @@ pub const FORMAT_VERSION: u32 = 4;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModelRef {
     /// Path as given to export.
+    #[serde(with = "os_path")]
     pub path: PathBuf,
     /// SHA-256 of the model file.
     pub sha256: String,
@@ -49,6 +50,7 @@ pub struct LayerRef {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DataRef {
     /// Path as given to export.
+    #[serde(with = "os_path")]
     pub path: PathBuf,
     /// Inputs key.
     pub x_key: String,
@@ -154,6 +156,7 @@ pub struct Manifest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProtectRef {
     /// Path as given to export.
+    #[serde(with = "os_path")]
     pub path: PathBuf,
     /// SHA-256 of the file (apply refuses a changed one).
     pub sha256: String,
@@ -281,8 +284,10 @@ impl<'a> ColumnMap<'a> {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Files {
     /// The MILP file.
+    #[serde(with = "os_path")]
     pub milp: PathBuf,
     /// The MIP start.
+    #[serde(with = "os_path")]
     pub start: PathBuf,
 }
 
@@ -387,9 +392,86 @@ pub fn recorded_file(man_path: &Path, rec: &Path, sha: &str, what: &str) -> Resu
     Ok(found.clone())
 }
 
+/// A path as gdmilp's JSON writes it: a string when it is UTF-8, else
+/// `{"bytes": [...]}` (never a panic, never a lossy name).
+pub fn path_json(p: &Path) -> serde_json::Value {
+    os_path::serialize(p, serde_json::value::Serializer).unwrap_or(serde_json::Value::Null)
+}
+
+/// Paths in the manifest: a JSON string when they are UTF-8 (nearly all),
+/// else `{"bytes": [...]}`, so that any path the system allows round-trips
+/// (a file named `lay\xffer.mps` is a valid Linux path). Also how every
+/// JSON gdmilp prints names a path ([`path_json`]).
+pub(crate) mod os_path {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::path::{Path, PathBuf};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Text(String),
+        Raw { bytes: Vec<u8> },
+    }
+
+    pub fn serialize<S: Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
+        match p.to_str() {
+            Some(t) => t.serialize(s),
+            None => Repr::Raw { bytes: raw(p) }.serialize(s),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+        Ok(match Repr::deserialize(d)? {
+            Repr::Text(t) => PathBuf::from(t),
+            Repr::Raw { bytes } => from_raw(bytes),
+        })
+    }
+
+    #[cfg(unix)]
+    fn raw(p: &Path) -> Vec<u8> {
+        use std::os::unix::ffi::OsStrExt;
+        p.as_os_str().as_bytes().to_vec()
+    }
+
+    #[cfg(not(unix))]
+    fn raw(p: &Path) -> Vec<u8> {
+        p.to_string_lossy().as_bytes().to_vec()
+    }
+
+    #[cfg(unix)]
+    fn from_raw(b: Vec<u8>) -> PathBuf {
+        use std::os::unix::ffi::OsStringExt;
+        PathBuf::from(std::ffi::OsString::from_vec(b))
+    }
+
+    #[cfg(not(unix))]
+    fn from_raw(b: Vec<u8>) -> PathBuf {
+        PathBuf::from(String::from_utf8_lossy(&b).into_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn paths_that_are_not_utf8_round_trip() {
+        use std::os::unix::ffi::OsStrExt;
+        let odd = PathBuf::from(std::ffi::OsStr::from_bytes(b"lay\xffer.mps"));
+        let files = Files {
+            milp: odd.clone(),
+            start: PathBuf::from("layer.mps.mst"),
+        };
+        let json = serde_json::to_string(&files).unwrap();
+        assert!(
+            json.contains(r#""milp":{"bytes":[108,97,121,255"#),
+            "{json}"
+        );
+        assert!(json.contains(r#""start":"layer.mps.mst""#), "{json}");
+        let back: Files = serde_json::from_str(&json).unwrap();
+        assert_eq!((back.milp, back.start), (odd, files.start));
+    }
 
     #[test]
     fn a_column_map_numbers_listed_names_and_segment_runs_in_file_order() {

@@ -115,6 +115,15 @@ pub fn read(path: &Path, text: &str) -> Result<HashMap<String, f64>> {
         let v: f64 = v
             .parse()
             .map_err(|_| Error::parse(path, k + 1, line, "the value is not a number"))?;
+        if !v.is_finite() {
+            // HiGHS would take it and report a "feasible" start at 1e308.
+            return Err(Error::parse(
+                path,
+                k + 1,
+                line,
+                "the value is NaN or infinite; a MIP start needs finite values",
+            ));
+        }
         out.insert(name.to_string(), v);
     }
     Ok(out)
@@ -194,6 +203,19 @@ mod tests {
             ("out/layer.lp.gz", "out/layer.lp.gz.cbc.mst"),
         ] {
             assert_eq!(cbc_path(Path::new(model)), PathBuf::from(start));
+        }
+    }
+
+    #[test]
+    fn a_start_value_that_is_not_finite_is_refused() {
+        for v in ["nan", "NaN", "inf", "-inf"] {
+            let e = read(Path::new("s.mst"), &format!("w_0_0 0.5\nw_0_1 {v}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("s.mst:2") && e.contains("NaN or infinite"),
+                "{e}"
+            );
         }
     }
 

@@ -82,15 +82,44 @@ pub struct Sidecars {
 /// `layer.mps` → `layer.mps.gdmilp.json` and `layer.mps.mst`. The one place
 /// that names them.
 pub fn sidecars(model_file: &Path) -> Sidecars {
-    let name = model_file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    // Appended to the name as the system has it (a name that is not UTF-8
+    // keeps its bytes).
+    let with = |suffix: &str| {
+        let mut name = model_file.file_name().unwrap_or_default().to_os_string();
+        name.push(suffix);
+        model_file.with_file_name(name)
+    };
     Sidecars {
-        manifest: model_file.with_file_name(format!("{name}{MANIFEST_SUFFIX}")),
-        start: model_file.with_file_name(format!("{name}.mst")),
+        manifest: with(MANIFEST_SUFFIX),
+        start: with(".mst"),
         cbc_start: mip_start::cbc_path(model_file),
     }
+}
+
+/// The files of the export a manifest describes (its MILP file and MIP
+/// starts beside it): inputs of `apply`, never its output.
+pub fn export_files(manifest: &Path) -> Vec<PathBuf> {
+    let Some(name) = manifest.file_name() else {
+        return Vec::new();
+    };
+    #[cfg(unix)]
+    let stem = {
+        use std::os::unix::ffi::OsStrExt;
+        name.as_bytes()
+            .strip_suffix(MANIFEST_SUFFIX.as_bytes())
+            .map(|s| std::ffi::OsStr::from_bytes(s).to_os_string())
+    };
+    #[cfg(not(unix))]
+    let stem = name
+        .to_str()
+        .and_then(|n| n.strip_suffix(MANIFEST_SUFFIX))
+        .map(std::ffi::OsString::from);
+    let Some(stem) = stem else {
+        return Vec::new();
+    };
+    let milp = manifest.with_file_name(stem);
+    let s = sidecars(&milp);
+    vec![milp, s.start, s.cbc_start]
 }
 
 /// The suffix of every manifest's file name.

@@ -350,6 +350,13 @@ pub enum MarginCheck {
     /// a margin the solver left at exactly ε by about that much), but never
     /// less than ε/2, so a point is never counted at zero margin.
     Float32,
+    /// Activations from a float16 or bfloat16 model: a margin counts when
+    /// it is above 0, as the model's argmax counts it. ε (0.001 by default)
+    /// is below the spacing of such numbers (float16 has 0.000977 between 1
+    /// and 2), so a margin the solver left at ε comes out anywhere from 0 to
+    /// a few spacings: what the model then computes is the count that means
+    /// anything.
+    Positive,
 }
 
 /// The formulation's loss (objective + offset) at layer activations `a`
@@ -389,6 +396,7 @@ pub fn formulation_loss(
                 MarginCheck::Float32 => {
                     margin - (1e-5 * (1.0 + al.abs() + aj.abs())).min(margin / 2.0)
                 }
+                MarginCheck::Positive => f64::MIN_POSITIVE,
             };
             -(a.rows()
                 .into_iter()

@@ -250,7 +250,10 @@ impl Options {
             (Field::Margin, self.margin),
         ] {
             if !(v.is_finite() && v >= 0.0) {
-                return bad(field, format!("must be a finite number ≥ 0, not {v}"));
+                return bad(
+                    field,
+                    format!("must be a finite number ≥ 0, not {}", crate::num::shown(v)),
+                );
             }
         }
         let task = |t: Task| {
@@ -265,6 +268,14 @@ impl Options {
         }
         if self.cap == Cap::Point && !matches!(self.loss, Loss::L1 | Loss::Mse) {
             return bad(Field::Cap, "goes with the losses mse and l1".into());
+        }
+        if self.loss == Loss::ZeroOne && self.margin == 0.0 {
+            // The MILP would count a tie as correct; ONNX Runtime's argmax
+            // picks one class of a tie, so the patched model would not.
+            return bad(
+                Field::Margin,
+                "must be above 0 for the loss zero-one (with 0 a tie would count as correct, but the model's argmax picks one of the tied classes); the default is 0.001".into(),
+            );
         }
         if self.loss == Loss::Hinge && (self.keep_accuracy || self.form == Form::Paper) {
             return bad(Field::KeepAccuracy, "goes with the loss zero-one".into());

@@ -606,7 +606,8 @@ pub fn write(
         }
         files.push(crate::formats::atomic::finished(target, &bytes)?);
     }
-    files.push(crate::formats::atomic::finished(out, &patched.model)?);
+    // The model first: a group's journal is named after its first file.
+    files.insert(0, crate::formats::atomic::finished(out, &patched.model)?);
     Ok((targets, files))
 }
 

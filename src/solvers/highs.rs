@@ -166,7 +166,10 @@ impl Highs {
         }
         if let Some(g) = settings.gap {
             if !(g.is_finite() && g >= 0.0) {
-                return Err(Error::usage(format!("--gap must be a number ≥ 0, not {g}")));
+                return Err(Error::usage(format!(
+                    "--gap must be a number ≥ 0, not {}",
+                    crate::num::shown(g)
+                )));
             }
             h.set_double("mip_rel_gap", g)?;
         }
@@ -204,7 +207,12 @@ impl Highs {
 
     /// Reads an MPS or LP file (HiGHS picks the reader from the extension).
     pub fn read(&mut self, path: &Path) -> Result<()> {
-        let c = CString::new(path.to_string_lossy().as_bytes())
+        // The path's own bytes: a name that is not UTF-8 is still a name.
+        #[cfg(unix)]
+        let bytes = std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()).to_vec();
+        #[cfg(not(unix))]
+        let bytes = path.to_string_lossy().as_bytes().to_vec();
+        let c = CString::new(bytes)
             .map_err(|_| Error::invalid(path, "the path contains a NUL byte"))?;
         let echo = self.log.echo.replace(false);
         self.log.errors.borrow_mut().clear();
@@ -581,8 +589,78 @@ impl Highs {
         if status == hs::kHighsStatusError || text.is_empty() {
             return Err(Error::invalid(path, "HiGHS could not write the solution"));
         }
+        // Nor a write into the pipe that failed: a short or gapped text.
+        if !raw_solution_complete(&text) {
+            return Err(Error::invalid(
+                path,
+                "HiGHS wrote an incomplete solution (a write failed); nothing written",
+            ));
+        }
         crate::formats::atomic::write_all(path, &text)
     }
+}
+
+/// Whether `text` is a whole HiGHS raw solution: its three parts (primal
+/// values, dual values, basis) in order, each either absent by its own word
+/// (`None`, `Invalid`) or with a `# Columns N` and a `# Rows N` section of
+/// exactly N lines, and no value outside a section.
+fn raw_solution_complete(text: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(text) else {
+        return false;
+    };
+    if !text.starts_with("Model status") || !text.ends_with('\n') {
+        return false;
+    }
+    const PARTS: [&str; 3] = [
+        "# Primal solution values",
+        "# Dual solution values",
+        "# Basis",
+    ];
+    // Per part: whether it says it has values, and the sections it has.
+    let mut part: Option<usize> = None;
+    let mut has = [false; 3];
+    let mut said = [false; 3];
+    let mut sections = [0usize; 3];
+    let mut lines = text.lines();
+    while let Some(l) = lines.next() {
+        if let Some(k) = PARTS.iter().position(|p| *p == l) {
+            if part.map_or(k != 0, |p| k != p + 1) {
+                return false;
+            }
+            part = Some(k);
+            continue;
+        }
+        let count = l
+            .strip_prefix("# Columns ")
+            .or_else(|| l.strip_prefix("# Rows "));
+        if let Some(n) = count {
+            let (Some(p), Ok(n)) = (part, n.trim().parse::<usize>()) else {
+                return false;
+            };
+            sections[p] += 1;
+            for _ in 0..n {
+                match lines.next() {
+                    Some(v) if !v.starts_with('#') && v.split_whitespace().count() >= 2 => {}
+                    _ => return false,
+                }
+            }
+            continue;
+        }
+        if let Some(p) = part {
+            if matches!(l, "Feasible" | "Infeasible" | "None" | "Valid" | "Invalid") {
+                said[p] = true;
+                has[p] = matches!(l, "Feasible" | "Infeasible" | "Valid");
+            }
+        }
+        if let [name, value] = l.split_whitespace().collect::<Vec<_>>()[..] {
+            // A value outside any section: the section's head was lost.
+            let keyword = matches!(name, "Objective" | "Objective_bound" | "MIP_rel_gap");
+            if !keyword && value.parse::<f64>().is_ok() {
+                return false;
+            }
+        }
+    }
+    part == Some(2) && (0..3).all(|p| said[p] && sections[p] == if has[p] { 2 } else { 0 })
 }
 
 /// Rows taken out of a model read from a file, to be added back as
@@ -756,5 +834,33 @@ impl Drop for Highs {
     fn drop(&mut self) {
         // SAFETY: the instance was created by Highs_create and is dropped once.
         unsafe { hs::Highs_destroy(self.ptr) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_raw_solution_with_a_gap_or_a_short_end_is_incomplete() {
+        let mip = "Model status\nOptimal\n\n# Primal solution values\nFeasible\nObjective -1\n# Columns 2\nw_0_0 0\nb_0 1\n# Rows 1\nr 0\n\n# Dual solution values\nNone\n\n# Basis\nHiGHS_basis_file v2\nNone\n";
+        assert!(raw_solution_complete(mip.as_bytes()));
+        let lp = mip.replace(
+            "HiGHS_basis_file v2\nNone\n",
+            "HiGHS_basis_file v2\nValid\n# Columns 2\nw_0_0 1\nb_0 1\n# Rows 1\nr 1\n",
+        );
+        assert!(raw_solution_complete(lp.as_bytes()));
+        for cut in [mip.len() - 1, mip.len() - 5, 60, 90] {
+            assert!(!raw_solution_complete(&mip.as_bytes()[..cut]), "{cut}");
+        }
+        assert!(!raw_solution_complete(&lp.as_bytes()[..lp.len() - 4]));
+        assert!(!raw_solution_complete(&lp.as_bytes()[..lp.len() - 4 - 4]));
+        let gap = mip.replace("b_0 1\n", "");
+        assert!(!raw_solution_complete(gap.as_bytes()));
+        // A lost block that took a section's head with it.
+        let headless = lp.replace("# Rows 1\nr 0\n\n# Dual solution values\nNone\n", "");
+        assert!(!raw_solution_complete(headless.as_bytes()));
+        let headless = lp.replace("Objective -1\n# Columns 2\nw_0_0 0\n", "");
+        assert!(!raw_solution_complete(headless.as_bytes()));
     }
 }

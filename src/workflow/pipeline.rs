@@ -83,9 +83,8 @@ fn check_task(model: &Model, layer: &FinalLayer, data: &Dataset) -> Result<()> {
         return Err(Error::invalid(
             &data.path,
             format!(
-                "labels '{}' are floats holding whole numbers (0 to {max}), read as regression targets, but {} ends in {}: if they are class labels, give --task classification (or save them as integers)",
+                "labels '{}' are floats holding whole numbers (0 to {max}), read as regression targets, but the model ends in {} (a classifier): if they are class labels, give --task classification (or save them as integers)",
                 data.y_key,
-                model.path.display(),
                 layer.activation.name()
             ),
         ));

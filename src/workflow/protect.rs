@@ -352,6 +352,7 @@ pub fn solve_file(
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Check {
     /// The protect file.
+    #[serde(with = "crate::formats::manifest::os_path")]
     pub path: PathBuf,
     /// Points protected.
     pub protected: usize,
@@ -506,6 +507,19 @@ pub fn verify_file(
     let path =
         crate::formats::manifest::recorded_file(man_path, &pr.path, &pr.sha256, "protect file")?;
     crate::formats::atomic::check_outputs(&[out], &[&path])?;
+    // Compared before it is parsed: a file replaced by anything at all is
+    // "changed", not "unreadable".
+    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, "read", e))?;
+    if crate::digest::sha256_hex(&bytes) != pr.sha256 {
+        return Err(Error::invalid(
+            &path,
+            format!(
+                "has changed since the export recorded in {} (SHA-256 differs); the protected points cannot be checked: export again",
+                man_path.display()
+            ),
+        ));
+    }
+    drop(bytes);
     let data = data::load_masked(
         &path,
         Some(&pr.x_key),

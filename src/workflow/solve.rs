@@ -37,7 +37,8 @@ impl TimeLimit {
             Ok(TimeLimit(t))
         } else {
             Err(Error::usage(format!(
-                "--time-limit must be a positive number of seconds (at most a year, {MAX_TIME_LIMIT:e}), not {t}"
+                "--time-limit must be a positive number of seconds (at most a year, {MAX_TIME_LIMIT:e}), not {}",
+                crate::num::shown(t)
             )))
         }
     }

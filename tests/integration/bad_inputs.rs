@@ -7,6 +7,8 @@ use crate::util::*;
 use ndarray::{Array1, Array2, ArrayD};
 use ndarray_npy::NpzWriter;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::OnceLock;
 
 fn npz(dir: &Dir, name: &str, arrays: Vec<(&str, Arr)>) -> String {
     let path = dir.path.join(name);
@@ -38,16 +40,52 @@ fn digits_x(rows: usize) -> Arr {
     f32s(rows, 64, 0.5)
 }
 
-/// Exports regression into `dir` (layer.mps, layer.mps.mst, layer.mps.gdmilp.json).
+/// The regression export (layer.mps, layer.mps.mst, layer.mps.cbc.mst,
+/// layer.mps.gdmilp.json), made once and copied into `dir`: most solve and
+/// apply cases start from it.
 fn exported(dir: &Dir) {
-    dir.run(&[
-        "export",
+    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
+    let template = TEMPLATE.get_or_init(|| {
+        let t = Dir::new("bad-export-template");
+        t.run(&[
+            "export",
+            &model("regression"),
+            &data("regression"),
+            "-o",
+            &t.p("layer.mps"),
+        ])
+        .ok();
+        t.path.clone()
+    });
+    for e in std::fs::read_dir(template).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.path.join(e.file_name())).unwrap();
+    }
+}
+
+/// After the export: `solution` written as `name` in `dir`, and apply's
+/// arguments for it and the regression model.
+fn apply_after_export(dir: &Dir, name: &str, solution: &str) -> Vec<String> {
+    exported(dir);
+    apply_args(dir, &write(dir, name, solution))
+}
+
+/// After the export: its MIP start as a solution, each `name value` passed
+/// through `edit` (None drops the line), and apply's arguments for it.
+fn apply_edited(dir: &Dir, edit: impl Fn(&str, f64) -> Option<(String, f64)>) -> Vec<String> {
+    exported(dir);
+    let sol = solution_from_start(dir, edit);
+    apply_args(dir, &write(dir, "s.sol", &sol))
+}
+
+fn apply_args(dir: &Dir, solution: &str) -> Vec<String> {
+    s(&[
+        "apply",
+        solution,
         &model("regression"),
-        &data("regression"),
         "-o",
-        &dir.p("layer.mps"),
+        &dir.p("p.onnx"),
     ])
-    .ok();
 }
 
 fn write(dir: &Dir, name: &str, text: &str) -> String {
@@ -323,7 +361,13 @@ fn cases() -> Vec<Case> {
         Case {
             name: "float_class_labels",
             code: 2,
-            needles: &["d.npz", "whole numbers", "--task classification"],
+            // The hint is about the data: it names the data file only.
+            needles: &[
+                "d.npz",
+                "whole numbers",
+                "the model ends in",
+                "--task classification",
+            ],
             setup: |d| {
                 let y = Arr::F32(Array1::from(vec![0.0f32, 9.0, 2.0]).into_dyn());
                 let p = npz(d, "d.npz", vec![("x", digits_x(3)), ("y", y)]);
@@ -538,25 +582,14 @@ fn cases() -> Vec<Case> {
             name: "empty_solution",
             code: 2,
             needles: &["s.sol", "empty"],
-            setup: |d| {
-                exported(d);
-                s(&[
-                    "apply",
-                    &write(d, "s.sol", ""),
-                    &model("regression"),
-                    "-o",
-                    &d.p("p.onnx"),
-                ])
-            },
+            setup: |d| apply_after_export(d, "s.sol", ""),
         },
         Case {
             name: "truncated_highs_solution",
             code: 2,
             needles: &["s.sol", "truncated"],
             setup: |d| {
-                exported(d);
-                let p = write(d, "s.sol", "Model status\nOptimal\n\n# Primal solution values\nFeasible\nObjective 1\n# Columns 300\nw_0_0 0.1\n");
-                s(&["apply", &p, &model("regression"), "-o", &d.p("p.onnx")])
+                apply_after_export(d, "s.sol", "Model status\nOptimal\n\n# Primal solution values\nFeasible\nObjective 1\n# Columns 300\nw_0_0 0.1\n")
             },
         },
         Case {
@@ -564,37 +597,25 @@ fn cases() -> Vec<Case> {
             code: 1,
             needles: &["s.sol", "Infeasible", "no usable solution"],
             setup: |d| {
-                exported(d);
-                let p = write(
+                apply_after_export(
                     d,
                     "s.sol",
                     "Model status\nInfeasible\n\n# Primal solution values\nNone\n",
-                );
-                s(&["apply", &p, &model("regression"), "-o", &d.p("p.onnx")])
+                )
             },
         },
         Case {
             name: "cbc_no_solution",
             code: 1,
             needles: &["s.sol", "no usable solution"],
-            setup: |d| {
-                exported(d);
-                let p = write(d, "s.sol", "Infeasible - objective value 0.00000000\n");
-                s(&["apply", &p, &model("regression"), "-o", &d.p("p.onnx")])
-            },
+            setup: |d| apply_after_export(d, "s.sol", "Infeasible - objective value 0.00000000\n"),
         },
         Case {
             name: "gurobi_json_not_json",
             code: 2,
             needles: &["s.json:2:", "not valid JSON"],
             setup: |d| {
-                exported(d);
-                let p = write(
-                    d,
-                    "s.json",
-                    "{ \"SolutionInfo\": { \"Status\": 2, \"ObjVal\": 1},\n \"Vars\": [ { \"VarName\": \"w_0_0\", \"X\": 0.1, } ]}",
-                );
-                s(&["apply", &p, &model("regression"), "-o", &d.p("p.onnx")])
+                apply_after_export(d, "s.json", "{ \"SolutionInfo\": { \"Status\": 2, \"ObjVal\": 1},\n \"Vars\": [ { \"VarName\": \"w_0_0\", \"X\": 0.1, } ]}")
             },
         },
         Case {
@@ -602,13 +623,11 @@ fn cases() -> Vec<Case> {
             code: 1,
             needles: &["s.json", "TIME_LIMIT", "no usable solution"],
             setup: |d| {
-                exported(d);
-                let p = write(
+                apply_after_export(
                     d,
                     "s.json",
                     "{ \"SolutionInfo\": { \"Status\": 9, \"ObjVal\": 1e+100, \"SolCount\": 0}}",
-                );
-                s(&["apply", &p, &model("regression"), "-o", &d.p("p.onnx")])
+                )
             },
         },
         Case {
@@ -616,9 +635,7 @@ fn cases() -> Vec<Case> {
             code: 2,
             needles: &["s.txt", "truncated"],
             setup: |d| {
-                exported(d);
-                let p = write(d, "s.txt", "Problem:    gdmilp\nRows:       1\nColumns:    1\nNon-zeros:  1\nStatus:     OPTIMAL\nObjective:  obj = 1 (MINimum)\n\n   No. Column name  St   Activity     Lower bound   Upper bound    Marginal\n------ ------------ -- ------------- ------------- ------------- -------------\n     1 w_0_0        B            0.1\n");
-                s(&["apply", &p, &model("regression"), "-o", &d.p("p.onnx")])
+                apply_after_export(d, "s.txt", "Problem:    gdmilp\nRows:       1\nColumns:    1\nNon-zeros:  1\nStatus:     OPTIMAL\nObjective:  obj = 1 (MINimum)\n\n   No. Column name  St   Activity     Lower bound   Upper bound    Marginal\n------ ------------ -- ------------- ------------- ------------- -------------\n     1 w_0_0        B            0.1\n")
             },
         },
         Case {
@@ -626,9 +643,7 @@ fn cases() -> Vec<Case> {
             code: 2,
             needles: &["s.txt:10:", "'0.1x' is not a number"],
             setup: |d| {
-                exported(d);
-                let p = write(d, "s.txt", "Problem:    gdmilp\nRows:       1\nColumns:    1\nNon-zeros:  1\nStatus:     OPTIMAL\nObjective:  obj = 1 (MINimum)\n\n   No. Column name  St   Activity     Lower bound   Upper bound    Marginal\n------ ------------ -- ------------- ------------- ------------- -------------\n     1 w_0_0        B           0.1x\n\nEnd of output\n");
-                s(&["apply", &p, &model("regression"), "-o", &d.p("p.onnx")])
+                apply_after_export(d, "s.txt", "Problem:    gdmilp\nRows:       1\nColumns:    1\nNon-zeros:  1\nStatus:     OPTIMAL\nObjective:  obj = 1 (MINimum)\n\n   No. Column name  St   Activity     Lower bound   Upper bound    Marginal\n------ ------------ -- ------------- ------------- ------------- -------------\n     1 w_0_0        B           0.1x\n\nEnd of output\n")
             },
         },
         Case {
@@ -653,17 +668,9 @@ fn cases() -> Vec<Case> {
             code: 2,
             needles: &["s.sol", "w_0_1", "NaN"],
             setup: |d| {
-                exported(d);
-                let sol = solution_from_start(d, |n, v| {
+                apply_edited(d, |n, v| {
                     Some((n.into(), if n == "w_0_1" { f64::NAN } else { v }))
-                });
-                s(&[
-                    "apply",
-                    &write(d, "s.sol", &sol),
-                    &model("regression"),
-                    "-o",
-                    &d.p("p.onnx"),
-                ])
+                })
             },
         },
         Case {
@@ -671,17 +678,9 @@ fn cases() -> Vec<Case> {
             code: 2,
             needles: &["s.sol", "'x17'", "not written by this export"],
             setup: |d| {
-                exported(d);
-                let sol = solution_from_start(d, |n, v| {
+                apply_edited(d, |n, v| {
                     Some((if n == "w_0_1" { "x17".into() } else { n.into() }, v))
-                });
-                s(&[
-                    "apply",
-                    &write(d, "s.sol", &sol),
-                    &model("regression"),
-                    "-o",
-                    &d.p("p.onnx"),
-                ])
+                })
             },
         },
         Case {
@@ -707,13 +706,7 @@ fn cases() -> Vec<Case> {
                 exported(d);
                 let mut sol = solution_from_start(d, |n, v| Some((n.into(), v)));
                 sol.push_str("w_0_0 0.1\n");
-                s(&[
-                    "apply",
-                    &write(d, "s.sol", &sol),
-                    &model("regression"),
-                    "-o",
-                    &d.p("p.onnx"),
-                ])
+                apply_args(d, &write(d, "s.sol", &sol))
             },
         },
         Case {
@@ -721,34 +714,16 @@ fn cases() -> Vec<Case> {
             code: 2,
             needles: &["s.sol", "w_1_3", "outside the box"],
             setup: |d| {
-                exported(d);
-                let sol = solution_from_start(d, |n, v| {
+                apply_edited(d, |n, v| {
                     Some((n.into(), if n == "w_1_3" { v + 1.0 } else { v }))
-                });
-                s(&[
-                    "apply",
-                    &write(d, "s.sol", &sol),
-                    &model("regression"),
-                    "-o",
-                    &d.p("p.onnx"),
-                ])
+                })
             },
         },
         Case {
             name: "missing_column",
             code: 2,
             needles: &["s.sol", "'b_1' is missing"],
-            setup: |d| {
-                exported(d);
-                let sol = solution_from_start(d, |n, v| (n != "b_1").then(|| (n.to_string(), v)));
-                s(&[
-                    "apply",
-                    &write(d, "s.sol", &sol),
-                    &model("regression"),
-                    "-o",
-                    &d.p("p.onnx"),
-                ])
-            },
+            setup: |d| apply_edited(d, |n, v| (n != "b_1").then(|| (n.to_string(), v))),
         },
         Case {
             name: "unrecognised_solution",
@@ -780,6 +755,231 @@ fn cases() -> Vec<Case> {
                     "-o",
                     &d.p("p.onnx"),
                 ])
+            },
+        },
+        Case {
+            // Issue #23, case 2: apply read the MILP file for its token,
+            // then wrote the patched model over it.
+            name: "apply_output_is_the_export_milp",
+            code: 2,
+            needles: &["layer.mps", "is also an input"],
+            setup: |d| {
+                let mut args = apply_edited(d, |n, v| Some((n.into(), v)));
+                *args.last_mut().unwrap() = d.p("layer.mps");
+                args
+            },
+        },
+        Case {
+            name: "apply_output_is_the_export_start",
+            code: 2,
+            needles: &["layer.mps.mst", "is also an input"],
+            setup: |d| {
+                let mut args = apply_edited(d, |n, v| Some((n.into(), v)));
+                *args.last_mut().unwrap() = d.p("layer.mps.mst");
+                args
+            },
+        },
+        Case {
+            // Issue #23, case 3: the report and a kept sweep file were one.
+            name: "tune_report_is_a_kept_file",
+            code: 2,
+            needles: &["kd/sweep1.sol", "--keep", "one file"],
+            setup: |d| {
+                std::fs::create_dir(d.path.join("kd")).unwrap();
+                s(&[
+                    "tune",
+                    &model("tiny_regression"),
+                    &data("tiny_regression"),
+                    "-o",
+                    &d.p("t.onnx"),
+                    "--radius",
+                    "0.1",
+                    "--keep",
+                    &d.p("kd"),
+                    "--report",
+                    &d.p("kd/sweep1.sol"),
+                ])
+            },
+        },
+        Case {
+            name: "keep_is_a_file",
+            code: 2,
+            needles: &["f.txt", "is not a directory"],
+            setup: |d| {
+                write(d, "f.txt", "x");
+                s(&[
+                    "tune",
+                    &model("tiny_regression"),
+                    &data("tiny_regression"),
+                    "-o",
+                    &d.p("t.onnx"),
+                    "--radius",
+                    "0.1",
+                    "--keep",
+                    &d.p("f.txt"),
+                ])
+            },
+        },
+        Case {
+            // Issue #23, case 5: a NaN start "solved" to 2.7e308.
+            name: "nan_in_a_mip_start",
+            code: 2,
+            needles: &["s.mst:3", "NaN or infinite"],
+            setup: |d| {
+                exported(d);
+                let start = std::fs::read_to_string(d.path.join("layer.mps.mst")).unwrap();
+                let mut lines: Vec<String> = start.lines().map(String::from).collect();
+                let k = lines.iter().position(|l| !l.starts_with('#')).unwrap();
+                let name = lines[k].split(' ').next().unwrap().to_string();
+                lines[k] = format!("{name} nan");
+                let bad = lines.join("\n") + "\n";
+                assert_eq!(k + 1, 3, "the first value is on line 3:\n{bad}");
+                s(&[
+                    "solve",
+                    &d.p("layer.mps"),
+                    "-o",
+                    &d.p("s.sol"),
+                    "--start",
+                    &write(d, "s.mst", &bad),
+                    "--time-limit",
+                    "0.001",
+                ])
+            },
+        },
+        Case {
+            // Issue #23, case 7: ties counted as correct.
+            name: "zero_margin_for_zero_one",
+            code: 2,
+            needles: &["--margin", "above 0", "zero-one"],
+            setup: |d| {
+                s(&[
+                    "export",
+                    &model("digits"),
+                    &data("digits"),
+                    "-o",
+                    &d.p("o.mps"),
+                    "--margin",
+                    "0",
+                ])
+            },
+        },
+        Case {
+            // Issue #23, case 8: clap's errors are one line too.
+            name: "negative_points_from_clap",
+            code: 2,
+            needles: &["--points", "-1"],
+            setup: |d| {
+                s(&[
+                    "export",
+                    &model("regression"),
+                    &data("regression"),
+                    "-o",
+                    &d.p("o.mps"),
+                    "--points=-1",
+                ])
+            },
+        },
+        Case {
+            name: "seed_overflow_from_clap",
+            code: 2,
+            needles: &["--seed", "99999999999999999999999"],
+            setup: |d| {
+                s(&[
+                    "export",
+                    &model("regression"),
+                    &data("regression"),
+                    "-o",
+                    &d.p("o.mps"),
+                    "--seed",
+                    "99999999999999999999999",
+                ])
+            },
+        },
+        Case {
+            name: "negative_val_split_from_clap",
+            code: 2,
+            needles: &["--val-split", "-0.1"],
+            setup: |d| {
+                s(&[
+                    "tune",
+                    &model("regression"),
+                    &data("regression"),
+                    "-o",
+                    &d.p("t.onnx"),
+                    "--val-split",
+                    "-0.1",
+                ])
+            },
+        },
+        Case {
+            name: "missing_argument_from_clap",
+            code: 2,
+            needles: &["required", "--output"],
+            setup: |_| s(&["export", &model("regression"), &data("regression")]),
+        },
+        Case {
+            // 1e308 was printed as a 309-digit integer.
+            name: "huge_time_limit_shown_short",
+            code: 2,
+            needles: &["--time-limit", "not 1e308"],
+            setup: |d| {
+                exported(d);
+                s(&[
+                    "solve",
+                    &d.p("layer.mps"),
+                    "-o",
+                    &d.p("s.sol"),
+                    "--time-limit",
+                    "1e308",
+                ])
+            },
+        },
+        Case {
+            name: "zero_batch_size",
+            code: 2,
+            needles: &["--batch-size", "0"],
+            setup: |_| {
+                s(&[
+                    "eval",
+                    &model("regression"),
+                    &data("regression"),
+                    "--batch-size",
+                    "0",
+                ])
+            },
+        },
+        Case {
+            name: "folds_of_one_point",
+            code: 2,
+            needles: &["d.npz", "at least 2 points", "has 1"],
+            setup: |d| {
+                let p = npz(
+                    d,
+                    "d.npz",
+                    vec![("x", f32s(1, 3, 0.5)), ("y", f32s(1, 2, 0.1))],
+                );
+                s(&["tune", &model("regression"), &p, "-o", &d.p("t.onnx")])
+            },
+        },
+        Case {
+            name: "protect_file_replaced_by_garbage",
+            code: 2,
+            needles: &["p.npz", "changed since the export"],
+            setup: |d| {
+                std::fs::copy(root().join(data("regression")), d.path.join("p.npz")).unwrap();
+                d.run(&[
+                    "export",
+                    &model("regression"),
+                    &data("regression"),
+                    "-o",
+                    &d.p("layer.mps"),
+                    "--protect",
+                    &d.p("p.npz"),
+                ])
+                .ok();
+                let sol = solution_from_start(d, |n, v| Some((n.into(), v)));
+                write(d, "p.npz", "garbage");
+                apply_args(d, &write(d, "s.sol", &sol))
             },
         },
         Case {

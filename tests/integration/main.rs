@@ -14,6 +14,8 @@ mod losses;
 mod models;
 mod protect;
 mod protect_half;
+mod refused_inputs;
 mod sequence;
 mod solve_tune;
 mod strategy;
+mod transactions;

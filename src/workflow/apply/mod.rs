@@ -260,22 +260,17 @@ pub fn rounding(
     let relu = layer.activation == Activation::Relu;
     let h = features.h.select(ndarray::Axis(0), &man.selection.indices);
     let y = data.y.subset(&man.selection.indices);
-    let loss = |w: &Array2<f64>, b: &Array1<f64>| {
+    let loss = |w: &Array2<f64>, b: &Array1<f64>, check| {
         let a = h.dot(&w.t()) + b;
-        // Margins counted as the verification counts them: a solver leaves
-        // them at ε within its feasibility tolerance.
-        metrics::formulation_loss(
-            a.view(),
-            relu,
-            &man.options,
-            metrics::MarginCheck::Float32,
-            &y,
-        )
+        metrics::formulation_loss(a.view(), relu, &man.options, check, &y)
     };
     Some(Rounding {
         dtype: crate::onnx::dtype::name(t),
-        solver_weights_loss: loss(&wts.w, &wts.b),
-        stored_weights_loss: loss(&stored.w, &stored.b),
+        // The solver's weights as the solver counts (margins at ε within
+        // its tolerance), the stored ones as the coarse model counts (see
+        // margin_check): the shift is then what the model computes.
+        solver_weights_loss: loss(&wts.w, &wts.b, metrics::MarginCheck::Float32),
+        stored_weights_loss: loss(&stored.w, &stored.b, margin_check(layer)),
     })
 }
 
@@ -311,24 +306,34 @@ impl Verification {
     }
 }
 
-/// Loss on `indices` at activations `a` (from the float32 model) of the
-/// whole data set; margins are checked as [`metrics::MarginCheck::Float32`].
+/// How a classification margin of `layer`'s activations, as ONNX Runtime
+/// computes them, is counted: within a float32 tolerance of ε, or above 0
+/// for a float16 or bfloat16 layer, whose number spacing is about ε.
+pub fn margin_check(layer: &FinalLayer) -> metrics::MarginCheck {
+    use crate::onnx::dtype;
+    let p = &layer.weight;
+    if [p.data_type, p.compute_type]
+        .iter()
+        .any(|&t| matches!(t, dtype::FLOAT16 | dtype::BFLOAT16))
+    {
+        metrics::MarginCheck::Positive
+    } else {
+        metrics::MarginCheck::Float32
+    }
+}
+
+/// Loss on `indices` at activations `a` (from ONNX Runtime) of the whole
+/// data set; margins are checked as `check` says ([`margin_check`]).
 pub fn loss_on(
     man: &Manifest,
-    relu: bool,
+    (relu, check): (bool, metrics::MarginCheck),
     a: &Array2<f64>,
     y: &data::Labels,
     indices: &[usize],
 ) -> f64 {
     let a_sel = a.select(ndarray::Axis(0), indices);
     let y_sel = y.subset(indices);
-    metrics::formulation_loss(
-        a_sel.view(),
-        relu,
-        &man.options,
-        metrics::MarginCheck::Float32,
-        &y_sel,
-    )
+    metrics::formulation_loss(a_sel.view(), relu, &man.options, check, &y_sel)
 }
 
 /// Compares before, the solver's report, and the patched model.
@@ -340,14 +345,30 @@ pub fn verify(
     before: &Features,
     after: &Features,
 ) -> Verification {
-    let relu = layer.activation == Activation::Relu;
+    let relu = (layer.activation == Activation::Relu, margin_check(layer));
     let idx = &man.selection.indices;
+    // A coarse model's own outputs: its softmax may round two classes to
+    // one number, and its argmax then picks the first.
+    let own = matches!(
+        (relu.1, &man.task),
+        (
+            metrics::MarginCheck::Positive,
+            crate::data::Task::Classification
+        )
+    );
+    fn pick(f: &Features, own: bool) -> &Array2<f64> {
+        if own {
+            &f.out
+        } else {
+            &f.a
+        }
+    }
     Verification {
         // Computed by ONNX Runtime like `recomputed_loss`, so that weights
         // the patch leaves as they were compare equal in any float type.
-        incumbent_loss: loss_on(man, relu, &before.a, &data.y, idx),
+        incumbent_loss: loss_on(man, relu, pick(before, own), &data.y, idx),
         solver_loss: solver_objective.map(|o| o + man.objective_offset),
-        recomputed_loss: loss_on(man, relu, &after.a, &data.y, idx),
+        recomputed_loss: loss_on(man, relu, pick(after, own), &data.y, idx),
         mse_bound: man.mse_bound,
         objective_offset: man.objective_offset,
         before: metrics::metrics(&before.out, &before.a, &data.y),
@@ -522,8 +543,14 @@ impl ApplyPlan {
             .clone()
             .unwrap_or_else(|| default_output(&request.model));
         let lock = crate::formats::atomic::Lock::take(&out)?;
+        // The export's files too: apply reads its MILP file for the token.
+        let export = found
+            .as_ref()
+            .map(|f| crate::formats::export_files(&f.path))
+            .unwrap_or_default();
         let mut inputs = vec![request.solution.as_path()];
         inputs.extend(found.as_ref().map(|f| f.path.as_path()));
+        inputs.extend(export.iter().map(PathBuf::as_path));
         crate::formats::atomic::check_outputs(&[&out], &inputs)?;
         Ok(ApplyPlan {
             request,

@@ -832,13 +832,19 @@ fn patched(
     let (model, layer) =
         crate::workflow::patched::patched_in_memory(&current.model, &current.layer, wts)?;
     let next = Loaded::from_parts(model, layer, current.data.clone(), plan.batch_size)?;
-    let a_sel = next.features.a.select(ndarray::Axis(0), &built.indices);
+    let check = crate::workflow::apply::margin_check(&next.layer);
+    // A coarse classifier counts as its own outputs do (see apply::verify).
+    let counted = match (check, next.data.y.task()) {
+        (metrics::MarginCheck::Positive, crate::data::Task::Classification) => &next.features.out,
+        _ => &next.features.a,
+    };
+    let a_sel = counted.select(ndarray::Axis(0), &built.indices);
     let y_sel = next.data.y.subset(&built.indices);
     let after = metrics::formulation_loss(
         a_sel.view(),
         next.layer.activation == Activation::Relu,
         &plan.options,
-        metrics::MarginCheck::Float32,
+        check,
         &y_sel,
     );
     Ok((next, after))

@@ -81,6 +81,14 @@ impl TunePlan<'_> {
     /// Checks the numbers, the combinations and the files before anything
     /// is read (taking the output's lock).
     pub fn check(&self) -> Result<atomic::Lock> {
+        if let Some(f) = self.val_split {
+            if !(0.0..1.0).contains(&f) {
+                return Err(Error::usage(format!(
+                    "--val-split must be at least 0 and below 1 (a fraction of the data), not {}",
+                    crate::num::shown(f)
+                )));
+            }
+        }
         if self.sweeps == 0 {
             return Err(Error::usage("--sweeps must be at least 1"));
         }
@@ -88,7 +96,8 @@ impl TunePlan<'_> {
         if let Some(f) = self.shrink {
             if !(f > 0.0 && f < 1.0) {
                 return Err(Error::usage(format!(
-                    "--shrink must be between 0 and 1, not {f}"
+                    "--shrink must be between 0 and 1, not {}",
+                    crate::num::shown(f)
                 )));
             }
             if self.val.is_none() && split.is_none() {
@@ -128,8 +137,25 @@ impl TunePlan<'_> {
             atomic::check_outputs(&[r], &[self.model])?;
         }
         if let Some(dir) = self.keep {
+            if dir.exists() && !dir.is_dir() {
+                return Err(Error::invalid(
+                    dir,
+                    "is not a directory: --keep names a folder for the sweeps' files (made when missing)",
+                ));
+            }
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create", e))?;
             atomic::check_outputs(&[&dir.join("sweep1.mps")], &[])?;
+            for out in outputs {
+                if keeps(dir, out) {
+                    return Err(Error::invalid(
+                        out,
+                        format!(
+                            "is a name --keep {} writes (sweepK.mps, its manifest and starts, sweepK.sol): the two would be one file; choose another name",
+                            dir.display()
+                        ),
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -228,4 +254,24 @@ impl TunePlan<'_> {
             held_out: split.is_some() && self.val.is_none(),
         })
     }
+}
+
+/// Whether `out` is a file `--keep dir` may write: `sweepK.mps…` or
+/// `sweepK.sol` in that folder.
+fn keeps(dir: &Path, out: &Path) -> bool {
+    let folder = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let same = match (std::fs::canonicalize(folder), std::fs::canonicalize(dir)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    let name = out.file_name().unwrap_or_default().to_string_lossy();
+    let Some(rest) = name.strip_prefix("sweep") else {
+        return false;
+    };
+    let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let tail = &rest[digits..];
+    same && digits > 0 && (tail.starts_with(".mps") || tail == ".sol")
 }
