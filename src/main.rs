@@ -30,11 +30,26 @@ fn main() -> ExitCode {
     }
 }
 
-/// One line on stderr. Not eprintln!, which panics when stderr cannot be
-/// written.
+/// One line on stderr (a JSON error event when the arguments asked for
+/// `--progress json`, which clap could not parse them into). Not
+/// eprintln!, which panics when stderr cannot be written.
 fn fail(line: &str, code: u8) -> ExitCode {
-    let _ = writeln!(std::io::stderr(), "gdmilp: {line}");
+    let text = if json_asked() {
+        serde_json::json!({"event": "error", "code": code, "text": line}).to_string()
+    } else {
+        format!("gdmilp: {line}")
+    };
+    let _ = writeln!(std::io::stderr(), "{text}");
     ExitCode::from(code)
+}
+
+/// Whether the command line holds `--progress json` (or `=json`).
+fn json_asked() -> bool {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    args.iter().enumerate().any(|(i, a)| {
+        a == "--progress=json"
+            || (a == "--progress" && args.get(i + 1).is_some_and(|v| v == "json"))
+    })
 }
 
 /// `--help` and `--version` to stdout (exit 2 when it cannot be written,

@@ -152,9 +152,18 @@ pub struct DataArgs {
     pub task: Option<Task>,
     /// Points (or sequences, with a mask) per ONNX Runtime call (a fixed
     /// batch dimension in the model wins).
-    #[arg(long, default_value_t = 1024, value_name = "N",
-          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    #[arg(long, default_value_t = 1024, value_name = "N", value_parser = at_least_one)]
     pub batch_size: usize,
+}
+
+/// A count of at least 1 (clap's own range parser words 0 as "not in
+/// 1..18446744073709551615").
+fn at_least_one(text: &str) -> std::result::Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{e} (a whole number of at least 1)")),
+    }
 }
 
 impl DataArgs {
@@ -371,11 +380,7 @@ pub fn stdout_error() -> Option<crate::Error> {
         (None, Err(e)) if e.kind() != std::io::ErrorKind::BrokenPipe => e,
         _ => return None,
     };
-    Some(crate::Error::io(
-        "stdout",
-        "write the command's output to",
-        e,
-    ))
+    Some(crate::Error::io("stdout", "write the command's output", e))
 }
 
 /// The metrics for people (see [`crate::formulation::metrics::Metrics::describe`]).

@@ -62,7 +62,8 @@ pub enum Mode {
 /// Prints events on stderr.
 pub struct Stderr {
     mode: Mode,
-    /// `--quiet`: no solver log, no steps.
+    /// `--quiet`: no solver log, no steps or step starts (notes stay: what
+    /// was decided and each sweep's result).
     quiet: bool,
     terminal: bool,
     /// When the last step line was printed, and whether a redrawn line is
@@ -76,7 +77,7 @@ const QUIET_START: Duration = Duration::from_secs(3);
 const LINE_EVERY: Duration = Duration::from_secs(5);
 
 impl Stderr {
-    /// A sink for `mode`; `quiet` silences the solver's log and steps.
+    /// A sink for `mode`; `quiet` silences the solver's log and the steps.
     pub fn new(mode: Mode, quiet: bool) -> Stderr {
         Stderr {
             mode,
@@ -117,7 +118,8 @@ impl Stderr {
 impl Progress for Stderr {
     fn event(&self, event: &Event<'_>) {
         if self.mode == Mode::Json {
-            if !(self.quiet && matches!(event, Event::Solver(_) | Event::Step(_))) {
+            if !(self.quiet && matches!(event, Event::Solver(_) | Event::Step(_) | Event::Begin(_)))
+            {
                 self.json(event);
             }
             return;
@@ -130,7 +132,7 @@ impl Progress for Stderr {
         };
         match event {
             Event::Note(t) => self.write(&format!("{clear}{t}\n")),
-            Event::Begin(t) if self.terminal => self.write(&format!("{clear}{t}\n")),
+            Event::Begin(t) if self.terminal && !self.quiet => self.write(&format!("{clear}{t}\n")),
             Event::Begin(_) => {}
             Event::Solver(t) if !self.quiet => self.write(&format!("{clear}{t}")),
             Event::Solver(_) => {}

@@ -497,15 +497,27 @@ fn open_npz(path: &Path, bytes: Vec<u8>) -> Result<(Npz, Vec<String>)> {
 
 type Npz = NpzReader<std::io::Cursor<Vec<u8>>>;
 
-/// Loads inputs and labels. `task` overrides the task implied by the label
-/// dtype (integer: classification, float: regression).
-pub fn load(
-    path: &Path,
-    x_key: Option<&str>,
-    y_key: Option<&str>,
-    task: Option<Task>,
-) -> Result<Dataset> {
-    load_masked(path, x_key, y_key, None, task)
+/// What to read from an `.npz`: which arrays (each by default the first of
+/// its usual names the file holds), the task, and whether the model runs
+/// over sequences.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Keys<'a> {
+    /// The inputs' key (default: the first of x, X, inputs, features, data,
+    /// input_ids).
+    pub x: Option<&'a str>,
+    /// The labels' key (default: the first of y, Y, labels, label, targets,
+    /// target).
+    pub y: Option<&'a str>,
+    /// The mask of a data set of sequences: a point is a position the mask
+    /// marks 1 and whose class label is not -100.
+    pub mask: Option<&'a str>,
+    /// Overrides the task the labels' dtype implies (integer:
+    /// classification, float: regression).
+    pub task: Option<Task>,
+    /// The model runs over sequences: an array named `mask` or
+    /// `attention_mask` is the mask unless `mask` names one, and without
+    /// any mask every position counts.
+    pub over_sequence: bool,
 }
 
 /// Reads the inputs: floats as they are (in C order), integers as i64.
@@ -555,29 +567,16 @@ fn mask_key_of(
     })
 }
 
-/// Loads inputs and labels, and with a mask (`mask_key`) reads them as
-/// sequences: a point is a position the mask marks 1 and whose class label
-/// is not -100.
-pub fn load_masked(
-    path: &Path,
-    x_key: Option<&str>,
-    y_key: Option<&str>,
-    mask_key: Option<&str>,
-    task: Option<Task>,
-) -> Result<Dataset> {
-    load_for(path, x_key, y_key, (mask_key, false), task)
-}
-
-/// [`load_masked`] for a model: when it is over sequences
-/// (`mask.1`), an array named `mask` or `attention_mask` is the mask
-/// unless `mask.0` names one.
-pub fn load_for(
-    path: &Path,
-    x_key: Option<&str>,
-    y_key: Option<&str>,
-    (mask_key, over_sequence): (Option<&str>, bool),
-    task: Option<Task>,
-) -> Result<Dataset> {
+/// Loads the inputs and labels `keys` names from the `.npz` at `path`
+/// (with a mask, as sequences).
+pub fn load(path: &Path, keys: Keys<'_>) -> Result<Dataset> {
+    let Keys {
+        x: x_key,
+        y: y_key,
+        mask: mask_key,
+        task,
+        over_sequence,
+    } = keys;
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, "read the data", e))?;
     let sha256 = crate::digest::sha256_hex(&bytes);
     let (mut npz, names) = open_npz(path, bytes)?;

@@ -1,7 +1,8 @@
 //! ONNX Runtime: finding the shared library and running a model in batches.
 //!
 //! The library is loaded at run time (`ort`'s `load-dynamic`), searched in
-//! this order: `--ort-lib`, `ORT_DYLIB_PATH`, the project's own set-up
+//! this order: `--ort-lib`, `ORT_DYLIB_PATH`, the Python environment the
+//! executable is installed in (the wheel's), the project's own set-up
 //! location (a `.venv` beside the executable's or the working directory's
 //! ancestors, as `scripts/setup` makes it), then an `onnxruntime` Python
 //! package importable by `python3`. This module knows nothing about layers
@@ -99,6 +100,13 @@ pub fn find_library() -> Result<PathBuf> {
     }
     let mut roots = Vec::new();
     if let Ok(exe) = std::env::current_exe() {
+        // The Python environment the executable was installed into (a
+        // wheel puts it in PREFIX/bin beside PREFIX/lib/pythonX.Y/
+        // site-packages; a symbolic link to it, as pipx makes, resolves).
+        let exe = exe.canonicalize().unwrap_or(exe);
+        if let Some(p) = exe.parent().and_then(Path::parent).and_then(lib_in_venv) {
+            return Ok(p);
+        }
         roots.extend(exe.ancestors().skip(1).map(Path::to_path_buf));
     }
     if let Ok(cwd) = std::env::current_dir() {

@@ -56,12 +56,15 @@ pub fn load_parts(
 ) -> Result<(Model, FinalLayer, Dataset)> {
     let model = Model::load(model_path)?;
     let layer = crate::onnx::locate(&model, output)?;
-    let data = data::load_for(
+    let data = data::load(
         &spec.path,
-        spec.x_key.as_deref(),
-        spec.y_key.as_deref(),
-        (spec.mask_key.as_deref(), layer.over_sequence()),
-        spec.task,
+        data::Keys {
+            x: spec.x_key.as_deref(),
+            y: spec.y_key.as_deref(),
+            mask: spec.mask_key.as_deref(),
+            task: spec.task,
+            over_sequence: layer.over_sequence(),
+        },
     )?;
     Ok((model, layer, data))
 }

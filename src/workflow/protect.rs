@@ -74,12 +74,15 @@ pub fn load(
     layer: &FinalLayer,
     batch: usize,
 ) -> Result<Protect> {
-    let p = data::load_masked(
+    let p = data::load(
         path,
-        Some(&data.x_key),
-        Some(&data.y_key),
-        data.mask_key.as_deref(),
-        Some(data.y.task()),
+        data::Keys {
+            x: Some(&data.x_key),
+            y: Some(&data.y_key),
+            mask: data.mask_key.as_deref(),
+            task: Some(data.y.task()),
+            over_sequence: false,
+        },
     )?;
     check_labels(&p, layer.n_out)?;
     crate::progress::begin(format_args!(
@@ -520,12 +523,15 @@ pub fn verify_file(
         ));
     }
     drop(bytes);
-    let data = data::load_masked(
+    let data = data::load(
         &path,
-        Some(&pr.x_key),
-        Some(&pr.y_key),
-        pr.mask_key.as_deref(),
-        Some(man.task),
+        data::Keys {
+            x: Some(&pr.x_key),
+            y: Some(&pr.y_key),
+            mask: pr.mask_key.as_deref(),
+            task: Some(man.task),
+            over_sequence: false,
+        },
     )?;
     if data.sha256 != pr.sha256 {
         return Err(Error::invalid(

@@ -610,3 +610,77 @@ fn a_model_that_fails_in_onnx_runtime_is_one_error_line() {
     );
     r.check(err.contains("Reshape"), "says which node failed");
 }
+
+/// With `--progress json` every stderr line is a JSON object, the failure
+/// last as an `error` event: argument errors (which clap meets before the
+/// flag is read), a missing file, and a run that succeeds.
+#[test]
+fn progress_json_keeps_every_stderr_line_json_errors_included() {
+    let dir = Dir::new("progress-json");
+    let events = |r: &Run| -> Vec<serde_json::Value> {
+        r.stderr()
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("not JSON ({e}): {l}{}", r.context()))
+            })
+            .collect()
+    };
+    for args in [
+        vec![
+            "--progress",
+            "json",
+            "tune",
+            "m.onnx",
+            "d.npz",
+            "-o",
+            "t.onnx",
+            "--bogus",
+        ],
+        vec!["--progress=json", "frobnicate"],
+        vec![
+            "--progress",
+            "json",
+            "eval",
+            "m.onnx",
+            "d.npz",
+            "--batch-size",
+            "0",
+        ],
+    ] {
+        let r = dir.run(&args).code_is(2);
+        let ev = events(&r);
+        r.check(
+            ev.len() == 1 && ev[0]["event"] == "error" && ev[0]["code"] == 2,
+            "one error event",
+        );
+    }
+    let missing = dir.p("missing.npz");
+    let r = dir
+        .run(&["--progress", "json", "eval", &model("digits"), &missing])
+        .code_is(2);
+    let ev = events(&r);
+    let last = ev.last().unwrap();
+    r.check(
+        last["event"] == "error" && last["text"].as_str().unwrap().contains("missing.npz"),
+        "the error names the file",
+    );
+    let mps = dir.p("l.mps");
+    let r = dir
+        .run(&[
+            "--progress",
+            "json",
+            "export",
+            &model("digits"),
+            &data("digits"),
+            "-o",
+            &mps,
+        ])
+        .ok();
+    let ev = events(&r);
+    r.check(
+        ev.iter()
+            .any(|e| e["event"] == "note" && e["text"].as_str().unwrap().starts_with("wrote")),
+        "export's own summary lines are note events",
+    );
+}

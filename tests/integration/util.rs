@@ -87,7 +87,7 @@ impl Run {
         self.out.status.code().unwrap_or(-1)
     }
 
-    fn context(&self) -> String {
+    pub fn context(&self) -> String {
         format!(
             "\ncommand: {}\nexit: {:?}\n--- stdout\n{}\n--- stderr\n{}\n--- dir\n{:?}\n",
             self.cmd,

@@ -583,12 +583,15 @@ impl ApplyPlan {
         let (man_path, man) = (&f.path, &f.manifest);
         let data_path = manifest_data(man_path, man)?;
         crate::formats::atomic::check_outputs(&[&self.out], &[&data_path])?;
-        let data = data::load_masked(
+        let data = data::load(
             &data_path,
-            Some(&man.data.x_key),
-            Some(&man.data.y_key),
-            man.data.mask_key.as_deref(),
-            Some(man.task),
+            data::Keys {
+                x: Some(&man.data.x_key),
+                y: Some(&man.data.y_key),
+                mask: man.data.mask_key.as_deref(),
+                task: Some(man.task),
+                over_sequence: false,
+            },
         )?;
         if data.sha256 != man.data.sha256 {
             return Err(Error::invalid(

@@ -172,7 +172,16 @@ impl TunePlan<'_> {
             (Some(p), _) => {
                 let task = Some(data.y.task());
                 let (x, y, mask) = (&data.x_key, &data.y_key, data.mask_key.as_deref());
-                let v = data::load_masked(p, Some(x), Some(y), mask, task)?;
+                let v = data::load(
+                    p,
+                    data::Keys {
+                        x: Some(x),
+                        y: Some(y),
+                        mask,
+                        task,
+                        over_sequence: false,
+                    },
+                )?;
                 (data, Some(v))
             }
             (None, Some(f)) => {
