@@ -8,13 +8,16 @@
 //!   shared by export and tune;
 //! - [`export`], [`apply`], [`tune`]: the commands;
 //! - [`protect`]: `--protect`'s rows, row generation and the point-by-point check;
-//! - [`warm`]: the hinge LP's weights as a zero-one MIP start.
+//! - [`warm`]: the hinge LP's weights as a zero-one MIP start;
+//! - [`solve`]: `solve`, and the one rule for a time limit `solve` and `tune` share.
 
 pub mod apply;
 pub mod export;
 pub mod patched;
 pub mod pipeline;
 pub mod protect;
+#[cfg(feature = "highs")]
+pub mod solve;
 #[cfg(feature = "highs")]
 pub mod tune;
 #[cfg(feature = "highs")]

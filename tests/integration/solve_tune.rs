@@ -164,14 +164,23 @@ fn tune_never_makes_the_training_objective_worse_and_improves_it() {
 #[test]
 fn a_time_limit_still_yields_a_verified_incumbent() {
     let dir = Dir::new("tune-time-limit");
-    // A large box on all 300 digits: far from solved in 0.2 s.
-    let rep = tune_report(&dir, "digits", &["--radius", "1", "--time-limit", "0.2"]);
-    let s = &rep["sweeps"][0];
-    assert_eq!(s["status"], "Time limit reached", "{s}");
-    assert!(
-        s["loss_after"].as_f64().unwrap() <= s["loss_before"].as_f64().unwrap(),
-        "{s}"
-    );
+    // A large box on all 300 digits: not solved in 0.45 s (about 0.5 s
+    // here), of which loading and what is kept for the end take some. The
+    // limit bounds the whole command: on a loaded machine loading alone
+    // may spend it, and then the weights stay and the stop says so.
+    let rep = tune_report(&dir, "digits", &["--radius", "1", "--time-limit", "0.45"]);
+    match rep["sweeps"].as_array().unwrap().first() {
+        Some(s) => {
+            assert!(
+                s["loss_after"].as_f64().unwrap() <= s["loss_before"].as_f64().unwrap(),
+                "{s}"
+            );
+        }
+        None => assert!(
+            rep["stopped"].as_str().unwrap().contains("time limit"),
+            "{rep}"
+        ),
+    }
     // And the solve command writes that incumbent, which apply verifies.
     let f = dir.p("l.mps");
     dir.run(&[
@@ -281,4 +290,97 @@ fn tune_defaults_on_a_relu_classifier_start_from_the_current_weights() {
         "the fallback is said",
     );
     assert!(std::path::Path::new(&out).is_file());
+}
+
+/// Seconds a command may run past its --time-limit here: the budget is the
+/// user's wall clock, but steps no clock interrupts (ONNX Runtime's pass,
+/// building a problem, HiGHS's setup) end when they end, and this machine
+/// may be shared. Generous on purpose: this is no speed test, only that the
+/// limit bounds the whole command (before it did, this run took one limit
+/// per fold of every radius of the path: tens of seconds).
+const SLACK: f64 = 20.0;
+
+#[test]
+fn a_tiny_time_limit_bounds_the_whole_command_and_a_model_is_written() {
+    let dir = Dir::new("tune-tiny-limit");
+    let (m, d) = (model("digits"), data("digits"));
+    let (out, rep) = (dir.p("t.onnx"), dir.p("t.json"));
+    // zero-one auto: up to nine radii of five fold MILPs, one at a time.
+    let clock = std::time::Instant::now();
+    let r = dir.run(&[
+        "tune",
+        &m,
+        &d,
+        "-o",
+        &out,
+        "--report",
+        &rep,
+        "--loss",
+        "zero-one",
+        "--radius",
+        "auto",
+        "--threads",
+        "1",
+        "--time-limit",
+        "1",
+        "-q",
+    ]);
+    let wall = clock.elapsed().as_secs_f64();
+    r.check(r.code() == 0, "exit 0: a model is written at the deadline");
+    r.check(wall < 1.0 + SLACK, &format!("{wall} s for --time-limit 1"));
+    r.check(
+        r.stderr().contains("budget   time limit 1 s"),
+        "the split is printed",
+    );
+    let j = read_json(std::path::Path::new(&rep));
+    assert_eq!(j["budget"]["limit"].as_f64(), Some(1.0), "{j}");
+    // The model written is a valid one: the tuned one, or the current
+    // weights kept.
+    let e = dir.run(&["eval", &out, &d]).ok();
+    e.check(e.stdout().contains("accuracy"), "the written model runs");
+    // solve: the incumbent at the deadline is written (exit 0).
+    let f = dir.p("l.mps");
+    dir.run(&["export", &m, &d, "-o", &f, "--radius", "1"]).ok();
+    let clock = std::time::Instant::now();
+    let s = dir.run(&[
+        "solve",
+        &f,
+        "-o",
+        &dir.p("s.sol"),
+        "--time-limit",
+        "0.5",
+        "-q",
+    ]);
+    let wall = clock.elapsed().as_secs_f64();
+    s.check(s.code() == 0, "exit 0 with the incumbent");
+    s.check(
+        wall < 0.5 + SLACK,
+        &format!("{wall} s for --time-limit 0.5"),
+    );
+    assert!(dir.listing().iter().any(|f| f == "s.sol"));
+}
+
+#[test]
+fn no_time_limit_is_the_documented_default() {
+    let dir = Dir::new("tune-default-limit");
+    let r = dir.run(&["tune", "--help"]).ok();
+    r.check(
+        r.stdout().contains("default: 300"),
+        "--help states the default",
+    );
+    let (m, d) = (model("digits"), data("digits"));
+    let rep = dir.p("t.json");
+    dir.run(&[
+        "tune",
+        &m,
+        &d,
+        "-o",
+        &dir.p("t.onnx"),
+        "--report",
+        &rep,
+        "-q",
+    ])
+    .ok();
+    let j = read_json(std::path::Path::new(&rep));
+    assert_eq!(j["budget"]["limit"].as_f64(), Some(300.0), "{j}");
 }

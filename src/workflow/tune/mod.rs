@@ -12,19 +12,23 @@ use crate::data::Dataset;
 use crate::error::Result;
 use crate::formats;
 use crate::formulation::metrics::{self, Metrics};
-use crate::formulation::radius::Radius;
+use crate::formulation::radius::{self, Radius};
 use crate::formulation::Weights;
 use crate::formulation::{Cap, Loss, MseForm, Options};
 use crate::onnx::Activation;
 use crate::solvers::highs::Settings;
 use crate::solvers::strategy::{self, Method};
 use crate::workflow::pipeline::{self, Loaded, SelectSpec, WarmStart};
+use crate::workflow::solve::{after, secs_until};
 use serde::Serialize;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+pub mod budget;
 mod path;
+mod plan;
 pub use path::{CrossValidation, CvRadius, DEFAULT_FOLDS, EVIDENCE};
+pub use plan::{TunePlan, Tuned};
 
 /// What one sweep did.
 #[derive(Debug, Clone, Serialize)]
@@ -114,6 +118,8 @@ pub struct Report {
     pub sweeps: Vec<Sweep>,
     /// Why the loop ended.
     pub stopped: String,
+    /// How the time limit was split.
+    pub budget: budget::Split,
 }
 
 /// How to run the sweeps.
@@ -134,8 +140,10 @@ pub struct Plan<'a> {
     pub folds: usize,
     /// A fixed bias radius (default: r_b = r).
     pub bias_radius: Option<f64>,
-    /// HiGHS settings (time limit per sweep).
+    /// HiGHS settings (threads, gap, log; the time comes from `clock`).
     pub settings: Settings,
+    /// The command's clock: every stage's deadline is its share of it.
+    pub clock: budget::Clock,
     /// Maximum sweeps.
     pub sweeps: usize,
     /// Keep each sweep's MILP, start, manifest and solution in this folder.
@@ -302,14 +310,36 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
         rule: plan.radius,
         cv: None,
     };
+    let checked = plan.checked || plan.radius == Radius::Auto;
+    let radii = match (checked, plan.radius) {
+        (false, _) => 0,
+        (true, Radius::Auto) => radius::AUTO_PATH.len() + 1,
+        (true, _) => 1,
+    };
+    let split = plan
+        .clock
+        .split(plan.clock.budget.elapsed(), plan.sweeps, radii, plan.folds);
+    crate::progress::note(format_args!("budget   {}", split.describe(plan.sweeps)));
+    let units = (radii * plan.clock.rounds(plan.folds)) as f64;
     let mut stopped = format!(
         "ran {} sweep{}",
         plan.sweeps,
         if plan.sweeps == 1 { "" } else { "s" }
     );
     for k in 1..=plan.sweeps {
-        if plan.checked || plan.radius == Radius::Auto {
-            if let Err(why) = path::run(&mut st, plan, k)? {
+        // Units left: this sweep's check and sweep, and the later ones'.
+        let later = (plan.sweeps - k) as f64 * (units + 1.0);
+        if checked {
+            let until = plan.clock.share(units, units + 1.0 + later);
+            if budget::spent(until) {
+                stopped = format!(
+                    "the time limit ({} s) was spent before the check of sweep {k}: the weights stay{}",
+                    formats::num::fmt(plan.clock.budget.limit()),
+                    if k == 1 { "" } else { " as the sweeps before left them" }
+                );
+                break;
+            }
+            if let Err(why) = path::run(&mut st, plan, k, until)? {
                 // After a kept sweep, "the weights stay" means as it left
                 // them: say which check stopped the loop.
                 stopped = if k == 1 {
@@ -320,7 +350,26 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
                 break;
             }
         }
-        let tried = sweep(&st, k, plan)?;
+        let until = plan.clock.share(1.0, 1.0 + later);
+        if budget::spent(until) {
+            stopped = format!(
+                "the time limit ({} s) was spent before sweep {k}: the weights stay{}",
+                formats::num::fmt(plan.clock.budget.limit()),
+                if k == 1 {
+                    ""
+                } else {
+                    " as the sweeps before left them"
+                }
+            );
+            break;
+        }
+        // A sweep before the last re-runs its patched model within its share.
+        let until = if k < plan.sweeps {
+            after(secs_until(until) - plan.clock.rerun)
+        } else {
+            until
+        };
+        let tried = sweep(&st, k, plan, until)?;
         let rec = tried.record.clone();
         st.sweeps.push(tried.record);
         if !rec.has_solution {
@@ -352,7 +401,7 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
         };
         st.advance(next, rec.val.clone());
     }
-    Ok(st.finish(train_before, val_before, stopped))
+    Ok(st.finish(train_before, val_before, stopped, split))
 }
 
 impl State {
@@ -371,6 +420,7 @@ impl State {
         train_before: Metrics,
         val_before: Option<Metrics>,
         stopped: String,
+        budget: budget::Split,
     ) -> (Weights, Report) {
         let report = Report {
             train_before,
@@ -380,15 +430,16 @@ impl State {
             cross_validation: self.cv,
             sweeps: self.sweeps,
             stopped,
+            budget,
         };
         (self.best, report)
     }
 }
 
 /// One sweep from the current weights: build, solve, patch, judge.
-fn sweep(st: &State, k: usize, plan: &Plan<'_>) -> Result<Tried> {
+fn sweep(st: &State, k: usize, plan: &Plan<'_>, until: Instant) -> Result<Tried> {
     let clock = Instant::now();
-    let deadline = deadline(plan, clock);
+    let deadline = Some(until);
     let current = &st.current;
     let Prepared {
         options,
@@ -469,16 +520,6 @@ fn sweep(st: &State, k: usize, plan: &Plan<'_>) -> Result<Tried> {
         record,
         next: Some(next),
     })
-}
-
-/// When a sweep started at `clock` must end. (--time-limit is checked to
-/// be a finite positive number of seconds before any work; a value no
-/// Duration holds means no limit.)
-fn deadline(plan: &Plan<'_>, clock: Instant) -> Option<Instant> {
-    plan.settings
-        .time_limit
-        .and_then(|t| Duration::try_from_secs_f64(t).ok())
-        .and_then(|t| clock.checked_add(t))
 }
 
 /// Solves a sweep's problem: with `--protect`, by row generation over the

@@ -18,8 +18,11 @@ use crate::formats;
 use crate::formulation::metrics::{self, Metrics, Paired};
 use crate::formulation::radius::{self, BoxSize, Radius, Scales, AUTO_PATH};
 use crate::formulation::Loss;
+use crate::formulation::{Options, Problem};
 use crate::onnx::{Activation, FinalLayer};
 use crate::solvers::highs::Settings;
+use crate::solvers::hinge;
+use crate::solvers::strategy::Method;
 use crate::workflow::pipeline::{self, Loaded};
 use serde::Serialize;
 use std::time::Instant;
@@ -115,6 +118,9 @@ enum Step {
     /// No better than the best before it (worse, or a tie), the path goes
     /// on.
     Worse,
+    /// Worse than the best in both parts of the score at once (accuracy
+    /// and hinge loss): the path has turned and may stop at once.
+    Turn,
     /// [`PATIENCE`] worse in a row: the path may stop.
     Stop,
 }
@@ -126,13 +132,20 @@ impl Walk {
     /// its primary is worse; otherwise a tie that neither resets nor counts
     /// (the smaller radius stands, the path goes on: on 300 points 0.5x
     /// and 1x tied in accuracy and 2x dipped, which stopped the path at 2x
-    /// where held-out accuracy peaked at 8x–16x).
+    /// where held-out accuracy peaked at 8x–16x). A radius worse in both
+    /// parts (fewer points right and a larger hinge loss) is a turn: past
+    /// [`ALWAYS_TO`] it ends the path without a second radius, the largest
+    /// and slowest (on the N = 512, T = 5,000 head 4x was best and 8x worse
+    /// in both; 16x, worse again, took 170 of the path's 360 s). Every path
+    /// in benches/box chose the same radius with this rule.
     fn step(&mut self, score: (f64, f64)) -> Step {
         match self.best {
             Some(b) if score >= b && score.0 > b.0 => {
                 self.worse += 1;
                 if self.worse >= PATIENCE {
                     Step::Stop
+                } else if score.1 > b.1 {
+                    Step::Turn
                 } else {
                     Step::Worse
                 }
@@ -150,7 +163,12 @@ impl Walk {
 /// rule of the sweeps that follow (the first is the refit on all the
 /// points, judged like any sweep: on validation data too, when given).
 /// Returns why the loop stops when no radius beats the current model.
-pub(super) fn run(st: &mut State, plan: &Plan<'_>, k: usize) -> Result<Result<(), String>> {
+pub(super) fn run(
+    st: &mut State,
+    plan: &Plan<'_>,
+    k: usize,
+    until: Instant,
+) -> Result<Result<(), String>> {
     let loss = plan.options.loss;
     let current = &st.current;
     let path = radii(plan, st.rule, st.scale);
@@ -186,8 +204,22 @@ pub(super) fn run(st: &mut State, plan: &Plan<'_>, k: usize) -> Result<Result<()
     let first = cv.radii.len();
     let mut best: Option<usize> = None;
     let mut walk = Walk::default();
-    for &f in &path {
-        let radius = match radius(current, &parts, scales, f, plan, k)? {
+    // The best again on other folds is one more radius of the path.
+    let confirm = usize::from(path.len() > 1);
+    for (i, &f) in path.iter().enumerate() {
+        if super::budget::spent(until) {
+            crate::progress::note(format_args!(
+                "path     its share of the time limit is spent before {}x: the path stops",
+                formats::num::fmt(f)
+            ));
+            break;
+        }
+        let job = Job {
+            plan,
+            k,
+            until: super::budget::part_of(until, path.len() - i + confirm),
+        };
+        let radius = match radius(current, &parts, scales, f, &job)? {
             Ok(r) => r,
             Err(why) => {
                 st.cv = Some(cv);
@@ -197,6 +229,13 @@ pub(super) fn run(st: &mut State, plan: &Plan<'_>, k: usize) -> Result<Result<()
         let sc = path_score_of(&radius.metrics, loss);
         cv.radii.push(radius);
         match walk.step(sc) {
+            Step::Turn if f >= ALWAYS_TO => {
+                crate::progress::note(format_args!(
+                    "path     cross-validation at {}x is worse than the best in accuracy and in hinge loss: the path has turned and stops",
+                    formats::num::fmt(f)
+                ));
+                break;
+            }
             Step::Stop if f >= ALWAYS_TO => {
                 crate::progress::note(format_args!(
                     "path     cross-validation worse than the best at {PATIENCE} radii in a row (last {}x): the path stops",
@@ -204,7 +243,7 @@ pub(super) fn run(st: &mut State, plan: &Plan<'_>, k: usize) -> Result<Result<()
                 ));
                 break;
             }
-            Step::Worse | Step::Stop => {}
+            Step::Worse | Step::Turn | Step::Stop => {}
             Step::Best if sc < path_score_of(&now, loss) => best = Some(cv.radii.len() - 1),
             Step::Best => {}
         }
@@ -221,7 +260,8 @@ pub(super) fn run(st: &mut State, plan: &Plan<'_>, k: usize) -> Result<Result<()
             "path     the best, {}x, again on other folds (the check tests these):",
             formats::num::fmt(f)
         ));
-        if let Ok(mut again) = radius(current, &parts, scales, f, plan, k)? {
+        let job = Job { plan, k, until };
+        if let Ok(mut again) = radius(current, &parts, scales, f, &job)? {
             again.confirms = true;
             cv.radii.push(again);
             tested = Some(cv.radii.len() - 1);
@@ -259,6 +299,7 @@ fn folds_seeded(current: &Loaded, plan: &Plan<'_>, seed: u64) -> Result<Vec<Part
         .map(|held| Part {
             train: complement(current.data.y.len(), &held),
             held,
+            warm: std::sync::Mutex::new(None),
         })
         .collect())
 }
@@ -271,16 +312,16 @@ fn radius(
     parts: &[Part],
     scales: Scales,
     f: f64,
-    plan: &Plan<'_>,
-    k: usize,
+    job: &Job<'_, '_>,
 ) -> Result<Result<CvRadius, String>> {
+    let (plan, k) = (job.plan, job.k);
     let clock = Instant::now();
     let bias_vars = current.layer.has_bias_vars();
     let size = radius::relative(f, scales, plan.bias_radius, bias_vars);
     if let Some(why) = size.empty_because() {
         return Ok(Err(format!("radius {}x = 0: {why}", formats::num::fmt(f))));
     }
-    let fold = out_of_fold(current, parts, &size, plan, k)?;
+    let fold = out_of_fold(current, parts, &size, job)?;
     crate::progress::note(format_args!(
         "path     {}x = {}: cross-validated {}; {} ({} of {} folds improved their points{})",
         formats::num::fmt(f),
@@ -371,11 +412,39 @@ fn early_note(n: usize) -> String {
     )
 }
 
+/// A radius's cross-validation: for sweep `k`, ending at `until`.
+struct Job<'a, 'p> {
+    plan: &'a Plan<'p>,
+    k: usize,
+    until: Instant,
+}
+
+/// One fold's sweep: quiet solver settings, for sweep `k`, ending at
+/// `until`.
+struct FoldJob<'a> {
+    quiet: &'a Settings,
+    k: usize,
+    until: Instant,
+}
+
 /// One fold: the training points its sweep may choose from, and the points
 /// it is scored on (both ascending data-file indices).
 struct Part {
     train: Vec<usize>,
     held: Vec<usize>,
+    /// The fold's hinge LP answer at the radius before, to start the next
+    /// radius's from ([`hinge::solve_from`]).
+    warm: std::sync::Mutex<Option<FoldStart>>,
+}
+
+/// A fold's hinge LP answer, by data-file point (the points presolve keeps
+/// differ from radius to radius).
+struct FoldStart {
+    points: Vec<usize>,
+    w: ndarray::Array2<f64>,
+    b: ndarray::Array1<f64>,
+    y: ndarray::Array2<f64>,
+    steps: (f64, f64),
 }
 
 /// 0..n without the ascending `held`.
@@ -407,14 +476,10 @@ fn out_of_fold(
     current: &Loaded,
     parts: &[Part],
     size: &BoxSize,
-    plan: &Plan<'_>,
-    k: usize,
+    job: &Job<'_, '_>,
 ) -> Result<Fold> {
-    let workers = match plan.settings.threads {
-        Some(t) => t as usize,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    }
-    .clamp(1, parts.len());
+    let (plan, k) = (job.plan, job.k);
+    let workers = super::budget::side_by_side(plan.settings.threads).clamp(1, parts.len());
     // The folds sweep without --protect: protecting the points a fold
     // holds out (a protect file of the training data) keeps them from
     // breaking, and breaks are what the check counts (on random classes
@@ -447,10 +512,15 @@ fn out_of_fold(
                         let Some(part) = parts.get(i) else {
                             return Ok(mine);
                         };
-                        mine.push((
-                            i,
-                            fold_sweep(current, &part.train, size, plan, (&quiet, k))?,
-                        ));
+                        // This fold's share of the radius's time: the
+                        // rounds of folds left, this one's included.
+                        let rounds = (parts.len() - i).div_ceil(workers);
+                        let fold = FoldJob {
+                            quiet: &quiet,
+                            k,
+                            until: super::budget::part_of(job.until, rounds),
+                        };
+                        mine.push((i, fold_sweep(current, part, size, plan, &fold)?));
                     }
                 })
             })
@@ -506,20 +576,21 @@ fn outputs(a: &ndarray::Array2<f64>, current: &Loaded) -> ndarray::Array2<f64> {
 /// its part of the data has none) keeps the current weights.
 fn fold_sweep(
     current: &Loaded,
-    train: &[usize],
+    part: &Part,
     size: &BoxSize,
     plan: &Plan<'_>,
-    (quiet, k): (&Settings, usize),
+    job: &FoldJob<'_>,
 ) -> Result<FoldSweep> {
+    let (quiet, k) = (job.quiet, job.k);
     let sel = selection(plan, k);
-    let indices = pipeline::select_in(current, &sel, train)?;
+    let indices = pipeline::select_in(current, &sel, &part.train)?;
     if indices.is_empty() {
         return Ok(FoldSweep {
             layer: None,
             optimal: true,
         });
     }
-    let deadline = super::deadline(plan, Instant::now());
+    let deadline = Some(job.until);
     let box_ = (Radius::Absolute(size.radius), Some(size.bias_radius));
     let super::Prepared {
         options,
@@ -528,6 +599,16 @@ fn fold_sweep(
         ..
     } = super::assemble(current, (sel, indices), plan, box_, (quiet, deadline))?;
     let p = &built.problem;
+    if guard.is_none() && Method::choose(p, &options, plan.method) == Method::HingePdhg {
+        return Ok(fold_hinge(
+            current,
+            p,
+            &options,
+            built.incumbent,
+            part,
+            job.until,
+        ));
+    }
     let (answer, _) = super::solve(p, guard.as_ref(), &options, current, plan, quiet, deadline)?;
     let before = built.incumbent;
     let gain = answer.objective < before - super::float32_reach(before + p.objective_offset());
@@ -538,6 +619,77 @@ fn fold_sweep(
             .filter(|_| gain)
             .map(|(w, b)| current.layer.as_stored(&w, &b)),
     })
+}
+
+/// The certified relative gap a fold's hinge LP stops at, ten times the
+/// sweep's (`strategy::REL_GAP`): a fold's answer only scores a radius
+/// out of fold, and PDHG's tail to 1e-4 is most of its steps (on a fold of
+/// the N = 512, T = 5,000 head, 527 steps instead of 1,687 at 4x, 1,952
+/// instead of 5,504 at 8x, with the same out-of-fold accuracy to within a
+/// point or two of 5,000).
+pub const FOLD_GAP: f64 = 1e-3;
+
+/// A fold's hinge LP by PDHG to [`FOLD_GAP`], started from the fold's
+/// answer at the radius before when there is one, and kept as the start
+/// of the next. `incumbent` is the problem's objective at the current
+/// weights.
+fn fold_hinge(
+    current: &Loaded,
+    p: &Problem,
+    opts: &Options,
+    incumbent: f64,
+    part: &Part,
+    until: Instant,
+) -> FoldSweep {
+    let labels = p.labels().expect("a hinge problem has labels");
+    let w0 = p.current_weights();
+    let b0 = p.current_bias().unwrap_or_else(|| current.layer.b.clone());
+    let lp = hinge::HingeLp {
+        h: p.features(),
+        labels,
+        w0: w0.view(),
+        b0: b0.view(),
+        radius: opts.radius,
+        bias_radius: p.bias_vars().then_some(opts.bias_radius),
+        delta: opts.margin,
+    };
+    let settings = hinge::Settings {
+        rel_gap: FOLD_GAP,
+        time_limit: Some(until.saturating_duration_since(Instant::now())),
+        ..Default::default()
+    };
+    let mut warm = part.warm.lock().unwrap_or_else(|e| e.into_inner());
+    let sol = match warm.as_ref() {
+        Some(s) => {
+            // The dual by point: rows of points the last LP dropped start at 0.
+            let mut y = ndarray::Array2::zeros((p.points().len(), s.y.ncols()));
+            for (k, t) in p.points().iter().enumerate() {
+                if let Ok(r) = s.points.binary_search(t) {
+                    y.row_mut(k).assign(&s.y.row(r));
+                }
+            }
+            let start = hinge::Start {
+                w: s.w.view(),
+                b: s.b.view(),
+                y: Some(y.view()),
+                steps: Some(s.steps),
+            };
+            hinge::solve_from(&lp, &settings, &start)
+        }
+        None => hinge::solve(&lp, &settings),
+    };
+    let before = incumbent + p.objective_offset();
+    let gain = sol.objective < before - super::float32_reach(before);
+    let layer = gain.then(|| current.layer.as_stored(&sol.w, &sol.b));
+    let optimal = sol.status == hinge::Status::Converged;
+    *warm = Some(FoldStart {
+        points: p.points().to_vec(),
+        w: sol.w,
+        b: sol.b,
+        y: sol.y,
+        steps: sol.steps,
+    });
+    FoldSweep { layer, optimal }
 }
 
 /// The path's score, lower is better: classification by accuracy, ties
@@ -571,7 +723,14 @@ mod tests {
             (-0.93, 0.18),
             (-0.925, 0.1),
         ];
-        assert_eq!(walk(&s), [Best, Best, Worse, Worse, Stop]);
+        // (the fourth is worse in accuracy and in hinge: a turn)
+        assert_eq!(walk(&s), [Best, Best, Worse, Turn, Stop]);
+        // Worse in accuracy with a better hinge is no turn.
+        assert_eq!(
+            walk(&[(-0.9, 0.3), (-0.89, 0.2), (-0.88, 0.4)]),
+            [Best, Worse, Stop]
+        );
+        assert_eq!(walk(&[(-0.9, 0.3), (-0.89, 0.4)]), [Best, Turn]);
         // A better hinge at the same accuracy is the new best.
         assert_eq!(walk(&[(-0.9, 0.3), (-0.9, 0.2)]), [Best, Best]);
         // An exact tie is no better: the smaller radius stands.
