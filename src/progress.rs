@@ -161,6 +161,17 @@ impl Ticker {
             detail: &detail,
         }));
     }
+
+    /// The step is over after `done` units (of a total not known before):
+    /// reported as done of done, which ends a redrawn line.
+    pub fn finish(&mut self, done: u64) {
+        if !listening() || self.last.is_none() {
+            return;
+        }
+        self.total = Some(done);
+        self.last = None;
+        self.tick(done, String::new);
+    }
 }
 
 #[cfg(test)]

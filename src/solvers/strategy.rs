@@ -292,6 +292,7 @@ fn hinge(
         time_limit: deadline.map(|d| d.saturating_duration_since(Instant::now())),
         // `--threads` as HiGHS reads it; none given: every core.
         threads: highs.threads.map_or(0, |t| t as usize),
+        report: !highs.quiet,
         ..Default::default()
     };
     let s = crate::solvers::hinge::solve(&lp, &settings);

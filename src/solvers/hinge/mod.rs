@@ -84,6 +84,8 @@ pub struct Settings {
     pub max_iterations: usize,
     /// Threads for the products; 0: as many as the machine has.
     pub threads: usize,
+    /// Report the steps and the gap as progress ([`crate::progress`]).
+    pub report: bool,
 }
 
 impl Default for Settings {
@@ -93,6 +95,7 @@ impl Default for Settings {
             time_limit: None,
             max_iterations: 100_000,
             threads: 0,
+            report: false,
         }
     }
 }
@@ -1381,18 +1384,31 @@ impl<'o, 'p, F: Feature> Pdhg<'o, 'p, F> {
     }
 
     fn run(&mut self, s: &Settings, clock: Instant) -> Status {
-        loop {
+        let mut ticker = s
+            .report
+            .then(|| crate::progress::Ticker::new("solve", None));
+        let status = loop {
             if gap_met(self.best_loss, self.best_bound, s.rel_gap) && self.confirm(s.rel_gap) {
-                return Status::Converged;
+                break Status::Converged;
             }
             if self.steps >= s.max_iterations {
-                return Status::IterationLimit;
+                break Status::IterationLimit;
             }
             if s.time_limit.is_some_and(|l| clock.elapsed() >= l) {
-                return Status::TimeLimit;
+                break Status::TimeLimit;
             }
             self.iterate();
+            if let Some(t) = &mut ticker {
+                let (p, d) = (self.best_loss, self.best_bound);
+                t.tick(self.steps as u64, || {
+                    format!("PDHG steps, gap {:.1e}", (p - d) / p.abs().max(1.0))
+                });
+            }
+        };
+        if let Some(t) = &mut ticker {
+            t.finish(self.steps as u64);
         }
+        status
     }
 
     /// The gap is met on the numbers the iterations track: recomputes the

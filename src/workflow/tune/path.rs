@@ -502,6 +502,12 @@ fn out_of_fold(
         ..plan.settings.clone()
     };
     let next = std::sync::atomic::AtomicUsize::new(0);
+    // Folds done, for someone watching (the folds finish in any order).
+    let ticker = std::sync::Mutex::new(crate::progress::Ticker::new(
+        "check",
+        Some(parts.len() as u64),
+    ));
+    let done = std::sync::atomic::AtomicU64::new(0);
     let solved: Vec<Result<Vec<(usize, FoldSweep)>>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
@@ -521,6 +527,16 @@ fn out_of_fold(
                             until: super::budget::part_of(job.until, rounds),
                         };
                         mine.push((i, fold_sweep(current, part, size, plan, &fold)?));
+                        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                        ticker
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .tick(n, || {
+                                format!(
+                                    "folds solved at {}",
+                                    crate::num::fmt(crate::num::round3(size.radius))
+                                )
+                            });
                     }
                 })
             })
