@@ -167,12 +167,17 @@ impl SolvePlan<'_> {
     /// the output against the inputs (taking its lock).
     pub fn check(&self) -> Result<formats::atomic::Lock> {
         FileKind::from_path(self.model)?;
-        if !self.model.is_file() {
-            return Err(Error::io(
-                self.model,
-                "read",
-                std::io::Error::from(std::io::ErrorKind::NotFound),
-            ));
+        // The system's own reason ("No such file or directory (os error
+        // 2)"), as every other command words a missing file.
+        match std::fs::metadata(self.model) {
+            Err(e) => return Err(Error::io(self.model, "read", e)),
+            Ok(m) if !m.is_file() => {
+                return Err(Error::invalid(
+                    self.model,
+                    "is not a file (a MILP file to solve)",
+                ))
+            }
+            Ok(_) => {}
         }
         TimeLimit::new(self.time_limit)?;
         let lock = formats::atomic::Lock::take(self.output)?;

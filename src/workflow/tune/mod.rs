@@ -339,7 +339,7 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
                 );
                 break;
             }
-            if let Err(why) = path::run(&mut st, plan, k, until)? {
+            if let path::Verdict::Keep(why) = path::run(&mut st, plan, k, until)? {
                 // After a kept sweep, "the weights stay" means as it left
                 // them: say which check stopped the loop.
                 stopped = if k == 1 {

@@ -27,6 +27,21 @@ use crate::workflow::pipeline::{self, Loaded};
 use serde::Serialize;
 use std::time::Instant;
 
+/// What the check decided before a sweep.
+pub(super) enum Verdict {
+    /// Cross-validation prefers a radius, by more than chance: sweep.
+    Sweep,
+    /// The weights stay; why, in one line.
+    Keep(String),
+}
+
+/// One radius of the path: scored, or a box that is empty on these points
+/// (why, in one line).
+enum Scored {
+    Radius(CvRadius),
+    Empty(String),
+}
+
 /// Radii in a row scoring worse than the best before them that stop the
 /// path (one stopped it on noise: 78.00 % against 78.08 % on 1,250
 /// points, where the larger boxes it skipped gained most).
@@ -163,12 +178,7 @@ impl Walk {
 /// rule of the sweeps that follow (the first is the refit on all the
 /// points, judged like any sweep: on validation data too, when given).
 /// Returns why the loop stops when no radius beats the current model.
-pub(super) fn run(
-    st: &mut State,
-    plan: &Plan<'_>,
-    k: usize,
-    until: Instant,
-) -> Result<Result<(), String>> {
+pub(super) fn run(st: &mut State, plan: &Plan<'_>, k: usize, until: Instant) -> Result<Verdict> {
     let loss = plan.options.loss;
     let current = &st.current;
     let path = radii(plan, st.rule, st.scale);
@@ -220,10 +230,10 @@ pub(super) fn run(
             until: super::budget::part_of(until, path.len() - i + confirm),
         };
         let radius = match radius(current, &parts, scales, f, &job)? {
-            Ok(r) => r,
-            Err(why) => {
+            Scored::Radius(r) => r,
+            Scored::Empty(why) => {
                 st.cv = Some(cv);
-                return Ok(Err(why));
+                return Ok(Verdict::Keep(why));
             }
         };
         let sc = path_score_of(&radius.metrics, loss);
@@ -261,7 +271,7 @@ pub(super) fn run(
             formats::num::fmt(f)
         ));
         let job = Job { plan, k, until };
-        if let Ok(mut again) = radius(current, &parts, scales, f, &job)? {
+        if let Scored::Radius(mut again) = radius(current, &parts, scales, f, &job)? {
             again.confirms = true;
             cv.radii.push(again);
             tested = Some(cv.radii.len() - 1);
@@ -313,13 +323,16 @@ fn radius(
     scales: Scales,
     f: f64,
     job: &Job<'_, '_>,
-) -> Result<Result<CvRadius, String>> {
+) -> Result<Scored> {
     let (plan, k) = (job.plan, job.k);
     let clock = Instant::now();
     let bias_vars = current.layer.has_bias_vars();
     let size = radius::relative(f, scales, plan.bias_radius, bias_vars);
     if let Some(why) = size.empty_because() {
-        return Ok(Err(format!("radius {}x = 0: {why}", formats::num::fmt(f))));
+        return Ok(Scored::Empty(format!(
+            "radius {}x = 0: {why}",
+            formats::num::fmt(f)
+        )));
     }
     let fold = out_of_fold(current, parts, &size, job)?;
     crate::progress::note(format_args!(
@@ -332,7 +345,7 @@ fn radius(
         plan.folds,
         early_note(fold.stopped_early)
     ));
-    Ok(Ok(CvRadius {
+    Ok(Scored::Radius(CvRadius {
         relative: f,
         radius: size.radius,
         bias_radius: size.bias_radius,
@@ -354,7 +367,7 @@ fn conclude(
     mut cv: CrossValidation,
     best_tested: Option<(usize, usize)>,
     last: bool,
-) -> Result<(), String> {
+) -> Verdict {
     let best = best_tested.map(|(b, _)| b);
     let early: usize = cv.radii.iter().map(|r| r.stopped_early).sum();
     // Not "p > EVIDENCE": a p-value that is not a number is no evidence.
@@ -381,7 +394,7 @@ fn conclude(
     });
     st.cv = Some(cv);
     let Some(f) = chosen else {
-        return Err(why.expect("a reason when no radius is chosen"));
+        return Verdict::Keep(why.expect("a reason when no radius is chosen"));
     };
     crate::progress::note(format_args!(
         "path     radius {}x (cross-validation prefers it, by more than chance): one sweep on all the points{}",
@@ -397,7 +410,7 @@ fn conclude(
         // sweep scales it by `--shrink`'s factor as the check did).
         st.rule = Radius::Relative(f);
     }
-    Ok(())
+    Verdict::Sweep
 }
 
 /// `, N fold solves stopped before optimality: a longer --time-limit may
