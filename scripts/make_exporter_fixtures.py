@@ -587,6 +587,41 @@ def save_model(d, graph):
     return path
 
 
+def bfloat16_input():
+    """A model whose input is bfloat16, which numpy has no type for: its data
+    are saved as the bfloat16 bits in uint16 (what `x.view(torch.int16)` or
+    ml_dtypes gives), and gdmilp reads them as bfloat16 for that input."""
+    d = out_dir("bfloat16_input")
+    x, y = digits()
+    w1, b1, w2, b2 = classifier(x, y, seed=11)
+    # float32 → bfloat16 bits, rounded to nearest even.
+    u = x.astype(np.float32).view(np.uint32)
+    bits = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
+    xb = (bits.astype(np.uint32) << 16).view(np.float32)
+    nodes, inits = first_layer(w1, b1)
+    nodes[0].input[0] = "xf"
+    nodes = [helper.make_node("Cast", ["x"], ["xf"], to=TensorProto.FLOAT, name="from_bf16")] + nodes
+    nodes += [
+        helper.make_node("Gemm", ["h", "fc2.weight", "fc2.bias"], ["a"], transB=1, name="fc2"),
+        helper.make_node("Softmax", ["a"], ["y"], axis=1, name="softmax"),
+    ]
+    inits += [numpy_helper.from_array(w2.T.copy(), "fc2.weight"), numpy_helper.from_array(b2, "fc2.bias")]
+    g = helper.make_graph(
+        nodes,
+        "bfloat16_input",
+        [helper.make_tensor_value_info("x", TensorProto.BFLOAT16, ["batch", 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 10])],
+        inits,
+    )
+    path = save_model(d, g)
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    feed = ort.OrtValue.ortvalue_from_numpy_with_onnx_type(bits, TensorProto.BFLOAT16)
+    got = sess.run_with_ort_values(["y"], {"x": feed})[0].numpy()
+    expected = softmax(np.maximum(xb @ w1 + b1, 0) @ w2 + b2)
+    assert np.allclose(got, expected, atol=1e-4), path
+    np.savez_compressed(os.path.join(d, "data.npz"), x=bits, y=y)
+
+
 def check_feeds(path, feeds, expected, atol=1e-4):
     sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     got = sess.run(None, feeds)[0]
@@ -600,6 +635,7 @@ GENERATORS = [
     gemm_trans_a,
     half_cast,
     half_model,
+    bfloat16_input,
     bfloat16_weights,
     argmax_only,
     relu_classifier,

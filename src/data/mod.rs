@@ -420,7 +420,7 @@ fn read_array(
     attempt!(bool, |a: ArrayD<bool>| Raw::Int(a.mapv(i64::from)));
     Err(Error::invalid(
         path,
-        format!("array '{key}' has a data type gdmilp does not read (use float16/float32/float64 inputs, integer or float labels; bfloat16 has no numpy type: save it as float32)"),
+        format!("array '{key}' has a data type gdmilp does not read (use float16/float32/float64 inputs, integer or float labels; bfloat16 has no numpy type: save it as float32, or its bits as uint16 for a bfloat16 model input)"),
     ))
 }
 

@@ -73,11 +73,15 @@ fn run_per_point(
     batch_size: usize,
 ) -> Result<Vec<Array2<f64>>> {
     let arrays = input_arrays(model, x, data_path)?;
+    let bits: Vec<Option<Array>> = arrays
+        .iter()
+        .map(|(input, _, array)| bfloat16_bits(input, array.as_ref().unwrap_or(&x.x)))
+        .collect();
     let mut feeds = Vec::new();
-    for (input, key, array) in &arrays {
+    for ((input, key, array), bits) in arrays.iter().zip(&bits) {
         let feed = runtime::Feed {
             input: (*input).clone(),
-            array: array.as_ref().unwrap_or(&x.x),
+            array: bits.as_ref().or(array.as_ref()).unwrap_or(&x.x),
         };
         runtime::check_input(&model.path, data_path, key, &feed)?;
         feeds.push(feed);
@@ -238,6 +242,26 @@ fn half_inputs_as_f64(model: &Model, feeds: &mut [runtime::Feed<'_>]) -> Result<
         shape: feed.input.shape.clone(),
     };
     Model::from_bytes(&model.path, bytes).map(Some)
+}
+
+/// A bfloat16 input's data saved as its bits: numpy has no bfloat16, so
+/// `x.view(torch.int16)`, ml_dtypes or a raw `uint16` array carries it. For
+/// a model input of that type, integers that all fit 16 bits are read as
+/// bfloat16 values (every bfloat16 is exactly an f64).
+fn bfloat16_bits(input: &ValueInfo, a: &Array) -> Option<Array> {
+    match a {
+        Array::Int(v)
+            if input.elem_type == Some(dtype::BFLOAT16)
+                && v.iter()
+                    .all(|&b| (i64::from(i16::MIN)..=i64::from(u16::MAX)).contains(&b)) =>
+        {
+            // int16 views (torch) wrap the upper half to negatives.
+            Some(Array::Float(
+                v.mapv(|b| float::from_bits16(b as u16, dtype::BFLOAT16)),
+            ))
+        }
+        _ => None,
+    }
 }
 
 /// The fetched tensors have N and M values per point, as the weight says.

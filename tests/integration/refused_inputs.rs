@@ -157,3 +157,58 @@ fn a_float16_model_is_verified_on_what_it_computes() {
         "verified (exit 0) exactly when the model computes the solver's count, else exit 3",
     );
 }
+
+/// A bfloat16 model input: numpy has no bfloat16, so its data come as the
+/// bits in uint16 (or an int16 view, as `x.view(torch.int16)` gives). Both
+/// read as the bfloat16 values they hold: the same metrics as those values
+/// saved as float32, and a tune that runs (issue #23, case 9).
+#[test]
+fn bfloat16_inputs_saved_as_their_bits() {
+    let dir = Dir::new("bfloat16-bits");
+    let (d16, d32) = (dir.p("i16.npz"), dir.p("f32.npz"));
+    let made = std::process::Command::new(python())
+        .args([
+            "-c",
+            "import numpy as np, sys; d = np.load(sys.argv[1]); b = d['x']; \
+             assert b.dtype == np.uint16; \
+             np.savez(sys.argv[2], x=b.view(np.int16), y=d['y']); \
+             np.savez(sys.argv[3], x=(b.astype(np.uint32) << 16).view(np.float32), y=d['y'])",
+            &root().join(data("bfloat16_input")).to_string_lossy(),
+            &d16,
+            &d32,
+        ])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let m = model("bfloat16_input");
+    let metrics = |r: &Run| r.json();
+    let bits = dir
+        .run(&["eval", &m, &data("bfloat16_input"), "--json"])
+        .ok();
+    let int16 = dir.run(&["eval", &m, &d16, "--json"]).ok();
+    let f32 = dir.run(&["eval", &m, &d32, "--json"]).ok();
+    bits.check(
+        metrics(&bits) == metrics(&f32),
+        "uint16 bits read as their bfloat16 values",
+    );
+    int16.check(
+        metrics(&int16) == metrics(&f32),
+        "an int16 view reads the same",
+    );
+    bits.check(
+        metrics(&bits)["correct"] == 193,
+        "the fixture's count, as ONNX Runtime computes it",
+    );
+    let out = dir.p("t.onnx");
+    dir.run(&[
+        "tune",
+        &m,
+        &data("bfloat16_input"),
+        "-o",
+        &out,
+        "--radius",
+        "0.05",
+        "-q",
+    ])
+    .ok();
+}
