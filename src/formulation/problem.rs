@@ -446,16 +446,60 @@ impl Problem {
                 self.aux_tangent[s - first_aux] = k as u32;
             }
         }
-        self.nnz = (0..self.num_columns())
-            .map(|c| {
-                let mut k = 0;
-                self.for_column(c, |_, _| k += 1);
-                k
-            })
+        self.nnz = self.count_nonzeros();
+        self.hessian_len = self.count_quadratic();
+    }
+
+    /// The number of entries `for_column` lists over every column, counted
+    /// from the rows in O(T·N + rows + entries): a weight column lists the
+    /// rows reading its output whose point's feature is non-zero, so the
+    /// weight entries of an activation are the non-zero features of its
+    /// point, counted once per point (walking rows per column instead is
+    /// O(M·N·rows per output), billions of steps for a hinge head).
+    fn count_nonzeros(&self) -> usize {
+        let parts = &self.parts;
+        let nonzero: Vec<usize> = parts
+            .features
+            .rows()
+            .into_iter()
+            .map(|h| h.iter().filter(|&&v| v != 0.0).count())
+            .collect();
+        let bias = usize::from(parts.bias_vars);
+        let activations: usize = self
+            .by_output
+            .iter()
+            .flatten()
+            .map(|&(_, p, _)| nonzero[p as usize] + bias)
             .sum();
-        let mut h = 0;
-        self.for_quadratic(|_, _, _| h += 1);
-        self.hessian_len = h;
+        let aux: usize = self.by_aux.iter().map(Vec::len).sum();
+        let tangents: usize = self
+            .aux_tangent
+            .iter()
+            .filter_map(|&k| parts.tangents.get(k as usize))
+            .map(|set| set.end - set.start)
+            .sum();
+        let segments: usize = parts.segments.iter().map(|s| s.count).sum();
+        activations + aux + tangents + segments
+    }
+
+    /// The number of terms `for_quadratic` lists; from the normal
+    /// equations, every output repeats the Gram matrix's count.
+    fn count_quadratic(&self) -> usize {
+        let parts = &self.parts;
+        match &parts.normal {
+            Some(normal) if parts.hessian_from_normal => {
+                let (n, k) = (parts.n_in, normal.g.nrows());
+                let mut per_output = 0;
+                for c in 0..n.min(k) {
+                    per_output += (c..k).filter(|&a| normal.g[[a, c]] != 0.0).count();
+                }
+                if k > n && normal.g[[n, n]] != 0.0 {
+                    per_output += 1;
+                }
+                parts.n_out * per_output
+            }
+            _ => parts.quadratic.len(),
+        }
     }
 
     /// Where column `c` lives.
@@ -867,13 +911,35 @@ impl Problem {
 
     /// The largest violation of any row or bound at `x`.
     pub fn max_violation(&self, x: &[f64]) -> f64 {
+        self.max_violation_on(x, 1)
+    }
+
+    /// [`Problem::max_violation`] with the rows shared among up to
+    /// `threads` threads (each of at least a few thousand rows): the same
+    /// value, as a maximum does not depend on the order it is taken in.
+    pub fn max_violation_on(&self, x: &[f64], threads: usize) -> f64 {
         let mut worst: f64 = 0.0;
         for (c, col) in self.columns().enumerate() {
             worst = worst.max(col.lower - x[c]).max(x[c] - col.upper);
         }
-        for r in 0..self.num_rows() {
-            worst = worst.max(self.row_violation(r, x));
+        let rows = self.num_rows();
+        let rows_worst = |range: std::ops::Range<usize>| {
+            range.fold(0.0_f64, |w, r| w.max(self.row_violation(r, x)))
+        };
+        let threads = threads.min(rows / 4096).max(1);
+        if threads == 1 {
+            return worst.max(rows_worst(0..rows));
         }
+        let chunk = rows.div_ceil(threads);
+        std::thread::scope(|s| {
+            let parts: Vec<_> = (0..rows)
+                .step_by(chunk)
+                .map(|from| s.spawn(move || rows_worst(from..(from + chunk).min(rows))))
+                .collect();
+            for part in parts {
+                worst = worst.max(part.join().expect("a violation check panicked"));
+            }
+        });
         worst
     }
 
@@ -1195,6 +1261,94 @@ pub(crate) mod tests {
         p.for_row(0, |c, v| res.push((c, v)));
         assert_eq!(res, [(0, 1.0), (2, 1.0), (3, 1.0), (4, 1.0), (5, -1.0)]);
         assert_eq!(p.row_head(4).name, RowName::Tangent(9, 0, 1));
+    }
+
+    /// A random head (t points, n inputs, m outputs, some features 0)
+    /// built in the form `opts` asks for.
+    fn random_built(seed: u64, (t, n, m): (usize, usize, usize), opts: &Options) -> Problem {
+        use crate::formulation::{build, Input};
+        let mut rng = crate::data::SplitMix(seed);
+        let h = Array2::from_shape_fn((t, n), |_| {
+            let v = rng.uniform() * 2.0 - 0.5;
+            if rng.uniform() < 0.3 {
+                0.0
+            } else {
+                v
+            }
+        });
+        let layer = LayerData {
+            w: Array2::from_shape_fn((m, n), |_| rng.uniform() - 0.5),
+            b: Array1::from_shape_fn(m, |_| rng.uniform()),
+            bias_vars: seed.is_multiple_of(2),
+        };
+        let classes: Vec<usize> = (0..t).map(|_| rng.below(m)).collect();
+        let y = Array2::from_shape_fn((t, m), |_| rng.uniform() * 3.0);
+        let classification = opts.task == Task::Classification;
+        let input = Input {
+            layer: &layer,
+            features: h,
+            points: (0..t).map(|k| 10 + k).collect(),
+            relu: !classification && seed.is_multiple_of(3),
+            classes: classification.then_some(&classes[..]),
+            targets: (!classification).then_some(&y),
+        };
+        build(input, opts).unwrap()
+    }
+
+    /// The index counted from the rows agrees with the plain definition:
+    /// every column's entries, listed from the rows in row order, are what
+    /// `for_column` lists, and their number is `nonzeros()`; the Hessian's
+    /// count is what `for_quadratic` lists.
+    #[test]
+    fn the_index_counted_from_rows_matches_a_column_walk() {
+        let options = |loss: Loss, form: Form, mse_form: MseForm| Options {
+            task: loss.task(),
+            loss,
+            radius: 0.3,
+            bias_radius: 0.3,
+            margin: loss.default_margin(),
+            form,
+            keep_accuracy: false,
+            cap: Cap::None,
+            mse_form,
+        };
+        let cases = [
+            options(Loss::ZeroOne, Form::Compact, MseForm::Segments),
+            options(Loss::ZeroOne, Form::Paper, MseForm::Segments),
+            options(Loss::Hinge, Form::Compact, MseForm::Segments),
+            options(Loss::Mse, Form::Compact, MseForm::Segments),
+            options(Loss::Mse, Form::Compact, MseForm::Tangents),
+            options(Loss::Mse, Form::Compact, MseForm::Quadratic),
+            options(Loss::L1, Form::Compact, MseForm::Segments),
+        ];
+        let mut checked = 0;
+        for opts in &cases {
+            for seed in 0..6 {
+                let dims = (
+                    5 + seed as usize,
+                    3 + seed as usize % 3,
+                    2 + seed as usize % 3,
+                );
+                let p = random_built(seed, dims, opts);
+                let mut reference = vec![Vec::new(); p.num_columns()];
+                for r in 0..p.num_rows() {
+                    p.for_row(r, |c, v| reference[c].push((r, v)));
+                }
+                let mut total = 0;
+                for (c, want) in reference.iter().enumerate() {
+                    let mut got = Vec::new();
+                    p.for_column(c, |r, v| got.push((r, v)));
+                    assert_eq!(&got, want, "{:?} seed {seed}: column {c}", opts.loss);
+                    total += got.len();
+                }
+                assert_eq!(p.nonzeros(), total, "{:?} seed {seed}", opts.loss);
+                let mut h = 0;
+                p.for_quadratic(|_, _, _| h += 1);
+                assert_eq!(p.quadratic_len(), h, "{:?} seed {seed}", opts.loss);
+                checked += usize::from(p.num_columns() > p.num_stored_columns());
+            }
+        }
+        assert!(checked > 0, "some case has segment columns");
     }
 
     #[test]

@@ -489,7 +489,9 @@ pub fn build_on(
     let start = problem.start();
     let incumbent = problem.objective_at(&start);
     // The current weights must be feasible and score what the model scores.
-    let violation = problem.max_violation(&start);
+    // (Every row reads 2N coefficients or more: share them among the cores.)
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let violation = problem.max_violation_on(&start, threads);
     // Independently of the formulation's code, in f64 from the features
     // (features::compute checked h·Wᵀ + b against ONNX Runtime's output).
     let h_sel = loaded.features.h.select(ndarray::Axis(0), &indices);
