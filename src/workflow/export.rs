@@ -82,8 +82,12 @@ impl ExportPlan<'_> {
         outputs.check_inputs(&loaded)?;
         let opts = options_for(loaded.data.y.task())?;
         let sel = &self.selection;
-        let (options, built) =
-            pipeline::build_sized(&loaded, sel, &opts, self.radius, self.bias_radius)?;
+        let rule = pipeline::BoxRule {
+            radius: self.radius,
+            bias_radius: self.bias_radius,
+        };
+        let indices = pipeline::select(&loaded, sel)?;
+        let (options, built) = pipeline::build_sized(&loaded, indices, sel, &opts, rule)?;
         let (mut built, protected) = match self.protect {
             Some(path) => {
                 let (b, line) = crate::workflow::protect::add_all(

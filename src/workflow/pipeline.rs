@@ -292,11 +292,6 @@ impl BoxReach {
 /// accuracy, one at 2.9× gained 2.6.
 pub const WIDE_BOX: f64 = 5.0;
 
-/// Selects points and builds the formulation.
-pub fn build(loaded: &Loaded, sel: &SelectSpec, opts: &Options) -> Result<Built> {
-    build_on(loaded, select(loaded, sel)?, sel, opts)
-}
-
 /// The data-file indices of the points `sel` picks.
 pub fn select(loaded: &Loaded, sel: &SelectSpec) -> Result<Vec<usize>> {
     let (wrong, loss) = metrics::per_point(&loaded.features.out, &loaded.data.y);
@@ -312,40 +307,33 @@ pub fn select_in(loaded: &Loaded, sel: &SelectSpec, pool: &[usize]) -> Result<Ve
     Ok(local.into_iter().map(|i| pool[i]).collect())
 }
 
-/// Selects points, sizes the box `radius` asks for on them (`opts` holds
-/// the rest; `bias_radius` a fixed r_b, if any) and builds the formulation.
-/// `Radius::Auto` is the caller's to resolve (it needs validation data).
-pub fn build_sized(
-    loaded: &Loaded,
-    sel: &SelectSpec,
-    opts: &Options,
-    radius: Radius,
-    bias_radius: Option<f64>,
-) -> Result<(Options, Built)> {
-    build_sized_on(
-        loaded,
-        select(loaded, sel)?,
-        sel,
-        opts,
-        (radius, bias_radius),
-    )
+/// The box a sweep asks for: a radius (absolute, or relative to the
+/// margins on the points) and a fixed bias radius r_b, if any.
+#[derive(Debug, Clone, Copy)]
+pub struct BoxRule {
+    /// The weights' radius; `Radius::Auto` is the caller's to resolve (it
+    /// needs cross-validation).
+    pub radius: Radius,
+    /// r_b, when given (else as the radius rule says).
+    pub bias_radius: Option<f64>,
 }
 
-/// [`build_sized`] on the points `indices`.
-pub fn build_sized_on(
+/// Sizes the box `rule` asks for on the points `indices` (chosen by `sel`;
+/// `opts` holds the rest) and builds the formulation there ([`build`]).
+pub fn build_sized(
     loaded: &Loaded,
     indices: Vec<usize>,
     sel: &SelectSpec,
     opts: &Options,
-    (radius, bias_radius): (Radius, Option<f64>),
+    rule: BoxRule,
 ) -> Result<(Options, Built)> {
-    let size = size_box(loaded, &indices, opts, radius, bias_radius);
+    let size = size_box(loaded, &indices, opts, rule.radius, rule.bias_radius);
     let opts = Options {
         radius: size.radius,
         bias_radius: size.bias_radius,
         ..opts.clone()
     };
-    let mut built = build_on(loaded, indices, sel, &opts)?;
+    let mut built = build(loaded, indices, sel, &opts)?;
     built.box_size = size.relative.map(|_| size);
     Ok((opts, built))
 }
@@ -457,9 +445,9 @@ pub fn no_points(loaded: &Loaded, sel: &SelectSpec) -> Error {
     )
 }
 
-/// Builds the formulation on the points `indices` (chosen by `sel`, which
-/// only words the error when there are none).
-pub fn build_on(
+/// Builds the formulation on the points `indices` in the box `opts` holds
+/// (chosen by `sel`, which only words the error when there are none).
+pub fn build(
     loaded: &Loaded,
     indices: Vec<usize>,
     sel: &SelectSpec,

@@ -49,7 +49,7 @@ pub fn hinge_start(
         form: Form::Compact,
         ..opts.clone()
     };
-    let lp = pipeline::build_on(loaded, built.indices.clone(), sel, &hinge_opts)?;
+    let lp = pipeline::build(loaded, built.indices.clone(), sel, &hinge_opts)?;
     let quiet = Settings {
         quiet: true,
         ..settings.clone()

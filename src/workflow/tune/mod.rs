@@ -601,19 +601,29 @@ fn selection(plan: &Plan<'_>, k: usize) -> SelectSpec {
     sel
 }
 
-/// Sweep `k`'s box `rule` (bias radius `bias`) and problem on the points
-/// `indices` of `current`'s data, chosen by `sel`, with the hinge start of
-/// a zero-one sweep when asked for or needed, and the protected rows; says
+/// What one sweep's problem is made of: its points (and the selection
+/// that chose them), its box, and the HiGHS settings and deadline of its
+/// hinge start.
+struct SweepParts<'s> {
+    sel: SelectSpec,
+    indices: Vec<usize>,
+    rule: pipeline::BoxRule,
+    settings: &'s Settings,
+    deadline: Option<Instant>,
+}
+
+/// A sweep's problem on `current`'s data, with the hinge start of a
+/// zero-one sweep when asked for or needed, and the protected rows; says
 /// nothing.
-fn assemble(
-    current: &Loaded,
-    (sel, indices): (SelectSpec, Vec<usize>),
-    plan: &Plan<'_>,
-    (rule, bias): (Radius, Option<f64>),
-    (settings, deadline): (&Settings, Option<Instant>),
-) -> Result<Prepared> {
-    let (options, mut built) =
-        pipeline::build_sized_on(current, indices, &sel, &plan.options, (rule, bias))?;
+fn assemble(current: &Loaded, plan: &Plan<'_>, sweep: SweepParts<'_>) -> Result<Prepared> {
+    let SweepParts {
+        sel,
+        indices,
+        rule,
+        settings,
+        deadline,
+    } = sweep;
+    let (options, mut built) = pipeline::build_sized(current, indices, &sel, &plan.options, rule)?;
     let guard = protect_guard(current, plan, &options)?;
     let warm_start = zero_one_start(
         current, plan, &options, &mut built, &sel, settings, deadline,
@@ -641,10 +651,17 @@ fn prepare(st: &State, k: usize, plan: &Plan<'_>, deadline: Option<Instant>) -> 
     let indices = pipeline::select(current, &sel)?;
     let parts = assemble(
         current,
-        (sel, indices),
         plan,
-        (rule, bias),
-        (&plan.settings, deadline),
+        SweepParts {
+            sel,
+            indices,
+            rule: pipeline::BoxRule {
+                radius: rule,
+                bias_radius: bias,
+            },
+            settings: &plan.settings,
+            deadline,
+        },
     )?;
     let (options, built) = (&parts.options, &parts.built);
     if let (Some(g), Some(pr)) = (&parts.guard, plan.protect) {

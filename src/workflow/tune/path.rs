@@ -620,13 +620,26 @@ fn fold_sweep(
         });
     }
     let deadline = Some(job.until);
-    let box_ = (Radius::Absolute(size.radius), Some(size.bias_radius));
+    let rule = pipeline::BoxRule {
+        radius: Radius::Absolute(size.radius),
+        bias_radius: Some(size.bias_radius),
+    };
     let super::Prepared {
         options,
         built,
         guard,
         ..
-    } = super::assemble(current, (sel, indices), plan, box_, (quiet, deadline))?;
+    } = super::assemble(
+        current,
+        plan,
+        super::SweepParts {
+            sel,
+            indices,
+            rule,
+            settings: quiet,
+            deadline,
+        },
+    )?;
     let p = &built.problem;
     if guard.is_none() && Method::choose(p, &options, plan.method) == Method::HingePdhg {
         return Ok(fold_hinge(
