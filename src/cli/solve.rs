@@ -3,7 +3,6 @@
 //! solution file (which `apply` reads). Exit 1 when there is no solution.
 
 use crate::error::{Error, Result};
-use crate::formats;
 use crate::solvers::highs::Settings;
 use crate::workflow::solve::{SolvePlan, StartFile, TimeLimit};
 use clap::Args;
@@ -115,9 +114,8 @@ pub(super) fn run(a: SolveArgs) -> Result<u8> {
     errln!(
         "{}: objective {} (bound {}); wrote {}",
         out.status,
-        formats::num::fmt(out.objective),
-        out.bound
-            .map_or("none proven".to_string(), formats::num::fmt),
+        crate::num::fmt(out.objective),
+        out.bound.map_or("none proven".to_string(), crate::num::fmt),
         out.solution.display()
     );
     Ok(0)

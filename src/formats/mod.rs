@@ -10,8 +10,6 @@ pub mod lp;
 pub mod manifest;
 pub mod mip_start;
 pub mod mps;
-/// Number text (the crate's leaf module; kept here for the writers).
-pub use crate::num;
 pub mod solution;
 pub mod tag;
 #[cfg(test)]
@@ -197,7 +195,7 @@ impl Sink {
     }
 
     pub fn num(&mut self, v: f64) {
-        num::push(&mut self.buf, v);
+        crate::num::push(&mut self.buf, v);
     }
 
     pub fn maybe_flush(&mut self) -> std::io::Result<()> {

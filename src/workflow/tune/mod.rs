@@ -10,7 +10,6 @@
 
 use crate::data::Dataset;
 use crate::error::Result;
-use crate::formats;
 use crate::formulation::metrics::{self, Metrics};
 use crate::formulation::radius::{self, Radius};
 use crate::formulation::Weights;
@@ -334,7 +333,7 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
             if budget::spent(until) {
                 stopped = format!(
                     "the time limit ({} s) was spent before the check of sweep {k}: the weights stay{}",
-                    formats::num::fmt(plan.clock.budget.limit()),
+                    crate::num::fmt(plan.clock.budget.limit()),
                     if k == 1 { "" } else { " as the sweeps before left them" }
                 );
                 break;
@@ -354,7 +353,7 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
         if budget::spent(until) {
             stopped = format!(
                 "the time limit ({} s) was spent before sweep {k}: the weights stay{}",
-                formats::num::fmt(plan.clock.budget.limit()),
+                crate::num::fmt(plan.clock.budget.limit()),
                 if k == 1 {
                     ""
                 } else {
@@ -381,7 +380,7 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
                 st.scale *= f;
                 crate::progress::note(format_args!(
                     "sweep {k}: the next sweep tries a box {} times as wide",
-                    formats::num::fmt(st.scale)
+                    crate::num::fmt(st.scale)
                 ));
                 continue;
             }
@@ -818,13 +817,13 @@ fn judge(st: &State, plan: &Plan<'_>, next: &Loaded, record: &mut Sweep) -> Resu
         "sweep {}: {} — loss on its points {} → {} (solver {}{}){}",
         record.sweep,
         record.status,
-        formats::num::fmt(before),
-        formats::num::fmt(after),
-        formats::num::fmt(record.loss_solver),
+        crate::num::fmt(before),
+        crate::num::fmt(after),
+        crate::num::fmt(record.loss_solver),
         match (record.loss_bound, record.gap) {
             (Some(b), Some(g)) if !record.optimal =>
-                format!(", bound {}, gap {g:.2e}", formats::num::fmt(b)),
-            (Some(b), _) => format!(", bound {}", formats::num::fmt(b)),
+                format!(", bound {}, gap {g:.2e}", crate::num::fmt(b)),
+            (Some(b), _) => format!(", bound {}", crate::num::fmt(b)),
             _ => String::new(),
         },
         if record.kept {

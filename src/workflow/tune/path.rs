@@ -14,7 +14,6 @@
 
 use super::{score, selection, Plan, State};
 use crate::error::Result;
-use crate::formats;
 use crate::formulation::metrics::{self, Metrics, Paired};
 use crate::formulation::radius::{self, BoxSize, Radius, Scales, AUTO_PATH};
 use crate::formulation::Loss;
@@ -220,7 +219,7 @@ pub(super) fn run(st: &mut State, plan: &Plan<'_>, k: usize, until: Instant) -> 
         if super::budget::spent(until) {
             crate::progress::note(format_args!(
                 "path     its share of the time limit is spent before {}x: the path stops",
-                formats::num::fmt(f)
+                crate::num::fmt(f)
             ));
             break;
         }
@@ -242,14 +241,14 @@ pub(super) fn run(st: &mut State, plan: &Plan<'_>, k: usize, until: Instant) -> 
             Step::Turn if f >= ALWAYS_TO => {
                 crate::progress::note(format_args!(
                     "path     cross-validation at {}x is worse than the best in accuracy and in hinge loss: the path has turned and stops",
-                    formats::num::fmt(f)
+                    crate::num::fmt(f)
                 ));
                 break;
             }
             Step::Stop if f >= ALWAYS_TO => {
                 crate::progress::note(format_args!(
                     "path     cross-validation worse than the best at {PATIENCE} radii in a row (last {}x): the path stops",
-                    formats::num::fmt(f)
+                    crate::num::fmt(f)
                 ));
                 break;
             }
@@ -268,7 +267,7 @@ pub(super) fn run(st: &mut State, plan: &Plan<'_>, k: usize, until: Instant) -> 
         let f = cv.radii[i].relative;
         crate::progress::note(format_args!(
             "path     the best, {}x, again on other folds (the check tests these):",
-            formats::num::fmt(f)
+            crate::num::fmt(f)
         ));
         let job = Job { plan, k, until };
         if let Scored::Radius(mut again) = radius(current, &parts, scales, f, &job)? {
@@ -331,14 +330,14 @@ fn radius(
     if let Some(why) = size.empty_because() {
         return Ok(Scored::Empty(format!(
             "radius {}x = 0: {why}",
-            formats::num::fmt(f)
+            crate::num::fmt(f)
         )));
     }
     let fold = out_of_fold(current, parts, &size, job)?;
     crate::progress::note(format_args!(
         "path     {}x = {}: cross-validated {}; {} ({} of {} folds improved their points{})",
-        formats::num::fmt(f),
-        formats::num::fmt(crate::num::round3(size.radius)),
+        crate::num::fmt(f),
+        crate::num::fmt(crate::num::round3(size.radius)),
         fold.metrics.describe(),
         fold.evidence.describe(),
         fold.improved,
@@ -382,9 +381,9 @@ fn conclude(
         (Some(_), Some(r)) => Some(format!(
             "the weights stay: out of fold{}, cross-validation's best radius, {}x, {}, no better than chance (p above {})",
             if r.confirms { " (other folds than chose it)" } else { "" },
-            formats::num::fmt(r.relative),
+            crate::num::fmt(r.relative),
             r.evidence.describe(),
-            formats::num::fmt(EVIDENCE)
+            crate::num::fmt(EVIDENCE)
         )),
         (Some(_), None) => None,
     };
@@ -398,7 +397,7 @@ fn conclude(
     };
     crate::progress::note(format_args!(
         "path     radius {}x (cross-validation prefers it, by more than chance): one sweep on all the points{}",
-        formats::num::fmt(f),
+        crate::num::fmt(f),
         if last {
             "; it is the path's largest: a larger box (--radius 64x) may score better still"
         } else {
