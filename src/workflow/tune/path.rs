@@ -490,7 +490,7 @@ fn out_of_fold(
     size: &BoxSize,
     job: &Job<'_, '_>,
 ) -> Result<Fold> {
-    let (plan, k) = (job.plan, job.k);
+    let plan = job.plan;
     let workers = super::budget::side_by_side(plan.settings.threads).clamp(1, parts.len());
     // The folds sweep without --protect: protecting the points a fold
     // holds out (a protect file of the training data) keeps them from
@@ -502,6 +502,44 @@ fn out_of_fold(
         protect: None,
         ..plan.clone()
     };
+    let solved = solve_folds(current, parts, size, plan, job, workers)?;
+    let mut a = current.features.a.clone();
+    let (mut improved, mut stopped_early) = (0, 0);
+    for (i, fold) in solved {
+        stopped_early += usize::from(!fold.optimal);
+        let Some(layer) = fold.layer else { continue };
+        improved += 1;
+        let held = &parts[i].held;
+        let h = current.features.h.select(ndarray::Axis(0), held);
+        let a_held = h.dot(&layer.w.t()) + &layer.b;
+        for (&t, row) in held.iter().zip(a_held.rows()) {
+            a.row_mut(t).assign(&row);
+        }
+    }
+    let out = outputs(&a, current);
+    // Both sides computed alike: points no fold moved compare equal.
+    let now = outputs(&current.features.a, current);
+    let y = &current.data.y;
+    let group: Vec<usize> = (0..y.len()).map(|t| current.data.group(t)).collect();
+    Ok(Fold {
+        metrics: metrics::metrics(&out, &a, &current.data.y),
+        evidence: metrics::paired(&now, &out, y, plan.options.loss, &group),
+        improved,
+        stopped_early,
+    })
+}
+
+/// Each fold's sweep in the box `size` (by `plan`, which has no protect
+/// file), `workers` side by side, each fold within its share of the
+/// radius's time; by fold index, in the order they finished.
+fn solve_folds(
+    current: &Loaded,
+    parts: &[Part],
+    size: &BoxSize,
+    plan: &Plan<'_>,
+    job: &Job<'_, '_>,
+    workers: usize,
+) -> Result<Vec<(usize, FoldSweep)>> {
     // The folds' solves say nothing (the path prints one line a radius),
     // and side by side each has one thread.
     let quiet = Settings {
@@ -535,7 +573,7 @@ fn out_of_fold(
                         let rounds = (parts.len() - i).div_ceil(workers);
                         let fold = FoldJob {
                             quiet: &quiet,
-                            k,
+                            k: job.k,
                             until: super::budget::part_of(job.until, rounds),
                         };
                         mine.push((i, fold_sweep(current, part, size, plan, &fold)?));
@@ -558,35 +596,12 @@ fn out_of_fold(
             .map(|h| h.join().expect("a fold's solve panicked"))
             .collect()
     });
-    let mut a = current.features.a.clone();
-    let (mut improved, mut stopped_early) = (0, 0);
-    for (i, fold) in solved
+    Ok(solved
         .into_iter()
         .collect::<Result<Vec<_>>>()?
         .into_iter()
         .flatten()
-    {
-        stopped_early += usize::from(!fold.optimal);
-        let Some(layer) = fold.layer else { continue };
-        improved += 1;
-        let held = &parts[i].held;
-        let h = current.features.h.select(ndarray::Axis(0), held);
-        let a_held = h.dot(&layer.w.t()) + &layer.b;
-        for (&t, row) in held.iter().zip(a_held.rows()) {
-            a.row_mut(t).assign(&row);
-        }
-    }
-    let out = outputs(&a, current);
-    // Both sides computed alike: points no fold moved compare equal.
-    let now = outputs(&current.features.a, current);
-    let y = &current.data.y;
-    let group: Vec<usize> = (0..y.len()).map(|t| current.data.group(t)).collect();
-    Ok(Fold {
-        metrics: metrics::metrics(&out, &a, &current.data.y),
-        evidence: metrics::paired(&now, &out, y, plan.options.loss, &group),
-        improved,
-        stopped_early,
-    })
+        .collect())
 }
 
 /// The model's outputs at the layer's activations `a`.
