@@ -331,11 +331,7 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
         if checked {
             let until = plan.clock.share(units, units + 1.0 + later);
             if budget::spent(until) {
-                stopped = format!(
-                    "the time limit ({} s) was spent before the check of sweep {k}: the weights stay{}",
-                    crate::num::fmt(plan.clock.budget.limit()),
-                    if k == 1 { "" } else { " as the sweeps before left them" }
-                );
+                stopped = time_spent(plan, &format!("the check of sweep {k}"), k);
                 break;
             }
             if let path::Verdict::Keep(why) = path::run(&mut st, plan, k, until)? {
@@ -351,15 +347,7 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
         }
         let until = plan.clock.share(1.0, 1.0 + later);
         if budget::spent(until) {
-            stopped = format!(
-                "the time limit ({} s) was spent before sweep {k}: the weights stay{}",
-                crate::num::fmt(plan.clock.budget.limit()),
-                if k == 1 {
-                    ""
-                } else {
-                    " as the sweeps before left them"
-                }
-            );
+            stopped = time_spent(plan, &format!("sweep {k}"), k);
             break;
         }
         // A sweep before the last re-runs its patched model within its share.
@@ -386,21 +374,38 @@ pub fn tune(start: Loaded, plan: &Plan<'_>) -> Result<(Weights, Report)> {
             }
         }
         let Some(next) = tried.next.filter(|_| rec.kept) else {
-            let lost = rec.protect.as_ref().map_or(0, |p| p.lost);
-            stopped = if lost > 0 {
-                format!("sweep {k} loses {lost} protected points in ONNX Runtime; not kept")
-            } else if rec.rejected_by_validation {
-                format!(
-                    "sweep {k} improved its points but made the validation data worse; not kept"
-                )
-            } else {
-                format!("sweep {k} found no improvement")
-            };
+            stopped = not_kept(k, &rec);
             break;
         };
         st.advance(next, rec.val.clone());
     }
     Ok(st.finish(train_before, val_before, stopped, split))
+}
+
+/// Why the loop stops when the time limit was spent before `what` (of
+/// sweep `k`): the weights stay, as the sweeps before left them.
+fn time_spent(plan: &Plan<'_>, what: &str, k: usize) -> String {
+    format!(
+        "the time limit ({} s) was spent before {what}: the weights stay{}",
+        crate::num::fmt(plan.clock.budget.limit()),
+        if k == 1 {
+            ""
+        } else {
+            " as the sweeps before left them"
+        }
+    )
+}
+
+/// Why sweep `k`, solved, is not kept.
+fn not_kept(k: usize, rec: &Sweep) -> String {
+    let lost = rec.protect.as_ref().map_or(0, |p| p.lost);
+    if lost > 0 {
+        format!("sweep {k} loses {lost} protected points in ONNX Runtime; not kept")
+    } else if rec.rejected_by_validation {
+        format!("sweep {k} improved its points but made the validation data worse; not kept")
+    } else {
+        format!("sweep {k} found no improvement")
+    }
 }
 
 impl State {
