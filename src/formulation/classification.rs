@@ -12,7 +12,7 @@
 //! ArgMax takes the first of equal outputs, so an all-zero row would count
 //! for class 0 alone). The hinge loss is not modelled after a ReLU.
 
-use super::bounds::PointBounds;
+use super::bounds::{Current, PointBounds};
 use super::names::{RowName, Var};
 use super::{Builder, Form, Input, LayerData, Loss, Options, Row, Sense};
 
@@ -72,6 +72,7 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Builder, String>
     b.set_labels(classes[..t_count.min(classes.len())].to_vec());
     let mut zero_one = ZeroOne::default();
     let mut kept = 0;
+    let mut current = Current::new(&layer.w, &layer.b, opts.radius, rb);
     for (pos, &l) in classes.iter().enumerate().take(t_count) {
         let t = b.points()[pos];
         if l >= m {
@@ -80,7 +81,7 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Builder, String>
                 m - 1
             ));
         }
-        let pb = PointBounds::new(b.features().row(pos), &layer.w, &layer.b, opts.radius, rb);
+        let pb = current.at(b.features(), pos);
         let mut margins: Vec<(usize, f64, f64)> = (0..m)
             .filter(|&j| j != l)
             .map(|j| {

@@ -48,7 +48,7 @@
 //! what remains is the file's, and row generation ([`Guard::violated`])
 //! adds them to an embedded solve as the answers need them.
 
-use super::bounds::PointBounds;
+use super::bounds::{Current, PointBounds};
 use super::names::RowName;
 use super::{LayerData, Options, Problem, Row, Sense};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
@@ -198,8 +198,9 @@ impl Guard {
         };
         let scale = Scale::new(layer, opts, precision);
         let mut keep = Vec::new();
+        let mut current = Current::new(&layer.w, &layer.b, opts.radius, rb);
         for (k, hk) in h.rows().into_iter().enumerate() {
-            let pb = PointBounds::new(hk, &layer.w, &layer.b, opts.radius, rb);
+            let pb = current.at(h.view(), k);
             let allow = scale.allowances(hk);
             let planned = match targets {
                 Targets::Classes(c) => margin_cuts(k, c[k], &pb, &allow, relu, opts.margin)?,

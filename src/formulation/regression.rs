@@ -18,7 +18,7 @@
 //! the paper's per-point cap (constraint 6: no output's error may grow) is
 //! optional for l1 and mse.
 
-use super::bounds::PointBounds;
+use super::bounds::{Current, PointBounds};
 use super::names::{RowName, Var};
 use super::LayerData;
 use super::{
@@ -410,9 +410,10 @@ pub(super) fn build(input: Input<'_>, opts: &Options) -> Result<Builder, String>
     let relu = input.relu;
     let mut b = Builder::new(layer, input.features, input.points, opts);
     let mut form = Form::new(&mut b, layer, relu, targets, opts);
+    let mut current = Current::new(&layer.w, &layer.b, opts.radius, rb);
     for pos in 0..b.points().len() {
         let t = b.points()[pos];
-        let pb = PointBounds::new(b.features().row(pos), &layer.w, &layer.b, opts.radius, rb);
+        let pb = current.at(b.features(), pos);
         for j in 0..m {
             let y = targets[[pos, j]];
             let konst = if layer.bias_vars { 0.0 } else { layer.b[j] };
@@ -502,8 +503,9 @@ impl Mse {
     ) -> Mse {
         let rb = opts.bias_reach(layer);
         let (mut loss, mut terms) = (0.0, 0usize);
+        let mut current = Current::new(&layer.w, &layer.b, opts.radius, rb);
         for pos in 0..p.points().len() {
-            let pb = PointBounds::new(p.features().row(pos), &layer.w, &layer.b, opts.radius, rb);
+            let pb = current.at(p.features(), pos);
             for j in 0..layer.w.nrows() {
                 let a0 = pb.a0[j];
                 if relu && pb.activation(j).1 <= 0.0 {

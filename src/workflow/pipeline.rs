@@ -476,14 +476,14 @@ pub fn build(
         formulation::build(input, opts).map_err(|m| Error::invalid(&loaded.data.path, m))?;
     let start = problem.start();
     let incumbent = problem.objective_at(&start);
-    // The current weights must be feasible and score what the model scores.
-    // (Every row reads 2N coefficients or more: share them among the cores.)
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let violation = problem.max_violation_on(&start, threads);
-    // Independently of the formulation's code, in f64 from the features
-    // (features::compute checked h·Wᵀ + b against ONNX Runtime's output).
-    let h_sel = loaded.features.h.select(ndarray::Axis(0), &indices);
-    let a_sel = h_sel.dot(&loaded.layer.w.t()) + &loaded.layer.b;
+    // The current weights must be feasible and score what the model scores:
+    // the rows from the products h·Wᵀ the start's weights give (one product
+    // on every core), and the loss, independently of the formulation's
+    // code, in f64 from the same products (features::compute checked
+    // h·Wᵀ + b against ONNX Runtime's output).
+    let wh = crate::num::product::times_t(problem.features(), loaded.layer.w.view());
+    let violation = problem.max_violation_given(&start, wh.view());
+    let a_sel = wh + &loaded.layer.b;
     let recomputed = metrics::formulation_loss(
         a_sel.view(),
         loaded.layer.activation == Activation::Relu,

@@ -3,6 +3,9 @@
 //! formats write with it, neither through the other): shortest
 //! text that reads back to the same f64, integers without `.0`, `-0` as
 //! `0`. Non-finite values are refused by the writers before they get here.
+//! Beside it, [`product`]: the one matrix product the stages share.
+
+pub mod product;
 
 /// Appends the shortest round-trip text of `v` (finite) to `out`.
 pub fn push(out: &mut Vec<u8>, v: f64) {
