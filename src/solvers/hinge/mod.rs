@@ -932,7 +932,8 @@ impl<F: Feature> Op<'_, F> {
         all
     }
 
-    /// [`Op::pass`] on one range of points (one thread).
+    /// [`Op::pass`] on one range of points (one thread): block by block,
+    /// the block's activations, then each point's bias and dual step.
     fn pass_part(
         &self,
         (wf, w64): (&Array2<F>, &[f64]),
@@ -940,118 +941,170 @@ impl<F: Feature> Op<'_, F> {
         dual: Option<&Dual<'_>>,
         job: Job<'_>,
     ) -> Screened {
-        let p = self.pairs;
-        let Job {
-            points,
-            offset,
-            a,
-            exact,
-            mut y,
-            mut grad,
-        } = job;
-        let mut done = Screened::default();
-        exact.fill(true);
-        if let Some((g, gb)) = grad.as_mut() {
+        let direct = self.direct;
+        let sparse = !direct && self.sparse;
+        let mut part = Part {
+            op: self,
+            wf,
+            w64,
+            b,
+            dual,
+            screen: dual.and_then(|d| d.screen.as_ref()).filter(|_| sparse),
+            blk: Array2::zeros((if direct || sparse { 0 } else { BLOCK }, self.m)),
+            blk64: vec![0.0; if direct { BLOCK * self.m } else { 0 }],
+            old: Vec::with_capacity(self.m),
+            buf: Vec::with_capacity(self.m),
+            todo: Todo::new(self.m),
+            done: Screened::default(),
+            job,
+        };
+        part.job.exact.fill(true);
+        if let Some((g, gb)) = part.job.grad.as_mut() {
             g.fill(0.0);
             gb.fill(0.0);
         }
-        let direct = self.direct;
-        let sparse = !direct && self.sparse;
-        let wfs = wf.as_slice().expect("a fresh array is contiguous");
-        let mut blk = Array2::<F>::zeros((if direct || sparse { 0 } else { BLOCK }, self.m));
-        let mut blk64 = vec![0.0; if direct { BLOCK * self.m } else { 0 }];
-        let hs = self.h.as_slice().expect("a fresh array is contiguous");
-        let mut buf = Vec::with_capacity(self.m);
-        let mut old = Vec::with_capacity(self.m);
-        let mut todo = Todo::new(self.m);
-        let screen = dual.and_then(|d| d.screen.as_ref()).filter(|_| sparse);
+        let points = part.job.points.clone();
         let mut i0 = points.start;
         while i0 < points.end {
             let nb = BLOCK.min(points.end - i0);
-            if direct {
-                direct_block(hs, self.n, i0, nb, w64, &mut blk64[..nb * self.m]);
-            } else if sparse {
-                for k in 0..nb {
-                    let i = i0 + k;
-                    let s = p.slots(i);
-                    let (lo, hi) = (s.start - offset, s.end - offset);
-                    let h = &hs[i * self.n..(i + 1) * self.n];
-                    match (screen, dual) {
-                        (Some(sc), Some(d)) => {
-                            let ctx = PointSlots {
-                                i,
-                                s: s.clone(),
-                                cls: &p.cls,
-                                h,
-                                wf: wfs,
-                                b,
-                                delta: self.delta,
-                            };
-                            done.dots +=
-                                sc.point(&ctx, d, &mut a[lo..hi], &mut exact[lo..hi], &mut todo);
-                        }
-                        _ => {
-                            sparse_point(h, wfs, &p.cls[s.clone()], &mut a[lo..hi]);
-                            done.dots += s.len() - 1;
-                        }
-                    }
-                }
-            } else {
-                general_mat_mul(
-                    F::one(),
-                    &self.h.slice(ndarray::s![i0..i0 + nb, ..]),
-                    &wf.t(),
-                    F::zero(),
-                    &mut blk.slice_mut(ndarray::s![..nb, ..]),
-                );
-            }
+            part.activations(i0, nb);
             for k in 0..nb {
-                let i = i0 + k;
-                let s = p.slots(i);
-                let (lo, hi) = (s.start - offset, s.end - offset);
-                if !(sparse && screen.is_some()) {
-                    // (a screened pass adds the bias itself)
-                    for (q, av) in (s.start..s.end).zip(&mut a[lo..hi]) {
-                        let j = p.cls[q] as usize;
-                        let v = if direct {
-                            blk64[k * self.m + j]
-                        } else if sparse {
-                            *av
-                        } else {
-                            blk[[k, j]].into()
-                        };
-                        *av = v + b[j];
-                    }
-                }
-                if let (Some(d), Some(yn), Some((g, gb))) = (dual, y.as_deref_mut(), grad.as_mut())
-                {
-                    let h = self.h.row(i);
-                    let h = h.as_slice().expect("a fresh array is contiguous");
-                    // The old activations, exact wherever the new ones are.
-                    old.clear();
-                    old.extend_from_slice(&d.a[s.clone()]);
-                    for q in s.clone() {
-                        if exact[q - offset] && !d.exact[q] {
-                            let v = d.old_activation(h, p.cls[q] as usize, self.n);
-                            old[q - s.start] = v;
-                            done.fixes.push((q, v));
-                        }
-                    }
-                    let pt = PointStep {
-                        i,
-                        y: &d.y[s.clone()],
-                        a: &old,
-                        an: &a[lo..hi],
-                        exact: &exact[lo..hi],
-                        cls: &p.cls[s],
-                        h,
-                    };
-                    dual_point(d, &pt, &mut yn[lo..hi], (g, gb), self.n, &mut buf);
-                }
+                part.point(i0, k);
             }
             i0 += nb;
         }
-        done
+        part.done
+    }
+}
+
+/// One thread's share of a pass in progress ([`Op::pass_part`]): what it
+/// reads, its outputs ([`Job`]) and its scratch space.
+struct Part<'a, 'o, F> {
+    op: &'a Op<'o, F>,
+    /// The new weights in the features' type, and in f64 (the direct
+    /// kernel's), and the new bias.
+    wf: &'a Array2<F>,
+    w64: &'a [f64],
+    b: &'a [f64],
+    dual: Option<&'a Dual<'a>>,
+    /// Set when this pass screens (dot products at the kept pairs only).
+    screen: Option<&'a Screening<'a>>,
+    /// A block's activations from the GEMM, or from the direct kernel.
+    blk: Array2<F>,
+    blk64: Vec<f64>,
+    /// A point's old activations; the projection's scratch; a screened
+    /// point's dot products to take.
+    old: Vec<f64>,
+    buf: Vec<f64>,
+    todo: Todo,
+    done: Screened,
+    job: Job<'a>,
+}
+
+impl<F: Feature> Part<'_, '_, F> {
+    fn is_direct(&self) -> bool {
+        self.op.direct
+    }
+
+    fn is_sparse(&self) -> bool {
+        !self.op.direct && self.op.sparse
+    }
+
+    /// The activations of points i0..i0 + nb: into the block (GEMM, direct
+    /// kernel) or straight into the slots (dot products; a screened pass
+    /// adds the bias and says which are exact).
+    fn activations(&mut self, i0: usize, nb: usize) {
+        let (op, p) = (self.op, self.op.pairs);
+        let hs = op.h.as_slice().expect("a fresh array is contiguous");
+        if self.is_direct() {
+            direct_block(hs, op.n, i0, nb, self.w64, &mut self.blk64[..nb * op.m]);
+        } else if self.is_sparse() {
+            let wfs = self.wf.as_slice().expect("a fresh array is contiguous");
+            let offset = self.job.offset;
+            for i in i0..i0 + nb {
+                let s = p.slots(i);
+                let (lo, hi) = (s.start - offset, s.end - offset);
+                let h = &hs[i * op.n..(i + 1) * op.n];
+                match (self.screen, self.dual) {
+                    (Some(sc), Some(d)) => {
+                        let ctx = PointSlots {
+                            i,
+                            s,
+                            cls: &p.cls,
+                            h,
+                            wf: wfs,
+                            b: self.b,
+                            delta: op.delta,
+                        };
+                        let (a, exact) = (&mut self.job.a[lo..hi], &mut self.job.exact[lo..hi]);
+                        self.done.dots += sc.point(&ctx, d, a, exact, &mut self.todo);
+                    }
+                    _ => {
+                        sparse_point(h, wfs, &p.cls[s.clone()], &mut self.job.a[lo..hi]);
+                        self.done.dots += s.len() - 1;
+                    }
+                }
+            }
+        } else {
+            general_mat_mul(
+                F::one(),
+                &op.h.slice(ndarray::s![i0..i0 + nb, ..]),
+                &self.wf.t(),
+                F::zero(),
+                &mut self.blk.slice_mut(ndarray::s![..nb, ..]),
+            );
+        }
+    }
+
+    /// Point i0 + k of the block: its activations plus the bias at its
+    /// slots, and with a dual step its y⁺ and share of K'y⁺.
+    fn point(&mut self, i0: usize, k: usize) {
+        let (op, p) = (self.op, self.op.pairs);
+        let i = i0 + k;
+        let s = p.slots(i);
+        let offset = self.job.offset;
+        let (lo, hi) = (s.start - offset, s.end - offset);
+        if self.screen.is_none() {
+            // (a screened pass added the bias itself)
+            let (direct, sparse) = (self.is_direct(), self.is_sparse());
+            for (q, av) in (s.start..s.end).zip(&mut self.job.a[lo..hi]) {
+                let j = p.cls[q] as usize;
+                let v = if direct {
+                    self.blk64[k * op.m + j]
+                } else if sparse {
+                    *av
+                } else {
+                    self.blk[[k, j]].into()
+                };
+                *av = v + self.b[j];
+            }
+        }
+        let Some(d) = self.dual else { return };
+        let (Some(yn), Some((g, gb))) = (self.job.y.as_deref_mut(), self.job.grad.as_mut()) else {
+            return;
+        };
+        let h = op.h.row(i);
+        let h = h.as_slice().expect("a fresh array is contiguous");
+        // The old activations, exact wherever the new ones are.
+        self.old.clear();
+        self.old.extend_from_slice(&d.a[s.clone()]);
+        for q in s.clone() {
+            if self.job.exact[q - offset] && !d.exact[q] {
+                let v = d.old_activation(h, p.cls[q] as usize, op.n);
+                self.old[q - s.start] = v;
+                self.done.fixes.push((q, v));
+            }
+        }
+        let pt = PointStep {
+            i,
+            y: &d.y[s.clone()],
+            a: &self.old,
+            an: &self.job.a[lo..hi],
+            exact: &self.job.exact[lo..hi],
+            cls: &p.cls[s],
+            h,
+        };
+        dual_point(d, &pt, &mut yn[lo..hi], (g, gb), op.n, &mut self.buf);
     }
 }
 
