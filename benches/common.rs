@@ -32,7 +32,7 @@ pub fn problem(t: usize, n: usize, m: usize) -> Problem {
     };
     let input = Input {
         layer: &layer,
-        features: h,
+        features: h.into_shared(),
         points: (0..t).collect(),
         relu: false,
         classes: Some(&labels),

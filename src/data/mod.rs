@@ -9,7 +9,7 @@ mod select;
 pub use select::{select, Select, SplitMix};
 
 use crate::error::{Error, Result};
-use ndarray::{Array2, ArrayD, Axis, IxDyn};
+use ndarray::{ArcArray, Array2, ArrayD, Axis, IxDyn};
 use ndarray_npy::{NpzReader, ReadNpzError};
 use select::sample;
 use serde::{Deserialize, Serialize};
@@ -165,13 +165,15 @@ pub struct Dataset {
     pub sha256: String,
 }
 
-/// An array of inputs as the file holds it.
+/// An array of inputs as the file holds it; shared, so that a copy of a
+/// data set (`tune` runs the patched model on the same inputs) costs
+/// nothing.
 #[derive(Debug, Clone)]
 pub enum Array {
     /// Float inputs (any float type in the file).
-    Float(ArrayD<f64>),
+    Float(ArcArray<f64, IxDyn>),
     /// Integer inputs (token ids, an attention mask).
-    Int(ArrayD<i64>),
+    Int(ArcArray<i64, IxDyn>),
 }
 
 impl Array {
@@ -186,8 +188,8 @@ impl Array {
     /// Rows `rows` of axis 0.
     pub fn select(&self, rows: &[usize]) -> Array {
         match self {
-            Array::Float(a) => Array::Float(a.select(Axis(0), rows)),
-            Array::Int(a) => Array::Int(a.select(Axis(0), rows)),
+            Array::Float(a) => Array::Float(a.select(Axis(0), rows).into_shared()),
+            Array::Int(a) => Array::Int(a.select(Axis(0), rows).into_shared()),
         }
     }
 }
@@ -294,8 +296,8 @@ impl Inputs {
         let (mut npz, names) = open_npz(path, bytes)?;
         let key = pick_key(path, &names, Some(key), &[], "a model input", "")?;
         let a = match read_array(&mut npz, path, &key)? {
-            Raw::Float(a) => Array::Float(a),
-            Raw::Int(a) => Array::Int(a),
+            Raw::Float(a) => Array::Float(a.into_shared()),
+            Raw::Int(a) => Array::Int(a.into_shared()),
         };
         let rows = a.shape().first().copied().unwrap_or(0);
         if rows != self.file_rows {
@@ -525,9 +527,9 @@ fn inputs_array(path: &Path, npz: &mut Npz, xk: &str) -> Result<Array> {
     let x = match read_array(npz, path, xk)? {
         // Fortran-ordered arrays (numpy.asfortranarray) in C order, as
         // ONNX Runtime takes them.
-        Raw::Float(a) if a.is_standard_layout() => Array::Float(a),
-        Raw::Float(a) => Array::Float(a.as_standard_layout().into_owned()),
-        Raw::Int(a) => Array::Int(a.as_standard_layout().into_owned()),
+        Raw::Float(a) if a.is_standard_layout() => Array::Float(a.into_shared()),
+        Raw::Float(a) => Array::Float(a.as_standard_layout().into_owned().into_shared()),
+        Raw::Int(a) => Array::Int(a.as_standard_layout().into_owned().into_shared()),
     };
     if x.shape().is_empty() || x.shape()[0] == 0 {
         return Err(Error::invalid(
@@ -905,7 +907,7 @@ mod sequence_tests {
     use ndarray::array;
 
     fn read(y: Raw, mask: Raw) -> Result<Sequences> {
-        let x = Array::Int(array![[3, 4, 0], [5, 6, 7]].into_dyn());
+        let x = Array::Int(array![[3, 4, 0], [5, 6, 7]].into_dyn().into_shared());
         Sequences::read(
             Path::new("s.npz"),
             ("ids", &x),
@@ -974,7 +976,7 @@ mod sequence_tests {
     fn a_subset_of_positions_keeps_only_their_sequences_and_names_them() {
         let inputs = Inputs {
             key: "ids".into(),
-            x: Array::Int(array![[1, 2], [3, 4], [5, 6]].into_dyn()),
+            x: Array::Int(array![[1, 2], [3, 4], [5, 6]].into_dyn().into_shared()),
             rows: vec![0, 1, 2],
             positions: Some(Positions {
                 len: 2,
@@ -1005,7 +1007,11 @@ mod sequence_tests {
             mask_key: Some("mask".into()),
             x: Inputs {
                 key: "ids".into(),
-                x: Array::Int(ndarray::Array2::<i64>::zeros((rows, 3)).into_dyn()),
+                x: Array::Int(
+                    ndarray::Array2::<i64>::zeros((rows, 3))
+                        .into_dyn()
+                        .into_shared(),
+                ),
                 rows: (0..rows).collect(),
                 positions: Some(Positions { len: 3, at }),
                 file_rows: rows,

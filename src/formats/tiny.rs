@@ -31,7 +31,7 @@ pub fn classification() -> Problem {
     };
     let input = Input {
         layer: &layer,
-        features: array![[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 1.0]],
+        features: array![[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 1.0]].into_shared(),
         points: vec![0, 1, 2, 3],
         relu: false,
         classes: Some(&[0, 2, 2, 1]),
@@ -66,7 +66,7 @@ pub fn regression(loss: Loss, mse_form: MseForm) -> Problem {
     let targets: Array2<f64> = array![[1.0], [0.5], [-1.0]];
     let input = Input {
         layer: &layer,
-        features: array![[1.0, 2.0], [2.0, 0.0], [0.0, 4.0]],
+        features: array![[1.0, 2.0], [2.0, 0.0], [0.0, 4.0]].into_shared(),
         points: vec![0, 1, 2],
         relu: false,
         classes: None,

@@ -14,7 +14,7 @@ pub mod radius;
 pub mod regression;
 
 pub use crate::data::Task;
-use ndarray::{Array1, Array2};
+use ndarray::{ArcArray2, Array1, Array2};
 pub use normal::Normal;
 pub(crate) use problem::Builder;
 pub use problem::{into_box, Column, Problem, Row, RowHead, Sense};
@@ -326,8 +326,9 @@ pub struct LayerData {
 pub struct Input<'a> {
     /// The layer.
     pub layer: &'a LayerData,
-    /// Features of the selected points, T×N.
-    pub features: Array2<f64>,
+    /// Features of the selected points, T×N (shared with the caller's
+    /// when they are all its points).
+    pub features: ArcArray2<f64>,
     /// Data-file indices of the selected points.
     pub points: Vec<usize>,
     /// The model's activation after the layer.

@@ -20,7 +20,7 @@
 use super::names::{RowName, Var};
 use super::Normal;
 use super::{LayerData, MseBound, Options, Presolve};
-use ndarray::{Array1, Array2, ArrayView2};
+use ndarray::{ArcArray2, Array1, Array2, ArrayView2};
 
 /// Row sense.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +75,84 @@ pub struct RowHead {
     pub sense: Sense,
     /// Right-hand side.
     pub rhs: f64,
+}
+
+/// A stored row as the problem reads it: [`Row`]'s fields, its entries
+/// borrowed from the shared lists of [`Rows`].
+#[derive(Debug, Clone, Copy)]
+struct RowRef<'a> {
+    name: RowName,
+    sense: Sense,
+    rhs: f64,
+    point: Option<usize>,
+    act: &'a [(usize, f64)],
+    aux: &'a [(usize, f64)],
+}
+
+/// A stored row's head, and where its entries are in [`Rows`]' lists.
+#[derive(Debug, Clone, Copy)]
+struct Head {
+    name: RowName,
+    sense: Sense,
+    rhs: f64,
+    point: Option<u32>,
+    act: u32,
+    aux: u32,
+    act_len: u16,
+    aux_len: u16,
+}
+
+/// The stored rows: their heads in one list, the activations and auxiliary
+/// entries of every row in two shared ones. (A 1,000-class hinge head has
+/// 1.2 M rows; as [`Row`]s, each with two vectors of its own, they took
+/// ~190 bytes a row, here ~110.)
+#[derive(Debug, Clone, Default)]
+struct Rows {
+    heads: Vec<Head>,
+    act: Vec<(usize, f64)>,
+    aux: Vec<(usize, f64)>,
+}
+
+impl Rows {
+    fn len(&self) -> usize {
+        self.heads.len()
+    }
+
+    /// Adds `row`; returns its index.
+    fn push(&mut self, row: Row) -> usize {
+        let at = |n: usize| u32::try_from(n).expect("fewer than 2^32 row entries");
+        let len = |n: usize| u16::try_from(n).expect("fewer than 65,536 entries in a row");
+        self.heads.push(Head {
+            name: row.name,
+            sense: row.sense,
+            rhs: row.rhs,
+            point: row.point.map(at),
+            act: at(self.act.len()),
+            aux: at(self.aux.len()),
+            act_len: len(row.act.len()),
+            aux_len: len(row.aux.len()),
+        });
+        self.act.extend(row.act);
+        self.aux.extend(row.aux);
+        self.heads.len() - 1
+    }
+
+    fn get(&self, r: usize) -> Option<RowRef<'_>> {
+        let h = self.heads.get(r)?;
+        let (act, aux) = (h.act as usize, h.aux as usize);
+        Some(RowRef {
+            name: h.name,
+            sense: h.sense,
+            rhs: h.rhs,
+            point: h.point.map(|p| p as usize),
+            act: &self.act[act..act + h.act_len as usize],
+            aux: &self.aux[aux..aux + h.aux_len as usize],
+        })
+    }
+
+    fn iter(&self) -> impl Iterator<Item = RowRef<'_>> + '_ {
+        (0..self.len()).filter_map(|r| self.get(r))
+    }
 }
 
 /// The mse tangent rows of one (point, output), generated on demand:
@@ -142,14 +220,14 @@ fn slot(sets: &[SegmentSet], c: usize) -> Slot {
 /// The parts a builder and a problem share.
 #[derive(Debug, Clone)]
 struct Parts {
-    features: Array2<f64>,
+    features: ArcArray2<f64>,
     points: Vec<usize>,
     n_out: usize,
     n_in: usize,
     bias_vars: bool,
     columns: Vec<Column>,
     total_columns: usize,
-    rows: Vec<Row>,
+    rows: Rows,
     objective: Vec<(usize, f64)>,
     objective_offset: f64,
     quadratic: Vec<(usize, usize, f64)>,
@@ -175,7 +253,7 @@ impl Builder {
     /// Starts a problem with the layer's weight (and bias) columns.
     pub fn new(
         layer: &LayerData,
-        features: Array2<f64>,
+        features: ArcArray2<f64>,
         points: Vec<usize>,
         opts: &Options,
     ) -> Builder {
@@ -208,14 +286,18 @@ impl Builder {
         let t = points.len();
         Builder {
             parts: Parts {
-                features: features.as_standard_layout().into_owned(),
+                features: if features.is_standard_layout() {
+                    features
+                } else {
+                    features.as_standard_layout().into_owned().into_shared()
+                },
                 points,
                 n_out: m,
                 n_in: n,
                 bias_vars: layer.bias_vars,
                 total_columns: columns.len(),
                 columns,
-                rows: Vec::new(),
+                rows: Rows::default(),
                 objective: Vec::new(),
                 objective_offset: 0.0,
                 quadratic: Vec::new(),
@@ -322,8 +404,7 @@ impl Builder {
 
     /// Adds a row; returns its index.
     pub fn add_row(&mut self, row: Row) -> usize {
-        self.parts.rows.push(row);
-        self.parts.rows.len() - 1
+        self.parts.rows.push(row)
     }
 
     /// Adds the residual row `row` of (t, j) with its segment columns over
@@ -424,11 +505,11 @@ impl Problem {
         let mut by_output = vec![Vec::new(); self.parts.n_out];
         let mut by_aux = vec![Vec::new(); stored_aux];
         for (r, row) in self.parts.rows.iter().enumerate() {
-            for &(j, c) in &row.act {
+            for &(j, c) in row.act {
                 let point = row.point.expect("activation rows have a point");
                 by_output[j].push((r as u32, point as u32, c));
             }
-            for &(col, c) in &row.aux {
+            for &(col, c) in row.aux {
                 let Slot::Stored(k) = self.slot(col) else {
                     unreachable!("rows name stored columns; segments are attached to their row")
                 };
@@ -548,12 +629,12 @@ impl Problem {
                 &[self.parts.features.view(), features.view()],
             )
             .expect("extra points have the layer's N features");
-            self.parts.features = all.as_standard_layout().into_owned();
+            self.parts.features = all.as_standard_layout().into_owned().into_shared();
         }
-        self.parts.rows.extend(rows.into_iter().map(|mut r| {
+        for mut r in rows {
             r.point = r.point.map(|k| k + base);
-            r
-        }));
+            self.parts.rows.push(r);
+        }
         self.index();
         self
     }
@@ -731,7 +812,7 @@ impl Problem {
         if let Some(row) = parts.rows.get(r) {
             if let Some(p) = row.point {
                 let h = parts.features.row(p);
-                for &(j, c) in &row.act {
+                for &(j, c) in row.act {
                     let base = j * parts.n_in;
                     for (i, &hv) in h.iter().enumerate() {
                         if hv != 0.0 {
@@ -757,8 +838,8 @@ impl Problem {
             f(set.sq, 1.0);
             return;
         }
-        let row = &parts.rows[r];
-        for &(col, c) in &row.aux {
+        let row = parts.rows.get(r).expect("a stored row");
+        for &(col, c) in row.aux {
             f(col, c);
         }
         let k = parts.segments.partition_point(|s| s.row < r);
@@ -1039,7 +1120,7 @@ impl Problem {
                 ));
             }
         }
-        for r in &self.parts.rows {
+        for r in self.parts.rows.iter() {
             if !r.rhs.is_finite()
                 || r.aux.iter().any(|a| !a.1.is_finite())
                 || r.act.iter().any(|a| !a.1.is_finite())
@@ -1141,7 +1222,7 @@ impl Problem {
         for (r, row) in self.parts.rows.iter().enumerate() {
             if self.row_violation(r, &x) > tol * (1.0 + row.rhs.abs()) {
                 // A margin row that fails with c_t = 1 holds with c_t = 0.
-                for &(c, _) in &row.aux {
+                for &(c, _) in row.aux {
                     if matches!(self.column(c).var, Var::C(_)) {
                         x[c] = 0.0;
                     }
@@ -1206,7 +1287,12 @@ pub(crate) mod tests {
             cap: Cap::None,
             mse_form: MseForm::Segments,
         };
-        Builder::new(&layer, array![[1.0, 0.0], [3.0, 4.0]], vec![7, 9], &opts)
+        Builder::new(
+            &layer,
+            array![[1.0, 0.0], [3.0, 4.0]].into_shared(),
+            vec![7, 9],
+            &opts,
+        )
     }
 
     fn row(name: RowName, point: Option<usize>, aux: Vec<(usize, f64)>) -> Row {
@@ -1340,7 +1426,7 @@ pub(crate) mod tests {
         let classification = opts.task == Task::Classification;
         let input = Input {
             layer: &layer,
-            features: h,
+            features: h.into_shared(),
             points: (0..t).map(|k| 10 + k).collect(),
             relu: !classification && seed.is_multiple_of(3),
             classes: classification.then_some(&classes[..]),

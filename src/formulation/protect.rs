@@ -590,7 +590,7 @@ mod tests {
         let o = opts(Task::Classification, Loss::ZeroOne, 0.5);
         let input = Input {
             layer: &l,
-            features: array![[0.0, 1.0]],
+            features: array![[0.0, 1.0]].into_shared(),
             points: vec![4],
             relu: false,
             classes: Some(&[0]),

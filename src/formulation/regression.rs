@@ -669,7 +669,7 @@ mod tests {
         let (h, y, layer) = random_problem(seed, (t, 3, 2), true);
         let input = Input {
             layer: &layer,
-            features: h.clone(),
+            features: h.clone().into_shared(),
             points: (0..t).map(|k| 10 + k).collect(),
             relu,
             classes: None,
@@ -780,7 +780,7 @@ mod tests {
             let opts = mse_options(1.0, MseForm::Quadratic);
             let input = Input {
                 layer: &layer,
-                features: h.clone(),
+                features: h.clone().into_shared(),
                 points: (0..t).collect(),
                 relu: false,
                 classes: None,

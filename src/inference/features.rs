@@ -16,14 +16,15 @@ use crate::onnx::edit;
 use crate::onnx::float;
 use crate::onnx::model::ValueInfo;
 use crate::onnx::{Activation, FinalLayer, Model};
-use ndarray::{Array2, ArrayView1, Axis};
+use ndarray::{ArcArray2, Array2, ArrayView1, Axis};
 use std::path::Path;
 
 /// What one run of the model gives.
 #[derive(Debug, Clone)]
 pub struct Features {
-    /// Penultimate features, points × N.
-    pub h: Array2<f64>,
+    /// Penultimate features, points × N (shared: a problem over all the
+    /// points holds the same array, not a copy).
+    pub h: ArcArray2<f64>,
     /// The layer's output before any activation, points × M.
     pub a: Array2<f64>,
     /// The model output being followed, points × (values per point).
@@ -57,7 +58,11 @@ pub fn compute(
     }
     check_reproduces(model, layer, x, &h, &a)?;
     check_follows(model, layer, x, &a, &out)?;
-    Ok(Features { h, a, out })
+    Ok(Features {
+        h: h.into_shared(),
+        a,
+        out,
+    })
 }
 
 /// Runs the model on every input array and returns the layer's input, its
@@ -257,7 +262,8 @@ fn bfloat16_bits(input: &ValueInfo, a: &Array) -> Option<Array> {
         {
             // int16 views (torch) wrap the upper half to negatives.
             Some(Array::Float(
-                v.mapv(|b| float::from_bits16(b as u16, dtype::BFLOAT16)),
+                v.mapv(|b| float::from_bits16(b as u16, dtype::BFLOAT16))
+                    .into_shared(),
             ))
         }
         _ => None,

@@ -330,7 +330,11 @@ fn tensor(
     range: Range<usize>,
     padded: usize,
 ) -> Result<DynValue> {
-    fn rows<T: Clone + Default>(a: &ArrayD<T>, range: Range<usize>, padded: usize) -> ArrayD<T> {
+    fn rows<T: Clone + Default>(
+        a: &ndarray::ArcArray<T, IxDyn>,
+        range: Range<usize>,
+        padded: usize,
+    ) -> ArrayD<T> {
         let chunk = a.slice_axis(Axis(0), range.into()).to_owned();
         if chunk.shape()[0] == padded {
             return chunk;

@@ -413,7 +413,7 @@ const MAX_REACH: f64 = 1e12;
 
 /// Refuses a box so large that the file's numbers would leave what
 /// solvers compute with.
-fn check_reach(h: &ndarray::Array2<f64>, opts: &Options) -> Result<()> {
+fn check_reach(h: ndarray::ArrayView2<'_, f64>, opts: &Options) -> Result<()> {
     let widest = h
         .rows()
         .into_iter()
@@ -456,8 +456,19 @@ pub fn build(
     if indices.is_empty() {
         return Err(no_points(loaded, sel));
     }
-    let features = loaded.features.h.select(ndarray::Axis(0), &indices);
-    check_reach(&features, opts)?;
+    // All the points in order (the default) share the loaded features.
+    let every = indices.len() == loaded.features.h.nrows()
+        && indices.iter().enumerate().all(|(k, &t)| k == t);
+    let features = if every {
+        loaded.features.h.clone()
+    } else {
+        loaded
+            .features
+            .h
+            .select(ndarray::Axis(0), &indices)
+            .into_shared()
+    };
+    check_reach(features.view(), opts)?;
     let labels = loaded.data.y.subset(&indices);
     let layer_data = loaded.layer_data();
     let (classes, targets) = match &labels {

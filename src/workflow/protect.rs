@@ -16,7 +16,7 @@ use crate::formulation::{LayerData, Options};
 use crate::inference::features;
 use crate::onnx::dtype;
 use crate::onnx::{float, Activation, FinalLayer, Model};
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2};
 use std::path::{Path, PathBuf};
 
 /// The protect file, read, and the model's features on it (they do not
@@ -94,7 +94,7 @@ pub fn load(
     let f = features::compute(model, layer, &p.x, &p.path, batch)?;
     Ok(Protect {
         data: p,
-        h: f.h,
+        h: f.h.into_owned(),
         precision: precision(layer),
     })
 }
@@ -463,8 +463,8 @@ pub fn lost(
 
 /// The layer's output at the current weights, in exact arithmetic: what
 /// the rows and the promises were computed from.
-fn exact_output(h: &Array2<f64>, layer: &FinalLayer) -> Array2<f64> {
-    h.dot(&layer.w.t()) + &layer.b
+fn exact_output(h: ArrayView2<'_, f64>, layer: &FinalLayer) -> Array2<f64> {
+    crate::num::product::times_t(h, layer.w.view()) + &layer.b
 }
 
 /// The protected points of `guard` checked in ONNX Runtime: the patched
@@ -478,7 +478,7 @@ pub fn check_models(
     after: (&Model, &FinalLayer),
     batch: usize,
 ) -> Result<Check> {
-    let a0 = exact_output(&pr.h, before.1);
+    let a0 = exact_output(pr.h.view(), before.1);
     let a1 = features::compute(after.0, after.1, &pr.data.x, &pr.data.path, batch)?;
     let relu = before.1.activation == Activation::Relu;
     let lost = lost(
@@ -573,7 +573,7 @@ pub fn verify_file(
         .iter()
         .map(|&k| guard.promise(k).unwrap_or(0.0))
         .collect();
-    let a0 = exact_output(&before.h, layer);
+    let a0 = exact_output(before.h.view(), layer);
     let lost = lost(&pr.indices, &promised, relu, &a0, &after.a, &data.y);
     Ok(Check::new(&data, pr.indices.len(), lost))
 }

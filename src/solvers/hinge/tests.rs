@@ -62,7 +62,7 @@ fn highs_optimum(hd: &Head, radius: f64, bias_radius: f64) -> f64 {
     };
     let input = Input {
         layer: &hd.layer,
-        features: hd.h.clone(),
+        features: hd.h.clone().into_shared(),
         points: (0..hd.h.nrows()).collect(),
         relu: false,
         classes: Some(&hd.labels),

@@ -513,7 +513,14 @@ fn sweep(st: &State, k: usize, plan: &Plan<'_>, until: Instant) -> Result<Tried>
         record.seconds = clock.elapsed().as_secs_f64();
         return Ok(Tried { record, next: None });
     };
-    let (next, after) = patched(current, &Weights { w, b }, &built, plan)?;
+    // The problem and the solver's column values are done with: free them
+    // before the patched model runs (on the xl head they are a third of
+    // the peak).
+    let pipeline::Built {
+        problem, indices, ..
+    } = built;
+    drop((problem, answer.values));
+    let (next, after) = patched(current, &Weights { w, b }, &indices, plan)?;
     record.loss_after = after;
     judge(st, plan, &next, &mut record)?;
     if let (Some(g), Some(pr), true) = (&guard, plan.protect, record.kept) {
@@ -847,7 +854,7 @@ fn judge(st: &State, plan: &Plan<'_>, next: &Loaded, record: &mut Sweep) -> Resu
 fn patched(
     current: &Loaded,
     wts: &Weights,
-    built: &pipeline::Built,
+    indices: &[usize],
     plan: &Plan<'_>,
 ) -> Result<(Loaded, f64)> {
     let (model, layer) =
@@ -859,8 +866,8 @@ fn patched(
         (metrics::MarginCheck::Positive, crate::data::Task::Classification) => &next.features.out,
         _ => &next.features.a,
     };
-    let a_sel = counted.select(ndarray::Axis(0), &built.indices);
-    let y_sel = next.data.y.subset(&built.indices);
+    let a_sel = counted.select(ndarray::Axis(0), indices);
+    let y_sel = next.data.y.subset(indices);
     let after = metrics::formulation_loss(
         a_sel.view(),
         next.layer.activation == Activation::Relu,
