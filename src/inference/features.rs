@@ -303,11 +303,11 @@ fn check_reproduces(
     a: &Array2<f64>,
 ) -> Result<()> {
     let tol = tolerance(layer.weight.compute_type);
-    // h·Wᵀ + b as one product on every core. Each entry must be within
-    // tol·(1 + Σ_i |w_ji h_ti| + |b_j|) of the model's; that scale is at
-    // least |h·w_j| + |b_j|, so an entry within tol of that passes without
-    // it, and only the others (activations near 0, or wrong) sum it.
-    let computed = crate::num::product::times_t(h.view(), layer.w.view()) + &layer.b;
+    // h·Wᵀ + b, a block of points at a time, each block one product on
+    // every core. Each entry must be within tol·(1 + Σ_i |w_ji h_ti| +
+    // |b_j|) of the model's; that scale is at least |h·w_j| + |b_j|, so an
+    // entry within tol of that passes without it, and only the others
+    // (activations near 0, or wrong) sum it.
     let scale = |t: usize, j: usize| -> f64 {
         let sum: f64 = h
             .row(t)
@@ -317,10 +317,18 @@ fn check_reproduces(
             .sum();
         sum + layer.b[j].abs()
     };
-    for ((t, j), &s) in computed.indexed_iter() {
-        let off = (s - a[[t, j]]).abs();
-        let surely = (s - layer.b[j]).abs() + layer.b[j].abs();
-        if off > tol * (1.0 + surely) && off > tol * (1.0 + scale(t, j)) {
+    for from in (0..h.nrows()).step_by(CHECK_BLOCK) {
+        let rows = h.slice(ndarray::s![from..(from + CHECK_BLOCK).min(h.nrows()), ..]);
+        let computed = crate::num::product::times_t(rows, layer.w.view()) + &layer.b;
+        if let Some(((t, j), s)) = computed
+            .indexed_iter()
+            .map(|((k, j), &s)| ((from + k, j), s))
+            .find(|&((t, j), s)| {
+                let off = (s - a[[t, j]]).abs();
+                let surely = (s - layer.b[j]).abs() + layer.b[j].abs();
+                off > tol * (1.0 + surely) && off > tol * (1.0 + scale(t, j))
+            })
+        {
             return Err(Error::invalid(
                 &model.path,
                 format!(
@@ -335,6 +343,9 @@ fn check_reproduces(
     }
     Ok(())
 }
+
+/// Points [`check_reproduces`] computes at once.
+const CHECK_BLOCK: usize = 2048;
 
 /// Relative tolerance for values a model computes in `data_type`.
 fn tolerance(data_type: i32) -> f64 {
