@@ -538,6 +538,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn batches_gather_in_order_and_a_change_of_width_names_the_model() {
+        let p = Path::new("m.onnx");
+        let mut g = Gathered::default();
+        let first = Array2::from_shape_fn((2, 3), |(i, j)| (i * 3 + j) as f64);
+        let second = Array2::from_shape_fn((1, 3), |(_, j)| 10.0 + j as f64);
+        g.push(p, &first, 2, 3).unwrap();
+        g.push(p, &second, 1, 3).unwrap();
+        let all = g.finish();
+        assert_eq!(all.dim(), (3, 3));
+        assert_eq!(all.row(2).to_vec(), vec![10.0, 11.0, 12.0]);
+        assert_eq!(all.row(1).to_vec(), vec![3.0, 4.0, 5.0]);
+        let mut g = Gathered::default();
+        g.push(p, &first, 2, 3).unwrap();
+        let e = g
+            .push(p, &Array2::zeros((1, 4)), 1, 3)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("m.onnx") && e.contains("3 values a row, then 4"),
+            "{e}"
+        );
+        assert_eq!(Gathered::default().finish().dim(), (0, 0));
+    }
+
+    #[test]
     fn a_sequence_tensor_gives_one_row_per_position() {
         let p = Path::new("m.onnx");
         let seq = ArrayD::from_shape_vec(IxDyn(&[2, 3, 4]), (0..24).map(f64::from).collect());
