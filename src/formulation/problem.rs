@@ -98,8 +98,8 @@ struct Head {
     point: Option<u32>,
     act: u32,
     aux: u32,
-    act_len: u16,
-    aux_len: u16,
+    act_len: u32,
+    aux_len: u32,
 }
 
 /// The stored rows: their heads in one list, the activations and auxiliary
@@ -120,8 +120,8 @@ impl Rows {
 
     /// Adds `row`; returns its index.
     fn push(&mut self, row: Row) -> usize {
+        // (a zero-one problem's `keep` row has an entry per kept point)
         let at = |n: usize| u32::try_from(n).expect("fewer than 2^32 row entries");
-        let len = |n: usize| u16::try_from(n).expect("fewer than 65,536 entries in a row");
         self.heads.push(Head {
             name: row.name,
             sense: row.sense,
@@ -129,8 +129,8 @@ impl Rows {
             point: row.point.map(at),
             act: at(self.act.len()),
             aux: at(self.aux.len()),
-            act_len: len(row.act.len()),
-            aux_len: len(row.aux.len()),
+            act_len: at(row.act.len()),
+            aux_len: at(row.aux.len()),
         });
         self.act.extend(row.act);
         self.aux.extend(row.aux);
@@ -1333,6 +1333,27 @@ pub(crate) mod tests {
         b.add_tangents((9, 0), r, sq, [0.5, 1.0]);
         b.add_cost(sq, 1.0);
         b.finish()
+    }
+
+    #[test]
+    fn a_row_with_more_entries_than_a_u16_counts_keeps_them_all() {
+        // A zero-one problem's `keep` row has an entry per kept point.
+        let mut b = builder();
+        let n = 70_000;
+        let cols: Vec<usize> = (0..n)
+            .map(|k| b.add_column(Var::C(k), 0.0, 1.0, true, 1.0))
+            .collect();
+        let aux = cols.iter().map(|&c| (c, 1.0)).collect();
+        let r = b.add_row(row(RowName::Keep, None, aux));
+        b.add_row(row(RowName::Act(7, 0), Some(0), vec![]));
+        let p = b.finish();
+        let mut seen = 0;
+        p.for_row(r, |c, v| {
+            assert_eq!((c, v), (cols[seen], 1.0));
+            seen += 1;
+        });
+        assert_eq!(seen, n);
+        assert_eq!(p.row_head(r + 1).name, RowName::Act(7, 0));
     }
 
     #[test]
