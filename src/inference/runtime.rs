@@ -12,7 +12,7 @@ use crate::data::Array;
 use crate::error::{Error, Result};
 use crate::onnx::dtype;
 use crate::onnx::model::{Dim, ValueInfo};
-use ndarray::{Array2, ArrayD, Axis, IxDyn};
+use ndarray::{s, ArcArray2, Array2, ArrayD, Axis, IxDyn};
 use ort::session::Session;
 use ort::value::{DynValue, Tensor};
 use std::ops::Range;
@@ -162,7 +162,7 @@ pub fn run(
     outputs: &[Fetch],
     batch_size: usize,
     per_row: usize,
-) -> Result<Vec<Array2<f64>>> {
+) -> Result<Vec<ArcArray2<f64>>> {
     let mut session = session(model_path, model_bytes)?;
     let rows = feeds.first().map_or(0, |f| f.array.shape()[0]);
     let job = Job {
@@ -178,7 +178,13 @@ pub fn run(
             format!("the model's fixed batch of {per_row} sequences equals the {per_row} positions per sequence, so gdmilp cannot tell which axis of its output is the sequence; give the data more or fewer positions"),
         ));
     }
-    let mut parts: Vec<Gathered> = (0..outputs.len()).map(|_| Gathered::default()).collect();
+    let mut parts: Vec<Gathered> = outputs
+        .iter()
+        .map(|o| Gathered {
+            known: o.known.clone(),
+            ..Gathered::default()
+        })
+        .collect();
     let ranges = batches(rows, job.fixed.unwrap_or(batch_size.max(1)), per_row);
     let mut ticker = crate::progress::Ticker::new("onnxruntime", Some(rows as u64));
     for range in ranges {
@@ -200,11 +206,31 @@ struct Gathered {
     width: Option<usize>,
     rows: usize,
     data: Vec<f64>,
+    /// [`Fetch::known`], while every batch so far has repeated it.
+    known: Option<ArcArray2<f64>>,
 }
 
 impl Gathered {
     /// Appends batch `g`, which came from `fed` of the `total` rows fed.
     fn push(&mut self, model_path: &Path, g: &Array2<f64>, fed: usize, total: usize) -> Result<()> {
+        if let Some(k) = &self.known {
+            let to = self.rows + g.nrows();
+            if to <= k.nrows() && g.ncols() == k.ncols() && k.slice(s![self.rows..to, ..]) == g {
+                self.width = Some(g.ncols());
+                self.rows = to;
+                return Ok(());
+            }
+            // It differs: store from here on, the rows so far being the
+            // known ones.
+            let k = self.known.take().expect("checked above");
+            let width = self.width.take().unwrap_or(k.ncols());
+            if width != g.ncols() {
+                return Err(widths_differ(model_path, width, g.ncols()));
+            }
+            self.data.reserve_exact(total.max(self.rows + fed) * width);
+            self.data.extend(k.slice(s![..self.rows, ..]).iter());
+            self.width = Some(width);
+        }
         match self.width {
             None => {
                 self.width = Some(g.ncols());
@@ -212,13 +238,7 @@ impl Gathered {
                 self.data.reserve_exact(per_fed * total * g.ncols());
             }
             Some(w) if w != g.ncols() => {
-                return Err(Error::invalid(
-                    model_path,
-                    format!(
-                        "outputs of different widths across batches: {w} values a row, then {}",
-                        g.ncols()
-                    ),
-                ));
+                return Err(widths_differ(model_path, w, g.ncols()));
             }
             Some(_) => {}
         }
@@ -227,10 +247,25 @@ impl Gathered {
         Ok(())
     }
 
-    fn finish(self) -> Array2<f64> {
-        let width = self.width.unwrap_or(0);
-        Array2::from_shape_vec((self.rows, width), self.data).expect("rows of the same width")
+    fn finish(self) -> ArcArray2<f64> {
+        match self.known {
+            Some(k) if self.rows == k.nrows() => k,
+            Some(k) => k.slice(s![..self.rows, ..]).to_owned().into_shared(),
+            None => {
+                let width = self.width.unwrap_or(0);
+                Array2::from_shape_vec((self.rows, width), self.data)
+                    .expect("rows of the same width")
+                    .into_shared()
+            }
+        }
     }
+}
+
+fn widths_differ(model_path: &Path, before: usize, now: usize) -> Error {
+    Error::invalid(
+        model_path,
+        format!("outputs of different widths across batches: {before} values a row, then {now}"),
+    )
 }
 
 /// A tensor [`run`] returns.
@@ -243,6 +278,11 @@ pub struct Fetch {
     /// Over sequences, it must be [batch, seq, …] (not flattened): its
     /// axes then say which value belongs to which (sequence, position).
     pub whole: bool,
+    /// The values it is expected to repeat, row for row (the features
+    /// before a layer that was patched after them): while it does, the
+    /// batches are compared and not stored, and the run returns this
+    /// array itself.
+    pub known: Option<ArcArray2<f64>>,
 }
 
 /// Consecutive row ranges of at most `batch` rows; over sequences
@@ -536,6 +576,35 @@ fn check_type(model_path: &Path, data_path: &Path, key: &str, feed: &Feed<'_>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_that_repeat_the_known_array_return_it_and_one_that_differs_is_kept() {
+        let p = Path::new("m.onnx");
+        let known = Array2::from_shape_fn((3, 2), |(i, j)| (i * 2 + j) as f64).into_shared();
+        let batch = |rows: std::ops::Range<usize>| known.slice(s![rows, ..]).to_owned();
+        // Every batch the same: the known array itself, not a copy.
+        let mut g = Gathered {
+            known: Some(known.clone()),
+            ..Gathered::default()
+        };
+        g.push(p, &batch(0..2), 2, 3).unwrap();
+        g.push(p, &batch(2..3), 1, 3).unwrap();
+        let all = g.finish();
+        assert_eq!(all, known);
+        assert_eq!(all.as_ptr(), known.as_ptr(), "shared");
+        // The second batch differs: the first batch's rows come from the
+        // known array, the second's as computed.
+        let mut g = Gathered {
+            known: Some(known.clone()),
+            ..Gathered::default()
+        };
+        g.push(p, &batch(0..2), 2, 3).unwrap();
+        g.push(p, &Array2::from_elem((1, 2), 9.0), 1, 3).unwrap();
+        let all = g.finish();
+        assert_eq!(all.slice(s![..2, ..]), known.slice(s![..2, ..]));
+        assert_eq!(all.row(2).to_vec(), vec![9.0, 9.0]);
+        assert_ne!(all.as_ptr(), known.as_ptr());
+    }
 
     #[test]
     fn batches_gather_in_order_and_a_change_of_width_names_the_model() {

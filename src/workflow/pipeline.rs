@@ -143,6 +143,24 @@ impl Loaded {
         data: Dataset,
         batch_size: usize,
     ) -> Result<Loaded> {
+        Loaded::run(model, layer, data, batch_size, None)
+    }
+
+    /// `model`, a copy of this one's with its layer patched (`layer`), run
+    /// on the same data: its features, which come before the layer, are
+    /// this one's while ONNX Runtime repeats them, shared, not copied.
+    pub fn patched(&self, model: Model, layer: FinalLayer, batch_size: usize) -> Result<Loaded> {
+        let h = Some(&self.features.h);
+        Loaded::run(model, layer, self.data.clone(), batch_size, h)
+    }
+
+    fn run(
+        model: Model,
+        layer: FinalLayer,
+        data: Dataset,
+        batch_size: usize,
+        h: Option<&ndarray::ArcArray2<f64>>,
+    ) -> Result<Loaded> {
         check_task(&model, &layer, &data)?;
         crate::progress::begin(format_args!(
             "running {} on {} points of {}…",
@@ -150,7 +168,8 @@ impl Loaded {
             data.y.len(),
             data.path.display()
         ));
-        let features = features::compute(&model, &layer, &data.x, &data.path, batch_size)?;
+        let features =
+            features::compute_sharing(&model, &layer, &data.x, &data.path, batch_size, h)?;
         check_labels(&layer, &data, &features)?;
         Ok(Loaded {
             model,

@@ -859,7 +859,7 @@ fn patched(
 ) -> Result<(Loaded, f64)> {
     let (model, layer) =
         crate::workflow::patched::patched_in_memory(&current.model, &current.layer, wts)?;
-    let next = Loaded::from_parts(model, layer, current.data.clone(), plan.batch_size)?;
+    let next = current.patched(model, layer, plan.batch_size)?;
     let check = crate::workflow::apply::margin_check(&next.layer);
     // A coarse classifier counts as its own outputs do (see apply::verify).
     let counted = match (check, next.data.y.task()) {
