@@ -14,6 +14,7 @@
 
 use super::bounds::{Current, PointBounds};
 use super::names::{RowName, Var};
+use super::problem::HingeRows;
 use super::{Builder, Form, Input, LayerData, Loss, Options, Row, Sense};
 
 /// One point that presolve could not decide: its margins to every other
@@ -136,20 +137,22 @@ fn hinge(b: &mut Builder, p: &Point<'_>, opts: &Options) -> bool {
         .fold(0.0, f64::max);
     let xi = b.add_column(Var::Xi(p.t), 0.0, upper, false, start);
     b.add_cost(xi, 1.0);
+    let mut rivals = Vec::with_capacity(p.margins.len());
     for &(j, lo, _) in &p.margins {
         if lo >= eps {
             b.presolve().rows_dropped += 1;
             continue;
         }
-        b.add_row(Row {
-            name: RowName::Hinge(p.t, j),
-            sense: Sense::Ge,
-            rhs: eps - (p.konst(p.l) - p.konst(j)),
-            point: Some(p.pos),
-            act: p.act(j),
-            aux: vec![(xi, 1.0)],
-        });
+        rivals.push(u32::try_from(j).expect("fewer than 2^32 classes"));
     }
+    b.add_hinge_rows(HingeRows {
+        pos: p.pos,
+        t: p.t,
+        l: p.l,
+        xi,
+        rivals: &rivals,
+        delta: eps,
+    });
     true
 }
 

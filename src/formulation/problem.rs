@@ -67,6 +67,20 @@ pub struct Row {
     pub aux: Vec<(usize, f64)>,
 }
 
+/// The hinge rows of one point at position `pos` (data-file index `t`,
+/// label `l`, loss column `xi`): `hg_t_j: ξ_t + a_tℓ − a_tj ≥ δ − (c_ℓ −
+/// c_j)` for each class j of `rivals`, c the bias constants. They are
+/// stored as one class a row and made when read.
+#[derive(Debug, Clone, Copy)]
+pub struct HingeRows<'a> {
+    pub pos: usize,
+    pub t: usize,
+    pub l: usize,
+    pub xi: usize,
+    pub rivals: &'a [u32],
+    pub delta: f64,
+}
+
 /// A row's name, sense and right-hand side, whether stored or generated.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RowHead {
@@ -78,16 +92,34 @@ pub struct RowHead {
     pub rhs: f64,
 }
 
-/// A stored row as the problem reads it: [`Row`]'s fields, its entries
-/// borrowed from the shared lists of [`Rows`].
+/// A listed row as the problem reads it: [`Row`]'s fields, its entries
+/// borrowed from the shared lists of [`Rows`] or made for a hinge row.
 #[derive(Debug, Clone, Copy)]
 struct RowRef<'a> {
     name: RowName,
     sense: Sense,
     rhs: f64,
     point: Option<usize>,
-    act: &'a [(usize, f64)],
-    aux: &'a [(usize, f64)],
+    act: Entries<'a>,
+    aux: Entries<'a>,
+}
+
+/// A row's (column or output, coefficient) entries.
+#[derive(Debug, Clone, Copy)]
+enum Entries<'a> {
+    /// A stored row's, in [`Rows`]' shared lists.
+    Stored(&'a [(usize, f64)]),
+    /// A hinge row's: its first `n` (at most two).
+    Made([(usize, f64); 2], usize),
+}
+
+impl Entries<'_> {
+    fn get(&self) -> &[(usize, f64)] {
+        match self {
+            Entries::Stored(s) => s,
+            Entries::Made(e, n) => &e[..*n],
+        }
+    }
 }
 
 /// A stored row's head, and where its entries are in [`Rows`]' lists.
@@ -103,23 +135,46 @@ struct Head {
     aux_len: u32,
 }
 
-/// The stored rows: their heads in one list, the activations and auxiliary
-/// entries of every row in two shared ones. (A 1,000-class hinge head has
-/// 1.2 M rows; as [`Row`]s, each with two vectors of its own, they took
-/// ~190 bytes a row, here ~110.)
+/// One kept point of the hinge loss and its rows `hg_t_j: ξ_t + a_tℓ −
+/// a_tj ≥ δ − (c_ℓ − c_j)`, one per rival j that presolve kept (c: the
+/// bias constants, 0 when the bias is a variable).
+#[derive(Debug, Clone, Copy)]
+struct HingePoint {
+    /// Its first row; its rivals are [`Rows::rivals`] from there.
+    first: usize,
+    pos: usize,
+    t: usize,
+    l: usize,
+    xi: usize,
+}
+
+/// The listed rows (the generated tangent rows follow them). First the
+/// hinge rows, made on demand from a class per row ([`HingePoint`]): a
+/// hinge problem's rows are almost all of this kind, 6.2 M on a
+/// 1,000-class head at T = 50,000. Then the stored rows: their heads in one
+/// list, the activations and auxiliary entries of every row in two shared
+/// ones. (As [`Row`]s, each with two vectors of its own, a hinge row took
+/// ~190 bytes; stored here ~110; made, 4.)
 #[derive(Debug, Clone, Default)]
 struct Rows {
+    hinge: Vec<HingePoint>,
+    /// The rival class of each hinge row.
+    rivals: Vec<u32>,
+    /// δ and the bias constants of the hinge rows' right-hand sides.
+    delta: f64,
+    consts: Vec<f64>,
     heads: Vec<Head>,
     act: Vec<(usize, f64)>,
     aux: Vec<(usize, f64)>,
 }
 
 impl Rows {
+    /// Rows listed: the hinge rows and the stored ones.
     fn len(&self) -> usize {
-        self.heads.len()
+        self.rivals.len() + self.heads.len()
     }
 
-    /// Adds `row`; returns its index.
+    /// Adds `row` after every listed row; returns its index.
     fn push(&mut self, row: Row) -> usize {
         // (a zero-one problem's `keep` row has an entry per kept point)
         let at = |n: usize| u32::try_from(n).expect("fewer than 2^32 row entries");
@@ -135,19 +190,50 @@ impl Rows {
         });
         self.act.extend(row.act);
         self.aux.extend(row.aux);
-        self.heads.len() - 1
+        self.len() - 1
+    }
+
+    /// Adds point `p`'s hinge rows, one per class of `rivals`, with margin
+    /// `delta` and bias constants `consts`; hinge rows come before any
+    /// stored row.
+    fn push_hinge(&mut self, p: HingePoint, rivals: &[u32], delta: f64, consts: &[f64]) {
+        assert!(self.heads.is_empty(), "hinge rows come first");
+        if self.hinge.is_empty() {
+            (self.delta, self.consts) = (delta, consts.to_vec());
+        }
+        self.hinge.push(HingePoint {
+            first: self.rivals.len(),
+            ..p
+        });
+        self.rivals.extend_from_slice(rivals);
     }
 
     fn get(&self, r: usize) -> Option<RowRef<'_>> {
-        let h = self.heads.get(r)?;
+        if let Some(&j) = self.rivals.get(r) {
+            let p = self.hinge[self.hinge.partition_point(|p| p.first <= r) - 1];
+            let j = j as usize;
+            let mut act = [(p.l, 1.0), (j, -1.0)];
+            if j < p.l {
+                act.swap(0, 1);
+            }
+            return Some(RowRef {
+                name: RowName::Hinge(p.t, j),
+                sense: Sense::Ge,
+                rhs: self.delta - (self.consts[p.l] - self.consts[j]),
+                point: Some(p.pos),
+                act: Entries::Made(act, 2),
+                aux: Entries::Made([(p.xi, 1.0), (0, 0.0)], 1),
+            });
+        }
+        let h = self.heads.get(r - self.rivals.len())?;
         let (act, aux) = (h.act as usize, h.aux as usize);
         Some(RowRef {
             name: h.name,
             sense: h.sense,
             rhs: h.rhs,
             point: h.point.map(|p| p as usize),
-            act: &self.act[act..act + h.act_len as usize],
-            aux: &self.aux[aux..aux + h.aux_len as usize],
+            act: Entries::Stored(&self.act[act..act + h.act_len as usize]),
+            aux: Entries::Stored(&self.aux[aux..aux + h.aux_len as usize]),
         })
     }
 
@@ -403,6 +489,26 @@ impl Builder {
         self.parts.quadratic.push((a, b, q));
     }
 
+    /// Adds the hinge rows of one point, before any other row (see
+    /// [`HingeRows`]).
+    pub fn add_hinge_rows(&mut self, h: HingeRows<'_>) {
+        let consts: Vec<f64> = if self.parts.bias_vars {
+            vec![0.0; self.parts.n_out]
+        } else {
+            self.parts.centre.1.to_vec()
+        };
+        let point = HingePoint {
+            first: 0,
+            pos: h.pos,
+            t: h.t,
+            l: h.l,
+            xi: h.xi,
+        };
+        self.parts
+            .rows
+            .push_hinge(point, h.rivals, h.delta, &consts);
+    }
+
     /// Adds a row; returns its index.
     pub fn add_row(&mut self, row: Row) -> usize {
         self.parts.rows.push(row)
@@ -517,11 +623,11 @@ impl Problem {
             let mut by_output = vec![Vec::new(); self.parts.n_out];
             let mut by_aux = vec![Vec::new(); stored_aux];
             for (r, row) in self.parts.rows.iter().enumerate() {
-                for &(j, c) in row.act {
+                for &(j, c) in row.act.get() {
                     let point = row.point.expect("activation rows have a point");
                     by_output[j].push((r as u32, point as u32, c));
                 }
-                for &(col, c) in row.aux {
+                for &(col, c) in row.aux.get() {
                     let Slot::Stored(k) = self.slot(col) else {
                         unreachable!("rows name stored columns; segments are attached to their row")
                     };
@@ -568,9 +674,9 @@ impl Problem {
         let (mut activations, mut aux) = (0, 0);
         for row in parts.rows.iter() {
             if let Some(p) = row.point {
-                activations += row.act.len() * (nonzero[p] + bias);
+                activations += row.act.get().len() * (nonzero[p] + bias);
             }
-            aux += row.aux.len();
+            aux += row.aux.get().len();
         }
         let tangents: usize = self
             .aux_tangent
@@ -831,7 +937,7 @@ impl Problem {
         if let Some(row) = parts.rows.get(r) {
             if let Some(p) = row.point {
                 let h = parts.features.row(p);
-                for &(j, c) in row.act {
+                for &(j, c) in row.act.get() {
                     let base = j * parts.n_in;
                     for (i, &hv) in h.iter().enumerate() {
                         if hv != 0.0 {
@@ -858,7 +964,7 @@ impl Problem {
             return;
         }
         let row = parts.rows.get(r).expect("a stored row");
-        for &(col, c) in row.aux {
+        for &(col, c) in row.aux.get() {
             f(col, c);
         }
         let k = parts.segments.partition_point(|s| s.row < r);
@@ -1081,6 +1187,7 @@ impl Problem {
                 if let Some(p) = row.point {
                     lhs += row
                         .act
+                        .get()
                         .iter()
                         .map(|&(j, c)| c * (wh[[p, j]] + bias(j)))
                         .sum::<f64>();
@@ -1141,8 +1248,8 @@ impl Problem {
         }
         for r in self.parts.rows.iter() {
             if !r.rhs.is_finite()
-                || r.aux.iter().any(|a| !a.1.is_finite())
-                || r.act.iter().any(|a| !a.1.is_finite())
+                || r.aux.get().iter().any(|a| !a.1.is_finite())
+                || r.act.get().iter().any(|a| !a.1.is_finite())
             {
                 return Err(format!(
                     "row {} has a non-finite coefficient or right-hand side",
@@ -1241,7 +1348,7 @@ impl Problem {
         for (r, row) in self.parts.rows.iter().enumerate() {
             if self.row_violation(r, &x) > tol * (1.0 + row.rhs.abs()) {
                 // A margin row that fails with c_t = 1 holds with c_t = 0.
-                for &(c, _) in row.aux {
+                for &(c, _) in row.aux.get() {
                     if matches!(self.column(c).var, Var::C(_)) {
                         x[c] = 0.0;
                     }
