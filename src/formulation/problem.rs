@@ -1,17 +1,19 @@
 //! The frozen [`Problem`] and the [`Builder`] that makes it. A builder
 //! collects columns, rows and objective terms; [`Builder::finish`] sorts
-//! them and builds the indexes (by output, by column, non-zeros) once, and
-//! the `Problem` it returns has private fields, so no later edit can make
-//! the column-wise view (MPS) and the row-wise view (LP) disagree.
+//! them and counts the non-zeros once (the column-wise index is built when
+//! a column is first read), and the `Problem` it returns has private
+//! fields, so no later edit can make the column-wise view (MPS) and the
+//! row-wise view (LP) disagree.
 //!
 //! A problem stores columns and rows, but not the non-zeros: a row says
 //! which layer activations `a_tj = w_j · h_t + b_j` it reads (with their
 //! coefficients) and which auxiliary columns. Its non-zeros are generated
 //! from the features on demand, row-wise ([`Problem::for_row`]) or
 //! column-wise ([`Problem::for_column`]), so memory is O(T·N) for the
-//! features, never O(non-zeros). The mse forms' many pieces are generated
-//! too: tangent rows ([`TangentSet`]: ~90 a residual, after the stored
-//! rows) and segment columns ([`SegmentSet`]: ~90 a residual, in place
+//! features, never O(non-zeros). The hinge loss's rows are made from one
+//! class each ([`HingePoint`], before the stored rows), and the mse forms'
+//! many pieces are generated too: tangent rows ([`TangentSet`]: ~90 a
+//! residual, after the stored rows) and segment columns ([`SegmentSet`]: ~90 a residual, in place
 //! among the stored columns), each described by its breakpoints. So is the
 //! exact mse form's Hessian when it comes from the normal equations.
 //!

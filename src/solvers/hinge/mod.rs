@@ -134,7 +134,7 @@ pub struct Solution {
     /// Point-class pairs left after presolve (the dual's size).
     pub pairs: usize,
     /// Dot products of kept pairs the steps skipped, over all steps: the
-    /// pairs the screening settled by bounds ([`Screening`]).
+    /// pairs the screening settled by bounds (see `Screening`).
     pub skipped: usize,
     /// The dual whose bound is [`Solution::bound`], T×M (0 for the pairs
     /// presolve dropped and in each label's column): with `w` and `b`, a
